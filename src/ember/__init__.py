@@ -1,0 +1,34 @@
+"""Ember: a deep-learning framework for computer vision, from first principles, on NumPy.
+
+PyTorch's names and semantics (``ember.tensor``, ``Tensor.backward()``, ``ember.no_grad()``), built so that
+every piece can be read and checked: each operation is a ``Function`` with its forward and backward side by
+side, verified against numerical gradients and against PyTorch.
+"""
+
+from ember import autograd, dtypes, ops
+from ember.autograd import Function, enable_grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
+from ember.dtypes import (
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    uint8,
+)
+from ember.ops import *  # noqa: F403 - the operations are Ember's top-level API, as in torch
+from ember.random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from ember.tensor import Tensor
+
+bool = bool_  # noqa: A001 - PyTorch's name
+float = float32  # noqa: A001
+int = int32  # noqa: A001
+
+__version__ = "0.1.0"

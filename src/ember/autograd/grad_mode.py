@@ -1,0 +1,77 @@
+"""Gradient recording on and off: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
+
+Inference needs no graph: under ``no_grad()`` operations record nothing and save nothing for backward,
+so memory and time are spent on the forward computation only (as ``torch.no_grad``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradState:
+    enabled = True
+
+
+STATE = _GradState()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations currently record the graph for backward."""
+    return STATE.enabled
+
+
+class set_grad_enabled:  # noqa: N801 - PyTorch's name
+    """Context manager (and decorator) that sets gradient recording on or off."""
+
+    def __init__(self, mode: bool) -> None:
+        self.previous = STATE.enabled
+        self.mode = bool(mode)
+        STATE.enabled = self.mode
+
+    def __enter__(self) -> None:
+        STATE.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.enabled = self.previous
+
+
+class _GradModeContext:
+    mode: bool
+
+    def __enter__(self) -> None:
+        self.previous = STATE.enabled
+        STATE.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.enabled = self.previous
+
+    def __call__(self, fn: F) -> F:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            previous = STATE.enabled
+            STATE.enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                STATE.enabled = previous
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+    """Record no graph inside the block (or the decorated function): inference and parameter updates."""
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+    """Record the graph inside the block, even within ``no_grad``."""
+
+    mode = True

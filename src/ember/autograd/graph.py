@@ -1,0 +1,126 @@
+"""Reverse-mode automatic differentiation: walk the graph backward from the output.
+
+Backpropagation as the course draws it: order the nodes so that each comes before the nodes that produced
+its inputs (a reverse topological order, found iteratively so that a chain of any length works), then visit
+them once each, turning the upstream gradient into downstream gradients. Where a value feeds several
+operations its gradients are summed (the "copy gate" is a gradient adder); leaves accumulate into ``.grad``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ember.autograd.function import Context
+
+if TYPE_CHECKING:
+    from ember.tensor import Tensor
+
+
+def topological_order(root: Context) -> list[Context]:
+    """Nodes reachable from ``root``, each before every node that produced one of its inputs."""
+    order: list[Context] = []
+    visited: set[int] = set()
+    stack: list[tuple[Context, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node.inputs:
+            producer = getattr(parent, "grad_fn", None)
+            if producer is not None and id(producer) not in visited:
+                stack.append((producer, False))
+    order.reverse()
+    return order
+
+
+def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) into ``.grad`` of every leaf that requires grad."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no grad_fn; nothing to differentiate. "
+            "Create the inputs with requires_grad=True (and not under no_grad())."
+        )
+    if gradient is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicitly created only for scalar outputs, but the output has "
+                f"shape {tuple(tensor.shape)}; pass gradient= (the upstream gradient, same shape)."
+            )
+        root_grad = np.ones_like(tensor.data)
+    else:
+        root_grad = np.array(getattr(gradient, "data", gradient), dtype=tensor.dtype, copy=True)
+        if root_grad.shape != tensor.shape:
+            raise RuntimeError(
+                f"backward: gradient has shape {root_grad.shape} but the output has shape "
+                f"{tuple(tensor.shape)}; they must match."
+            )
+    if tensor.grad_fn is None:
+        _accumulate_into_leaf(tensor, root_grad)
+        return
+
+    pending: dict[Context, np.ndarray] = {tensor.grad_fn: root_grad}
+    for node in topological_order(tensor.grad_fn):
+        grad = pending.pop(node, None)
+        if grad is None:
+            continue  # no gradient flows to this node (e.g. it only feeds integer outputs)
+        if node.released:
+            node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
+        grad = _run_output_hooks(node, grad)
+        node.check_versions()
+        input_grads = node.function.backward(node, grad)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for position, (parent, parent_grad) in enumerate(zip(node.inputs, input_grads, strict=False)):
+            if parent_grad is None or not getattr(parent, "_requires_grad", False):
+                continue
+            if parent_grad.shape != parent.data.shape:
+                raise RuntimeError(
+                    f"{node.name}.backward returned a gradient of shape {parent_grad.shape} for input "
+                    f"{position}, whose shape is {parent.data.shape}; they must match."
+                )
+            producer = parent.grad_fn
+            if producer is None:
+                _accumulate_into_leaf(parent, parent_grad)
+            elif producer in pending:
+                pending[producer] = pending[producer] + parent_grad
+            else:
+                pending[producer] = parent_grad
+        if not retain_graph:
+            node.release()
+
+
+def _run_output_hooks(node: Context, grad: np.ndarray) -> np.ndarray:
+    """Hooks registered on a non-leaf tensor see (and may replace) its full gradient; retain_grad keeps it."""
+    if node.hooks:
+        from ember.tensor import Tensor
+
+        for hook in node.hooks:
+            replaced = hook(Tensor._from_op(grad, None))
+            if replaced is not None:
+                grad = np.asarray(getattr(replaced, "data", replaced))
+    retained = node.retained_output() if node.retained_output is not None else None
+    if retained is not None:
+        _accumulate_into_leaf(retained, grad, run_hooks=False)
+    return grad
+
+
+def _accumulate_into_leaf(leaf: Tensor, grad: np.ndarray, run_hooks: bool = True) -> None:
+    from ember.tensor import Tensor
+
+    if run_hooks and leaf._hooks:
+        for hook in leaf._hooks:
+            replaced = hook(Tensor._from_op(grad, None))
+            if replaced is not None:
+                grad = np.asarray(getattr(replaced, "data", replaced))
+    if leaf.grad is None:
+        # A copy: the same array may be the gradient of another tensor too (an add passes it to both).
+        leaf.grad = Tensor._from_op(np.array(grad, dtype=leaf.dtype, copy=True), None)
+    else:
+        np.add(leaf.grad.data, grad, out=leaf.grad.data, casting="unsafe")

@@ -1,0 +1,290 @@
+"""Arithmetic: add, sub, mul, div, neg, pow; comparisons and logic; type conversion.
+
+The course's gates: add distributes the upstream gradient unchanged to both inputs; mul swaps its inputs
+("swap multiplier": d(xy)/dx = y). Binary operations broadcast as NumPy and PyTorch do, and backward sums
+the gradient back over broadcast axes (``unbroadcast``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ember import dtypes
+from ember.autograd.function import Context, Function
+from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
+from ember.tensor import Tensor
+
+Operand = Any  # a Tensor, a NumPy array or a Python scalar
+
+
+def operands(a: Operand, b: Operand) -> tuple[Operand, Operand]:
+    """Bring two operands to PyTorch's common type: scalars never widen a tensor, int meets float -> float."""
+    a, b = _as_operand(a), _as_operand(b)
+    a_array, b_array = getattr(a, "data", a), getattr(b, "data", b)
+    a_kind = a_array.dtype.kind if isinstance(a_array, np.ndarray) else _scalar_kind(a_array)
+    b_kind = b_array.dtype.kind if isinstance(b_array, np.ndarray) else _scalar_kind(b_array)
+    if a_kind == b_kind or (a_kind in "iu" and b_kind in "iu"):
+        return a, b
+    if a_kind == "f" and isinstance(b, Tensor):
+        return a, to_dtype(b, _float_type(a_array))
+    if b_kind == "f" and isinstance(a, Tensor):
+        return to_dtype(a, _float_type(b_array)), b
+    if a_kind == "b" and isinstance(a, Tensor) and b_kind in "iu":  # bool meets int
+        return to_dtype(a, dtypes.int64), b
+    if b_kind == "b" and isinstance(b, Tensor) and a_kind in "iu":
+        return a, to_dtype(b, dtypes.int64)
+    return a, b
+
+
+def _float_type(value: Any) -> Any:
+    return value.dtype if isinstance(value, np.ndarray) else dtypes.get_default_dtype()
+
+
+def _as_operand(value: Operand) -> Operand:
+    if isinstance(value, Tensor | int | float):  # bool is an int
+        return value
+    if isinstance(value, np.generic):  # NumPy scalars would promote float32 to float64: use Python's
+        return value.item()
+    return Tensor(value)
+
+
+def _scalar_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "b"
+    return "i" if isinstance(value, int) else "f"
+
+
+def elementwise(name: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
+    """Apply a binary ufunc; a broadcasting failure names the operation and both shapes."""
+    try:
+        return ufunc(a, b)
+    except ValueError:
+        broadcast_shapes(name, shape_of(a), shape_of(b))
+        raise
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return elementwise("add", np.add, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any]:
+        a_shape, b_shape = ctx.shapes
+        a_needs, b_needs = ctx.needs_input_grad
+        return (
+            unbroadcast(grad, a_shape) if a_needs else None,
+            unbroadcast(grad, b_shape) if b_needs else None,
+        )
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return elementwise("sub", np.subtract, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any]:
+        a_shape, b_shape = ctx.shapes
+        a_needs, b_needs = ctx.needs_input_grad
+        return (
+            unbroadcast(grad, a_shape) if a_needs else None,
+            -unbroadcast(grad, b_shape) if b_needs else None,
+        )
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
+        a_needs, b_needs = ctx.needs_input_grad
+        ctx.save_for_backward(b if a_needs else None, a if b_needs else None)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return elementwise("mul", np.multiply, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any]:
+        b, a = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        return (
+            unbroadcast(grad * b, a_shape) if b is not None else None,
+            unbroadcast(grad * a, b_shape) if a is not None else None,
+        )
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
+        out = elementwise("div", np.true_divide, a, b)
+        ctx.save_for_backward(b, out if ctx.needs_input_grad[1] else None)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any]:
+        b, out = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        grad_a = grad / b
+        return (
+            unbroadcast(grad_a, a_shape) if ctx.needs_input_grad[0] else None,
+            unbroadcast(-grad_a * out, b_shape) if out is not None else None,
+        )
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        return -grad
+
+
+class Pow(Function):
+    """a ** b. d/da = b a^(b-1) (zero where b = 0); d/db = a^b log a (zero where a = 0 and b >= 0)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
+        out = elementwise("pow", np.power, a, b)
+        ctx.save_for_backward(a, b, out)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any]:
+        a, b, out = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                local = np.where(b == 0, 0, b * np.power(a, b - 1))
+            grad_a = unbroadcast((grad * local).astype(grad.dtype, copy=False), a_shape)
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                local = np.where((a == 0) & (b >= 0), 0, out * np.log(a))
+            grad_b = unbroadcast((grad * local).astype(grad.dtype, copy=False), b_shape)
+        return grad_a, grad_b
+
+
+def add(a: Operand, b: Operand) -> Tensor:
+    return Add.apply(*operands(a, b))
+
+
+def sub(a: Operand, b: Operand) -> Tensor:
+    return Sub.apply(*operands(a, b))
+
+
+def mul(a: Operand, b: Operand) -> Tensor:
+    return Mul.apply(*operands(a, b))
+
+
+def div(a: Operand, b: Operand) -> Tensor:
+    a, b = operands(a, b)
+    if _kind(a) != "f" and _kind(b) != "f":  # true division of integers gives floats, as in PyTorch
+        a = to_dtype(a if isinstance(a, Tensor) else Tensor(a), dtypes.get_default_dtype())
+    return Div.apply(a, b)
+
+
+def neg(a: Tensor) -> Tensor:
+    return Neg.apply(a)
+
+
+def pow(a: Operand, b: Operand) -> Tensor:  # noqa: A001 - PyTorch's name
+    return Pow.apply(*operands(a, b))
+
+
+def _kind(value: Any) -> str:
+    data = getattr(value, "data", value)
+    return data.dtype.kind if isinstance(data, np.ndarray) else _scalar_kind(data)
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparisons and logic: no gradient, boolean results.
+def _compare(ufunc: np.ufunc, name: str, a: Operand, b: Operand) -> Tensor:
+    a, b = operands(a, b)
+    return Tensor._from_op(elementwise(name, ufunc, getattr(a, "data", a), getattr(b, "data", b)), None)
+
+
+def eq(a: Operand, b: Operand) -> Tensor:
+    return _compare(np.equal, "eq", a, b)
+
+
+def ne(a: Operand, b: Operand) -> Tensor:
+    return _compare(np.not_equal, "ne", a, b)
+
+
+def lt(a: Operand, b: Operand) -> Tensor:
+    return _compare(np.less, "lt", a, b)
+
+
+def le(a: Operand, b: Operand) -> Tensor:
+    return _compare(np.less_equal, "le", a, b)
+
+
+def gt(a: Operand, b: Operand) -> Tensor:
+    return _compare(np.greater, "gt", a, b)
+
+
+def ge(a: Operand, b: Operand) -> Tensor:
+    return _compare(np.greater_equal, "ge", a, b)
+
+
+def logical_and(a: Operand, b: Operand) -> Tensor:
+    return _compare(np.logical_and, "logical_and", a, b)
+
+
+def logical_or(a: Operand, b: Operand) -> Tensor:
+    return _compare(np.logical_or, "logical_or", a, b)
+
+
+def logical_not(a: Tensor) -> Tensor:
+    return Tensor._from_op(np.logical_not(a.data), None)
+
+
+def equal(a: Tensor, b: Tensor) -> bool:
+    """True if both have the same shape and values (``torch.equal``)."""
+    return a.shape == b.shape and bool(np.array_equal(a.data, b.data))
+
+
+def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    return bool(np.allclose(a.data, b.data, rtol=rtol, atol=atol))
+
+
+# --------------------------------------------------------------------------------------------------
+# Type conversion and copies.
+class ToDtype(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
+        return grad.astype(ctx.dtype), None
+
+
+def to_dtype(a: Tensor, dtype: Any) -> Tensor:
+    dtype = dtypes.as_dtype(dtype)
+    if a.dtype == dtype:
+        return a
+    if dtype.kind not in "fc":  # integers and booleans carry no gradient
+        return Tensor._from_op(a.data.astype(dtype), None)
+    return ToDtype.apply(a, dtype)
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        return grad
+
+
+def clone(a: Tensor) -> Tensor:
+    return Clone.apply(a)

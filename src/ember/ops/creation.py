@@ -1,0 +1,144 @@
+"""Creating tensors: from data, filled with constants, ranges, and random draws from Ember's generator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ember import dtypes
+from ember.random import Generator, numpy_generator
+from ember.tensor import Tensor
+
+
+def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
+    """``zeros(2, 3)`` and ``zeros((2, 3))`` mean the same."""
+    if len(size) == 1 and isinstance(size[0], Sequence | np.ndarray):
+        size = tuple(size[0])
+    shape = tuple(int(s) for s in size)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"tensor sizes must be non-negative, got {shape}")
+    return shape
+
+
+def _made(array: np.ndarray, requires_grad: bool) -> Tensor:
+    tensor = Tensor._from_op(array, None)
+    if requires_grad:
+        tensor.requires_grad = True
+    return tensor
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (Python floats become float32, ints int64)."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """Like ``tensor`` but shares the memory of a NumPy array (or Tensor) when no conversion is needed."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.as_dtype(dtype)):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtypes.as_dtype(dtype)):
+        return Tensor._from_op(data, None)
+    return Tensor(data, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory and type."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
+    return Tensor._from_op(array, None)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.zeros(_size(size), dtype=dtypes.as_dtype(dtype)), requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.ones(_size(size), dtype=dtypes.as_dtype(dtype)), requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.empty(_size(size), dtype=dtypes.as_dtype(dtype)), requires_grad)
+
+
+def full(size: Sequence[int], fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    if dtype is None:
+        dtype = dtypes.as_dtype(type(fill_value)) if isinstance(fill_value, bool | int | float) else None
+    return _made(np.full(_size((size,)), fill_value, dtype=dtypes.as_dtype(dtype)), requires_grad)
+
+
+def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.zeros(x.shape, dtype=dtype or x.dtype), requires_grad)
+
+
+def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.ones(x.shape, dtype=dtype or x.dtype), requires_grad)
+
+
+def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.empty(x.shape, dtype=dtype or x.dtype), requires_grad)
+
+
+def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.full(x.shape, fill_value, dtype=dtype or x.dtype), requires_grad)
+
+
+def arange(
+    start: float, end: float | None = None, step: float = 1, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """Values from ``start`` up to (not including) ``end``; integers give int64, any float the default float."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_integral = all(isinstance(v, int | np.integer) for v in (start, end, step))
+        dtype = dtypes.int64 if is_integral else dtypes.get_default_dtype()
+    return _made(np.arange(start, end, step, dtype=dtypes.as_dtype(dtype)), requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.linspace(start, end, steps, dtype=dtypes.as_dtype(dtype)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _made(np.eye(n, m, dtype=dtypes.as_dtype(dtype)), requires_grad)
+
+
+def rand(
+    *size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """Uniform on [0, 1)."""
+    dtype = dtypes.as_dtype(dtype)
+    return _made(numpy_generator(generator).random(_size(size), dtype=dtype), requires_grad)
+
+
+def randn(
+    *size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """Standard normal N(0, 1)."""
+    dtype = dtypes.as_dtype(dtype)
+    return _made(numpy_generator(generator).standard_normal(_size(size), dtype=dtype), requires_grad)
+
+
+def randint(
+    low: int, high: int | None = None, size: Sequence[int] = (), generator: Generator | None = None,
+    dtype: Any = None,
+) -> Tensor:
+    """Integers uniform on [low, high); ``randint(high, size)`` and ``randint(low, high, size)`` both work."""
+    if high is None or (not isinstance(high, int | np.integer) and isinstance(high, Sequence)):
+        size, high, low = (high if high is not None else size), low, 0
+    dtype = dtypes.as_dtype(dtype or dtypes.int64)
+    values = numpy_generator(generator).integers(low, high, size=_size((size,)), dtype=np.int64)
+    return Tensor._from_op(values.astype(dtype, copy=False), None)
+
+
+def rand_like(x: Tensor, generator: Generator | None = None, requires_grad: bool = False) -> Tensor:
+    return rand(x.shape, generator=generator, dtype=x.dtype, requires_grad=requires_grad)
+
+
+def randn_like(x: Tensor, generator: Generator | None = None, requires_grad: bool = False) -> Tensor:
+    return randn(x.shape, generator=generator, dtype=x.dtype, requires_grad=requires_grad)
+
+
+def randperm(n: int, generator: Generator | None = None) -> Tensor:
+    return Tensor._from_op(numpy_generator(generator).permutation(n).astype(np.int64), None)

@@ -1,0 +1,281 @@
+"""Elementwise functions: exp, log, sqrt, abs, sign, clamp, maximum, minimum, where, sigmoid, tanh, relu.
+
+Each local gradient is the course's: sigmoid' = (1 - s) s, tanh' = 1 - t^2, relu passes the gradient where
+its input was positive (a "gradient router"), max routes it to the larger input (ties share it, as PyTorch).
+Where the derivative is a function of the output (exp, sigmoid, tanh, sqrt) the output is what is saved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ember.autograd.function import Context, Function
+from ember.ops.arithmetic import Operand, elementwise, operands
+from ember.ops.broadcast import shape_of, unbroadcast
+from ember.tensor import Tensor
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf and log(-1) = nan, as PyTorch
+            return np.log(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return grad / x
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            out = np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return grad / (2 * out)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad * np.sign(x)
+
+
+class Sign(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        return np.sign(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        return np.zeros_like(grad)
+
+
+class Sigmoid(Function):
+    """s(x) = 1 / (1 + e^-x); ds/dx = (1 - s) s."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = np.negative(x)
+        with np.errstate(over="ignore"):  # e^-x = inf for very negative x gives exactly s = 0
+            np.exp(out, out=out)
+        out += 1
+        np.reciprocal(out, out=out)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+
+class ReLU(Function):
+    """max(0, x): the gradient passes where the output is positive."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        return np.where(out > 0, grad, 0).astype(grad.dtype, copy=False)
+
+
+class Clamp(Function):
+    """Clip to [min, max]; the gradient passes where min <= x <= max (inclusive, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, low: Any, high: Any) -> np.ndarray:
+        ctx.save_for_backward(x)
+        ctx.bounds = (low, high)
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
+        (x,) = ctx.saved_tensors
+        low, high = ctx.bounds
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        return np.where(inside, grad, 0).astype(grad.dtype, copy=False), None, None
+
+
+class Maximum(Function):
+    """Elementwise max: the larger input gets the gradient; on a tie each gets half (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return elementwise("maximum", np.maximum, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        return _route_to_winner(ctx, grad, a > b, a == b)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return elementwise("minimum", np.minimum, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        return _route_to_winner(ctx, grad, a < b, a == b)
+
+
+def _route_to_winner(ctx: Context, grad: np.ndarray, a_wins: Any, tie: Any) -> tuple[Any, Any]:
+    share_a = np.where(a_wins, 1.0, np.where(tie, 0.5, 0.0)).astype(grad.dtype)
+    a_shape, b_shape = ctx.shapes
+    a_needs, b_needs = ctx.needs_input_grad
+    return (
+        unbroadcast(grad * share_a, a_shape) if a_needs else None,
+        unbroadcast(grad * (1 - share_a), b_shape) if b_needs else None,
+    )
+
+
+class Where(Function):
+    """``condition ? a : b``; each branch gets the gradient where it was chosen."""
+
+    @staticmethod
+    def forward(ctx: Context, condition: np.ndarray, a: Any, b: Any) -> np.ndarray:
+        ctx.save_for_backward(condition)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        try:
+            return np.where(condition, a, b)
+        except ValueError:
+            from ember.ops.broadcast import broadcast_shapes
+
+            broadcast_shapes("where", shape_of(condition), shape_of(a), shape_of(b))
+            raise
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[None, Any, Any]:
+        (condition,) = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        zero = np.zeros((), dtype=grad.dtype)
+        return (
+            None,
+            unbroadcast(np.where(condition, grad, zero), a_shape) if ctx.needs_input_grad[1] else None,
+            unbroadcast(np.where(condition, zero, grad), b_shape) if ctx.needs_input_grad[2] else None,
+        )
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    return Log.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt.apply(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    return Abs.apply(x)
+
+
+def sign(x: Tensor) -> Tensor:
+    return Sign.apply(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return ReLU.apply(x)
+
+
+def clamp(x: Tensor, min: Operand = None, max: Operand = None) -> Tensor:  # noqa: A002
+    """Clip to [min, max] (either may be None); tensor bounds receive gradients too."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        result = x if min is None else maximum(x, min)
+        return result if max is None else minimum(result, max)
+    return Clamp.apply(x, min, max)
+
+
+clip = clamp
+
+
+def maximum(a: Operand, b: Operand) -> Tensor:
+    return Maximum.apply(*operands(a, b))
+
+
+def minimum(a: Operand, b: Operand) -> Tensor:
+    return Minimum.apply(*operands(a, b))
+
+
+def where(condition: Any, a: Operand, b: Operand) -> Tensor:
+    condition = np.asarray(getattr(condition, "data", condition), dtype=bool)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)  # two Python scalars: the result takes the default float type
+    return Where.apply(condition, *operands(a, b))
+
+
+def masked_fill(x: Tensor, mask: Any, value: Operand) -> Tensor:
+    """``value`` where ``mask`` is true, ``x`` elsewhere."""
+    if isinstance(value, Tensor) and value.ndim == 0 and not value.requires_grad:
+        value = value.item()
+    return where(mask, value, x)

@@ -1,0 +1,145 @@
+"""Indexing: ``x[index]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks; ``x[index] = v``;
+and ``gather``.
+
+The backward of a read is a write: the gradient goes back to the positions that were read. An integer array
+may read one position several times, so its backward adds (scatter-add, ``np.add.at``) instead of assigning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ember.autograd.function import Context, Function
+from ember.ops.broadcast import unbroadcast
+from ember.ops.reduction import normalize_dims
+from ember.tensor import Tensor
+
+
+def normalize_index(index: Any) -> tuple[Any, ...]:
+    """Tensors and lists in an index become NumPy arrays; the result is always a tuple."""
+    items = index if isinstance(index, tuple) else (index,)
+    normalized = []
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        elif isinstance(item, list):
+            item = np.asarray([getattr(i, "data", i) for i in item])
+        if isinstance(item, np.ndarray) and item.dtype.kind not in "biu":
+            raise IndexError(f"index arrays must hold integers or booleans, not {item.dtype}")
+        normalized.append(item)
+    return tuple(normalized)
+
+
+def is_basic(index: tuple[Any, ...]) -> bool:
+    """Only ints, slices, None and Ellipsis: NumPy returns a view and no position is read twice."""
+    return all(isinstance(i, int | np.integer | slice) or i is None or i is Ellipsis for i in index)
+
+
+def _reads_each_position_once(index: tuple[Any, ...]) -> bool:
+    arrays = [i for i in index if isinstance(i, np.ndarray)]
+    return len(arrays) == 1 and arrays[0].dtype == bool
+
+
+class GetItem(Function):
+    returns_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, index: tuple[Any, ...]) -> np.ndarray:
+        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        try:
+            return x[index]
+        except IndexError as error:
+            raise IndexError(f"index {_describe(index)} into a tensor of shape {x.shape}: {error}") from None
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
+        out = np.zeros(ctx.shape, dtype=ctx.dtype)
+        if is_basic(ctx.index) or _reads_each_position_once(ctx.index):
+            out[ctx.index] = grad
+        else:
+            np.add.at(out, ctx.index, grad)
+        return out, None
+
+
+def _describe(index: tuple[Any, ...]) -> str:
+    return "[" + ", ".join(f"array{i.shape}" if isinstance(i, np.ndarray) else repr(i) for i in index) + "]"
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    return GetItem.apply(x, normalize_index(index))
+
+
+class IndexPut(Function):
+    """``x`` with ``x[index] = value``, out of place; the overwritten positions pass no gradient to ``x``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, value: Any, index: tuple[Any, ...]) -> np.ndarray:
+        ctx.index, ctx.value_shape = index, np.shape(value)
+        out = x.copy()
+        try:
+            out[index] = value
+        except ValueError as error:
+            raise ValueError(
+                f"setitem: cannot assign a value of shape {np.shape(value)} to {_describe(index)} of a "
+                f"tensor of shape {x.shape}: {error}"
+            ) from None
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any, None]:
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad.copy()
+            grad_x[ctx.index] = 0
+        grad_value = None
+        if ctx.needs_input_grad[1]:
+            grad_value = unbroadcast(grad[ctx.index], ctx.value_shape)
+        return grad_x, grad_value, None
+
+
+def index_put(x: Tensor, index: Any, value: Any) -> Tensor:
+    if isinstance(value, Tensor):
+        value = value.to(x.dtype)
+    else:
+        value = np.asarray(getattr(value, "data", value), dtype=x.dtype)
+    return IndexPut.apply(x, value, normalize_index(index))
+
+
+class Gather(Function):
+    """out[i][j] = x[index[i][j]][j] (for dim 0), as ``torch.gather``; backward scatter-adds."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
+        if index.ndim != x.ndim:
+            raise ValueError(f"gather: index has {index.ndim} dimensions but the input has {x.ndim}")
+        for d, (size, limit) in enumerate(zip(index.shape, x.shape, strict=True)):
+            if d != axis and size > limit:
+                raise ValueError(
+                    f"gather: index shape {index.shape} exceeds the input shape {x.shape} in dimension {d}"
+                )
+        if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
+            raise IndexError(
+                f"gather: index values must lie in [0, {x.shape[axis]}) for dimension {axis}, "
+                f"found {index.min()}..{index.max()}"
+            )
+        region = tuple(slice(None) if d == axis else slice(0, s) for d, s in enumerate(index.shape))
+        ctx.shape, ctx.dtype, ctx.axis, ctx.index = x.shape, x.dtype, axis, index
+        return np.take_along_axis(x[region], index, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
+        out = np.zeros(ctx.shape, dtype=ctx.dtype)
+        positions = list(np.ogrid[tuple(slice(0, s) for s in ctx.index.shape)])
+        positions[ctx.axis] = ctx.index
+        np.add.at(out, tuple(positions), grad)
+        return out, None, None
+
+
+def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+    (axis,) = normalize_dims(dim, x.ndim, "gather") or (0,)
+    index_array = np.asarray(getattr(index, "data", index))
+    if index_array.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an integer tensor, not {index_array.dtype}")
+    return Gather.apply(x, axis, index_array)

@@ -1,0 +1,252 @@
+"""Reductions over dimensions: sum, mean, var, std, max/min (values and indices), argmax/argmin, norm.
+
+``dim`` is an int, a tuple of ints or None (all dimensions); ``keepdim`` keeps reduced dimensions with size
+1. In backward the upstream gradient is broadcast back over the reduced dimensions: sum copies it to every
+element, mean divides it by the count, max routes it to the element that won.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ember.autograd.function import Context, Function
+from ember.tensor import Tensor
+
+Dim = int | tuple[int, ...] | list[int] | None
+
+
+def normalize_dims(dim: Dim, ndim: int, operation: str = "reduction") -> tuple[int, ...] | None:
+    """Dimensions as a sorted tuple of non-negative ints (None means all), checking their range."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    normalized = []
+    for d in dims:
+        d = int(d)
+        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
+            raise IndexError(
+                f"{operation}: dimension {d} is out of range for a tensor with {ndim} dimensions "
+                f"(expected a value in [{-builtins.max(ndim, 1)}, {builtins.max(ndim, 1) - 1}])"
+            )
+        normalized.append(d % ndim if ndim else 0)
+    return tuple(sorted(set(normalized)))
+
+
+def expand_back(grad: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool):
+    """Broadcast the gradient of a reduction back to the input's shape (a read-only view, no copy)."""
+    if not keepdim and shape:
+        grad = np.expand_dims(grad, axes if axes is not None else tuple(range(len(shape))))
+    return np.broadcast_to(grad, shape)
+
+
+def reduced_count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
+    if axes is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axes: Any, keepdim: bool, dtype: Any) -> np.ndarray:
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        return np.sum(x, axis=axes, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None, None]:
+        return expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim), None, None, None
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axes: Any, keepdim: bool) -> np.ndarray:
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        return np.mean(x, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
+        count = reduced_count(ctx.shape, ctx.axes)
+        return expand_back(grad / count, ctx.shape, ctx.axes, ctx.keepdim), None, None
+
+
+class Variance(Function):
+    """var = sum((x - mean)^2) / (N - correction); std = sqrt(var). Bessel's correction is 1 by default."""
+
+    @staticmethod
+    def forward(
+        ctx: Context, x: np.ndarray, axes: Any, correction: float, keepdim: bool, take_sqrt: bool
+    ) -> np.ndarray:
+        centered = x - x.mean(axis=axes, keepdims=True)
+        denominator = builtins.max(reduced_count(x.shape, axes) - correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # N <= correction gives nan/inf, as PyTorch
+            out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / x.dtype.type(denominator)
+            if take_sqrt:
+                np.sqrt(out, out=out)
+        ctx.save_for_backward(centered, out)
+        ctx.axes, ctx.keepdim, ctx.denominator, ctx.take_sqrt = axes, keepdim, denominator, take_sqrt
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None, None, None]:
+        centered, out = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ctx.take_sqrt:
+                local = grad / (ctx.denominator * out)
+            else:
+                local = grad * (2 / ctx.denominator)
+        local = local.astype(centered.dtype, copy=False)
+        return expand_back(local, centered.shape, ctx.axes, ctx.keepdim) * centered, None, None, None, None
+
+
+class Extremum(Function):
+    """amax/amin: the gradient is shared evenly by the elements that attain the extremum (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axes: Any, keepdim: bool, largest: bool) -> np.ndarray:
+        out = (np.max if largest else np.min)(x, axis=axes, keepdims=keepdim)
+        ctx.save_for_backward(x, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None, None]:
+        x, out = ctx.saved_tensors
+        winners = x == expand_back(out, x.shape, ctx.axes, ctx.keepdim)
+        count = winners.sum(axis=ctx.axes, keepdims=True)
+        share = expand_back(grad, x.shape, ctx.axes, ctx.keepdim) / count
+        return np.where(winners, share, 0).astype(grad.dtype, copy=False), None, None, None
+
+
+class ValuesIndices(NamedTuple):
+    """``max(dim=...)`` and ``min(dim=...)`` return both, as ``torch.return_types``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def sum(x: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
+    if dtype is None and x.dtype.kind in "biu":
+        dtype = np.int64  # integer sums do not overflow their type, as in PyTorch
+    return Sum.apply(x, normalize_dims(dim, x.ndim, "sum"), keepdim, dtype)
+
+
+def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    if x.dtype.kind != "f":
+        raise TypeError(f"mean: the input must be a floating-point tensor, not {x.dtype}; use x.float()")
+    return Mean.apply(x, normalize_dims(dim, x.ndim, "mean"), keepdim)
+
+
+def _correction(unbiased: bool | None, correction: float | None) -> float:
+    if correction is not None:
+        return float(correction)
+    return 0.0 if unbiased is False else 1.0
+
+
+def var(
+    x: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: Any = None
+) -> Tensor:
+    """Variance; ``unbiased=False`` (or ``correction=0``) divides by N instead of N - 1."""
+    axes = normalize_dims(dim, x.ndim, "var")
+    return Variance.apply(x, axes, _correction(unbiased, correction), keepdim, False)
+
+
+def std(
+    x: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: Any = None
+) -> Tensor:
+    axes = normalize_dims(dim, x.ndim, "std")
+    return Variance.apply(x, axes, _correction(unbiased, correction), keepdim, True)
+
+
+def amax(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    return Extremum.apply(x, normalize_dims(dim, x.ndim, "amax"), keepdim, True)
+
+
+def amin(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    return Extremum.apply(x, normalize_dims(dim, x.ndim, "amin"), keepdim, False)
+
+
+def _extremum_along(x: Tensor, dim: int, keepdim: bool, find: Any) -> ValuesIndices:
+    """Values and their indices along ``dim``: the gradient goes to the returned index only."""
+    from ember.ops.indexing import gather
+
+    (axis,) = normalize_dims(dim, x.ndim, find.__name__) or (0,)
+    if x.ndim == 0:
+        return ValuesIndices(x, Tensor._from_op(np.zeros((), dtype=np.int64), None))
+    indices = np.expand_dims(find(x.data, axis=axis), axis)
+    values = gather(x, axis, indices)
+    indices_tensor = Tensor._from_op(indices if keepdim else indices.squeeze(axis), None)
+    return ValuesIndices(values if keepdim else values.squeeze(axis), indices_tensor)
+
+
+def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """The largest value (no ``dim``), or ``(values, indices)`` along ``dim``."""
+    if dim is None:
+        return amax(x)
+    return _extremum_along(x, dim, keepdim, np.argmax)
+
+
+def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
+    if dim is None:
+        return amin(x)
+    return _extremum_along(x, dim, keepdim, np.argmin)
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    axes = normalize_dims(dim, x.ndim, "argmax")
+    axis = None if axes is None else axes[0]
+    return Tensor._from_op(np.argmax(x.data, axis=axis, keepdims=keepdim).astype(np.int64), None)
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    axes = normalize_dims(dim, x.ndim, "argmin")
+    axis = None if axes is None else axes[0]
+    return Tensor._from_op(np.argmin(x.data, axis=axis, keepdims=keepdim).astype(np.int64), None)
+
+
+def all(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return Tensor._from_op(np.all(x.data, axis=dim, keepdims=keepdim), None)
+
+
+def any(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return Tensor._from_op(np.any(x.data, axis=dim, keepdims=keepdim), None)
+
+
+class EuclideanNorm(Function):
+    """sqrt(sum x^2); its gradient x / norm is taken as 0 where the norm is 0 (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axes: Any, keepdim: bool) -> np.ndarray:
+        out = np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim))
+        ctx.save_for_backward(x, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
+        x, out = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(out == 0, 0, grad / out).astype(grad.dtype, copy=False)
+        return expand_back(scale, x.shape, ctx.axes, ctx.keepdim) * x, None, None
+
+
+def norm(x: Tensor, p: Any = "fro", dim: Dim = None, keepdim: bool = False) -> Tensor:
+    """The vector p-norm over ``dim`` (all elements by default): p = 'fro' or 2, 1, inf, -inf, 0, any float."""
+    from ember.ops.arithmetic import pow
+    from ember.ops.elementwise import abs
+
+    axes = normalize_dims(dim, x.ndim, "norm")
+    if p in ("fro", 2, 2.0):
+        return EuclideanNorm.apply(x, axes, keepdim)
+    if p == float("inf"):
+        return amax(abs(x), axes, keepdim)
+    if p == float("-inf"):
+        return amin(abs(x), axes, keepdim)
+    if p == 0:
+        return Tensor._from_op(np.sum(x.data != 0, axis=axes, keepdims=keepdim).astype(x.dtype), None)
+    if p == 1:
+        return sum(abs(x), axes, keepdim)
+    if not isinstance(p, int | float):
+        raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+    return pow(sum(pow(abs(x), p), axes, keepdim), 1.0 / p)

@@ -1,0 +1,175 @@
+"""Shape operations: reshape/view, transpose, permute, flatten, squeeze, unsqueeze, expand, flip, repeat.
+
+They move no numbers, only change how the same numbers are indexed, so their backward applies the inverse
+rearrangement to the gradient: reshape back, the inverse permutation, and for expand a sum over the copies.
+Where NumPy returns a view, the result shares the input's version counter (an in-place change through one
+is seen through the other).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ember.autograd.function import Context, Function
+from ember.ops.broadcast import unbroadcast
+from ember.ops.reduction import normalize_dims
+from ember.tensor import Tensor
+
+
+class Reshape(Function):
+    returns_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot view a tensor of shape {x.shape} ({x.size} elements) as shape {shape}"
+            ) from None
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
+        return grad.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    returns_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
+        ctx.inverse = tuple(np.argsort(dims))
+        return x.transpose(dims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
+        return grad.transpose(ctx.inverse), None
+
+
+class Expand(Function):
+    returns_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
+        return unbroadcast(grad, ctx.shape), None
+
+
+class Flip(Function):
+    returns_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        ctx.axes = axes
+        return np.flip(x, axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
+        return np.flip(grad, ctx.axes), None
+
+
+class Repeat(Function):
+    """Tile the tensor ``repeats`` times along each dimension; backward sums the tiles."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, repeats: tuple[int, ...]) -> np.ndarray:
+        ctx.shape = x.shape
+        return np.tile(x, repeats)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
+        shape = (1,) * (grad.ndim - len(ctx.shape)) + ctx.shape
+        split_shape = []
+        for tiles, size in zip(np.divide(grad.shape, shape).astype(int), shape, strict=True):
+            split_shape += [tiles, size]
+        summed = grad.reshape(split_shape).sum(axis=tuple(range(0, 2 * grad.ndim, 2)))
+        return summed.reshape(ctx.shape), None
+
+
+def reshape(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return Reshape.apply(x, tuple(int(s) for s in shape))
+
+
+view = reshape
+
+
+def permute(x: Tensor, dims: tuple[int, ...]) -> Tensor:
+    normalized = tuple(d % x.ndim for d in dims) if x.ndim else ()
+    if sorted(normalized) != list(range(x.ndim)):
+        raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {x.ndim} dimensions")
+    return Permute.apply(x, normalized)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    dims = list(range(x.ndim))
+    (a,), (b,) = normalize_dims(dim0, x.ndim, "transpose"), normalize_dims(dim1, x.ndim, "transpose")
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(x, tuple(dims))
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    (start,), (end,) = normalize_dims(start_dim, x.ndim, "flatten"), normalize_dims(end_dim, x.ndim, "flatten")
+    shape = x.shape[:start] + (int(np.prod(x.shape[start : end + 1])),) + x.shape[end + 1 :]
+    return reshape(x, shape)
+
+
+def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+    """Remove dimensions of size 1 (all of them, or those in ``dim`` that have size 1, as PyTorch)."""
+    axes = normalize_dims(dim, x.ndim, "squeeze")
+    if axes is None:
+        shape = tuple(s for s in x.shape if s != 1)
+    else:
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
+    return reshape(x, shape)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
+    ndim = x.ndim + 1
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"unsqueeze: dimension {dim} is out of range for a result with {ndim} dimensions")
+    dim %= ndim
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Broadcast to ``shape`` without copying; -1 keeps a dimension's size."""
+    leading = len(shape) - x.ndim
+    if leading < 0:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dimensions {tuple(shape)}")
+    target = tuple(
+        x.shape[i - leading] if size == -1 and i >= leading else size for i, size in enumerate(shape)
+    )
+    try:
+        np.broadcast_shapes(x.shape, target)
+    except ValueError:
+        raise ValueError(
+            f"expand: cannot expand shape {x.shape} to {tuple(shape)}: a dimension can only be expanded "
+            "from size 1"
+        ) from None
+    return Expand.apply(x, target)
+
+
+def broadcast_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return expand(x, shape)
+
+
+def flip(x: Tensor, dims: Any) -> Tensor:
+    return Flip.apply(x, normalize_dims(dims, x.ndim, "flip"))
+
+
+def repeat(x: Tensor, repeats: tuple[int, ...]) -> Tensor:
+    if len(repeats) < x.ndim:
+        raise ValueError(
+            f"repeat: give at least as many repeats ({len(repeats)}) as the tensor has dimensions ({x.ndim})"
+        )
+    return Repeat.apply(x, tuple(repeats))
