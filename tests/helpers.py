@@ -38,7 +38,7 @@ def to_ember(value: Any, requires_grad: bool = False) -> Any:
 
 
 def assert_close(actual: Any, expected: Any, rtol: float, atol: float, what: str) -> None:
-    """``actual`` (Ember or NumPy) equals ``expected`` (torch or NumPy) within tolerance, with a clear report."""
+    """``actual`` (Ember or NumPy) equals ``expected`` (torch or NumPy) within tolerance."""
     actual = np.asarray(actual.data if isinstance(actual, ember.Tensor) else actual)
     if isinstance(expected, torch.Tensor):
         expected = expected.detach().numpy()
@@ -98,12 +98,21 @@ def check_parity(
                 continue
             assert e.grad is not None, f"input {k}: Ember computed no gradient, torch did"
             assert_close(
-                e.grad, t.grad, grad_rtol or rtol * 10, grad_atol or atol * 10, f"gradient of input {k}"
+                e.grad,
+                t.grad,
+                grad_rtol or rtol * 10,
+                grad_atol or atol * 10,
+                f"gradient of input {k}",
             )
 
 
 def check_gradients(
-    fn: Callable[..., Any], inputs: Sequence[Any], *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
 ) -> None:
     """``ember.gradcheck`` in float64 on NumPy inputs (floating ones require grad)."""
     tensors = [to_ember(np.asarray(x, dtype=np.float64), True) if _is_float(x) else x for x in inputs]

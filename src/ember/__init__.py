@@ -6,7 +6,14 @@ side, verified against numerical gradients and against PyTorch.
 """
 
 from ember import autograd, dtypes, ops
-from ember.autograd import Function, enable_grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
+from ember.autograd import (
+    Function,
+    enable_grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from ember.dtypes import (
     bool_,
     double,
@@ -23,12 +30,20 @@ from ember.dtypes import (
     set_default_dtype,
     uint8,
 )
-from ember.ops import *  # noqa: F403 - the operations are Ember's top-level API, as in torch
-from ember.random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from ember.ops import *
+from ember.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from ember.tensor import Tensor
 
-bool = bool_  # noqa: A001 - PyTorch's name
-float = float32  # noqa: A001
-int = int32  # noqa: A001
+bool = bool_
+float = float32
+int = int32
 
 __version__ = "0.1.0"

@@ -60,9 +60,9 @@ def result_type(a: np.ndarray, b: np.ndarray) -> np.dtype[Any]:
 
 # PyTorch's aliases, bound last so that the functions above see Python's own float, int and bool.
 half = float16
-float = float32  # noqa: A001
+float = float32
 double = float64
 short = int16
-int = int32  # noqa: A001
+int = int32
 long = int64
-bool = bool_  # noqa: A001
+bool = bool_

@@ -17,7 +17,7 @@ class Generator:
     """A seedable random source (PCG64), like ``torch.Generator``."""
 
     def __init__(self, seed: int | None = None) -> None:
-        self._seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        self._seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy) % 2**63  # type: ignore[arg-type]
         self.numpy = np.random.Generator(np.random.PCG64(self._seed))
 
     def manual_seed(self, seed: int) -> Generator:
@@ -50,7 +50,7 @@ def manual_seed(seed: int) -> Generator:
 
 def seed() -> int:
     """Seed the default generator from fresh entropy and return the seed."""
-    new_seed = int(np.random.SeedSequence().entropy % 2**63)
+    new_seed = int(np.random.SeedSequence().entropy) % 2**63  # type: ignore[arg-type]
     default_generator.manual_seed(new_seed)
     return new_seed
 

@@ -8,7 +8,9 @@ mathematics lives in ``ember.ops``; the methods here are PyTorch's names for it.
 
 from __future__ import annotations
 
-import builtins
+from builtins import bool as _bool
+from builtins import float as _float
+from builtins import int as _int
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -19,6 +21,7 @@ from ember.autograd.function import Context, VersionCounter
 from ember.autograd.grad_mode import STATE, no_grad
 
 Scalar = int | float | bool
+# Tensor has methods named int, float and bool (as in PyTorch); these aliases keep the types in reach.
 
 
 class Tensor:
@@ -27,7 +30,7 @@ class Tensor:
     __slots__ = ("__weakref__", "_hooks", "_requires_grad", "_version", "data", "grad", "grad_fn")
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators: ndarray * Tensor -> Tensor
 
-    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: _bool = False) -> None:
         self.data = _to_array(data, dtype)
         self.grad: Tensor | None = None
         self.grad_fn: Context | None = None
@@ -38,9 +41,7 @@ class Tensor:
             self.requires_grad = True
 
     @classmethod
-    def _from_op(
-        cls, array: Any, grad_fn: Context | None, version: VersionCounter | None = None
-    ) -> Tensor:
+    def _from_op(cls, array: Any, grad_fn: Context | None, version: VersionCounter | None = None) -> Tensor:
         """Wrap an operation's result without copying or converting it (the fast path)."""
         tensor = cls.__new__(cls)
         tensor.data = array if isinstance(array, np.ndarray) else np.asarray(array)
@@ -58,11 +59,11 @@ class Tensor:
     # ----------------------------------------------------------------------------------------------
     # Autograd state
     @property
-    def requires_grad(self) -> bool:
+    def requires_grad(self) -> _bool:
         return self._requires_grad
 
     @requires_grad.setter
-    def requires_grad(self, value: bool) -> None:
+    def requires_grad(self, value: _bool) -> None:
         if self.grad_fn is not None:
             raise RuntimeError(
                 "requires_grad can only be changed on leaf tensors; this one was made by "
@@ -73,22 +74,22 @@ class Tensor:
                 f"only floating-point tensors can require gradients, but this one is {self.data.dtype}; "
                 "convert it first, e.g. x.float()."
             )
-        self._requires_grad = builtins.bool(value)
+        self._requires_grad = _bool(value)
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: _bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
 
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> _bool:
         return self.grad_fn is None
 
     @property
-    def _version_value(self) -> int:
+    def _version_value(self) -> _int:
         return self._version.value
 
     def backward(
-        self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False
+        self, gradient: Any = None, retain_graph: _bool = False, create_graph: _bool = False
     ) -> None:
         """Compute the gradient of this tensor with respect to every leaf that requires grad."""
         if create_graph:
@@ -115,13 +116,15 @@ class Tensor:
         self.grad_fn.retained_output = weakref.ref(self)
 
     @property
-    def retains_grad(self) -> bool:
+    def retains_grad(self) -> _bool:
         return self.grad_fn is not None and self.grad_fn.retained_output is not None
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
         """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a replacement."""
         if not self._requires_grad:
-            raise RuntimeError("register_hook: this tensor does not require grad, so no gradient will reach it")
+            raise RuntimeError(
+                "register_hook: this tensor does not require grad, so no gradient will reach it"
+            )
         if self.grad_fn is None:
             hooks = self._hooks = self._hooks or []
         else:
@@ -132,7 +135,7 @@ class Tensor:
     # ----------------------------------------------------------------------------------------------
     # Array attributes
     @property
-    def shape(self) -> tuple[int, ...]:
+    def shape(self) -> tuple[_int, ...]:
         return self.data.shape
 
     @property
@@ -140,29 +143,29 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> _int:
         return self.data.ndim
 
     @property
     def device(self) -> str:
         return "cpu"
 
-    def dim(self) -> int:
+    def dim(self) -> _int:
         return self.data.ndim
 
-    def size(self, dim: int | None = None) -> Any:
+    def size(self, dim: _int | None = None) -> Any:
         return self.data.shape if dim is None else self.data.shape[dim]
 
-    def numel(self) -> int:
+    def numel(self) -> _int:
         return self.data.size
 
-    def element_size(self) -> int:
+    def element_size(self) -> _int:
         return self.data.itemsize
 
-    def is_floating_point(self) -> bool:
+    def is_floating_point(self) -> _bool:
         return self.data.dtype.kind == "f"
 
-    def __len__(self) -> int:
+    def __len__(self) -> _int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
@@ -193,32 +196,32 @@ class Tensor:
             )
         return self.data
 
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: _bool | None = None) -> np.ndarray:
         array = self.data if dtype is None else self.data.astype(dtype, copy=False)
         return array.copy() if copy else array
 
-    def __float__(self) -> float:
-        return builtins.float(self.item())
+    def __float__(self) -> _float:
+        return _float(self.item())
 
-    def __int__(self) -> int:
-        return builtins.int(self.item())
+    def __int__(self) -> _int:
+        return _int(self.item())
 
-    def __index__(self) -> int:
+    def __index__(self) -> _int:
         if self.data.dtype.kind not in "iub" or self.data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
-        return builtins.int(self.item())
+        return _int(self.item())
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> _bool:
         if self.data.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+                f"the truth value of a tensor of {self.data.size} elements is ambiguous; use .any() or .all()"
             )
-        return builtins.bool(self.data.item())
+        return _bool(self.data.item())
 
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
         """Convert the type (``'cpu'`` as a device is accepted and changes nothing)."""
         target = kwargs.get("dtype", dtype)
-        if target is None or isinstance(target, str) and target.startswith("cpu"):
+        if target is None or (isinstance(target, str) and target.startswith("cpu")):
             return self
         return ops.to_dtype(self, dtypes.as_dtype(target))
 
@@ -254,7 +257,12 @@ class Tensor:
 
     def __repr__(self) -> str:
         body = np.array2string(
-            self.data, separator=", ", prefix="tensor(", precision=4, suppress_small=True, threshold=200
+            self.data,
+            separator=", ",
+            prefix="tensor(",
+            precision=4,
+            suppress_small=True,
+            threshold=200,
         )
         extras = []
         if self.data.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
@@ -405,7 +413,7 @@ class Tensor:
     def pow_(self, exponent: Any) -> Tensor:
         return self._inplace("pow_", ops.pow, exponent)
 
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         return self._inplace("clamp_", ops.clamp, min, max)
 
     clip_ = clamp_
@@ -428,13 +436,13 @@ class Tensor:
     def copy_(self, source: Any) -> Tensor:
         return self._inplace("copy_", _replaced_by, source)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
+    def uniform_(self, a: _float = 0.0, b: _float = 1.0, generator: Any = None) -> Tensor:
         from ember.random import numpy_generator
 
         values = numpy_generator(generator).uniform(a, b, self.data.shape)
         return self._inplace("uniform_", _replaced_by, values)
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
+    def normal_(self, mean: _float = 0.0, std: _float = 1.0, generator: Any = None) -> Tensor:
         from ember.random import numpy_generator
 
         values = numpy_generator(generator).normal(mean, std, self.data.shape)
@@ -478,7 +486,7 @@ class Tensor:
     def sign(self) -> Tensor:
         return ops.sign(self)
 
-    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         return ops.clamp(self, min, max)
 
     clip = clamp
@@ -501,56 +509,66 @@ class Tensor:
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         return ops.masked_fill(self, mask, value)
 
-    def sum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    def sum(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None) -> Tensor:
         return ops.sum(self, dim, keepdim, dtype=dtype)
 
-    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def mean(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
         return ops.mean(self, dim, keepdim)
 
     def var(
-        self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: Any = None
+        self,
+        dim: Any = None,
+        unbiased: _bool | None = None,
+        keepdim: _bool = False,
+        *,
+        correction: Any = None,
     ) -> Tensor:
         return ops.var(self, dim, unbiased, keepdim, correction=correction)
 
     def std(
-        self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: Any = None
+        self,
+        dim: Any = None,
+        unbiased: _bool | None = None,
+        keepdim: _bool = False,
+        *,
+        correction: Any = None,
     ) -> Tensor:
         return ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+    def max(self, dim: Any = None, keepdim: _bool = False) -> Any:
         return ops.max(self, dim, keepdim)
 
-    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+    def min(self, dim: Any = None, keepdim: _bool = False) -> Any:
         return ops.min(self, dim, keepdim)
 
-    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def amax(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
         return ops.amax(self, dim, keepdim)
 
-    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def amin(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
         return ops.amin(self, dim, keepdim)
 
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def argmax(self, dim: _int | None = None, keepdim: _bool = False) -> Tensor:
         return ops.argmax(self, dim, keepdim)
 
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def argmin(self, dim: _int | None = None, keepdim: _bool = False) -> Tensor:
         return ops.argmin(self, dim, keepdim)
 
-    def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
+    def logsumexp(self, dim: Any, keepdim: _bool = False) -> Tensor:
         return ops.logsumexp(self, dim, keepdim)
 
-    def softmax(self, dim: int) -> Tensor:
+    def softmax(self, dim: _int) -> Tensor:
         return ops.softmax(self, dim)
 
-    def log_softmax(self, dim: int) -> Tensor:
+    def log_softmax(self, dim: _int) -> Tensor:
         return ops.log_softmax(self, dim)
 
-    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: _bool = False) -> Tensor:
         return ops.norm(self, p, dim, keepdim)
 
-    def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def all(self, dim: _int | None = None, keepdim: _bool = False) -> Tensor:
         return ops.all(self, dim, keepdim)
 
-    def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def any(self, dim: _int | None = None, keepdim: _bool = False) -> Tensor:
         return ops.any(self, dim, keepdim)
 
     def reshape(self, *shape: Any) -> Tensor:
@@ -565,32 +583,34 @@ class Tensor:
     def reshape_as(self, other: Tensor) -> Tensor:
         return ops.reshape(self, other.shape)
 
-    def transpose(self, dim0: int, dim1: int) -> Tensor:
+    def transpose(self, dim0: _int, dim1: _int) -> Tensor:
         return ops.transpose(self, dim0, dim1)
 
     def t(self) -> Tensor:
         if self.data.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but this one has {self.data.ndim}")
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but this one has {self.data.ndim}"
+            )
         return self if self.data.ndim < 2 else ops.transpose(self, 0, 1)
 
     @property
-    def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
+    def T(self) -> Tensor:
         return ops.permute(self, tuple(reversed(range(self.data.ndim))))
 
     @property
-    def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
+    def mT(self) -> Tensor:
         return ops.transpose(self, -2, -1)
 
     def permute(self, *dims: Any) -> Tensor:
         return ops.permute(self, _shape_args(dims))
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> Tensor:
         return ops.flatten(self, start_dim, end_dim)
 
     def squeeze(self, dim: Any = None) -> Tensor:
         return ops.squeeze(self, dim)
 
-    def unsqueeze(self, dim: int) -> Tensor:
+    def unsqueeze(self, dim: _int) -> Tensor:
         return ops.unsqueeze(self, dim)
 
     def expand(self, *sizes: Any) -> Tensor:
@@ -605,16 +625,16 @@ class Tensor:
     def repeat(self, *repeats: Any) -> Tensor:
         return ops.repeat(self, _shape_args(repeats))
 
-    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size_or_sections: Any, dim: _int = 0) -> tuple[Tensor, ...]:
         return ops.split(self, split_size_or_sections, dim)
 
-    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    def chunk(self, chunks: _int, dim: _int = 0) -> tuple[Tensor, ...]:
         return ops.chunk(self, chunks, dim)
 
-    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+    def unbind(self, dim: _int = 0) -> tuple[Tensor, ...]:
         return ops.unbind(self, dim)
 
-    def gather(self, dim: int, index: Any) -> Tensor:
+    def gather(self, dim: _int, index: Any) -> Tensor:
         return ops.gather(self, dim, index)
 
     def matmul(self, other: Any) -> Tensor:
@@ -627,8 +647,8 @@ class Tensor:
 def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
     """``x.view(2, 3)`` and ``x.view((2, 3))`` mean the same."""
     if len(args) == 1 and isinstance(args[0], Sequence | np.ndarray):
-        return tuple(builtins.int(a) for a in args[0])
-    return tuple(builtins.int(a) for a in args)
+        return tuple(_int(a) for a in args[0])
+    return tuple(_int(a) for a in args)
 
 
 def _replaced_by(tensor: Tensor, values: Any) -> Tensor:

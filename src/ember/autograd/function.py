@@ -73,6 +73,12 @@ class Context:
         self.hooks: list[Any] | None = None
         self.retained_output: Any = None
 
+    if TYPE_CHECKING:  # a Function keeps its own values on ctx as plain attributes (ctx.axis = ...)
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     @property
     def name(self) -> str:
         return self.function.__name__

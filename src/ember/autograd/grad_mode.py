@@ -25,7 +25,7 @@ def is_grad_enabled() -> bool:
     return STATE.enabled
 
 
-class set_grad_enabled:  # noqa: N801 - PyTorch's name
+class set_grad_enabled:
     """Context manager (and decorator) that sets gradient recording on or off."""
 
     def __init__(self, mode: bool) -> None:
@@ -65,13 +65,13 @@ class _GradModeContext:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+class no_grad(_GradModeContext):
     """Record no graph inside the block (or the decorated function): inference and parameter updates."""
 
     mode = False
 
 
-class enable_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+class enable_grad(_GradModeContext):
     """Record the graph inside the block, even within ``no_grad``."""
 
     mode = True

@@ -45,7 +45,9 @@ def gradcheck(
     upstream = [rng.standard_normal(o.shape) for o in outputs]
 
     def projected(values: tuple[Tensor, ...]) -> float:
-        return float(sum(np.sum(o.data.astype(np.float64) * v) for o, v in zip(values, upstream, strict=True)))
+        return float(
+            sum(np.sum(o.data.astype(np.float64) * v) for o, v in zip(values, upstream, strict=True))
+        )
 
     for output, v in zip(outputs, upstream, strict=True):
         if output.requires_grad:
@@ -90,7 +92,12 @@ def _grad_or_zeros(x: Tensor) -> np.ndarray:
 
 
 def _compare(
-    position: int, shape: tuple[int, ...], analytic: np.ndarray, numerical: np.ndarray, atol: float, rtol: float
+    position: int,
+    shape: tuple[int, ...],
+    analytic: np.ndarray,
+    numerical: np.ndarray,
+    atol: float,
+    rtol: float,
 ) -> None:
     excess = np.abs(analytic - numerical) - (atol + rtol * np.abs(numerical))
     if not np.all(np.isfinite(analytic)) or excess.max(initial=-np.inf) > 0:

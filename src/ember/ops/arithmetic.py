@@ -193,7 +193,7 @@ def neg(a: Tensor) -> Tensor:
     return Neg.apply(a)
 
 
-def pow(a: Operand, b: Operand) -> Tensor:  # noqa: A001 - PyTorch's name
+def pow(a: Operand, b: Operand) -> Tensor:
     return Pow.apply(*operands(a, b))
 
 

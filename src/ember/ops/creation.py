@@ -85,9 +85,13 @@ def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool
 
 
 def arange(
-    start: float, end: float | None = None, step: float = 1, dtype: Any = None, requires_grad: bool = False
+    start: float,
+    end: float | None = None,
+    step: float = 1,
+    dtype: Any = None,
+    requires_grad: bool = False,
 ) -> Tensor:
-    """Values from ``start`` up to (not including) ``end``; integers give int64, any float the default float."""
+    """Values from ``start`` up to (not including) ``end``; ints give int64, any float the default float."""
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -121,7 +125,10 @@ def randn(
 
 
 def randint(
-    low: int, high: int | None = None, size: Sequence[int] = (), generator: Generator | None = None,
+    low: int,
+    high: int | None = None,
+    size: Sequence[int] = (),
+    generator: Generator | None = None,
     dtype: Any = None,
 ) -> Tensor:
     """Integers uniform on [low, high); ``randint(high, size)`` and ``randint(low, high, size)`` both work."""

@@ -226,7 +226,7 @@ def sqrt(x: Tensor) -> Tensor:
     return Sqrt.apply(x)
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+def abs(x: Tensor) -> Tensor:
     return Abs.apply(x)
 
 
@@ -246,7 +246,7 @@ def relu(x: Tensor) -> Tensor:
     return ReLU.apply(x)
 
 
-def clamp(x: Tensor, min: Operand = None, max: Operand = None) -> Tensor:  # noqa: A002
+def clamp(x: Tensor, min: Operand = None, max: Operand = None) -> Tensor:
     """Clip to [min, max] (either may be None); tensor bounds receive gradients too."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")

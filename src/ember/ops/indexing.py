@@ -1,5 +1,5 @@
-"""Indexing: ``x[index]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks; ``x[index] = v``;
-and ``gather``.
+"""Indexing: ``x[index]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks;
+``x[index] = v``; and ``gather``.
 
 The backward of a read is a write: the gradient goes back to the positions that were read. An integer array
 may read one position several times, so its backward adds (scatter-add, ``np.add.at``) instead of assigning.
@@ -13,7 +13,7 @@ import numpy as np
 
 from ember.autograd.function import Context, Function
 from ember.ops.broadcast import unbroadcast
-from ember.ops.reduction import normalize_dims
+from ember.ops.reduction import normalize_dim
 from ember.tensor import Tensor
 
 
@@ -138,7 +138,7 @@ class Gather(Function):
 
 
 def gather(x: Tensor, dim: int, index: Any) -> Tensor:
-    (axis,) = normalize_dims(dim, x.ndim, "gather") or (0,)
+    axis = normalize_dim(dim, x.ndim, "gather")
     index_array = np.asarray(getattr(index, "data", index))
     if index_array.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, not {index_array.dtype}")

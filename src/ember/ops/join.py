@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd.function import Context, Function
-from ember.ops.reduction import normalize_dims
+from ember.ops.reduction import normalize_dim
 from ember.tensor import Tensor
 
 
@@ -62,7 +62,7 @@ def _as_tensors(tensors: Sequence[Any], operation: str) -> list[Tensor]:
 
 def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     tensors = _as_tensors(tensors, "cat")
-    (axis,) = normalize_dims(dim, tensors[0].ndim, "cat") or (0,)
+    axis = normalize_dim(dim, tensors[0].ndim, "cat")
     return Concatenate.apply(*tensors, axis=axis)
 
 
@@ -79,7 +79,7 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
 
 def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
-    (axis,) = normalize_dims(dim, x.ndim, "split") or (0,)
+    axis = normalize_dim(dim, x.ndim, "split")
     length = x.shape[axis]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
@@ -100,20 +100,22 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into ``chunks`` pieces of equal size (the last may be smaller), as ``torch.chunk``."""
-    (axis,) = normalize_dims(dim, x.ndim, "chunk") or (0,)
+    axis = normalize_dim(dim, x.ndim, "chunk")
     size = -(-x.shape[axis] // chunks)
     return split(x, max(size, 1), axis)
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
-    (axis,) = normalize_dims(dim, x.ndim, "unbind") or (0,)
+    axis = normalize_dim(dim, x.ndim, "unbind")
     return tuple(x[(slice(None),) * axis + (i,)] for i in range(x.shape[axis]))
 
 
 class ConstantPad(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, widths: tuple[tuple[int, int], ...], value: float) -> np.ndarray:
-        ctx.crop = tuple(slice(before, before + size) for (before, _), size in zip(widths, x.shape, strict=True))
+        ctx.crop = tuple(
+            slice(before, before + size) for (before, _), size in zip(widths, x.shape, strict=True)
+        )
         return np.pad(x, widths, mode="constant", constant_values=value)
 
     @staticmethod
@@ -122,13 +124,11 @@ class ConstantPad(Function):
 
 
 def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad with a constant, PyTorch's order: ``(left, right)`` of the last dimension, then the one before, ..."""
+    """Pad with a constant, PyTorch's order: ``(left, right)`` of the last dimension, then the previous..."""
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not supported; Ember pads with a constant")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(
-            f"pad: expected an even number of widths, at most two per dimension ({2 * x.ndim}), got {len(pad)}"
-        )
+        raise ValueError(f"pad: expected an even number of widths, at most {2 * x.ndim}, got {len(pad)}")
     if any(w < 0 for w in pad):
         raise ValueError(f"pad: negative widths (cropping) are not supported, got {tuple(pad)}")
     widths = [(0, 0)] * x.ndim

@@ -35,6 +35,12 @@ def normalize_dims(dim: Dim, ndim: int, operation: str = "reduction") -> tuple[i
     return tuple(sorted(set(normalized)))
 
 
+def normalize_dim(dim: int, ndim: int, operation: str) -> int:
+    """One dimension as a non-negative int, checking its range."""
+    (axis,) = normalize_dims(dim, ndim, operation) or (0,)
+    return axis
+
+
 def expand_back(grad: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool):
     """Broadcast the gradient of a reduction back to the input's shape (a read-only view, no copy)."""
     if not keepdim and shape:
@@ -85,19 +91,27 @@ class Variance(Function):
             if take_sqrt:
                 np.sqrt(out, out=out)
         ctx.save_for_backward(centered, out)
-        ctx.axes, ctx.keepdim, ctx.denominator, ctx.take_sqrt = axes, keepdim, denominator, take_sqrt
+        ctx.axes, ctx.keepdim, ctx.denominator, ctx.take_sqrt = (
+            axes,
+            keepdim,
+            denominator,
+            take_sqrt,
+        )
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None, None, None]:
         centered, out = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            if ctx.take_sqrt:
-                local = grad / (ctx.denominator * out)
-            else:
-                local = grad * (2 / ctx.denominator)
+            local = grad / (ctx.denominator * out) if ctx.take_sqrt else grad * (2 / ctx.denominator)
         local = local.astype(centered.dtype, copy=False)
-        return expand_back(local, centered.shape, ctx.axes, ctx.keepdim) * centered, None, None, None, None
+        return (
+            expand_back(local, centered.shape, ctx.axes, ctx.keepdim) * centered,
+            None,
+            None,
+            None,
+            None,
+        )
 
 
 class Extremum(Function):
@@ -126,7 +140,7 @@ class ValuesIndices(NamedTuple):
     indices: Tensor
 
 
-def sum(x: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
+def sum(x: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     if dtype is None and x.dtype.kind in "biu":
         dtype = np.int64  # integer sums do not overflow their type, as in PyTorch
     return Sum.apply(x, normalize_dims(dim, x.ndim, "sum"), keepdim, dtype)
@@ -145,7 +159,12 @@ def _correction(unbiased: bool | None, correction: float | None) -> float:
 
 
 def var(
-    x: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: Any = None
+    x: Tensor,
+    dim: Dim = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
 ) -> Tensor:
     """Variance; ``unbiased=False`` (or ``correction=0``) divides by N instead of N - 1."""
     axes = normalize_dims(dim, x.ndim, "var")
@@ -153,7 +172,12 @@ def var(
 
 
 def std(
-    x: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *, correction: Any = None
+    x: Tensor,
+    dim: Dim = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
 ) -> Tensor:
     axes = normalize_dims(dim, x.ndim, "std")
     return Variance.apply(x, axes, _correction(unbiased, correction), keepdim, True)
@@ -171,7 +195,7 @@ def _extremum_along(x: Tensor, dim: int, keepdim: bool, find: Any) -> ValuesIndi
     """Values and their indices along ``dim``: the gradient goes to the returned index only."""
     from ember.ops.indexing import gather
 
-    (axis,) = normalize_dims(dim, x.ndim, find.__name__) or (0,)
+    axis = normalize_dim(dim, x.ndim, find.__name__)
     if x.ndim == 0:
         return ValuesIndices(x, Tensor._from_op(np.zeros((), dtype=np.int64), None))
     indices = np.expand_dims(find(x.data, axis=axis), axis)
@@ -180,36 +204,34 @@ def _extremum_along(x: Tensor, dim: int, keepdim: bool, find: Any) -> ValuesIndi
     return ValuesIndices(values if keepdim else values.squeeze(axis), indices_tensor)
 
 
-def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
+def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     """The largest value (no ``dim``), or ``(values, indices)`` along ``dim``."""
     if dim is None:
         return amax(x)
     return _extremum_along(x, dim, keepdim, np.argmax)
 
 
-def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
+def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     if dim is None:
         return amin(x)
     return _extremum_along(x, dim, keepdim, np.argmin)
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    axes = normalize_dims(dim, x.ndim, "argmax")
-    axis = None if axes is None else axes[0]
+    axis = None if dim is None else normalize_dim(dim, x.ndim, "argmax")
     return Tensor._from_op(np.argmax(x.data, axis=axis, keepdims=keepdim).astype(np.int64), None)
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    axes = normalize_dims(dim, x.ndim, "argmin")
-    axis = None if axes is None else axes[0]
+    axis = None if dim is None else normalize_dim(dim, x.ndim, "argmin")
     return Tensor._from_op(np.argmin(x.data, axis=axis, keepdims=keepdim).astype(np.int64), None)
 
 
-def all(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def all(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return Tensor._from_op(np.all(x.data, axis=dim, keepdims=keepdim), None)
 
 
-def any(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def any(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return Tensor._from_op(np.any(x.data, axis=dim, keepdims=keepdim), None)
 
 
@@ -232,7 +254,7 @@ class EuclideanNorm(Function):
 
 
 def norm(x: Tensor, p: Any = "fro", dim: Dim = None, keepdim: bool = False) -> Tensor:
-    """The vector p-norm over ``dim`` (all elements by default): p = 'fro' or 2, 1, inf, -inf, 0, any float."""
+    """The vector p-norm over ``dim`` (default: all elements); p is 'fro' or 2, 1, inf, -inf, 0 or a float."""
     from ember.ops.arithmetic import pow
     from ember.ops.elementwise import abs
 

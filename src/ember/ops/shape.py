@@ -14,7 +14,7 @@ import numpy as np
 
 from ember.autograd.function import Context, Function
 from ember.ops.broadcast import unbroadcast
-from ember.ops.reduction import normalize_dims
+from ember.ops.reduction import normalize_dim, normalize_dims
 from ember.tensor import Tensor
 
 
@@ -109,7 +109,7 @@ def permute(x: Tensor, dims: tuple[int, ...]) -> Tensor:
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     dims = list(range(x.ndim))
-    (a,), (b,) = normalize_dims(dim0, x.ndim, "transpose"), normalize_dims(dim1, x.ndim, "transpose")
+    a, b = normalize_dim(dim0, x.ndim, "transpose"), normalize_dim(dim1, x.ndim, "transpose")
     dims[a], dims[b] = dims[b], dims[a]
     return Permute.apply(x, tuple(dims))
 
@@ -117,8 +117,8 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return reshape(x, (1,))
-    (start,), (end,) = normalize_dims(start_dim, x.ndim, "flatten"), normalize_dims(end_dim, x.ndim, "flatten")
-    shape = x.shape[:start] + (int(np.prod(x.shape[start : end + 1])),) + x.shape[end + 1 :]
+    start, end = normalize_dim(start_dim, x.ndim, "flatten"), normalize_dim(end_dim, x.ndim, "flatten")
+    shape = (*x.shape[:start], int(np.prod(x.shape[start : end + 1])), *x.shape[end + 1 :])
     return reshape(x, shape)
 
 
@@ -138,7 +138,7 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
     if not -ndim <= dim < ndim:
         raise IndexError(f"unsqueeze: dimension {dim} is out of range for a result with {ndim} dimensions")
     dim %= ndim
-    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+    return reshape(x, (*x.shape[:dim], 1, *x.shape[dim:]))
 
 
 def expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd.function import Context, Function
-from ember.ops.reduction import Dim, expand_back, normalize_dims
+from ember.ops.reduction import Dim, expand_back, normalize_dim, normalize_dims
 from ember.tensor import Tensor
 
 
@@ -91,9 +91,7 @@ class LogSumExp(Function):
 def _single_dim(dim: int | None, x: Tensor, operation: str) -> int:
     if dim is None:
         raise TypeError(f"{operation}: pass dim= explicitly (the dimension that holds the classes)")
-    axes = normalize_dims(dim, x.ndim, operation)
-    assert axes is not None
-    return axes[0]
+    return normalize_dim(dim, x.ndim, operation)
 
 
 def softmax(x: Tensor, dim: int | None = None) -> Tensor:

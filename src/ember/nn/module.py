@@ -1,0 +1,324 @@
+"""``Module``: the building block of networks; a layer, a block or a whole model.
+
+A module holds parameters (learned), buffers (state such as batch norm's running statistics) and child
+modules, found by attribute assignment as in PyTorch. ``forward`` computes the layer's output; the backward
+pass comes from the operations it uses. ``state_dict`` names every parameter and buffer by its path
+(``features.0.weight``), the same names PyTorch gives, so weights move between the two.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ember.autograd.grad_mode import no_grad
+from ember.nn.parameter import Buffer, Parameter
+from ember.tensor import Tensor
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of every layer and model: create sub-layers in ``__init__``, define ``forward``."""
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not (self._forward_pre_hooks or self._forward_hooks):
+            return self.forward(*args, **kwargs)
+        for hook in list(self._forward_pre_hooks.values()):
+            replaced = hook(self, args)
+            if replaced is not None:
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            replaced = hook(self, args, output)
+            if replaced is not None:
+                output = replaced
+        return output
+
+    # ----------------------------------------------------------------------------------------------
+    # Registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__ and isinstance(value, Parameter | Module):
+            raise AttributeError(
+                f"cannot assign {type(value).__name__} '{name}' before Module.__init__() is called; "
+                f"call super().__init__() first in {type(self).__name__}.__init__"
+            )
+        if isinstance(value, Parameter):
+            self._discard(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._discard(name)
+            self._modules[name] = value
+        elif isinstance(value, Buffer):
+            self._discard(name)
+            self.register_buffer(name, Tensor(value.data), value.persistent)
+        elif "_parameters" in self.__dict__ and name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to parameter '{name}' of {type(self).__name__} "
+                    "(a Parameter or None is required)"
+                )
+            self._parameters[name] = None
+        elif "_buffers" in self.__dict__ and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to buffer '{name}' (a Tensor is required)"
+                )
+            self._buffers[name] = value
+        elif "_modules" in self.__dict__ and name in self._modules and value is None:
+            self._modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def _discard(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        for registry in ("_parameters", "_buffers", "_modules"):
+            values = self.__dict__.get(registry)
+            if values is not None and name in values:
+                return values[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: '{name}' must be a Parameter or None, not {type(param).__name__}"
+            )
+        self._discard(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """State that is not learned but is saved (unless ``persistent=False``), e.g. running statistics."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"register_buffer: '{name}' must be a Tensor or None, not {type(tensor).__name__}"
+            )
+        self._discard(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: '{name}' must be a Module, not {type(module).__name__}")
+        if "." in name or name == "":
+            raise KeyError(f"module name must be a non-empty string without '.', got {name!r}")
+        self._discard(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> Callable[[], None]:
+        """``hook(module, inputs, output)`` after each forward; returning a value replaces the output."""
+        return _add_hook(self._forward_hooks, hook)
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> Callable[[], None]:
+        """``hook(module, inputs)`` before each forward; returning a value replaces the inputs."""
+        return _add_hook(self._forward_pre_hooks, hook)
+
+    # ----------------------------------------------------------------------------------------------
+    # Traversal
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Any]]:
+        seen: set[int] = set()
+        modules = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
+        for module_prefix, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        yield from self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def get_submodule(self, target: str) -> Module:
+        """The module at a dotted path such as ``'layer1.0.conv1'``."""
+        module = self
+        for part in target.split(".") if target else []:
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(
+                    f"{type(module).__name__} has no submodule '{part}' (looking up '{target}')"
+                )
+            module = child
+        return module
+
+    # ----------------------------------------------------------------------------------------------
+    # Modes and gradients
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout drops, batch norm uses batch statistics); ``eval()`` switches both off."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter: transfer learning trains only what is unfrozen."""
+        for param in self.parameters():
+            param.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for param in self.parameters():
+            if param.grad is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad.data[...] = 0
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every submodule (children first) and on this module, e.g. to initialize weights."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ----------------------------------------------------------------------------------------------
+    # Saving and loading
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Every parameter and persistent buffer by its dotted name (PyTorch's names), sharing memory."""
+        state: OrderedDict[str, Tensor] = OrderedDict()
+        for module_prefix, module in self.named_modules(prefix=prefix.rstrip(".")):
+            dot = f"{module_prefix}." if module_prefix else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    state[dot + name] = param if keep_vars else param.detach()
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent_buffers:
+                    state[dot + name] = buffer if keep_vars else buffer.detach()
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values (Ember tensors, NumPy arrays, or anything array-like) into this module's tensors.
+
+        With ``strict`` every key must match; missing and unexpected keys are listed, and a shape mismatch
+        names the key and both shapes. Values are copied in place, so optimizers keep their references.
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        if strict and (missing or unexpected):
+            lines = [f"Error(s) in loading state_dict for {type(self).__name__}:"]
+            if missing:
+                lines.append(f"  missing keys: {', '.join(missing)}")
+            if unexpected:
+                lines.append(f"  unexpected keys: {', '.join(unexpected)}")
+            raise RuntimeError("\n".join(lines))
+        arrays = {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if array.shape != target.shape:
+                raise RuntimeError(
+                    f"load_state_dict for {type(self).__name__}: size mismatch for '{key}': the checkpoint "
+                    f"has shape {array.shape}, this model has {tuple(target.shape)}"
+                )
+            arrays[key] = array
+        with no_grad():  # check everything first, then copy: a failed load changes nothing
+            for key, array in arrays.items():
+                target = own[key]
+                np.copyto(target.data, array, casting="unsafe")
+                target._version.value += 1
+        return IncompatibleKeys(missing, unexpected)
+
+    # ----------------------------------------------------------------------------------------------
+    # Printing
+    def extra_repr(self) -> str:
+        """The layer's own settings, shown by ``repr`` (e.g. ``in_features=784, out_features=10``)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + _indent(repr(module)) for name, module in self._modules.items()]
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        body = "\n  ".join(([extra] if extra else []) + lines)
+        return f"{type(self).__name__}(\n  {body}\n)"
+
+    def __dir__(self) -> list[str]:
+        return sorted(
+            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
+        )
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n  ")
+
+
+def _add_hook(hooks: OrderedDict[int, Any], hook: Callable[..., Any]) -> Callable[[], None]:
+    key = id(hook)
+    hooks[key] = hook
+    return lambda: hooks.pop(key, None)

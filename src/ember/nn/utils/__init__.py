@@ -1,0 +1,1 @@
+"""Utilities for training networks (gradient clipping lives here, as ``torch.nn.utils``)."""
