@@ -23,6 +23,8 @@ def to_torch(value: Any, requires_grad: bool = False) -> Any:
     """An Ember tensor or NumPy array as a torch tensor (same values and type)."""
     if isinstance(value, ember.Tensor):
         value = value.data
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
     if isinstance(value, np.ndarray):
         tensor = torch.from_numpy(np.array(value))
         return tensor.requires_grad_(requires_grad and tensor.is_floating_point())
@@ -30,6 +32,8 @@ def to_torch(value: Any, requires_grad: bool = False) -> Any:
 
 
 def to_ember(value: Any, requires_grad: bool = False) -> Any:
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
     if isinstance(value, np.ndarray):
         tensor = ember.tensor(value)
         tensor.requires_grad = requires_grad and value.dtype.kind == "f"
@@ -129,4 +133,4 @@ def random_array(shape: Sequence[int], seed: int = 0, low: float | None = None, 
     values = rng.standard_normal(tuple(shape))
     if low is not None:
         values = np.sign(values + 1e-12) * (low + np.abs(values))
-    return values.astype(dtype)
+    return np.asarray(values, dtype=dtype)

@@ -27,14 +27,14 @@ Scalar = int | float | bool
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation."""
 
-    __slots__ = ("__weakref__", "_hooks", "_requires_grad", "_version", "data", "grad", "grad_fn")
+    __slots__ = ("__weakref__", "_hooks", "_requires_grad", "_version_counter", "data", "grad", "grad_fn")
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators: ndarray * Tensor -> Tensor
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: _bool = False) -> None:
         self.data = _to_array(data, dtype)
         self.grad: Tensor | None = None
         self.grad_fn: Context | None = None
-        self._version = VersionCounter()
+        self._version_counter: VersionCounter | None = None
         self._hooks: list[Callable[[Tensor], Any]] | None = None
         self._requires_grad = False
         if requires_grad:
@@ -43,18 +43,24 @@ class Tensor:
     @classmethod
     def _from_op(cls, array: Any, grad_fn: Context | None, version: VersionCounter | None = None) -> Tensor:
         """Wrap an operation's result without copying or converting it (the fast path)."""
-        tensor = cls.__new__(cls)
-        tensor.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        tensor = object.__new__(cls)
+        tensor.data = array if type(array) is np.ndarray else np.asarray(array)
         tensor.grad = None
         tensor.grad_fn = grad_fn
         tensor._requires_grad = grad_fn is not None
         tensor._hooks = None
-        if version is None:
-            tensor._version = VersionCounter()
-        else:
+        tensor._version_counter = version
+        if version is not None:
             version.shared = True
-            tensor._version = version
         return tensor
+
+    @property
+    def _version(self) -> VersionCounter:
+        """The counter of in-place changes to this tensor's storage (made when first needed)."""
+        counter = self._version_counter
+        if counter is None:
+            counter = self._version_counter = VersionCounter()
+        return counter
 
     # ----------------------------------------------------------------------------------------------
     # Autograd state
@@ -379,7 +385,7 @@ class Tensor:
                     "would no longer describe it); do it under `with ember.no_grad():`, or use an "
                     "out-of-place operation."
                 )
-            if getattr(self._version, "shared", False):
+            if self._version.shared:
                 raise RuntimeError(
                     f"{name}: in-place change with autograd of a tensor that shares storage with a view "
                     "is not supported by Ember; use the out-of-place form."

@@ -51,27 +51,17 @@ class VersionCounter:
 class Context:
     """A node of the computational graph: one application of a ``Function`` to its inputs."""
 
-    __slots__ = (
-        "__dict__",
-        "_saved",
-        "_saved_versions",
-        "function",
-        "hooks",
-        "inputs",
-        "needs_input_grad",
-        "released",
-        "retained_output",
-    )
+    # Defaults as class attributes: recording a node sets only what that node has (the hot path).
+    _saved: tuple[Any, ...] = ()
+    _saved_versions: tuple[tuple[VersionCounter, int, int], ...] = ()
+    released = False
+    hooks: list[Any] | None = None
+    retained_output: Any = None
 
-    def __init__(self, function: type[Function], inputs: tuple[Any, ...]) -> None:
+    def __init__(self, function: type[Function], inputs: tuple[Any, ...], needs_input_grad: tuple[bool, ...]):
         self.function = function
         self.inputs = inputs
-        self.needs_input_grad: tuple[bool, ...] = ()
-        self._saved: tuple[Any, ...] = ()
-        self._saved_versions: tuple[tuple[VersionCounter, int, int], ...] = ()
-        self.released = False
-        self.hooks: list[Any] | None = None
-        self.retained_output: Any = None
+        self.needs_input_grad = needs_input_grad
 
     if TYPE_CHECKING:  # a Function keeps its own values on ctx as plain attributes (ctx.axis = ...)
 
@@ -98,10 +88,10 @@ class Context:
         return self._saved
 
     def release(self) -> None:
-        self._saved = ()
-        self._saved_versions = ()
+        """Free what forward saved (arrays kept on ctx included); keep only what a second walk reads."""
+        function, inputs = self.function, self.inputs
         self.__dict__.clear()
-        self.released = True
+        self.function, self.inputs, self.released = function, inputs, True
 
     def check_versions(self) -> None:
         """Raise if a tensor saved for backward was changed in place after it was saved."""
@@ -137,31 +127,41 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run forward on the arrays of ``args`` and, if any input requires grad, record the node."""
-        arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
-        record = STATE.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args)
-        ctx = Context(cls, args if record else ())
-        if record:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
+        arrays = []
+        needs = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                needs.append(a._requires_grad)
+                record = record or a._requires_grad
+            else:
+                arrays.append(a)
+                needs.append(False)
+        record = record and STATE.enabled
+        ctx = Context(cls, args if record else (), tuple(needs) if record else (False,) * len(args))
         out = cls.forward(ctx, *arrays, **kwargs)
         version = None
         if cls.returns_view and isinstance(args[0], Tensor) and np.may_share_memory(out, arrays[0]):
             version = args[0]._version
-        result = Tensor._from_op(out, ctx if record else None, version)
-        if record and ctx._saved:
+        if not record:
+            return Tensor._from_op(out, None, version)
+        result = Tensor._from_op(out, ctx, version)
+        if ctx._saved:
             ctx._saved_versions = _versions_of_saved(ctx._saved, args, arrays, out, result)
         return result
 
 
 def _versions_of_saved(
-    saved: tuple[Any, ...], args: tuple[Any, ...], arrays: tuple[Any, ...], out: Any, result: Tensor
+    saved: tuple[Any, ...], args: tuple[Any, ...], arrays: list[Any], out: Any, result: Tensor
 ) -> tuple[tuple[VersionCounter, int, int], ...]:
-    """Which saved arrays belong to an input or the output tensor, and their versions now."""
+    """Which saved arrays belong to an input or to the output tensor, and their versions now."""
     versions = []
     for value in saved:
+        if value is None:
+            continue
         if value is out:
-            versions.append((result._version, result._version.value, -1))
+            versions.append((result._version, 0, -1))
             continue
         for position, array in enumerate(arrays):
             if value is array and isinstance(args[position], Tensor):

@@ -8,34 +8,32 @@ operations its gradients are summed (the "copy gate" is a gradient adder); leave
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ember.autograd.function import Context
 
-if TYPE_CHECKING:
-    from ember.tensor import Tensor
-
 
 def topological_order(root: Context) -> list[Context]:
     """Nodes reachable from ``root``, each before every node that produced one of its inputs."""
     order: list[Context] = []
-    visited: set[int] = set()
+    visited: set[Context] = set()
     stack: list[tuple[Context, bool]] = [(root, False)]
     while stack:
-        node, children_done = stack.pop()
-        if children_done:
+        node, inputs_done = stack.pop()
+        if inputs_done:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         stack.append((node, True))
         for parent in node.inputs:
-            producer = getattr(parent, "grad_fn", None)
-            if producer is not None and id(producer) not in visited:
-                stack.append((producer, False))
+            if isinstance(parent, Tensor):
+                producer = parent.grad_fn
+                if producer is not None and producer not in visited:
+                    stack.append((producer, False))
     order.reverse()
     return order
 
@@ -72,13 +70,18 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
             continue  # no gradient flows to this node (e.g. it only feeds integer outputs)
         if node.released:
             node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
-        grad = _run_output_hooks(node, grad)
-        node.check_versions()
+        if node.hooks or node.retained_output is not None:
+            grad = _run_output_hooks(node, grad)
+        if node._saved_versions:
+            node.check_versions()
         input_grads = node.function.backward(node, grad)
-        if not isinstance(input_grads, tuple):
+        if type(input_grads) is not tuple:
             input_grads = (input_grads,)
-        for position, (parent, parent_grad) in enumerate(zip(node.inputs, input_grads, strict=False)):
-            if parent_grad is None or not getattr(parent, "_requires_grad", False):
+        for position, parent in enumerate(node.inputs):
+            if not node.needs_input_grad[position]:
+                continue
+            parent_grad = input_grads[position]
+            if parent_grad is None:
                 continue
             if parent_grad.shape != parent.data.shape:
                 raise RuntimeError(
@@ -99,8 +102,6 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
 def _run_output_hooks(node: Context, grad: np.ndarray) -> np.ndarray:
     """Hooks registered on a non-leaf tensor see (and may replace) its full gradient; retain_grad keeps it."""
     if node.hooks:
-        from ember.tensor import Tensor
-
         for hook in node.hooks:
             replaced = hook(Tensor._from_op(grad, None))
             if replaced is not None:
@@ -112,8 +113,6 @@ def _run_output_hooks(node: Context, grad: np.ndarray) -> np.ndarray:
 
 
 def _accumulate_into_leaf(leaf: Tensor, grad: np.ndarray, run_hooks: bool = True) -> None:
-    from ember.tensor import Tensor
-
     if run_hooks and leaf._hooks:
         for hook in leaf._hooks:
             replaced = hook(Tensor._from_op(grad, None))
@@ -124,3 +123,6 @@ def _accumulate_into_leaf(leaf: Tensor, grad: np.ndarray, run_hooks: bool = True
         leaf.grad = Tensor._from_op(np.array(grad, dtype=leaf.dtype, copy=True), None)
     else:
         np.add(leaf.grad.data, grad, out=leaf.grad.data, casting="unsafe")
+
+
+from ember.tensor import Tensor  # noqa: E402 - the graph holds tensors; tensor.py imports this module lazily

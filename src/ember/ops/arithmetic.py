@@ -21,6 +21,12 @@ Operand = Any  # a Tensor, a NumPy array or a Python scalar
 
 def operands(a: Operand, b: Operand) -> tuple[Operand, Operand]:
     """Bring two operands to PyTorch's common type: scalars never widen a tensor, int meets float -> float."""
+    # The common cases first: the same types, or a float tensor and a Python number.
+    if isinstance(a, Tensor) and (
+        (isinstance(b, Tensor) and a.data.dtype == b.data.dtype)
+        or (type(b) in (float, int) and a.data.dtype.kind == "f")
+    ):
+        return a, b
     a, b = _as_operand(a), _as_operand(b)
     a_array, b_array = getattr(a, "data", a), getattr(b, "data", b)
     a_kind = a_array.dtype.kind if isinstance(a_array, np.ndarray) else _scalar_kind(a_array)
@@ -43,10 +49,10 @@ def _float_type(value: Any) -> Any:
 
 
 def _as_operand(value: Operand) -> Operand:
+    if isinstance(value, np.generic):  # NumPy scalars (even np.float64, a float) would widen float32
+        return value.item()
     if isinstance(value, Tensor | int | float):  # bool is an int
         return value
-    if isinstance(value, np.generic):  # NumPy scalars would promote float32 to float64: use Python's
-        return value.item()
     return Tensor(value)
 
 

@@ -86,7 +86,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        out = np.negative(x)
+        out = np.negative(x, out=np.empty_like(x))  # out= keeps a 0-d array an array
         with np.errstate(over="ignore"):  # e^-x = inf for very negative x gives exactly s = 0
             np.exp(out, out=out)
         out += 1

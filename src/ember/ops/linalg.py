@@ -44,10 +44,10 @@ class MatMul(Function):
         # A vector is a matrix for matmul: a row on the left, a column on the right.
         a_matrix_shape = (1, *a_shape) if len(a_shape) == 1 else a_shape
         b_matrix_shape = (*b_shape, 1) if len(b_shape) == 1 else b_shape
+        if len(b_shape) == 1:  # first, so that a vector-vector product's 0-d gradient becomes (1, 1)
+            grad = np.expand_dims(grad, -1)
         if len(a_shape) == 1:
             grad = np.expand_dims(grad, -2)
-        if len(b_shape) == 1:
-            grad = np.expand_dims(grad, -1)
         grad_a = grad_b = None
         if b is not None:
             grad_a = np.matmul(grad, np.swapaxes(b.reshape(b_matrix_shape), -1, -2))

@@ -89,7 +89,7 @@ class Variance(Function):
         with np.errstate(divide="ignore", invalid="ignore"):  # N <= correction gives nan/inf, as PyTorch
             out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / x.dtype.type(denominator)
             if take_sqrt:
-                np.sqrt(out, out=out)
+                out = np.sqrt(out)
         ctx.save_for_backward(centered, out)
         ctx.axes, ctx.keepdim, ctx.denominator, ctx.take_sqrt = (
             axes,

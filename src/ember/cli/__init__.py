@@ -1,0 +1,23 @@
+"""The ``ember`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ember", description="Ember: deep learning for vision, on NumPy")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="train a small network with the bare engine, printing its loss")
+    demo.add_argument("--steps", type=int, default=2000)
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from ember.cli.demo import run
+
+        run(steps=args.steps)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

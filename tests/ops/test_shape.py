@@ -1,0 +1,84 @@
+"""Shape operations, joins, padding: gradcheck and PyTorch parity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes
+
+import ember
+import ember.ops
+from tests.helpers import check_gradients, check_parity, random_array
+
+CASES = {
+    "reshape": (lambda t: t.reshape(4, -1), lambda t: t.reshape(4, -1)),
+    "view": (lambda t: t.view(2, 2, 6), lambda t: t.view(2, 2, 6)),
+    "transpose": (lambda t: t.transpose(0, -1), lambda t: t.transpose(0, -1)),
+    "permute": (lambda t: t.permute(2, 0, 1), lambda t: t.permute(2, 0, 1)),
+    "T": (lambda t: t.T, lambda t: t.permute(2, 1, 0)),
+    "flatten": (lambda t: t.flatten(1), lambda t: t.flatten(1)),
+    "squeeze": (lambda t: t.reshape(1, 4, 1, 6).squeeze(), lambda t: t.reshape(1, 4, 1, 6).squeeze()),
+    "squeeze_dim": (lambda t: t.reshape(1, 4, 1, 6).squeeze(2), lambda t: t.reshape(1, 4, 1, 6).squeeze(2)),
+    "unsqueeze": (lambda t: t.unsqueeze(-1), lambda t: t.unsqueeze(-1)),
+    "expand": (lambda t: t[:, :1].expand(3, -1, 5, -1), lambda t: t[:, :1].expand(3, -1, 5, -1)),
+    "flip": (lambda t: t.flip((0, 2)), lambda t: t.flip((0, 2))),
+    "repeat": (lambda t: t.repeat(2, 1, 1, 2), lambda t: t.repeat(2, 1, 1, 2)),
+    "cat": (lambda t: ember.cat([t, t * 2], 1), lambda t: torch.cat([t, t * 2], 1)),
+    "stack": (lambda t: ember.stack([t, t * 2], -1), lambda t: torch.stack([t, t * 2], -1)),
+    "split": (
+        lambda t: t.split(1, 1)[1] * t.split([2, 1], 1)[0][:, :1],
+        lambda t: t.split(1, 1)[1] * t.split([2, 1], 1)[0][:, :1],
+    ),
+    "chunk": (lambda t: t.chunk(2, 2)[1], lambda t: t.chunk(2, 2)[1]),
+    "unbind": (lambda t: t.unbind(1)[2], lambda t: t.unbind(1)[2]),
+    "pad": (
+        lambda t: ember.ops.pad(t, (1, 2, 0, 1), value=0.5),
+        lambda t: torch.nn.functional.pad(t, (1, 2, 0, 1), value=0.5),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_shape_operation(name):
+    ember_fn, torch_fn = CASES[name]
+    x = random_array((2, 3, 4))
+    check_parity(ember_fn, torch_fn, [x])
+    check_gradients(ember_fn, [x])
+
+
+@given(shape=array_shapes(min_dims=1, max_dims=4, max_side=4), seed=st.integers(0, 2**16), data=st.data())
+def test_permute_and_reshape_round_trips(shape, seed, data):
+    dims = tuple(data.draw(st.permutations(range(len(shape)))))
+    x = random_array(shape, seed=seed)
+    check_parity(lambda t: t.permute(*dims).reshape(-1), lambda t: t.permute(*dims).reshape(-1), [x])
+
+
+@given(shape=array_shapes(min_dims=1, max_dims=3, max_side=4), seed=st.integers(0, 2**16), data=st.data())
+def test_expand_from_broadcastable_shapes(shape, seed, data):
+    source = tuple(data.draw(st.sampled_from([1, s])) for s in shape)
+    x = random_array(source, seed=seed)
+    target = (2, *shape)
+    check_parity(lambda t: t.expand(*target), lambda t: t.expand(*target), [x])
+
+
+def test_views_share_storage():
+    x = ember.zeros(2, 3)
+    x.view(6)[0] = 1.0
+    x.transpose(0, 1)[1, 0] = 2.0
+    np.testing.assert_array_equal(x.data, [[1.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_shape_errors_are_clear():
+    with pytest.raises(
+        ValueError, match=r"reshape: cannot view a tensor of shape \(2, 3\) \(6 elements\) as shape \(4, 2\)"
+    ):
+        ember.ones(2, 3).reshape(4, 2)
+    with pytest.raises(ValueError, match=r"expand: cannot expand shape \(2, 3\) to \(4, 3\)"):
+        ember.ones(2, 3).expand(4, 3)
+    with pytest.raises(ValueError, match=r"cat: tensors must have the same shape except in dimension 0"):
+        ember.cat([ember.ones(2, 3), ember.ones(2, 4)])
+    with pytest.raises(ValueError, match="is not a permutation"):
+        ember.ones(2, 3).permute(0, 0)
