@@ -1,0 +1,19 @@
+"""Classic image classifiers and hand-made features: the lectures before deep networks.
+
+k-nearest neighbours, linear classifiers with the multiclass SVM and softmax losses, the perceptron, binary
+logistic regression, and two hand-made features (hue histogram, histogram of oriented gradients). The
+classifiers follow scikit-learn's estimator conventions (``fit``, ``predict``, ``predict_proba``, ``score``,
+``get_params`` / ``set_params``) so that they work with its model selection tools, but need only NumPy.
+"""
+
+from ember.classic.base import Classifier, NotFittedError
+from ember.classic.knn import CrossValidation, KNearestNeighbors, cross_validate_k, pairwise_distances
+
+__all__ = [
+    "Classifier",
+    "CrossValidation",
+    "KNearestNeighbors",
+    "NotFittedError",
+    "cross_validate_k",
+    "pairwise_distances",
+]
