@@ -8,12 +8,22 @@ classifiers follow scikit-learn's estimator conventions (``fit``, ``predict``, `
 
 from ember.classic.base import Classifier, NotFittedError
 from ember.classic.knn import CrossValidation, KNearestNeighbors, cross_validate_k, pairwise_distances
+from ember.classic.linear import LinearClassifier, linear_loss, regularization, softmax_loss, svm_loss
+from ember.classic.logistic import LogisticRegression
+from ember.classic.perceptron import Perceptron
 
 __all__ = [
     "Classifier",
     "CrossValidation",
     "KNearestNeighbors",
+    "LinearClassifier",
+    "LogisticRegression",
     "NotFittedError",
+    "Perceptron",
     "cross_validate_k",
+    "linear_loss",
     "pairwise_distances",
+    "regularization",
+    "softmax_loss",
+    "svm_loss",
 ]
