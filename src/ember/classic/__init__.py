@@ -7,6 +7,7 @@ classifiers follow scikit-learn's estimator conventions (``fit``, ``predict``, `
 """
 
 from ember.classic.base import Classifier, NotFittedError
+from ember.classic.features import color_histogram, hog, rgb_to_hue
 from ember.classic.knn import CrossValidation, KNearestNeighbors, cross_validate_k, pairwise_distances
 from ember.classic.linear import LinearClassifier, linear_loss, regularization, softmax_loss, svm_loss
 from ember.classic.logistic import LogisticRegression
@@ -20,10 +21,13 @@ __all__ = [
     "LogisticRegression",
     "NotFittedError",
     "Perceptron",
+    "color_histogram",
     "cross_validate_k",
+    "hog",
     "linear_loss",
     "pairwise_distances",
     "regularization",
+    "rgb_to_hue",
     "softmax_loss",
     "svm_loss",
 ]
