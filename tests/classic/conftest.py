@@ -1,9 +1,9 @@
-"""Real data for the classic classifiers' tests: MNIST and Fashion-MNIST, loaded once per test process."""
+"""Real data for the classic classifiers' tests: MNIST and Fashion-MNIST through ``ember.data``, loaded once
+per test process; and one BLAS thread per pytest-xdist worker."""
 
 from __future__ import annotations
 
 import functools
-import gzip
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,34 +12,32 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-MNIST_ROOT = Path("/work/shared/data/mnist")
-FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")
+from ember.data import MNIST, FashionMNIST
 
+DATA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+if not DATA_DIR.is_dir():  # a worktree sits elsewhere; CI clones beside shared/
+    DATA_DIR = Path("/work/shared/data")
 
-def _read_idx(path: Path) -> np.ndarray:
-    # Temporary: replaced by ember.data's MNIST / FashionMNIST once that branch is merged.
-    raw = gzip.decompress(path.read_bytes())
-    ndim = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @functools.cache
-def _load(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    names = ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
-    arrays = [_read_idx(root / f"{name}-ubyte.gz") for name in names]
-    return arrays[0], arrays[1].astype(np.int64), arrays[2], arrays[3].astype(np.int64)
+def _load(dataset: type[MNIST]) -> Split:
+    # MNIST from the shared copy; Fashion-MNIST from Debian's package, which ember.data finds by itself.
+    root = DATA_DIR if dataset is MNIST else None
+    train, test = dataset(root, train=True), dataset(root, train=False)
+    return train.data, np.asarray(train.targets), test.data, np.asarray(test.targets)
 
 
 @pytest.fixture(scope="session")
-def mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def mnist() -> Split:
     """(train images uint8 (60000, 28, 28), train labels, test images (10000, 28, 28), test labels)."""
-    return _load(MNIST_ROOT)
+    return _load(MNIST)
 
 
 @pytest.fixture(scope="session")
-def fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return _load(FASHION_ROOT)
+def fashion_mnist() -> Split:
+    return _load(FashionMNIST)
 
 
 @pytest.fixture(scope="module", autouse=True)
