@@ -106,6 +106,20 @@ def test_analytic_gradient_matches_embers_autograd(loss, reg_type):
     np.testing.assert_allclose(db, b_t.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_loss_and_gradients_of_a_fitted_model():
+    _, _, X, y = problem(seed=2, n=40, classes=3)
+    labels = np.array(["cat", "car", "frog"])[y]
+    model = LinearClassifier("svm", reg=0.1, epochs=1, random_state=0).fit(X, labels)
+    value, dW, db = model.loss_and_gradients(X, labels)
+    index = np.searchsorted(model.classes_, labels)
+    expected = linear_loss(model.coef_, model.intercept_, X.astype(np.float32), index, "svm", 0.1)
+    assert value == pytest.approx(expected[0], rel=1e-6)
+    np.testing.assert_allclose(dW, expected[1], rtol=1e-6)
+    np.testing.assert_allclose(db, expected[2], rtol=1e-6)
+    with pytest.raises(ValueError, match="not seen in fit"):
+        model.loss_and_gradients(X[:2], ["cat", "dog"])
+
+
 def test_gradients_keep_float32():
     W, b, X, y = (a.astype(np.float32) if a.dtype.kind == "f" else a for a in problem())
     for loss in ("svm", "softmax"):

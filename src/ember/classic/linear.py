@@ -161,7 +161,12 @@ class SGDClassifier(Classifier):
     def loss_and_gradients(self, X: Any, y: Any) -> tuple[float, np.ndarray, np.ndarray]:
         """The regularized loss of the fitted weights on ``(X, y)``, with dL/dW and dL/db."""
         X = self._predict_inputs(X)
-        y_index = np.searchsorted(self.classes_, np.asarray(y))
+        y = np.asarray(y)
+        y_index = np.minimum(np.searchsorted(self.classes_, y), len(self.classes_) - 1)
+        if not np.array_equal(self.classes_[y_index], y):
+            raise ValueError(
+                f"{type(self).__name__}: y holds labels not seen in fit (classes_ {self.classes_})"
+            )
         return self._loss_and_gradients(self.coef_, self.intercept_, X, y_index)
 
     def _loss_and_gradients(
