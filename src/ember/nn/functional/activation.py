@@ -39,7 +39,7 @@ class LeakyReLU(Function):
 
 
 class PReLU(Function):
-    """x for x > 0, a x otherwise, with a learned ``a`` per channel (dimension 1; 0 for 1-D inputs)."""
+    """x for x > 0, a x otherwise, with a learned ``a``: one shared, or one per channel (dimension 1)."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -133,6 +133,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return input.relu_() if inplace else ops.relu(input)
 
 
+# ``inplace`` is accepted for PyTorch's signatures; except for relu the result is a new tensor.
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return LeakyReLU.apply(input, negative_slope)
 
