@@ -91,8 +91,9 @@ class BatchNorm(Function):
 
     With ``use_batch_stats`` the statistics are the batch's, and the running estimates (when given) are
     updated in place: running = (1 - momentum) running + momentum batch, with the unbiased variance.
-    Per-channel numbers are computed in float64; the big arrays stay in the input's type. Forward saves
-    only x (no normalized copy); backward writes dx = a dy + b x + c in one pass.
+    Sums are accumulated by BLAS in the input's type and combined per channel in float64; the big arrays
+    stay in the input's type. Forward saves only x (no normalized copy); backward writes dx = a dy + b x + c
+    in one pass.
     """
 
     @staticmethod
