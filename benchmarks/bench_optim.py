@@ -79,9 +79,14 @@ def torch_step(
 
 def time_blocks(
     steps: dict[str, Callable[[], Any]], repeats: int, block: int, threads: dict[str, int]
-) -> dict[str, float]:
-    """Median ms per step of each callable, their blocks of ``block`` steps interleaved."""
-    samples: dict[str, list[float]] = {key: [] for key in steps}
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall-clock and CPU ms per step of each callable, their blocks of ``block`` steps interleaved.
+
+    CPU time is the process's (all its threads): like for like only for the single-threaded runs, but on a
+    loaded machine it leaves out the time spent waiting for a core.
+    """
+    wall: dict[str, list[float]] = {key: [] for key in steps}
+    cpu: dict[str, list[float]] = {key: [] for key in steps}
     for key, step in steps.items():  # warm up: state allocation, scratch buffers
         torch.set_num_threads(threads[key])
         step()
@@ -89,11 +94,15 @@ def time_blocks(
     for _ in range(repeats):
         for key, step in steps.items():
             torch.set_num_threads(threads[key])
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for _ in range(block):
                 step()
-            samples[key].append((time.perf_counter() - start) / block * 1e3)
-    return {key: statistics.median(values) for key, values in samples.items()}
+            wall[key].append((time.perf_counter() - start) / block * 1e3)
+            cpu[key].append((time.process_time() - start_cpu) / block * 1e3)
+    return (
+        {key: statistics.median(values) for key, values in wall.items()},
+        {key: statistics.median(values) for key, values in cpu.items()},
+    )
 
 
 def main() -> None:
@@ -120,7 +129,7 @@ def main() -> None:
                 "torch_1thread": torch_step(values, grads, name, options),
             }
             threads = {"ember": 1, "ember_flat": 1, "torch": blas_threads, "torch_1thread": 1}
-            ms = time_blocks(steps, args.repeats, args.steps, threads)
+            ms, cpu_ms = time_blocks(steps, args.repeats, args.steps, threads)
             rows.append(
                 {
                     "parameters": set_name,
@@ -131,6 +140,12 @@ def main() -> None:
                     "ratio_vs_torch": round(ms["ember"] / ms["torch"], 3),
                     "ratio_vs_torch_1thread": round(ms["ember"] / ms["torch_1thread"], 3),
                     "flat_over_per_tensor": round(ms["ember_flat"] / ms["ember"], 3),
+                    **{
+                        f"{key}_cpu_ms": round(cpu_ms[key], 4)
+                        for key in ("ember", "ember_flat", "torch_1thread")
+                    },
+                    "cpu_ratio_vs_torch_1thread": round(cpu_ms["ember"] / cpu_ms["torch_1thread"], 3),
+                    "cpu_flat_over_per_tensor": round(cpu_ms["ember_flat"] / cpu_ms["ember"], 3),
                 }
             )
 
@@ -147,6 +162,16 @@ def main() -> None:
             f"{r['parameters']:<26}{r['optimizer']:<14}{r['ember_ms']:>9.3f}{r['torch_ms']:>9.3f}"
             f"{r['ratio_vs_torch']:>7.2f}{r['torch_1thread_ms']:>9.3f}{r['ratio_vs_torch_1thread']:>9.2f}"
             f"{r['ember_flat_ms']:>11.3f}{r['flat_over_per_tensor']:>10.2f}"
+        )
+    print("CPU ms per step (single-threaded runs)")
+    print(
+        f"{'parameters':<26}{'optimizer':<14}{'ember':>9}{'torch 1t':>9}{'ratio':>7}"
+        f"{'ember flat':>11}{'flat/loop':>10}"
+    )
+    for r in rows:
+        print(
+            f"{r['parameters']:<26}{r['optimizer']:<14}{r['ember_cpu_ms']:>9.3f}{r['torch_1thread_cpu_ms']:>9.3f}"
+            f"{r['cpu_ratio_vs_torch_1thread']:>7.2f}{r['ember_flat_cpu_ms']:>11.3f}{r['cpu_flat_over_per_tensor']:>10.2f}"
         )
     out = Path(__file__).resolve().parent / "results" / "bench_optim.json"
     out.parent.mkdir(exist_ok=True)
