@@ -9,7 +9,7 @@ pass comes from the operations it uses. ``state_dict`` names every parameter and
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -236,13 +236,8 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for param in self.parameters():
-            if param.grad is None:
-                continue
-            if set_to_none:
-                param.grad = None
-            else:
-                param.grad.data[...] = 0
+        """Forget the gradients: drop them (the default, cheapest), or fill them with zeros."""
+        zero_gradients(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every submodule (children first) and on this module, e.g. to initialize weights."""
@@ -355,6 +350,17 @@ class Module:
         return sorted(
             set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
         )
+
+
+def zero_gradients(params: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Drop (or zero) the ``.grad`` of each tensor: gradients accumulate across backward calls until then."""
+    for param in params:
+        if param.grad is None:
+            continue
+        if set_to_none:
+            param.grad = None
+        else:
+            param.grad.data[...] = 0
 
 
 def _indent(text: str) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd.grad_mode import enable_grad, no_grad
+from ember.nn.module import zero_gradients
 from ember.tensor import Tensor
 
 
@@ -128,14 +129,7 @@ class Optimizer:
     # Gradients and steps
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: drop them (the default, cheapest), or fill them with zeros."""
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                if set_to_none:
-                    param.grad = None
-                else:
-                    param.grad.data[...] = 0
+        zero_gradients((param for group in self.param_groups for param in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; ``closure`` re-evaluates the loss first."""
