@@ -47,3 +47,6 @@ float = float32
 int = int32
 
 __version__ = "0.1.0"
+
+# As with torch.nn and torch.optim: the layers above the engine are there after `import ember`.
+from ember import data, nn, optim  # noqa: E402 - they import the engine above

@@ -205,3 +205,51 @@ def test_gradients_keep_the_leaf_dtype():
     x = ember.ones(3, requires_grad=True)
     (x * ember.ones(3, dtype=ember.float64)).sum().backward()
     assert x.grad.dtype == np.float32
+
+
+def test_the_callers_gradient_array_is_never_adopted_as_a_leaf_gradient():
+    upstream = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    leaf = ember.ones(3, requires_grad=True)
+    leaf.backward(upstream)
+    leaf.grad.data[0] = 99.0
+    np.testing.assert_array_equal(upstream, [1.0, 2.0, 3.0])
+
+
+def test_an_array_a_function_keeps_is_copied_not_adopted():
+    class KeepsItsGradient(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.kept = np.full_like(x, 2.0)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return ctx.kept  # the same array each time (a wrong but possible user Function)
+
+    x = ember.ones(2, requires_grad=True)
+    y = KeepsItsGradient.apply(x).sum()
+    y.backward(retain_graph=True)
+    x.grad.data[:] = 0.0  # must not reach the array the Function keeps
+    x.grad = None
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+def test_a_fresh_gradient_is_kept_without_a_copy():
+    from ember.ops.linalg import Linear
+
+    produced = {}
+    original = Linear.backward
+
+    def spy(ctx, grad):
+        grads = original(ctx, grad)
+        produced["weight"] = id(grads[1])
+        return grads
+
+    try:
+        Linear.backward = staticmethod(spy)
+        w = ember.randn(3, 4, requires_grad=True)
+        ember.linear(ember.randn(8, 4), w).sum().backward()
+    finally:
+        Linear.backward = original
+    assert id(w.grad.data) == produced["weight"]

@@ -8,11 +8,25 @@ operations its gradients are summed (the "copy gate" is a gradient adder); leave
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
 from ember.autograd.function import Context
+
+
+def _count_references_to_a_fresh_array() -> int:
+    """References that the backward loop itself holds to a gradient just returned by a Function (the
+    tuple of gradients, the loop variable, getrefcount's argument), measured with the loop's own shape."""
+    input_grads = (np.empty(1),)
+    for position in range(1):
+        parent_grad = input_grads[position]
+        return sys.getrefcount(parent_grad)
+    raise AssertionError("unreachable")
+
+
+_REFERENCES_TO_A_FRESH_ARRAY = _count_references_to_a_fresh_array()
 
 
 def topological_order(root: Context) -> list[Context]:
@@ -53,7 +67,7 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
             )
         root_grad = np.ones_like(tensor.data)
     else:
-        root_grad = np.array(getattr(gradient, "data", gradient), dtype=tensor.dtype, copy=True)
+        root_grad = np.asarray(getattr(gradient, "data", gradient), dtype=tensor.dtype)
         if root_grad.shape != tensor.shape:
             raise RuntimeError(
                 f"backward: gradient has shape {root_grad.shape} but the output has shape "
@@ -90,7 +104,10 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
                 )
             producer = parent.grad_fn
             if producer is None:
-                _accumulate_into_leaf(parent, parent_grad)
+                fresh = (
+                    parent_grad.flags.owndata and sys.getrefcount(parent_grad) <= _REFERENCES_TO_A_FRESH_ARRAY
+                )
+                _accumulate_into_leaf(parent, parent_grad, fresh)
             elif producer in pending:
                 pending[producer] = pending[producer] + parent_grad
             else:
@@ -108,19 +125,24 @@ def _run_output_hooks(node: Context, grad: np.ndarray) -> np.ndarray:
                 grad = np.asarray(getattr(replaced, "data", replaced))
     retained = node.retained_output() if node.retained_output is not None else None
     if retained is not None:
-        _accumulate_into_leaf(retained, grad, run_hooks=False)
+        _accumulate_into_leaf(retained, grad, fresh=False, run_hooks=False)
     return grad
 
 
-def _accumulate_into_leaf(leaf: Tensor, grad: np.ndarray, run_hooks: bool = True) -> None:
+def _accumulate_into_leaf(
+    leaf: Tensor, grad: np.ndarray, fresh: bool = False, run_hooks: bool = True
+) -> None:
+    """Add ``grad`` into ``leaf.grad``. A ``fresh`` array (made by backward, held by nothing else) is kept
+    as it is; any other is copied, since it may also be another tensor's gradient (add passes one array to
+    both inputs) or the caller's own array."""
     if run_hooks and leaf._hooks:
         for hook in leaf._hooks:
             replaced = hook(Tensor._from_op(grad, None))
             if replaced is not None:
-                grad = np.asarray(getattr(replaced, "data", replaced))
+                grad, fresh = np.asarray(getattr(replaced, "data", replaced)), False
     if leaf.grad is None:
-        # A copy: the same array may be the gradient of another tensor too (an add passes it to both).
-        leaf.grad = Tensor._from_op(np.array(grad, dtype=leaf.dtype, copy=True), None)
+        keep = fresh and grad.dtype == leaf.dtype and grad.flags.writeable
+        leaf.grad = Tensor._from_op(grad if keep else np.array(grad, dtype=leaf.dtype, copy=True), None)
     else:
         np.add(leaf.grad.data, grad, out=leaf.grad.data, casting="unsafe")
 
