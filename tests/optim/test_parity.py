@@ -184,5 +184,8 @@ def test_adaptive_rules_match_pytorch_for_random_hyperparameters(
         options.update(lr_decay=decay / 100)
     else:
         options.update(rho=decay, maximize=flag)
-    ember_params, torch_params = run("rosenbrock", name, options, steps=30)
-    assert max_relative_error(ember_params, torch_params) <= 1e-5
+    # In float64: some random settings (centered RMSprop with a small alpha, where v - g_avg^2 nearly
+    # cancels) amplify float32 rounding so much that PyTorch's own float32 run is 1e-3 from its float64 run.
+    # Compared in float64, any difference in the update rule shows, far above the 1e-10 bound.
+    ember_params, torch_params = run("rosenbrock", name, options, steps=30, dtype=np.float64)
+    assert max_relative_error(ember_params, torch_params) <= 1e-10
