@@ -13,6 +13,7 @@ from ember.nn.functional.activation import (
     softmax,
     tanh,
 )
+from ember.nn.functional.conv import conv2d, conv_transpose2d
 from ember.nn.functional.dropout import dropout, dropout2d
 from ember.nn.functional.loss import cross_entropy, multi_margin_loss, nll_loss, svm_loss
 from ember.nn.functional.normalization import batch_norm, local_response_norm

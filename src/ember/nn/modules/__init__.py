@@ -13,6 +13,7 @@ from ember.nn.modules.activation import (
     Softmax,
     Tanh,
 )
+from ember.nn.modules.conv import Conv2d, ConvTranspose2d
 from ember.nn.modules.dropout import Dropout, Dropout2d
 from ember.nn.modules.flatten import Flatten, Unflatten
 from ember.nn.modules.linear import Identity, Linear
