@@ -24,4 +24,11 @@ from ember.nn.functional.pointwise_loss import (
     mse_loss,
     smooth_l1_loss,
 )
+from ember.nn.functional.pooling import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    max_pool2d,
+    max_unpool2d,
+)
 from ember.ops.linalg import linear

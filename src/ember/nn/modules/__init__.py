@@ -29,3 +29,10 @@ from ember.nn.modules.loss import (
     SVMLoss,
 )
 from ember.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
+from ember.nn.modules.pooling import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    MaxPool2d,
+    MaxUnpool2d,
+)
