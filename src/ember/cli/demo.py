@@ -47,5 +47,6 @@ def run(steps: int = 2000, hidden: int = 100, learning_rate: float = 1.0, reg: f
         loss.backward()
         with ember.no_grad():
             for p in params:
+                assert p.grad is not None
                 p -= learning_rate * p.grad
     raise AssertionError("unreachable")
