@@ -4,7 +4,7 @@ One forward pass (eval mode, no graph, a zero input: the user's random state is 
 hook on every leaf module records, per layer: the output shape, the parameters, the activation memory
 (values and bytes) and the multiply-adds; then the totals and the memory estimate per image.
 
-Conventions (per image; divide by nothing, the pass uses ``batch_size`` 1 unless told otherwise):
+Conventions (every figure is per image: with ``batch_size`` > 1 the totals are divided by it):
 
 - **Activation memory** is what a layer's output adds: its number of values, times the bytes of its dtype
   (4 for float32). A layer whose output shares its input's storage adds nothing and is marked in place:
@@ -46,7 +46,8 @@ MB, MIB = 10**6, 2**20
 
 @dataclass
 class LayerSummary:
-    """One call of one leaf module."""
+    """One call of one leaf module; ``activations``, ``activation_bytes`` and ``multiply_adds`` are for the
+    whole batch (the table and the totals divide them by ``batch_size``)."""
 
     name: str
     kind: str
