@@ -36,19 +36,27 @@ def _cache() -> OrderedDict[Hashable, np.ndarray]:
 
 def scratch(role: Hashable, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """An uninitialized array of ``shape`` for ``role``; the same array again on the next call."""
-    return _get(("scratch", role, shape, np.dtype(dtype).str), shape, dtype, zero=False)
+    return _get(("scratch", role, shape, np.dtype(dtype).str), shape, dtype, None)
 
 
-def zeroed_grid(role: Hashable, geometry: Hashable, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """An array that was zero when created and whose caller only ever writes its value positions."""
-    return _get(("grid", role, geometry, shape, np.dtype(dtype).str), shape, dtype, zero=True)
+def zeroed_grid(
+    role: Hashable, geometry: Hashable, shape: tuple[int, ...], dtype: Any, fill: float = 0.0
+) -> np.ndarray:
+    """An array that was ``fill`` when created and whose caller only ever writes its value positions."""
+    key = ("grid", role, geometry, shape, np.dtype(dtype).str, fill)
+    return _get(key, shape, dtype, fill)
 
 
-def _get(key: Hashable, shape: tuple[int, ...], dtype: Any, zero: bool) -> np.ndarray:
+def _get(key: Hashable, shape: tuple[int, ...], dtype: Any, fill: float | None) -> np.ndarray:
     cache = _cache()
     array = cache.get(key)
     if array is None:
-        array = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+        if fill is None:
+            array = np.empty(shape, dtype)
+        elif fill == 0:
+            array = np.zeros(shape, dtype)
+        else:
+            array = np.full(shape, fill, dtype)
         cache[key] = array
         while len(cache) > MAX_ENTRIES:
             cache.popitem(last=False)
