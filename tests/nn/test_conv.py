@@ -14,6 +14,7 @@ import ember
 from ember import nn
 from ember.nn import functional as F
 from ember.nn.functional import _conv_kernels
+from ember.nn.functional._compiled import compiled
 from tests.helpers import check_gradients, check_parity, random_array
 from tests.nn.harness import check_module_gradients, check_module_parity
 
@@ -404,3 +405,27 @@ def test_other_argument_errors():
         nn.Conv2d(1, 1, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="reflect padding"):
         nn.Conv2d(1, 1, 3, padding=3, padding_mode="reflect")(ember.zeros(1, 1, 3, 3))
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, size, kernel, options",
+    [
+        (3, 4, (9, 8), 3, {"stride": 2, "padding": 1}),
+        (4, 6, (10, 7), (3, 2), {"stride": (2, 3), "dilation": 2, "groups": 2}),
+        (6, 16, (14, 14), 5, {}),  # LeNet-5 C3: stride 1, col2im chosen by cost
+        (2, 3, (6, 6), 1, {"stride": 2}),
+    ],
+)
+def test_compiled_and_numpy_col2im_give_identical_numbers(monkeypatch, c_in, c_out, size, kernel, options):
+    if compiled() is None:
+        pytest.skip("numba is not installed (or EMBER_NUMBA=0)")
+    monkeypatch.setattr(_conv_kernels, "prefers_transposed", lambda *args: False)
+    x, w, _ = conv_case(c_in, c_out, size, kernel, options.get("groups", 1), False, batch=3)
+    results = []
+    for numba_on in ("1", "0"):
+        monkeypatch.setenv("EMBER_NUMBA", numba_on)
+        xe = ember.tensor(x, requires_grad=True)
+        y = F.conv2d(xe, ember.tensor(w), **options)
+        y.backward(random_array(y.shape, seed=7))
+        results.append(xe.grad.data)
+    np.testing.assert_array_equal(results[0], results[1])

@@ -13,6 +13,7 @@ import ember
 from ember import nn
 from ember.nn import functional as F
 from ember.nn.functional import _pool_kernels
+from ember.nn.functional._compiled import compiled
 from ember.nn.functional.conv import pair
 from tests.helpers import assert_close, check_gradients, check_parity, random_array
 
@@ -295,7 +296,7 @@ def test_pooling_errors():
 )  # fmt: skip
 @pytest.mark.parametrize("values", ["random", "ties", "special"])
 def test_compiled_and_numpy_backward_give_identical_numbers(kernel, options, values):
-    kernels = _pool_kernels.compiled()
+    kernels = compiled()
     if kernels is None:
         pytest.skip("numba is not installed (or EMBER_NUMBA=0)")
     x = random_array((3, 4, 9, 8)) if values != "ties" else with_ties((3, 4, 9, 8))
@@ -316,7 +317,7 @@ def test_compiled_and_numpy_backward_give_identical_numbers(kernel, options, val
 
 def test_numba_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("EMBER_NUMBA", "0")
-    assert _pool_kernels.compiled() is None
+    assert compiled() is None
     check_parity(
         lambda a: F.max_pool2d(a, 3, 2, 1), lambda a: TF.max_pool2d(a, 3, 2, 1), [random_array((2, 3, 9, 9))]
     )

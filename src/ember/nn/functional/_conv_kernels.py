@@ -35,7 +35,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ember.nn.functional import _workspace
-from ember.nn.functional._parallel import run_chunks
+from ember.nn.functional._compiled import compiled
+from ember.nn.functional._parallel import run_chunks, split_copy
 
 # Bytes of one column chunk: small enough to stay in cache while the GEMM reads it, large enough that the
 # per-chunk Python overhead stays small (measured in docs/performance.md).
@@ -173,7 +174,7 @@ def _body(grid: np.ndarray, geo: ConvGeometry, offset: int, rows: int, cols: int
 def input_grid(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """x (N, C, H, W) copied into a zero-gapped channel-major grid (a reused workspace)."""
     grid = _workspace.zeroed_grid("input", geo, (x.shape[1], geo.grid_size), x.dtype)
-    _body(grid, geo, geo.lead, geo.height, geo.width)[...] = x.transpose(1, 0, 2, 3)
+    split_copy(_body(grid, geo, geo.lead, geo.height, geo.width), x.transpose(1, 0, 2, 3))
     return grid
 
 
@@ -184,7 +185,7 @@ def output_grid(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     grid = _workspace.zeroed_grid(
         "output", geo, (grad.shape[1], front + geo.batch * geo.plane + back), grad.dtype
     )
-    _body(grid, geo, front, geo.out_height, geo.out_width)[...] = grad.transpose(1, 0, 2, 3)
+    split_copy(_body(grid, geo, front, geo.out_height, geo.out_width), grad.transpose(1, 0, 2, 3))
     return grid
 
 
@@ -192,7 +193,7 @@ def output_positions(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """dy (N, O, Ho, Wo) as the (O, N, Ho, out_cols) matrix of the computed positions, zero in the gaps."""
     shape = (grad.shape[1], geo.batch, geo.out_height, geo.out_cols)
     positions = _workspace.zeroed_grid("positions", geo, shape, grad.dtype)
-    positions[..., : geo.out_width] = grad.transpose(1, 0, 2, 3)
+    split_copy(positions[..., : geo.out_width], grad.transpose(1, 0, 2, 3))
     return positions
 
 
@@ -277,10 +278,7 @@ def _to_nchw(values: np.ndarray, dtype: Any, bias: np.ndarray | None = None) -> 
     """(C, N, H, W) values as a new contiguous (N, C, H, W) array, with the bias added on the way."""
     c, n, h, w = values.shape
     result = np.empty((n, c, h, w), dtype)
-    if bias is None:
-        np.copyto(result.transpose(1, 0, 2, 3), values)
-    else:
-        np.add(values, bias.reshape(-1, 1, 1, 1), out=result.transpose(1, 0, 2, 3))
+    split_copy(result.transpose(1, 0, 2, 3), values, None if bias is None else bias.reshape(-1, 1, 1, 1))
     return result
 
 
@@ -407,6 +405,9 @@ def _col2im(weight: np.ndarray, positions: np.ndarray, geo: ConvGeometry, groups
     size = _buffer_size(rows, chunk_list, geo.out_cols)
     kh, kw = geo.kernel
 
+    kernels = compiled()
+    sh, sw = geo.stride
+
     def body(chunk: Chunk, worker: int) -> None:
         g = _block(positions, chunk)
         columns = _workspace.scratch("grad-columns", size, positions.dtype)[: rows * g.shape[1]]
@@ -414,8 +415,17 @@ def _col2im(weight: np.ndarray, positions: np.ndarray, geo: ConvGeometry, groups
         np.matmul(w, _grouped(g, groups), out=_grouped(columns, groups))
         # Only the real outputs are added back, so that a chunk writes nothing outside its own samples'
         # rows and gaps (and chunks of whole samples can run side by side).
+        n0, n1, r0, r1 = chunk
+        values = columns.reshape(in_channels, kh, kw, n1 - n0, r1 - r0, geo.out_cols)
+        if kernels is not None:
+            start = geo.first_tap + n0 * geo.plane + r0 * sh * geo.row
+            dh, dw = geo.dilation
+            kernels.col2im_add(
+                values, geo.out_width, grid, start, geo.plane, sh * geo.row, sw, dh * geo.row, dw
+            )
+            return
+        values = values[..., : geo.out_width]
         target = column_view(grid, geo, geo.first_tap, chunk, geo.out_width, geo_strides, writeable=True)
-        values = columns.reshape(*target.shape[:-1], geo.out_cols)[..., : geo.out_width]
         for i in range(kh):
             for j in range(kw):
                 np.add(target[:, i, j], values[:, i, j], out=target[:, i, j])

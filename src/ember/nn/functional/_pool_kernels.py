@@ -18,15 +18,14 @@ pooling when the sizes divide; otherwise average pooling is a separable linear m
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ember.nn.functional import _workspace
+from ember.nn.functional._compiled import compiled
 from ember.nn.functional._parallel import thread_count
 
 
@@ -198,22 +197,6 @@ def _spread(shares: Any, geo: PoolGeometry, input_shape: tuple[int, ...], dtype:
 
 # ------------------------------------------------------------------------------------------------------
 # Max pooling
-
-
-def compiled() -> Any:
-    """The numba kernels (``_numba_pool``), or None: numba not installed, or ``EMBER_NUMBA=0``."""
-    if os.environ.get("EMBER_NUMBA", "1") == "0":
-        return None
-    return _load_compiled()
-
-
-@functools.cache
-def _load_compiled() -> Any:
-    if importlib.util.find_spec("numba") is None:
-        return None
-    from ember.nn.functional import _numba_pool
-
-    return _numba_pool
 
 
 def _as_4d(array: np.ndarray) -> np.ndarray:
