@@ -39,7 +39,7 @@ class LeakyReLU(Function):
 
 
 class PReLU(Function):
-    """x for x > 0, a x otherwise, with a learned ``a`` per channel (dimension 1; 0 for 1-D inputs)."""
+    """x for x > 0, a x otherwise, with a learned ``a``: one shared, or one per channel (dimension 1)."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -61,8 +61,8 @@ class PReLU(Function):
 
 
 def _per_channel(weight: np.ndarray, ndim: int) -> np.ndarray:
-    if weight.size == 1 or ndim < 2:
-        return weight if weight.size > 1 else weight.reshape(())
+    if weight.size == 1:
+        return weight.reshape(())
     return weight.reshape((1, weight.size) + (1,) * (ndim - 2))
 
 
@@ -86,7 +86,8 @@ class SiLU(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        s = 1 / (1 + np.exp(-np.maximum(x, -80)))  # below -80, s underflows to 0 without a warning
+        with np.errstate(over="ignore"):  # e^-x = inf for very negative x gives exactly s = 0
+            s = 1 / (1 + np.exp(-x))
         ctx.save_for_backward(x, s)
         return x * s
 
@@ -132,12 +133,13 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return input.relu_() if inplace else ops.relu(input)
 
 
+# ``inplace`` is accepted for PyTorch's signatures; except for relu the result is a new tensor.
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return LeakyReLU.apply(input, negative_slope)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    channels = input.shape[1] if input.ndim >= 2 else (input.shape[0] if input.ndim else 1)
+    channels = input.shape[1] if input.ndim >= 2 else 1  # as PyTorch: a 1-D input has one channel
     if weight.numel() not in (1, channels):
         raise ValueError(
             f"prelu: the weight has {weight.numel()} parameters but the input has {channels} channels "
@@ -192,5 +194,4 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
 def maxout(input: Tensor, weight: Tensor, bias: Tensor | None, pieces: int) -> Tensor:
     """max over k = ``pieces`` affine maps; rows [j k, (j + 1) k) of weight (out * k, in) serve output j."""
     scores = LinearFunction.apply(input, weight, bias)
-    out_features = weight.shape[0] // pieces
-    return ops.amax(ops.reshape(scores, (*scores.shape[:-1], out_features, pieces)), -1)
+    return ops.amax(ops.reshape(scores, (*scores.shape[:-1], weight.shape[0] // pieces, pieces)), -1)
