@@ -205,9 +205,11 @@ def _col2im(weight: np.ndarray, positions: np.ndarray, geo: ConvGeometry, groups
         if kernels is not None:
             start = geo.first_tap + n0 * geo.plane + r0 * sh * geo.row
             dh, dw = geo.dilation
-            kernels.col2im_add(
-                values, geo.out_width, grid, start, geo.plane, sh * geo.row, sw, dh * geo.row, dw
-            )
+            steps = (geo.plane, sh * geo.row)
+            if sw == 1:
+                kernels.col2im_add_unit(values, geo.out_width, grid, start, *steps, dh * geo.row, dw)
+            else:
+                kernels.col2im_add(values, geo.out_width, grid, start, *steps, sw, dh * geo.row, dw)
             return
         values = values[..., : geo.out_width]
         target = column_view(grid, geo, geo.first_tap, chunk, geo.out_width, geo_strides, writeable=True)

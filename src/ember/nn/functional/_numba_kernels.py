@@ -53,5 +53,21 @@ def col2im_add(values, cols, grid, start, plane, row_stride, col_stride, tap_row
                             grid[c, base + q * col_stride] += values[c, i, j, n, r, q]
 
 
+@numba.njit(cache=True, nogil=True)
+def col2im_add_unit(values, cols, grid, start, plane, row_stride, tap_row, tap_col):
+    """``col2im_add`` for a column stride of 1, which the compiler can vectorize."""
+    channels, kh, kw, samples, rows = values.shape[:5]
+    for c in range(channels):
+        target = grid[c]
+        for i in range(kh):
+            for j in range(kw):
+                for n in range(samples):
+                    for r in range(rows):
+                        base = start + i * tap_row + j * tap_col + n * plane + r * row_stride
+                        source = values[c, i, j, n, r]
+                        for q in range(cols):
+                            target[base + q] += source[q]
+
+
 def set_threads(count: int) -> None:
     numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
