@@ -71,6 +71,8 @@ def forward(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, groups: int
 ) -> np.ndarray:
     """y = conv(x, weight) + bias, (N, C, H, W) -> (N, O, Ho, Wo), contiguous NCHW."""
+    if is_pointwise(geo):
+        return _pointwise_forward(x, weight, bias, geo, groups)
     out_channels, rows = weight.shape[0], weight[0].size * groups  # rows: C kh kw
     w = weight.reshape(groups, out_channels // groups, rows // groups)
     grid = input_grid(x, geo)
@@ -97,7 +99,7 @@ def backward(
     weight_shape: tuple[int, ...],
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Gradients of conv(x, weight) with respect to x and weight (each only if given x / weight)."""
-    positions = output_positions(grad, geo)
+    positions = None if is_pointwise(geo) else output_positions(grad, geo)
     grad_input = None if weight is None else input_gradient(weight, grad, geo, groups, positions)
     grad_weight = None if x is None else weight_gradient(x, grad, weight_shape, geo, groups, positions)
     return grad_input, grad_weight
@@ -112,6 +114,8 @@ def weight_gradient(
     positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """dL/dW = sum over positions of dy (O, positions) @ cols^T (positions, C kh kw), per group."""
+    if is_pointwise(geo):
+        return _pointwise_weight_gradient(x, grad, weight_shape, geo, groups)
     rows = int(np.prod(weight_shape[1:])) * groups
     positions = output_positions(grad, geo) if positions is None else positions
     grid = input_grid(x, geo)
@@ -132,16 +136,23 @@ def weight_gradient(
             totals[worker] = product
 
     workers = run_chunks(chunk_list, body)
+    return _sum_in_order(totals, workers).reshape(weight_shape)
+
+
+def _sum_in_order(totals: dict[int, np.ndarray], workers: int) -> np.ndarray:
+    """The workers' partial sums added in a fixed order: the same result for the same thread count."""
     total = totals[0]
-    for worker in range(1, workers):  # a fixed order: the same sum for the same thread count
+    for worker in range(1, workers):
         total += totals[worker]
-    return total.reshape(weight_shape)
+    return total
 
 
 def input_gradient(
     weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int, positions: np.ndarray | None = None
 ) -> np.ndarray:
     """dL/dx (N, C, H, W): a transposed convolution of dy, or col2im of the column gradients W^T dy."""
+    if is_pointwise(geo):
+        return _pointwise_input_gradient(weight, grad, geo, groups)
     out_channels, in_channels = weight.shape[0], weight.shape[1] * groups
     if prefers_transposed(geo, in_channels, out_channels):
         return _transposed_convolution(weight, grad, geo, groups)
@@ -221,3 +232,87 @@ def _col2im(weight: np.ndarray, positions: np.ndarray, geo: ConvGeometry, groups
     whole_samples = all(r0 == 0 and r1 == geo.out_height for _, _, r0, r1 in chunk_list)
     run_chunks(chunk_list, body, parallel=whole_samples)
     return to_nchw(grid_body(grid, geo, geo.lead, geo.height, geo.width), positions.dtype)
+
+
+# ------------------------------------------------------------------------------------------------------
+# 1x1 convolutions: a plain GEMM per sample, in NCHW, with no grid and no columns
+
+
+def is_pointwise(geo: ConvGeometry) -> bool:
+    return geo.kernel == (1, 1) and geo.padding == (0, 0, 0, 0)
+
+
+def _samples(geo: ConvGeometry, channels: int, itemsize: int) -> tuple[Chunk, ...]:
+    return chunks(geo.batch, 1, geo.out_height * geo.out_width, channels, itemsize)
+
+
+def _per_group(array: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C, ...) as (N, G, C / G, positions)."""
+    n, c = array.shape[:2]
+    return array.reshape(n, groups, c // groups, -1)
+
+
+def _sampled(x: np.ndarray, geo: ConvGeometry, groups: int) -> np.ndarray:
+    """x at the output positions as (N, G, C / G, Ho Wo): a view at stride 1, else one strided copy."""
+    sh, sw = geo.stride
+    return _per_group(x[:, :, : geo.out_height * sh : sh, : geo.out_width * sw : sw], groups)
+
+
+def _pointwise_forward(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, groups: int
+) -> np.ndarray:
+    out_channels, in_channels = weight.shape[0], weight.shape[1] * groups
+    w = weight.reshape(groups, out_channels // groups, in_channels // groups)
+    xs = _sampled(x, geo, groups)
+    out = np.empty((geo.batch, out_channels, geo.out_height, geo.out_width), x.dtype)
+    out4 = _per_group(out, groups)
+    shift = None if bias is None else bias.reshape(groups, out_channels // groups, 1)
+
+    def body(chunk: Chunk, worker: int) -> None:
+        first, last = chunk[:2]
+        np.matmul(w, xs[first:last], out=out4[first:last])
+        if shift is not None:
+            out4[first:last] += shift
+
+    run_chunks(_samples(geo, in_channels, x.itemsize), body)
+    return out
+
+
+def _pointwise_weight_gradient(
+    x: np.ndarray, grad: np.ndarray, weight_shape: tuple[int, ...], geo: ConvGeometry, groups: int
+) -> np.ndarray:
+    xs, g = _sampled(x, geo, groups), _per_group(grad, groups)
+    totals: dict[int, np.ndarray] = {}
+
+    def body(chunk: Chunk, worker: int) -> None:
+        first, last = chunk[:2]
+        product = np.matmul(g[first:last], xs[first:last].swapaxes(-1, -2)).sum(axis=0)
+        if worker in totals:
+            totals[worker] += product
+        else:
+            totals[worker] = product
+
+    workers = run_chunks(_samples(geo, weight_shape[1] * groups, x.itemsize), body)
+    return _sum_in_order(totals, workers).reshape(weight_shape)
+
+
+def _pointwise_input_gradient(
+    weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int
+) -> np.ndarray:
+    out_channels, in_channels = weight.shape[0], weight.shape[1] * groups
+    w = weight.reshape(groups, out_channels // groups, in_channels // groups).swapaxes(-1, -2)
+    g = _per_group(grad, groups)
+    values = np.empty((geo.batch, in_channels, geo.out_height, geo.out_width), grad.dtype)
+    values4 = _per_group(values, groups)
+
+    def body(chunk: Chunk, worker: int) -> None:
+        first, last = chunk[:2]
+        np.matmul(w, g[first:last], out=values4[first:last])
+
+    run_chunks(_samples(geo, in_channels, grad.itemsize), body)
+    sh, sw = geo.stride
+    if (geo.out_height, geo.out_width) == (geo.height, geo.width):
+        return values
+    result = np.zeros((geo.batch, in_channels, geo.height, geo.width), grad.dtype)
+    result[:, :, : geo.out_height * sh : sh, : geo.out_width * sw : sw] = values
+    return result
