@@ -9,7 +9,10 @@ data-dependent branches mispredict on random data.
 
 This module imports numba, so it is imported only when ``_pool_kernels`` uses it (numba installed,
 ``EMBER_NUMBA`` not ``0``); compiled code is cached on disk (``cache=True``), so only the first use on a
-machine pays the compilation. The outputs are visited in reverse order, so that every input position
+machine pays the compilation. The kernels are serial and release the GIL: the callers share their work
+among threads with ``_parallel.run_chunks``, like every other kernel (numba's own threading layer, an
+OpenMP runtime, stalled PyTorch's OpenMP threads by 45 ms per operation in the same process). The
+outputs are visited in reverse order, so that every input position
 adds its gradients in the NumPy path's order (by increasing tap index): both paths give identical numbers.
 
 col2im (strided convolutions, and the stride-1 input gradient where it beats the transposed convolution):
@@ -23,11 +26,11 @@ from __future__ import annotations
 import numba
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def max_pool_backward(grad, arg, kw, sh, sw, dh, dw, top, left, dx):
     batch, channels, out_h, out_w = grad.shape
     height, width = dx.shape[2], dx.shape[3]
-    for plane in numba.prange(batch * channels):
+    for plane in range(batch * channels):
         n, c = plane // channels, plane % channels
         for oh in range(out_h - 1, -1, -1):
             for ow in range(out_w - 1, -1, -1):
@@ -67,7 +70,3 @@ def col2im_add_unit(values, cols, grid, start, plane, row_stride, tap_row, tap_c
                         source = values[c, i, j, n, r]
                         for q in range(cols):
                             target[base + q] += source[q]
-
-
-def set_threads(count: int) -> None:
-    numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]

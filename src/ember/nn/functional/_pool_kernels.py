@@ -26,7 +26,7 @@ import numpy as np
 
 from ember.nn.functional import _workspace
 from ember.nn.functional._compiled import compiled
-from ember.nn.functional._parallel import thread_count
+from ember.nn.functional._parallel import run_chunks
 
 
 @dataclass(frozen=True)
@@ -257,8 +257,15 @@ def route_to_taps(
     if kernels is None or grad.dtype.kind != "f":
         return route_to_taps_numpy(grad, arg, geo, input_shape)
     dx = np.zeros(input_shape, grad.dtype)
-    kernels.set_threads(thread_count())
-    kernels.max_pool_backward(_as_4d(grad), _as_4d(arg), geo.kernel[1], *_pool_arguments(geo), _as_4d(dx))
+    grad4, arg4, dx4 = _as_4d(grad), _as_4d(arg), _as_4d(dx)
+    arguments = (geo.kernel[1], *_pool_arguments(geo))
+    samples = [(n, n + 1) for n in range(grad4.shape[0])]
+
+    def body(samples: tuple[int, int], worker: int) -> None:
+        first, last = samples
+        kernels.max_pool_backward(grad4[first:last], arg4[first:last], *arguments, dx4[first:last])
+
+    run_chunks(samples, body)
     return dx
 
 
