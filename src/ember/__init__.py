@@ -50,3 +50,16 @@ __version__ = "0.1.0"
 
 # As with torch.nn and torch.optim: the layers above the engine are there after `import ember`.
 from ember import data, nn, optim  # noqa: E402 - they import the engine above
+
+
+def __getattr__(name: str) -> object:
+    # ember.summary and ember.models load the model zoo (and with it every layer) only when first used.
+    if name == "summary":
+        from ember.models.summary import summary
+
+        return summary
+    if name == "models":
+        import ember.models
+
+        return ember.models
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")
