@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST on the real files, CIFAR on small files in the real format, ImageFolder, IDX parsing."""
+"""MNIST and Fashion-MNIST on the real files, CIFAR on small real-format files, ImageFolder, IDX."""
 
 from __future__ import annotations
 
@@ -33,23 +33,19 @@ def test_mnist_real_files_have_the_published_counts() -> None:
 
 
 def test_mnist_sample_is_torchvision_like_and_transformed() -> None:
-    dataset = MNIST(
-        MNIST_DIR, train=False, transform=Compose([ToTensor(), Normalize((0.1307,), (0.3081,))])
-    )
+    dataset = MNIST(MNIST_DIR, train=False, transform=Compose([ToTensor(), Normalize((0.1307,), (0.3081,))]))
     image, label = dataset[0]
     assert isinstance(image, Tensor) and image.shape == (1, 28, 28) and image.dtype == np.float32
     assert label == 7  # the first test digit is a 7
-    expected = (
-        dataset.data[0].astype(np.float32) / np.float32(255) - np.float32(0.1307)
-    ) / np.float32(0.3081)
+    expected = (dataset.data[0].astype(np.float32) / np.float32(255) - np.float32(0.1307)) / np.float32(
+        0.3081
+    )
     np.testing.assert_array_equal(image.data[0], expected)
     raw, _ = MNIST(MNIST_DIR, train=False)[0]
     assert isinstance(raw, np.ndarray) and raw.shape == (28, 28) and raw.dtype == np.uint8
 
 
-@pytest.mark.skipif(
-    not FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed"
-)
+@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_fashion_mnist_from_debian_package_without_root() -> None:
     train, test = FashionMNIST(train=True), FashionMNIST(train=False)
     assert train.folder == FASHION_DIR
@@ -58,9 +54,7 @@ def test_fashion_mnist_from_debian_package_without_root() -> None:
     assert np.bincount(test.targets).tolist() == [1000] * 10
 
 
-def test_missing_data_names_every_place_looked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_data_names_every_place_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBER_DATA", str(tmp_path / "shared"))
     monkeypatch.setattr(FashionMNIST, "system_dirs", (str(tmp_path / "system"),))
     with pytest.raises(DatasetNotFoundError) as error:
@@ -71,9 +65,7 @@ def test_missing_data_names_every_place_looked(
     assert "download=True" in message and "EMBER_DATA" in message
 
 
-def test_found_in_ember_data_and_torchvision_layout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_found_in_ember_data_and_torchvision_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
     labels = np.array([3, 4], dtype=np.uint8)
     layout = tmp_path / "data" / "MNIST" / "raw"
@@ -115,9 +107,7 @@ def test_cifar100_fine_labels(tmp_path: Path) -> None:
         raw, _ = cifar_batch(n, 1, label_key=b"fine_labels", classes=100)
         (folder / name).write_bytes(raw)
     names = [f"class{i}".encode() for i in range(100)]
-    (folder / "meta").write_bytes(
-        py2_pickle({b"fine_label_names": names, b"coarse_label_names": []})
-    )
+    (folder / "meta").write_bytes(py2_pickle({b"fine_label_names": names, b"coarse_label_names": []}))
     dataset = CIFAR100(tmp_path)
     assert len(dataset) == 6 and len(dataset.classes) == 100 and dataset.targets.max() < 100
 

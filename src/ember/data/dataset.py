@@ -1,12 +1,13 @@
 """Datasets: anything with ``__getitem__`` and ``__len__``, as in ``torch.utils.data``.
 
 ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset`` and ``random_split`` keep PyTorch's names and
-semantics. ``ArrayDataset`` is the in-memory image dataset that MNIST and CIFAR build on: ``.data`` holds every
-image as one uint8 array (N x H x W or N x H x W x C) and ``.targets`` every label. Indexing one sample gives what
-torchvision gives (an image, here a uint8 NumPy array instead of a PIL image, and an int, each passed through its
-transform). The loader does not index sample by sample, though: ``get_batch(indices)`` slices a whole mini-batch
-from the arrays at once and applies a batch-aware transform (see ``ember.data.transforms``) to the whole batch,
-which is what makes an epoch of MNIST cost milliseconds rather than seconds.
+semantics. ``ArrayDataset`` is the in-memory image dataset that MNIST and CIFAR build on: ``.data`` holds
+every image as one uint8 array (N x H x W or N x H x W x C) and ``.targets`` every label. Indexing one sample
+gives what torchvision gives (an image, here a uint8 NumPy array instead of a PIL image, and an int, each
+passed through its transform). The loader does not index sample by sample, though: ``get_batch(indices)``
+slices a whole mini-batch from the arrays at once and applies a batch-aware transform (see
+``ember.data.transforms``) to the whole batch, which is what makes an epoch of MNIST cost milliseconds rather
+than seconds.
 """
 
 from __future__ import annotations
@@ -47,9 +48,7 @@ class TensorDataset(Dataset):
             raise ValueError("TensorDataset needs at least one tensor")
         lengths = {len(t) for t in tensors}
         if len(lengths) != 1:
-            raise ValueError(
-                f"TensorDataset: tensors differ in their first dimension: {sorted(lengths)}"
-            )
+            raise ValueError(f"TensorDataset: tensors differ in their first dimension: {sorted(lengths)}")
         self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
@@ -171,15 +170,13 @@ def random_split(
     """Split into non-overlapping random subsets of the given lengths (or fractions summing to 1)."""
     n = len(dataset)
     if math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1:
-        counts = [int(math.floor(n * fraction)) for fraction in lengths]
+        counts = [math.floor(n * fraction) for fraction in lengths]
         for i in range(n - sum(counts)):  # the remainder goes round-robin, as in PyTorch
             counts[i % len(counts)] += 1
     else:
         counts = [int(length) for length in lengths]
     if sum(counts) != n:
-        raise ValueError(
-            f"random_split: the lengths add up to {sum(counts)}, the dataset has {n} samples"
-        )
+        raise ValueError(f"random_split: the lengths add up to {sum(counts)}, the dataset has {n} samples")
     order = numpy_generator(generator).permutation(n)
     splits, start = [], 0
     for count in counts:

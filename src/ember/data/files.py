@@ -1,14 +1,14 @@
 """Finding a data set's files on disk, and downloading them safely when asked.
 
 Files are looked for locally first, in a fixed order: the ``root`` the user passed (and the folder a dataset
-keeps under it), ``$EMBER_DATA``, the user cache ``~/.cache/ember``, then well-known system locations (Debian's
-``dataset-fashion-mnist`` package puts Fashion-MNIST in ``/usr/share/datasets/fashion-mnist``). When nothing is
-found, the error names every place looked at and what to do.
+keeps under it), ``$EMBER_DATA``, the user cache ``~/.cache/ember``, then well-known system locations
+(Debian's ``dataset-fashion-mnist`` package puts Fashion-MNIST in ``/usr/share/datasets/fashion-mnist``). When
+nothing is found, the error names every place looked at and what to do.
 
-A download tries the dataset's canonical mirrors in order. Each file streams into a temporary file in the target
-folder while its checksum (MD5 as the dataset's publishers list it, or SHA-256) is computed; only a complete file
-whose checksum matches is renamed into place with ``os.replace`` (atomic on one file system). Anything else, a
-truncated transfer, a wrong checksum, a refused connection, leaves nothing behind.
+A download tries the dataset's canonical mirrors in order. Each file streams into a temporary file in the
+target folder while its checksum (MD5 as the dataset's publishers list it, or SHA-256) is computed; only a
+complete file whose checksum matches is renamed into place with ``os.replace`` (atomic on one file system).
+Anything else, a truncated transfer, a wrong checksum, a refused connection, leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _algorithm(checksum: str) -> str:
 
 
 def _fetch(url: str, destination: Path, checksum: str | None, timeout: float) -> None:
-    """Stream ``url`` into a temporary file beside ``destination``; rename it into place only if whole and right."""
+    """Stream ``url`` to a temporary file beside ``destination``; rename it into place if whole and right."""
     digest = hashlib.new(_algorithm(checksum), usedforsecurity=False) if checksum else None
     handle, temporary = tempfile.mkstemp(
         prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
@@ -135,9 +135,7 @@ def _fetch(url: str, destination: Path, checksum: str | None, timeout: float) ->
         if expected is not None and received != int(expected):
             raise DownloadError(f"transfer stopped after {received} of {expected} bytes")
         if digest is not None and digest.hexdigest() != checksum:
-            raise DownloadError(
-                f"{digest.name} checksum {digest.hexdigest()} != published {checksum}"
-            )
+            raise DownloadError(f"{digest.name} checksum {digest.hexdigest()} != published {checksum}")
         os.replace(temporary, destination)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -151,7 +149,7 @@ def download(
     checksum: str | None = None,
     timeout: float = TIMEOUT,
 ) -> Path:
-    """Fetch ``filename`` from the first mirror (a base URL) that delivers it whole with the right checksum."""
+    """Fetch ``filename`` from the first mirror (a base URL) that delivers it whole, with the checksum."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     destination = directory / filename
@@ -167,7 +165,9 @@ def download(
 
 
 def extract_tar(archive: Path, directory: Path) -> None:
-    """Unpack a tar archive into ``directory`` refusing absolute paths, links out and devices (``filter='data'``)."""
+    """Unpack a tar archive into ``directory`` refusing absolute paths, links out and devices
+    (``filter='data'``).
+    """
     with tarfile.open(archive) as tar:
         tar.extractall(directory, filter="data")
 
@@ -181,7 +181,7 @@ def find_or_download(
     download: bool,
     fetch: Callable[[Path], None],
 ) -> Path:
-    """The folder holding every file in ``names``: found locally, else fetched into place by ``fetch(folder)``."""
+    """The folder holding all of ``names``: found locally, else fetched into place by ``fetch(folder)``."""
     places = search_dirs(root, folders, system_dirs)
     found = locate(names, places)
     if found is not None:

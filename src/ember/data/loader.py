@@ -3,18 +3,18 @@
 PyTorch's arguments and semantics, with two differences in how the work is done:
 
 - The fast path. For a dataset with ``get_batch(indices)`` (array-backed ones: ``ArrayDataset``, MNIST, CIFAR,
-  ``TensorDataset`` and their ``Subset``) and the default collation, a batch is one fancy-indexing slice of the
-  dataset's arrays plus one vectorized call of its transform, not ``batch_size`` calls of ``__getitem__``. Any
-  other dataset (or a custom ``collate_fn``) is indexed sample by sample and collated, as in PyTorch.
+  ``TensorDataset`` and their ``Subset``) and the default collation, a batch is one fancy-indexing slice of
+  the dataset's arrays plus one vectorized call of its transform, not ``batch_size`` calls of ``__getitem__``.
+  Any other dataset (or a custom ``collate_fn``) is indexed sample by sample and collated, as in PyTorch.
 - Workers are threads, not processes: NumPy releases the GIL in its loops, so ``num_workers=2`` overlaps the
   preparation of the next batches with the training step on the current one.
 
 Randomness and resuming. Each epoch starts with draws from ``generator`` (Ember's default generator if None):
-the sampler's seed (which fixes the order) and one seed for the epoch's augmentation. Batch i's transforms draw
-from a stream derived from (epoch seed, i) alone, so the batches are the same whatever ``num_workers`` and
-whichever thread prepares them. ``state_dict()`` records the epoch count, the epoch's seeds and how many batches
-were handed out; ``load_state_dict`` on a fresh loader continues the interrupted epoch bit for bit (with Ember's
-default generator, also restore ``ember.set_rng_state`` as a checkpoint does).
+the sampler's seed (which fixes the order) and one seed for the epoch's augmentation. Batch i's transforms
+draw from a stream derived from (epoch seed, i) alone, so the batches are the same whatever ``num_workers``
+and whichever thread prepares them. ``state_dict()`` records the epoch count, the epoch's seeds and how many
+batches were handed out; ``load_state_dict`` on a fresh loader continues the interrupted epoch bit for bit
+(with Ember's default generator, also restore ``ember.set_rng_state`` as a checkpoint does).
 """
 
 from __future__ import annotations
@@ -78,9 +78,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         return {key: default_collate([item[key] for item in batch]) for key in first}
     if isinstance(first, tuple | list):
         if len({len(item) for item in batch}) != 1:
-            raise RuntimeError(
-                "default_collate: each element in the list of batch should be of equal size"
-            )
+            raise RuntimeError("default_collate: each element in the list of batch should be of equal size")
         return [default_collate(list(field)) for field in zip(*batch, strict=True)]
     raise TypeError(
         f"default_collate: samples must be tensors, arrays, numbers, dicts or lists; got {type(first)}"
@@ -116,33 +114,25 @@ class DataLoader:
             raise ValueError("num_workers option should be non-negative")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
-        if batch_sampler is not None and (
-            batch_size != 1 or shuffle or sampler is not None or drop_last
-        ):
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
             raise ValueError(
                 "DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
                 "and drop_last"
             )
         self.dataset, self.num_workers, self.generator = dataset, num_workers, generator
         self.collate_fn = collate_fn or default_collate
-        self.pin_memory = (
-            pin_memory  # nothing to pin on a CPU-only framework; accepted for compatibility
-        )
+        self.pin_memory = pin_memory  # nothing to pin on a CPU-only framework; accepted for compatibility
         self.timeout, self.worker_init_fn = timeout, worker_init_fn
         self.prefetch_factor = prefetch_factor if prefetch_factor is not None else 2
         self.persistent_workers = persistent_workers
         if sampler is None:
-            sampler = (
-                RandomSampler(dataset, generator=generator)
-                if shuffle
-                else SequentialSampler(dataset)
-            )
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         self.sampler = sampler
         self.batch_size, self.drop_last = (
             (None, False) if batch_sampler is not None else (batch_size, drop_last)
         )
         if batch_sampler is None and batch_size is not None:
-            batch_sampler = BatchSampler(sampler, batch_size, drop_last)  # type: ignore[arg-type]
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.batch_sampler = batch_sampler
         # The fast path: whole batches straight from the dataset's arrays.
         self.vectorized = collate_fn in (None, default_collate) and hasattr(dataset, "get_batch")
@@ -168,7 +158,7 @@ class DataLoader:
         self._epochs = epoch
 
     def state_dict(self) -> dict[str, Any]:
-        """Where the loader is: epochs begun, this epoch's seed, batches handed out, sampler and generator state."""
+        """Where the loader is: epochs begun, this epoch's seed, batches handed out, sampler and generator."""
         sampler = self.batch_sampler if self.batch_sampler is not None else self.sampler
         return {
             "epochs": self._epochs,
@@ -179,7 +169,7 @@ class DataLoader:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from ``state``: the next iteration finishes the saved epoch, skipping what was consumed."""
+        """Continue from ``state``: the next iteration finishes the saved epoch, skipping the used batches."""
         if self.generator is not None and state.get("generator") is not None:
             self.generator.set_state(state["generator"])
         self._epochs, self._seed, self._yielded = (
@@ -194,7 +184,7 @@ class DataLoader:
             if not unfinished:
                 sampler_state["seed"] = None
             sampler.load_state_dict(sampler_state)
-        self._resume = (self._seed, self._yielded) if unfinished else None  # type: ignore[assignment]
+        self._resume = (self._seed, self._yielded) if unfinished else None
 
     # ----------------------------------------------------------------------------------------------
     # Iteration

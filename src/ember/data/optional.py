@@ -1,7 +1,7 @@
 """Optional dependencies, imported only when a feature needs them, with an error that says how to get them.
 
-Core Ember needs NumPy alone. Interpolation (rotations, resized crops), image files (ImageFolder, PNG grids) go
-through Pillow and SciPy, the ``vision`` extra: ``pip install 'ember[vision]'``.
+Core Ember needs NumPy alone. Interpolation (rotations, resized crops), image files (ImageFolder, PNG grids)
+go through Pillow and SciPy, the ``vision`` extra: ``pip install 'ember[vision]'``.
 """
 
 from __future__ import annotations

@@ -139,17 +139,13 @@ class WeightedRandomSampler(SeededSampler):
         weights = weights.data if isinstance(weights, Tensor) else weights
         self.weights = np.asarray(weights, dtype=np.float64)
         if self.weights.ndim != 1 or np.any(self.weights < 0) or self.weights.sum() <= 0:
-            raise ValueError(
-                "WeightedRandomSampler: weights must be a 1-d sequence of non-negative numbers"
-            )
+            raise ValueError("WeightedRandomSampler: weights must be a 1-d sequence of non-negative numbers")
         self.num_samples, self.replacement = num_samples, replacement
 
     def indices(self) -> np.ndarray:
         p = self.weights / self.weights.sum()
         return (
-            self.epoch_rng()
-            .choice(len(p), self.num_samples, replace=self.replacement, p=p)
-            .astype(np.int64)
+            self.epoch_rng().choice(len(p), self.num_samples, replace=self.replacement, p=p).astype(np.int64)
         )
 
     def __len__(self) -> int:

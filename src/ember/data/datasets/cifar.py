@@ -1,8 +1,8 @@
 """CIFAR-10 and CIFAR-100 (Krizhevsky, 2009): 32 x 32 colour images from the "python version" batches.
 
-Each batch file is a Python pickle of a dict: ``data`` (a uint8 N x 3072 array, the red plane, then green, then
-blue, row by row), ``labels`` (CIFAR-10) or ``fine_labels``/``coarse_labels`` (CIFAR-100), and some names.
-A pickle can run any code on loading, and a data file must never be able to, so these are read with a
+Each batch file is a Python pickle of a dict: ``data`` (a uint8 N x 3072 array, the red plane, then green,
+then blue, row by row), ``labels`` (CIFAR-10) or ``fine_labels``/``coarse_labels`` (CIFAR-100), and some
+names. A pickle can run any code on loading, and a data file must never be able to, so these are read with a
 restricted unpickler: ``find_class`` hands out only what a pickled NumPy array needs (``_reconstruct``,
 ``ndarray`` and ``dtype``) and refuses every other global, so a file that asks for ``os.system`` fails before
 anything runs.
@@ -103,17 +103,13 @@ class CIFAR10(ArrayDataset):
             entry = load_pickle(folder / name)
             images.append(np.asarray(_field(entry, "data"), dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.extend(_field(entry, self.label_key))
-        data = np.ascontiguousarray(
-            np.concatenate(images).transpose(0, 2, 3, 1)
-        )  # N x 32 x 32 x 3, as HWC
-        self.classes = [
-            str(c) for c in _field(load_pickle(folder / self.meta["filename"]), self.meta["key"])
-        ]
+        data = np.ascontiguousarray(np.concatenate(images).transpose(0, 2, 3, 1))  # N x 32 x 32 x 3, as HWC
+        self.classes = [str(c) for c in _field(load_pickle(folder / self.meta["filename"]), self.meta["key"])]
         self.folder = folder
         super().__init__(data, labels, transform, target_transform)
 
     def _download(self, target: Path) -> None:
-        """Fetch the archive beside ``target``, unpack it in a temporary folder, rename the result into place."""
+        """Fetch the archive beside ``target``, unpack it in a scratch folder, rename the result in place."""
         parent = target.parent
         archive = download(self.mirrors, self.filename, parent, self.tgz_md5)
         scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=parent))

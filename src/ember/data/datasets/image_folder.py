@@ -1,8 +1,9 @@
 """``ImageFolder``: a folder per class of image files, decoded by Pillow (torchvision's ``ImageFolder``).
 
-``root/dog/xxx.png``, ``root/cat/123.jpg``: classes are the sub-folder names in sorted order, labelled 0, 1, ...
-Images are read on demand (they may differ in size, so the loader goes sample by sample and a transform should
-bring them to one size), as uint8 H x W x 3 RGB arrays, as torchvision's default loader converts to RGB.
+``root/dog/xxx.png``, ``root/cat/123.jpg``: classes are the sub-folder names in sorted order, labelled 0, 1,
+... Images are read on demand (they may differ in size, so the loader goes sample by sample and a transform
+should bring them to one size), as uint8 H x W x 3 RGB arrays, as torchvision's default loader converts to
+RGB.
 """
 
 from __future__ import annotations
@@ -52,9 +53,7 @@ class ImageFolder(Dataset):
         self.samples: list[tuple[str, int]] = []
         for name in self.classes:
             found = sorted(
-                str(path)
-                for path in (folder / name).rglob("*")
-                if path.is_file() and valid(str(path))
+                str(path) for path in (folder / name).rglob("*") if path.is_file() and valid(str(path))
             )
             if not found and not allow_empty:
                 raise FileNotFoundError(

@@ -2,8 +2,8 @@
 
 IDX is a tiny binary format: two zero bytes, a type code (0x08 unsigned byte, ...), the number of dimensions,
 each dimension as a big-endian 32-bit integer, then the values. Files may be gzip-compressed (as published) or
-not. Both data sets hold 60,000 training and 10,000 test images; the whole set lives in memory as one uint8 array
-(``.data``, N x 28 x 28) with int64 labels (``.targets``), so the loader takes its fast path.
+not. Both data sets hold 60,000 training and 10,000 test images; the whole set lives in memory as one uint8
+array (``.data``, N x 28 x 28) with int64 labels (``.targets``), so the loader takes its fast path.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from ember.data.dataset import ArrayDataset
 from ember.data.files import download, existing, find_or_download
 
-IDX_TYPES = {
+IDX_TYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
@@ -41,14 +41,8 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     offset = 4 + 4 * ndim
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - offset != expected:
-        raise ValueError(
-            f"{path}: IDX header says {shape} ({expected} bytes) but {len(raw) - offset} follow"
-        )
-    return (
-        np.frombuffer(raw, dtype=dtype, offset=offset)
-        .reshape(shape)
-        .astype(dtype.newbyteorder("="))
-    )
+        raise ValueError(f"{path}: IDX header says {shape} ({expected} bytes) but {len(raw) - offset} follow")
+    return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 class MNIST(ArrayDataset):
@@ -95,9 +89,7 @@ class MNIST(ArrayDataset):
         )
         images, labels = (read_idx(existing(folder, name)) for name in names)  # type: ignore[arg-type]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(
-                f"{type(self).__name__}: unexpected shapes {images.shape} and {labels.shape}"
-            )
+            raise ValueError(f"{type(self).__name__}: unexpected shapes {images.shape} and {labels.shape}")
         self.folder = folder
         super().__init__(images, labels, transform, target_transform)
 
@@ -116,7 +108,7 @@ class MNIST(ArrayDataset):
 
 
 class FashionMNIST(MNIST):
-    """Zalando's Fashion-MNIST: ten kinds of clothing in MNIST's format (Debian: ``dataset-fashion-mnist``)."""
+    """Zalando's Fashion-MNIST: ten kinds of clothing, MNIST's format (Debian: ``dataset-fashion-mnist``)."""
 
     mirrors: ClassVar[list[str]] = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
     resources: ClassVar[list[tuple[str, str]]] = [

@@ -2,8 +2,8 @@
 
 See ``base`` for the design (one ``apply_batch`` per transform, vectorized over the batch), ``tensor`` for
 ``ToTensor``/``Normalize`` and the data set statistics, ``geometric`` and ``warp`` for flips, crops, scales,
-rotations, affine and lens distortion, ``color`` for colour jitter and noise, ``mixing`` for erasing, MixUp and
-CutMix, and ``grid`` for pictures of augmented samples.
+rotations, affine and lens distortion, ``color`` for colour jitter and noise, ``mixing`` for erasing, MixUp
+and CutMix, and ``grid`` for pictures of augmented samples.
 """
 
 from ember.data.transforms.base import Compose, Lambda, RandomTransform, Transform, random_source

@@ -1,24 +1,24 @@
 """What a transform is: one function with two faces, per sample (torchvision's) and per batch (the fast one).
 
-Every transform here implements one method, ``apply_batch(x)``, on a whole batch as an N x C x H x W NumPy array,
-vectorized over the batch with an independent random draw per sample. Calling the transform on one sample goes
-through the same code on a batch of one, so both faces compute the same thing:
+Every transform here implements one method, ``apply_batch(x)``, on a whole batch as an N x C x H x W NumPy
+array, vectorized over the batch with an independent random draw per sample. Calling the transform on one
+sample goes through the same code on a batch of one, so both faces compute the same thing:
 
-- a NumPy array is an *image*, H x W or H x W x C, uint8 (what torchvision's datasets hand out as a PIL image);
-  the result is an image again, except after ``ToTensor``;
-- an Ember ``Tensor`` is C x H x W (or a batch N x C x H x W, each sample with its own random draw) and the result
-  is a Tensor.
+- a NumPy array is an *image*, H x W or H x W x C, uint8 (what torchvision's datasets hand out as a PIL
+  image); the result is an image again, except after ``ToTensor``;
+- an Ember ``Tensor`` is C x H x W (or a batch N x C x H x W, each sample with its own random draw) and the
+  result is a Tensor.
 
 ``ArrayDataset.get_batch`` (the loader's fast path) slices a batch of images from the dataset's uint8 array,
 views it as N x C x H x W and hands it to ``transform.apply_batch`` when the transform is ``batchable`` (every
-transform here is; ``Compose`` is when all its parts are). A plain function, say a ``lambda``, makes a pipeline
-per-sample only: still correct, just slower.
+transform here is; ``Compose`` is when all its parts are). A plain function, say a ``lambda``, makes a
+pipeline per-sample only: still correct, just slower.
 
 ``apply_batch`` never writes into its input: the input may be a view of the dataset's own array.
 
-Random draws come from, in order: the transform's own ``generator=``; the stream the ``DataLoader`` derives for
-each batch from its seed (so a run is repeatable from the loader's seed alone, whatever ``num_workers``); Ember's
-default generator (``ember.manual_seed``).
+Random draws come from, in order: the transform's own ``generator=``; the stream the ``DataLoader`` derives
+for each batch from its seed (so a run is repeatable from the loader's seed alone, whatever ``num_workers``);
+Ember's default generator (``ember.manual_seed``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def random_source(
 
 
 def generator_for(own: Generator | None) -> np.random.Generator:
-    """The NumPy generator a transform draws from: its own, the loader's for this batch, or Ember's default."""
+    """The NumPy generator a transform draws from: its own, the loader's for this batch, or the default."""
     if own is not None:
         return own.numpy
     rng = getattr(_local, "rng", None)
@@ -92,9 +92,7 @@ class Transform:
                 raise ValueError(
                     f"{type(self).__name__}: expected a C x H x W tensor, got shape {array.shape}"
                 )
-            batch = (
-                array if array.ndim == 4 else array.reshape((1,) * (4 - array.ndim) + array.shape)
-            )
+            batch = array if array.ndim == 4 else array.reshape((1,) * (4 - array.ndim) + array.shape)
             out = self.apply_batch(batch)
             return Tensor._from_op(out if array.ndim == 4 else out[0], None)
         if isinstance(sample, np.ndarray):
@@ -186,7 +184,7 @@ def batch_images(images: np.ndarray, transform: Callable[[Any], Any] | None) -> 
 
 
 def as_float(x: np.ndarray) -> np.ndarray:
-    """Float32 values in [0, 1] for uint8 input (so arithmetic transforms work on images and tensors alike)."""
+    """Float32 values in [0, 1] for uint8 input (arithmetic transforms then work on images and tensors)."""
     if x.dtype == np.uint8:
         return x.astype(np.float32) * np.float32(1 / 255)
     return x if x.dtype.kind == "f" else x.astype(np.float32)
@@ -210,9 +208,7 @@ def pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def value_range(
-    value: float | Sequence[float], name: str, center: float = 0.0
-) -> tuple[float, float]:
+def value_range(value: float | Sequence[float], name: str, center: float = 0.0) -> tuple[float, float]:
     """A range given as one number v (meaning center - v .. center + v) or as (low, high)."""
     if isinstance(value, int | float):
         if value < 0:

@@ -1,10 +1,10 @@
 """Photometric augmentation: colour jitter ("randomize contrast and brightness") and additive Gaussian noise.
 
 ``ColorJitter`` follows torchvision's definitions, each a blend ``clamp(f * image + (1 - f) * other, 0, 1)``:
-brightness blends with black, contrast with the image's mean grey level, saturation with its grey image
-(ITU-R 601 luma, 0.2989 R + 0.587 G + 0.114 B), and hue rotates the hue in HSV space. Every sample gets its own
-factors; the four adjustments run in a random order (one order per batch). Grey images skip saturation and hue.
-``GaussianNoise`` is the lecture's "add noise" (torchvision v2's ``GaussianNoise``).
+brightness blends with black, contrast with the image's mean grey level, saturation with its grey image (ITU-R
+601 luma, 0.2989 R + 0.587 G + 0.114 B), and hue rotates the hue in HSV space. Every sample gets its own
+factors; the four adjustments run in a random order (one order per batch). Grey images skip saturation and
+hue. ``GaussianNoise`` is the lecture's "add noise" (torchvision v2's ``GaussianNoise``).
 """
 
 from __future__ import annotations
@@ -125,9 +125,7 @@ class GaussianNoise(RandomTransform):
 
     def apply_batch(self, x: np.ndarray) -> np.ndarray:
         if x.dtype.kind != "f":
-            raise TypeError(
-                f"GaussianNoise: expected a float tensor (apply ToTensor first), got {x.dtype}"
-            )
+            raise TypeError(f"GaussianNoise: expected a float tensor (apply ToTensor first), got {x.dtype}")
         noise = self.rng.standard_normal(x.shape, dtype=np.float32) * np.float32(self.sigma)
         out = x + (noise + np.float32(self.mean)).astype(x.dtype)
         return np.clip(out, 0, 1) if self.clip else out

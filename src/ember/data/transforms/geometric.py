@@ -1,9 +1,10 @@
 """Geometric augmentation that moves whole pixels: flips, padding, crops, and resizing to a fixed size.
 
-The course's first augmentations: horizontal flips, and random crops (with padding, as for CIFAR: pad 4, crop 32
-again, a translation by up to 4 pixels). On a batch they are pure indexing, vectorized over the samples: a flip
-is a reversed view chosen per sample; a random crop pads the batch once and gathers each sample's window from a
-strided view of all windows (``sliding_window_view``), so no pixel is interpolated and uint8 stays uint8.
+The course's first augmentations: horizontal flips, and random crops (with padding, as for CIFAR: pad 4, crop
+32 again, a translation by up to 4 pixels). On a batch they are pure indexing, vectorized over the samples: a
+flip is a reversed view chosen per sample; a random crop pads the batch once and gathers each sample's window
+from a strided view of all windows (``sliding_window_view``), so no pixel is interpolated and uint8 stays
+uint8.
 
 ``Resize`` interpolates with Pillow, per image and channel, exactly as torchvision does for PIL images
 (antialiased when shrinking).
@@ -12,7 +13,7 @@ strided view of all windows (``sliding_window_view``), so no pixel is interpolat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -22,7 +23,7 @@ from ember.data.transforms.base import RandomTransform, Transform, pair
 from ember.random import Generator
 
 
-class InterpolationMode(str, Enum):
+class InterpolationMode(StrEnum):
     """torchvision's interpolation names (plain strings are accepted too)."""
 
     NEAREST = "nearest"
@@ -83,18 +84,14 @@ def pad(
 class Pad(Transform):
     """Pad every side (torchvision's ``Pad``)."""
 
-    def __init__(
-        self, padding: int | Sequence[int], fill: float = 0, padding_mode: str = "constant"
-    ) -> None:
+    def __init__(self, padding: int | Sequence[int], fill: float = 0, padding_mode: str = "constant") -> None:
         self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
 
     def apply_batch(self, x: np.ndarray) -> np.ndarray:
         return pad(x, self.padding, self.fill, self.padding_mode)
 
 
-def crop_windows(
-    x: np.ndarray, top: np.ndarray, left: np.ndarray, size: tuple[int, int]
-) -> np.ndarray:
+def crop_windows(x: np.ndarray, top: np.ndarray, left: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Sample n's window of ``size`` at (top[n], left[n]), gathered for the whole batch at once."""
     windows = sliding_window_view(x, size, axis=(2, 3))  # N x C x (H-h+1) x (W-w+1) x h x w, a view
     return windows[np.arange(len(x)), :, top, left]
@@ -125,9 +122,7 @@ class RandomCrop(RandomTransform):
             extra_w, extra_h = max(width - x.shape[3], 0), max(height - x.shape[2], 0)
             x = pad(x, (extra_w, extra_h), self.fill, self.padding_mode)
         if x.shape[2] < height or x.shape[3] < width:
-            raise ValueError(
-                f"RandomCrop: crop size {self.size} is larger than the image {x.shape[2:]}"
-            )
+            raise ValueError(f"RandomCrop: crop size {self.size} is larger than the image {x.shape[2:]}")
         top = self.rng.integers(0, x.shape[2] - height + 1, len(x))
         left = self.rng.integers(0, x.shape[3] - width + 1, len(x))
         return crop_windows(x, top, left, self.size)
@@ -153,10 +148,7 @@ def sample_boxes(
     aspect = np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1]), size=(n, tries)))
     box_w = np.rint(np.sqrt(area * aspect)).astype(np.int64)
     box_h = np.rint(np.sqrt(area / aspect)).astype(np.int64)
-    if inclusive:
-        fits = (box_w <= width) & (box_h <= height)
-    else:
-        fits = (box_w < width) & (box_h < height)
+    fits = (box_w <= width) & (box_h <= height) if inclusive else (box_w < width) & (box_h < height)
     valid = fits & (box_w > 0) & (box_h > 0)
     first = np.argmax(valid, axis=1)
     rows = np.arange(n)
@@ -167,7 +159,7 @@ def sample_boxes(
 
 
 class CenterCrop(Transform):
-    """The central ``size`` window, zero-padded first if the image is smaller (torchvision's ``CenterCrop``)."""
+    """The central ``size`` window, zero-padded first if the image is smaller (torchvision's)."""
 
     def __init__(self, size: int | Sequence[int]) -> None:
         self.size = pair(size, "CenterCrop")
@@ -177,15 +169,13 @@ class CenterCrop(Transform):
         extra_h, extra_w = max(height - x.shape[2], 0), max(width - x.shape[3], 0)
         if extra_h or extra_w:
             x = pad(x, (extra_w // 2, extra_h // 2, (extra_w + 1) // 2, (extra_h + 1) // 2))
-        top = int(round((x.shape[2] - height) / 2.0))
-        left = int(round((x.shape[3] - width) / 2.0))
+        top = round((x.shape[2] - height) / 2.0)
+        left = round((x.shape[3] - width) / 2.0)
         return x[:, :, top : top + height, left : left + width]
 
 
-def resized_shape(
-    shape: tuple[int, int], size: int | Sequence[int], max_size: int | None
-) -> tuple[int, int]:
-    """torchvision's rule: an int resizes the shorter side to it (keeping the aspect ratio), a pair is exact."""
+def resized_shape(shape: tuple[int, int], size: int | Sequence[int], max_size: int | None) -> tuple[int, int]:
+    """torchvision's rule: an int is the new shorter side (keeping the aspect ratio), a pair is exact."""
     if not isinstance(size, int | np.integer) and len(size) == 2:
         return int(size[0]), int(size[1])
     target = int(size if isinstance(size, int | np.integer) else size[0])
@@ -212,7 +202,7 @@ class Resize(Transform):
 
     def apply_batch(self, x: np.ndarray) -> np.ndarray:
         image = require("PIL.Image", "Resize")
-        height, width = resized_shape(x.shape[2:], self.size, self.max_size)  # type: ignore[arg-type]
+        height, width = resized_shape(x.shape[2:], self.size, self.max_size)
         resample = {
             InterpolationMode.NEAREST: image.Resampling.NEAREST,
             InterpolationMode.BILINEAR: image.Resampling.BILINEAR,

@@ -43,9 +43,7 @@ def make_grid(
     columns = min(nrow, n)
     rows = math.ceil(n / columns)
     cell_h, cell_w = height + padding, width + padding
-    grid = np.full(
-        (channels, rows * cell_h + padding, columns * cell_w + padding), pad_value, np.float32
-    )
+    grid = np.full((channels, rows * cell_h + padding, columns * cell_w + padding), pad_value, np.float32)
     for k in range(n):
         top, left = (k // columns) * cell_h + padding, (k % columns) * cell_w + padding
         grid[:, top : top + height, left : left + width] = x[k]
@@ -71,9 +69,9 @@ def save_augmentation_grid(
 ) -> np.ndarray:
     """Rows of ``samples`` random images: the original, then ``augmentations`` draws of ``transform``.
 
-    ``dataset`` is an array-backed dataset (its uint8 ``.data`` is used, so the dataset's own transform is not)
-    or a uint8 image array N x H x W (x C). ``transform`` sees uint8 images as a dataset transform does; a
-    result after ``Normalize`` is rescaled per image for display. ``scale`` enlarges small images (nearest).
+    ``dataset`` is an array-backed dataset (its uint8 ``.data`` is used, so the dataset's own transform is
+    not) or a uint8 image array N x H x W (x C). ``transform`` sees uint8 images as a dataset transform does;
+    a result after ``Normalize`` is rescaled per image for display. ``scale`` enlarges small images (nearest).
     Returns the grid (3 x H' x W', float32 in [0, 1]).
     """
     images = np.asarray(getattr(dataset, "data", dataset))
@@ -91,9 +89,7 @@ def save_augmentation_grid(
             high = array.max(axis=(1, 2, 3), keepdims=True)
             array = (array - low) / np.maximum(high - low, 1e-5)
         tiles.append(array)
-    if any(
-        t.shape[1:] != original.shape[1:] for t in tiles
-    ):  # e.g. a crop to a smaller size: pad to fit
+    if any(t.shape[1:] != original.shape[1:] for t in tiles):  # e.g. a crop to a smaller size: pad to fit
         height = max(t.shape[2] for t in [original, *tiles])
         width = max(t.shape[3] for t in [original, *tiles])
         tiles = [_pad_to(t, height, width) for t in tiles]

@@ -1,11 +1,12 @@
 """Augmentation by regions and by mixing samples: ``RandomErasing`` (cutout), ``MixUp`` and ``CutMix``.
 
 ``RandomErasing`` (Zhong et al., 2017; DeVries and Taylor's cutout) blanks a random box per sample, with
-torchvision's box sampling, as one masked ``where`` over the batch. ``MixUp`` (Zhang et al., 2018) and ``CutMix``
-(Yun et al., 2019) work on a whole batch of images *and labels*, so they run after the loader (as torchvision v2
-recommends): ``images, soft_labels = mixup(images, labels)``. As in torchvision v2, one mixing weight
-lam ~ Beta(alpha, alpha) is drawn per batch and each sample is mixed with its neighbour in the batch (the batch
-rolled by one); labels become one-hot rows mixed with the same weight (for CutMix, the pasted box's actual area).
+torchvision's box sampling, as one masked ``where`` over the batch. ``MixUp`` (Zhang et al., 2018) and
+``CutMix`` (Yun et al., 2019) work on a whole batch of images *and labels*, so they run after the loader (as
+torchvision v2 recommends): ``images, soft_labels = mixup(images, labels)``. As in torchvision v2, one mixing
+weight lam ~ Beta(alpha, alpha) is drawn per batch and each sample is mixed with its neighbour in the batch
+(the batch rolled by one); labels become one-hot rows mixed with the same weight (for CutMix, the pasted box's
+actual area).
 """
 
 from __future__ import annotations
@@ -38,22 +39,16 @@ class RandomErasing(RandomTransform):
     ) -> None:
         super().__init__(generator)
         if isinstance(value, str) and value != "random":
-            raise ValueError(
-                f"RandomErasing: value must be a number, a sequence or 'random', got {value!r}"
-            )
+            raise ValueError(f"RandomErasing: value must be a number, a sequence or 'random', got {value!r}")
         self.p, self.scale, self.ratio, self.value = p, scale, ratio, value
-        self.inplace = (
-            inplace  # accepted for PyTorch compatibility; the batch is never modified in place
-        )
+        self.inplace = inplace  # accepted for PyTorch compatibility; the batch is never modified in place
 
     def apply_batch(self, x: np.ndarray) -> np.ndarray:
         if x.dtype.kind != "f":
-            raise TypeError(
-                f"RandomErasing: expected a float tensor (apply ToTensor first), got {x.dtype}"
-            )
+            raise TypeError(f"RandomErasing: expected a float tensor (apply ToTensor first), got {x.dtype}")
         n, height, width = len(x), x.shape[2], x.shape[3]
         chosen = self.chosen(n, self.p)
-        # torchvision's height uses area * ratio; with the inverted ratio range the shared sampler draws alike.
+        # torchvision's height uses area * ratio: the shared sampler with the inverted range draws alike.
         inverted = (1 / self.ratio[1], 1 / self.ratio[0])
         found, top, left, box_h, box_w = sample_boxes(
             self.rng, n, (height, width), self.scale, inverted, inclusive=False
@@ -92,9 +87,7 @@ class _BatchMixer:
     def soft_labels(self, labels: np.ndarray, lam: float, dtype: np.dtype[Any]) -> np.ndarray:
         if labels.ndim == 1:
             if self.num_classes is None:
-                raise ValueError(
-                    f"{type(self).__name__}: num_classes is needed to one-hot integer labels"
-                )
+                raise ValueError(f"{type(self).__name__}: num_classes is needed to one-hot integer labels")
             labels = np.eye(self.num_classes, dtype=dtype)[labels]
         labels = labels.astype(dtype, copy=False)
         return (lam * labels + (1 - lam) * np.roll(labels, 1, axis=0)).astype(dtype)
@@ -111,9 +104,7 @@ class _BatchMixer:
             return Tensor._from_op(mixed, None), Tensor._from_op(targets, None)
         return mixed, targets
 
-    def mix(
-        self, images: np.ndarray, lam: float, rng: np.random.Generator
-    ) -> tuple[np.ndarray, float]:
+    def mix(self, images: np.ndarray, lam: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -128,13 +119,9 @@ class MixUp(_BatchMixer):
     ):
         super().__init__(alpha, num_classes, generator)
 
-    def mix(
-        self, images: np.ndarray, lam: float, rng: np.random.Generator
-    ) -> tuple[np.ndarray, float]:
+    def mix(self, images: np.ndarray, lam: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
         weight = np.float32(lam).astype(images.dtype)
-        return (weight * images + (1 - weight) * np.roll(images, 1, axis=0)).astype(
-            images.dtype
-        ), lam
+        return (weight * images + (1 - weight) * np.roll(images, 1, axis=0)).astype(images.dtype), lam
 
 
 class CutMix(_BatchMixer):
@@ -145,9 +132,7 @@ class CutMix(_BatchMixer):
     ):
         super().__init__(alpha, num_classes, generator)
 
-    def mix(
-        self, images: np.ndarray, lam: float, rng: np.random.Generator
-    ) -> tuple[np.ndarray, float]:
+    def mix(self, images: np.ndarray, lam: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
         height, width = images.shape[2:]
         center_x, center_y = int(rng.integers(0, width)), int(rng.integers(0, height))
         half = 0.5 * np.sqrt(1.0 - lam)

@@ -1,10 +1,11 @@
-"""From pixels to network inputs: ``ToTensor``, ``Normalize``, mean-image subtraction, and the statistics they use.
+"""From pixels to network inputs: ``ToTensor``, ``Normalize``, mean-image subtraction, and the statistics they
+use.
 
 The lecture's preprocessing is zero-centring ("average all images in the dataset and subtract that from each
-input", the mean image; dividing by the standard deviation is optional) or per-channel normalization
-``(x - mean_c) / std_c`` with the training set's channel statistics (MNIST: 0.1307 and 0.3081). ``channel_stats``
-and ``mean_image`` compute them over the data set's array in chunks, in float64 so that 47 million pixels add
-up exactly enough. ``ToTensor`` and ``Normalize`` do torchvision's float32 steps (divide by 255; subtract, then
+input", the mean image; dividing by the standard deviation is optional) or per-channel normalization ``(x -
+mean_c) / std_c`` with the training set's channel statistics (MNIST: 0.1307 and 0.3081). ``channel_stats`` and
+``mean_image`` compute them over the data set's array in chunks, in float64 so that 47 million pixels add up
+exactly enough. ``ToTensor`` and ``Normalize`` do torchvision's float32 steps (divide by 255; subtract, then
 divide), so their values match it bit for bit.
 """
 
@@ -20,7 +21,7 @@ from ember.tensor import Tensor
 
 
 class ToTensor(Transform):
-    """uint8 image H x W (x C) in 0..255 -> float32 tensor C x H x W in [0, 1] (torchvision's ``ToTensor``)."""
+    """uint8 image H x W (x C) in 0..255 -> float32 tensor C x H x W in [0, 1] (torchvision's)."""
 
     makes_tensor = True
 
@@ -33,16 +34,12 @@ class ToTensor(Transform):
         return "ToTensor()"
 
 
-def _per_channel(
-    values: float | Sequence[float] | np.ndarray, channels: int, name: str
-) -> np.ndarray:
+def _per_channel(values: float | Sequence[float] | np.ndarray, channels: int, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=np.float32).reshape(-1)
     if array.size == 1:
         array = np.repeat(array, channels)
     if array.size != channels:
-        raise ValueError(
-            f"Normalize: {name} has {array.size} values for an image with {channels} channels"
-        )
+        raise ValueError(f"Normalize: {name} has {array.size} values for an image with {channels} channels")
     return array.reshape(1, channels, 1, 1)
 
 
@@ -54,26 +51,18 @@ class Normalize(Transform):
     ) -> None:
         self.mean = mean
         self.std = std
-        self.inplace = (
-            inplace  # accepted for PyTorch compatibility; a batch is never modified in place
-        )
+        self.inplace = inplace  # accepted for PyTorch compatibility; a batch is never modified in place
         if np.any(np.asarray(std, dtype=np.float64) == 0):
-            raise ValueError(
-                f"Normalize: std evaluated to zero ({std}), leading to division by zero"
-            )
+            raise ValueError(f"Normalize: std evaluated to zero ({std}), leading to division by zero")
 
     def apply_batch(self, x: np.ndarray) -> np.ndarray:
         if x.dtype.kind != "f":
-            raise TypeError(
-                f"Normalize: expected a float tensor (apply ToTensor first), got {x.dtype}"
-            )
+            raise TypeError(f"Normalize: expected a float tensor (apply ToTensor first), got {x.dtype}")
         channels = x.shape[1]
         mean = _per_channel(self.mean, channels, "mean").astype(x.dtype)
         std = _per_channel(self.std, channels, "std").astype(x.dtype)
         out = np.subtract(x, mean)
-        return np.divide(
-            out, std, out=out
-        )  # the same float32 steps as torchvision's sub_ then div_
+        return np.divide(out, std, out=out)  # the same float32 steps as torchvision's sub_ then div_
 
 
 class SubtractMean(Transform):
@@ -85,9 +74,7 @@ class SubtractMean(Transform):
 
     def apply_batch(self, x: np.ndarray) -> np.ndarray:
         if x.dtype.kind != "f":
-            raise TypeError(
-                f"SubtractMean: expected a float tensor (apply ToTensor first), got {x.dtype}"
-            )
+            raise TypeError(f"SubtractMean: expected a float tensor (apply ToTensor first), got {x.dtype}")
         mean = self.mean if self.mean.ndim == 3 else self.mean.reshape(1, -1, 1, 1)
         return x - mean.astype(x.dtype)
 
@@ -111,7 +98,7 @@ def _chunks(source: Any, chunk: int = 4096) -> Iterator[np.ndarray]:
 
 
 def mean_image(source: Any) -> np.ndarray:
-    """The average image, C x H x W float32 in [0, 1]: subtract it from every input to zero-centre the data."""
+    """The average image, C x H x W float32 in [0, 1]: subtract it from every input to zero-centre."""
     total: np.ndarray | None = None
     count = 0
     for chunk in _chunks(source):
@@ -123,11 +110,11 @@ def mean_image(source: Any) -> np.ndarray:
 
 
 def channel_stats(source: Any) -> tuple[list[float], list[float]]:
-    """Per-channel mean and standard deviation over every pixel of every image (in ``ToTensor``'s [0, 1] scale).
+    """Per-channel mean and standard deviation over all pixels of all images (``ToTensor``'s [0, 1] scale).
 
-    ``source`` is an array-backed dataset (uses its uint8 ``.data``), a uint8 image array N x H x W (x C), a float
-    array N x C x H x W, or any dataset of (C x H x W tensor, label) samples. Two passes: mean, then the mean
-    squared deviation from it (the population standard deviation, as torchvision's published values).
+    ``source`` is an array-backed dataset (uses its uint8 ``.data``), a uint8 image array N x H x W (x C), a
+    float array N x C x H x W, or any dataset of (C x H x W tensor, label) samples. Two passes: mean, then the
+    mean squared deviation from it (the population standard deviation, as torchvision's published values).
     """
     sums: np.ndarray | None = None
     count = 0
@@ -138,8 +125,6 @@ def channel_stats(source: Any) -> tuple[list[float], list[float]]:
     if sums is None:
         raise ValueError("channel_stats: the data set is empty")
     mean = sums / count
-    squares = sum(
-        ((chunk - mean.reshape(1, -1, 1, 1)) ** 2).sum(axis=(0, 2, 3)) for chunk in _chunks(source)
-    )
+    squares = sum(((chunk - mean.reshape(1, -1, 1, 1)) ** 2).sum(axis=(0, 2, 3)) for chunk in _chunks(source))
     std = np.sqrt(squares / count)
     return [float(m) for m in mean], [float(s) for s in std]

@@ -1,14 +1,14 @@
 """Augmentation that resamples the image: resized crops, ResNet's scale augmentation, rotation, affine, lens.
 
 The lectures' list after flips and crops: "random crops and scales" (ResNet: pick L in [256, 480], resize the
-short side to L, sample a 224 x 224 patch), then "translation, rotation, stretching, shearing, lens distortions".
-Each is a map from output pixel to input position. Here each transform computes that map for every sample of the
-batch at once (an N x h x w grid of source coordinates, a different random draw per sample), and SciPy's
-``ndimage.map_coordinates`` interpolates the whole batch in one call: the batch and channel axes are sampled at
-integer positions only, so samples never mix. Interpolation is nearest or bilinear (torchvision's choices for
-tensors); positions outside the image take ``fill`` (rotation, affine, lens) or the nearest edge pixel (resizing
-crops, as ``torch.nn.functional.interpolate``). Coordinates follow torchvision: pixel centres at integers, the
-image centre at ((W - 1) / 2, (H - 1) / 2), positive angles counter-clockwise.
+short side to L, sample a 224 x 224 patch), then "translation, rotation, stretching, shearing, lens
+distortions". Each is a map from output pixel to input position. Here each transform computes that map for
+every sample of the batch at once (an N x h x w grid of source coordinates, a different random draw per
+sample), and SciPy's ``ndimage.map_coordinates`` interpolates the whole batch in one call: the batch and
+channel axes are sampled at integer positions only, so samples never mix. Interpolation is nearest or bilinear
+(torchvision's choices for tensors); positions outside the image take ``fill`` (rotation, affine, lens) or the
+nearest edge pixel (resizing crops, as ``torch.nn.functional.interpolate``). Coordinates follow torchvision:
+pixel centres at integers, the image centre at ((W - 1) / 2, (H - 1) / 2), positive angles counter-clockwise.
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ ORDERS = {InterpolationMode.NEAREST: 0, InterpolationMode.BILINEAR: 1}
 def _order(interpolation: InterpolationMode | str) -> int:
     mode = InterpolationMode(interpolation)
     if mode not in ORDERS:
-        raise ValueError(
-            f"interpolation must be nearest or bilinear for a batch warp, got {mode.value}"
-        )
+        raise ValueError(f"interpolation must be nearest or bilinear for a batch warp, got {mode.value}")
     return ORDERS[mode]
 
 
@@ -50,9 +48,7 @@ def sample_grid(
     coords[1] = np.repeat(rows, c, axis=0)
     coords[2] = np.repeat(cols, c, axis=0)
     mode, cval = ("nearest", 0.0) if fill is None else ("grid-constant", float(fill))
-    out = ndimage.map_coordinates(
-        planes, coords, output=np.float32, order=order, mode=mode, cval=cval
-    )
+    out = ndimage.map_coordinates(planes, coords, output=np.float32, order=order, mode=mode, cval=cval)
     out = out.reshape(n, c, height, width)
     if x.dtype == np.uint8:
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
@@ -82,7 +78,7 @@ def resize_boxes(
 
 
 class RandomResizedCrop(RandomTransform):
-    """A random box of random area fraction ``scale`` and aspect ``ratio``, resized to ``size`` (Inception's)."""
+    """A random box of area fraction ``scale`` and aspect ``ratio``, resized to ``size`` (Inception's)."""
 
     def __init__(
         self,
@@ -96,21 +92,17 @@ class RandomResizedCrop(RandomTransform):
         self.size = pair(size, "RandomResizedCrop")
         self.scale, self.ratio = scale, ratio
         if InterpolationMode(interpolation) != InterpolationMode.BILINEAR:
-            raise ValueError(
-                "RandomResizedCrop: only bilinear interpolation is supported on batches"
-            )
+            raise ValueError("RandomResizedCrop: only bilinear interpolation is supported on batches")
         self.interpolation = InterpolationMode(interpolation)
 
     def boxes(self, n: int, height: int, width: int) -> tuple[np.ndarray, ...]:
-        """torchvision's sampling: ten tries per sample, else the central crop of the nearest allowed ratio."""
-        found, top, left, box_h, box_w = sample_boxes(
-            self.rng, n, (height, width), self.scale, self.ratio
-        )
+        """torchvision's sampling: ten tries per sample, else the central crop of the nearest ratio."""
+        found, top, left, box_h, box_w = sample_boxes(self.rng, n, (height, width), self.scale, self.ratio)
         in_ratio = width / height
         if in_ratio < min(self.ratio):
-            fallback = (int(round(width / min(self.ratio))), width)
+            fallback = (round(width / min(self.ratio)), width)
         elif in_ratio > max(self.ratio):
-            fallback = (height, int(round(height * max(self.ratio))))
+            fallback = (height, round(height * max(self.ratio)))
         else:
             fallback = (height, width)
         box_h = np.where(found, box_h, fallback[0])
@@ -127,8 +119,9 @@ class RandomResizedCrop(RandomTransform):
 class RandomScaleCrop(RandomTransform):
     """ResNet's scale augmentation: resize the short side to a random L in ``short_side``, take a random crop.
 
-    He et al. (2016), after Simonyan and Zisserman: L uniform in [256, 480], then a 224 x 224 patch. Done as one
-    resampling per sample (the crop's window of the virtually resized image), so the batch stays one array.
+    He et al. (2016), after Simonyan and Zisserman: L uniform in [256, 480], then a 224 x 224 patch. Done as
+    one resampling per sample (the crop's window of the virtually resized image), so the batch stays one
+    array.
     """
 
     def __init__(
@@ -164,7 +157,7 @@ def affine_grid(
     translate: np.ndarray,
     center: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Source rows and columns for output pixels under p_out = c + t + A (p_in - c), A per sample (N x 2 x 2)."""
+    """Source rows and columns for output pixels under p_out = c + t + A (p_in - c), A per sample."""
     height, width = shape
     cx, cy = ((width - 1) / 2, (height - 1) / 2) if center is None else center
     inverse = np.linalg.inv(matrices)
@@ -249,19 +242,15 @@ class RandomRotation(RandomAffine):
         generator: Generator | None = None,
     ) -> None:
         if expand:
-            raise NotImplementedError(
-                "RandomRotation: expand=True (a larger output) is not supported"
-            )
-        super().__init__(
-            degrees, interpolation=interpolation, fill=fill, center=center, generator=generator
-        )
+            raise NotImplementedError("RandomRotation: expand=True (a larger output) is not supported")
+        super().__init__(degrees, interpolation=interpolation, fill=fill, center=center, generator=generator)
 
 
 class RandomLensDistortion(RandomTransform):
-    """Radial lens distortion: output radius r samples the input at r (1 + k r^2), k drawn from ``distortion``.
+    """Radial lens distortion: output radius r samples the input at r (1 + k r^2), k from ``distortion``.
 
-    r is measured from the centre in units of half the shorter side. k > 0 pulls the borders in (barrel), k < 0
-    pushes them out (pincushion); applied with probability ``p`` per sample.
+    r is measured from the centre in units of half the shorter side. k > 0 pulls the borders in (barrel), k <
+    0 pushes them out (pincushion); applied with probability ``p`` per sample.
     """
 
     def __init__(
@@ -285,6 +274,4 @@ class RandomLensDistortion(RandomTransform):
         cy, cx, unit = (height - 1) / 2, (width - 1) / 2, min(height, width) / 2
         v, u = (rows - cy) / unit, (cols - cx) / unit
         stretch = 1 + k.reshape(-1, 1, 1) * (u * u + v * v)
-        return sample_grid(
-            x, cy + v * stretch * unit, cx + u * stretch * unit, self._order, self.fill
-        )
+        return sample_grid(x, cy + v * stretch * unit, cx + u * stretch * unit, self._order, self.fill)
