@@ -74,7 +74,7 @@ def save_augmentation_grid(
     a result after ``Normalize`` is rescaled per image for display. ``scale`` enlarges small images (nearest).
     Returns the grid (3 x H' x W', float32 in [0, 1]).
     """
-    images = np.asarray(getattr(dataset, "data", dataset))
+    images = dataset if isinstance(dataset, np.ndarray) else np.asarray(dataset.data)
     rng = numpy_generator(generator)
     picked = images[np.sort(rng.choice(len(images), size=samples, replace=False))]
     original = as_float(to_nchw(picked))

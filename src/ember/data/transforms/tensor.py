@@ -81,7 +81,7 @@ class SubtractMean(Transform):
 
 def _chunks(source: Any, chunk: int = 4096) -> Iterator[np.ndarray]:
     """A data set (or array) as float64 N x C x H x W chunks in the [0, 1] scale of ``ToTensor``."""
-    data = getattr(source, "data", source)
+    data = source if isinstance(source, np.ndarray) else getattr(source, "data", source)
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim in (3, 4):
