@@ -51,6 +51,10 @@ class Sequential(Module):
         keys = list(self._modules)
         for key in keys[index] if isinstance(index, slice) else [keys[_position(index, len(keys))]]:
             del self._modules[key]
+        modules = list(self._modules.values())  # renumber "0", "1", ... as PyTorch does
+        self._modules.clear()
+        for position, module in enumerate(modules):
+            self._modules[str(position)] = module
 
     def __len__(self) -> int:
         return len(self._modules)

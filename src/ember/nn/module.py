@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ember import dtypes
 from ember.autograd.grad_mode import no_grad
 from ember.nn.parameter import Buffer, Parameter
 from ember.tensor import Tensor
@@ -214,9 +215,15 @@ class Module:
     # ----------------------------------------------------------------------------------------------
     # Modes and gradients
     def train(self, mode: bool = True) -> Module:
-        """Training mode (dropout drops, batch norm uses batch statistics); ``eval()`` switches both off."""
-        for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+        """Training mode (dropout drops, batch norm uses batch statistics); ``eval()`` switches both off.
+
+        Calls ``train(mode)`` on every child, as PyTorch does, so a subclass may override it.
+        """
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: mode is expected to be a boolean, got {type(mode).__name__}")
+        object.__setattr__(self, "training", mode)
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -244,20 +251,54 @@ class Module:
         fn(self)
         return self
 
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Convert floating-point parameters and buffers to a dtype in place (``'cpu'`` changes nothing)."""
+        target = kwargs.get("dtype", args[0] if args else None)
+        if target is None or (isinstance(target, str) and target.startswith("cpu")):
+            return self
+        dtype = dtypes.as_dtype(target)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
+        for tensor in [*self.parameters(), *self.buffers()]:
+            if tensor.dtype.kind == "f" and tensor.dtype != dtype:
+                tensor.data = tensor.data.astype(dtype)
+                if tensor.grad is not None:
+                    tensor.grad.data = tensor.grad.data.astype(dtype)
+        return self
+
+    def float(self) -> Module:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Module:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Module:
+        return self.to(dtypes.float16)
+
+    def cpu(self) -> Module:
+        return self
+
     # ----------------------------------------------------------------------------------------------
     # Saving and loading
     def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
-        """Every parameter and persistent buffer by its dotted name (PyTorch's names), sharing memory."""
+        """Every parameter and persistent buffer by its dotted name (PyTorch's names), sharing memory.
+
+        As in PyTorch, a module (or parameter) reachable under two names appears under both.
+        """
         state: OrderedDict[str, Tensor] = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip(".")):
-            dot = f"{module_prefix}." if module_prefix else ""
-            for name, param in module._parameters.items():
-                if param is not None:
-                    state[dot + name] = param if keep_vars else param.detach()
-            for name, buffer in module._buffers.items():
-                if buffer is not None and name not in module._non_persistent_buffers:
-                    state[dot + name] = buffer if keep_vars else buffer.detach()
+        self._save_to(state, prefix, keep_vars)
         return state
+
+    def _save_to(self, state: OrderedDict[str, Tensor], prefix: str, keep_vars: bool) -> None:
+        for name, param in self._parameters.items():
+            if param is not None:
+                state[prefix + name] = param if keep_vars else param.detach()
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                state[prefix + name] = buffer if keep_vars else buffer.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module._save_to(state, f"{prefix}{name}.", keep_vars)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy values (Ember tensors, NumPy arrays, or anything array-like) into this module's tensors.
@@ -268,13 +309,11 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
-        if strict and (missing or unexpected):
-            lines = [f"Error(s) in loading state_dict for {type(self).__name__}:"]
-            if missing:
-                lines.append(f"  missing keys: {', '.join(missing)}")
-            if unexpected:
-                lines.append(f"  unexpected keys: {', '.join(unexpected)}")
-            raise RuntimeError("\n".join(lines))
+        problems = []
+        if strict and missing:
+            problems.append("missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
+        if strict and unexpected:
+            problems.append("unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
         arrays = {}
         for key, target in own.items():
             if key not in state_dict:
@@ -282,11 +321,15 @@ class Module:
             value = state_dict[key]
             array = np.asarray(value.data if isinstance(value, Tensor) else value)
             if array.shape != target.shape:
-                raise RuntimeError(
-                    f"load_state_dict for {type(self).__name__}: size mismatch for '{key}': the checkpoint "
-                    f"has shape {array.shape}, this model has {tuple(target.shape)}"
+                problems.append(
+                    f"size mismatch for {key}: copying a param with shape {array.shape} from checkpoint, "
+                    f"the shape in current model is {tuple(target.shape)}"
                 )
             arrays[key] = array
+        if problems:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems)
+            )
         with no_grad():  # check everything first, then copy: a failed load changes nothing
             for key, array in arrays.items():
                 target = own[key]

@@ -1,0 +1,189 @@
+"""Losses computed element by element: MSE, L1, smooth L1, binary cross-entropy (on probabilities or logits).
+
+Each subclass of ``PointwiseLoss`` gives, next to each other, the per-element loss and its local derivatives
+with respect to the prediction and the target; the shared backward multiplies them by the upstream gradient
+and undoes broadcasting, and the reduction ('mean' | 'sum' | 'none') is shared too. Binary cross-entropy on
+probabilities clamps its logarithms at -100 (PyTorch's choice: a confident wrong prediction gives a large
+finite loss, not infinity). ``binary_cross_entropy_with_logits`` fuses the sigmoid and is stable for logits of
+any size: log(1 + e^-x) = max(-x, 0) + log(e^-max(-x, 0) + e^(-x - max(-x, 0))).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ember.autograd.function import Context, Function
+from ember.nn.functional.reduction import check_reduction, reduce, upstream
+from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
+from ember.tensor import Tensor
+
+Local = np.ndarray | None
+
+
+class PointwiseLoss(Function):
+    """forward: ``evaluate(x, t, needs, *options)`` -> (loss, dloss/dx or None, dloss/dt or None)."""
+
+    @staticmethod
+    def evaluate(x: np.ndarray, t: np.ndarray, needs: tuple[bool, bool], *options: Any) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx: Context, x: np.ndarray, t: Any, reduction: str, *options: Any) -> np.ndarray:
+        needs = (ctx.needs_input_grad[0], ctx.needs_input_grad[1])
+        loss, local_x, local_t = cls.evaluate(x, np.asarray(t, dtype=x.dtype), needs, *options)
+        if needs[0] or needs[1]:
+            ctx.save_for_backward(local_x if needs[0] else None, local_t if needs[1] else None)
+            ctx.values = (reduction, loss.size, x.shape, shape_of(t))
+        return reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any]:
+        local_x, local_t = ctx.saved_tensors
+        reduction, size, x_shape, t_shape = ctx.values
+        scale = upstream(grad, reduction, size)
+        return (
+            None if local_x is None else unbroadcast(local_x * scale, x_shape),
+            None if local_t is None else unbroadcast(local_t * scale, t_shape),
+        )
+
+
+class MSE(PointwiseLoss):
+    """(x - t)^2; d/dx = 2 (x - t)."""
+
+    @staticmethod
+    def evaluate(x: np.ndarray, t: np.ndarray, needs: tuple[bool, bool]) -> tuple[Any, ...]:
+        diff = x - t
+        local = diff * x.dtype.type(2) if any(needs) else None
+        return diff * diff, local, None if local is None else -local
+
+
+class L1(PointwiseLoss):
+    """|x - t|; d/dx = sign(x - t)."""
+
+    @staticmethod
+    def evaluate(x: np.ndarray, t: np.ndarray, needs: tuple[bool, bool]) -> tuple[Any, ...]:
+        diff = x - t
+        local = np.sign(diff) if any(needs) else None
+        return np.abs(diff), local, None if local is None else -local
+
+
+class SmoothL1(PointwiseLoss):
+    """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = x - t); beta = 0 is L1."""
+
+    @staticmethod
+    def evaluate(x: np.ndarray, t: np.ndarray, needs: tuple[bool, bool], beta: float) -> tuple[Any, ...]:
+        dtype = x.dtype.type
+        diff = x - t
+        size = np.abs(diff)
+        if beta == 0:
+            loss, local = size, np.sign(diff)
+        else:
+            inside = size < beta
+            loss = np.where(inside, dtype(0.5 / beta) * diff * diff, size - dtype(0.5 * beta))
+            local = np.where(inside, diff / dtype(beta), np.sign(diff)) if any(needs) else None
+        return loss, local, None if local is None else -local
+
+
+class BinaryCrossEntropy(PointwiseLoss):
+    """-w (t log x + (1 - t) log(1 - x)), logs clamped at -100; d/dx = w (x - t) / max(x (1 - x), 1e-12)."""
+
+    @staticmethod
+    def evaluate(x: np.ndarray, t: np.ndarray, needs: tuple[bool, bool], weight: Any) -> tuple[Any, ...]:
+        dtype = x.dtype.type
+        if x.size and (x.min() < 0 or x.max() > 1):
+            raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+        with np.errstate(divide="ignore"):
+            log_x = np.maximum(np.log(x), dtype(-100))
+            log_1mx = np.maximum(np.log1p(-x), dtype(-100))
+        loss = -(t * log_x + (1 - t) * log_1mx)
+        local_x = local_t = None
+        if needs[0]:
+            local_x = (x - t) / np.maximum(x * (1 - x), dtype(1e-12))
+        if needs[1]:
+            local_t = log_1mx - log_x
+        if weight is not None:
+            loss, local_x, local_t = (None if a is None else a * weight for a in (loss, local_x, local_t))
+        return loss, local_x, local_t
+
+
+class BinaryCrossEntropyWithLogits(PointwiseLoss):
+    """w [(1 - t) x + (1 + (pw - 1) t) log(1 + e^-x)]; d/dx = w [(1 - t) - (1 + (pw - 1) t) sigmoid(-x)]."""
+
+    @staticmethod
+    def evaluate(
+        x: np.ndarray, t: np.ndarray, needs: tuple[bool, bool], weight: Any, pos_weight: Any
+    ) -> tuple[Any, ...]:
+        dtype = x.dtype.type
+        clipped = np.maximum(-x, dtype(0))
+        softplus_neg = clipped + np.log(np.exp(-clipped) + np.exp(-x - clipped))  # log(1 + e^-x)
+        log_weight = 1 if pos_weight is None else (pos_weight - 1) * t + 1
+        loss = (1 - t) * x + log_weight * softplus_neg
+        local_x = local_t = None
+        if needs[0]:
+            sigmoid_neg = np.exp(-x - softplus_neg)  # sigmoid(-x) = e^-x / (1 + e^-x)
+            local_x = (1 - t) - log_weight * sigmoid_neg
+        if needs[1]:
+            local_t = -x if pos_weight is None else (pos_weight - 1) * softplus_neg - x
+        if weight is not None:
+            loss, local_x, local_t = (None if a is None else a * weight for a in (loss, local_x, local_t))
+        return loss, local_x, local_t
+
+
+def _pointwise(
+    function: type[PointwiseLoss], name: str, input: Tensor, target: Any, reduction: str, *options: Any
+) -> Tensor:
+    check_reduction(name, reduction)
+    broadcast_shapes(name, input.shape, shape_of(getattr(target, "data", target)))
+    return function.apply(input, target, reduction, *options)
+
+
+def _array(value: Any, like: Tensor) -> Any:
+    """A weight as an array of the input's type (an option, not an input: it gets no gradient)."""
+    return None if value is None else np.asarray(getattr(value, "data", value), dtype=like.dtype)
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean squared error (squared L2 norm of the difference)."""
+    return _pointwise(MSE, "mse_loss", input, target, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean absolute error."""
+    return _pointwise(L1, "l1_loss", input, target, reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Quadratic below ``beta``, linear above: less sensitive to outliers than MSE (Fast R-CNN)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    return _pointwise(SmoothL1, "smooth_l1_loss", input, target, reduction, beta)
+
+
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
+) -> Tensor:
+    """Binary cross-entropy of probabilities ``input`` in [0, 1] against targets in [0, 1]."""
+    return _pointwise(
+        BinaryCrossEntropy, "binary_cross_entropy", input, target, reduction, _array(weight, input)
+    )
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable step; ``pos_weight`` weighs the positive examples."""
+    return _pointwise(
+        BinaryCrossEntropyWithLogits,
+        "binary_cross_entropy_with_logits",
+        input,
+        target,
+        reduction,
+        _array(weight, input),
+        _array(pos_weight, input),
+    )
