@@ -1,16 +1,17 @@
 """One epoch of MNIST through the loader: Ember's DataLoader against PyTorch's, in one process, interleaved.
 
 Both read the same in-memory MNIST training images (60,000 x 28 x 28 uint8) and yield shuffled batches of 128
-float32 N x 1 x 28 x 28 images normalized with (0.1307, 0.3081) and int64 labels, with and without random
-crop (padding 4) + horizontal flip. PyTorch's DataLoader is measured in its usual form, a dataset whose
-``__getitem__`` transforms one sample (what torchvision's MNIST does) collated by ``default_collate``, and
-in its fastest in-memory form, a dataset indexed by a whole batch of indices (``sampler=BatchSampler``,
+float32 N x 1 x 28 x 28 images normalized with (0.1307, 0.3081) and int64 labels, with and without random crop
+(padding 4) + horizontal flip. PyTorch's DataLoader is measured in its usual form, a dataset whose
+``__getitem__`` transforms one sample (what torchvision's MNIST does) collated by ``default_collate``, and in
+its fastest in-memory form, a dataset indexed by a whole batch of indices (``sampler=BatchSampler``,
 ``batch_size=None``) with the work done on the batch. The machine is shared and noisy: each figure is the
 median over repeats, Ember's and PyTorch's epochs interleaved. PyTorch runs with one intra-op thread, as in
-its DataLoader workers (small per-batch ops only lose time to thread start-up on two cores). Prints a table with ratios, writes JSON to
-``benchmarks/results/bench_data.json``.
+its DataLoader workers (small per-batch ops only lose time to thread start-up on two cores). Prints a table
+with ratios, writes JSON to ``benchmarks/results/bench_data.json``.
 
     PYTHONPATH=src python benchmarks/bench_data.py [--repeats 5]
+
 """
 
 from __future__ import annotations
