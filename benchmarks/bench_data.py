@@ -11,7 +11,6 @@ its DataLoader workers (small per-batch ops only lose time to thread start-up on
 with ratios, writes JSON to ``benchmarks/results/bench_data.json``.
 
     PYTHONPATH=src python benchmarks/bench_data.py [--repeats 5]
-
 """
 
 from __future__ import annotations
