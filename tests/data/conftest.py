@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import http.server
 import io
@@ -18,6 +19,15 @@ import pytest
 MNIST_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"
 if not MNIST_DIR.is_dir():  # a worktree sits elsewhere; CI clones beside shared/
     MNIST_DIR = Path("/work/shared/data/mnist")
+
+
+@functools.cache
+def mnist_arrays(train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The real MNIST split, read once per test process (decompressing it takes a second or two)."""
+    from ember.data import MNIST
+
+    dataset = MNIST(MNIST_DIR, train=train)
+    return dataset.data, dataset.targets
 
 
 @pytest.fixture(autouse=True)

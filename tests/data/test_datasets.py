@@ -16,7 +16,7 @@ from ember.data.datasets.mnist import read_idx
 from ember.data.transforms import Compose, Normalize, ToTensor
 from ember.tensor import Tensor
 
-from .conftest import MNIST_DIR, cifar_batch, idx_bytes, py2_pickle, write_cifar10
+from .conftest import MNIST_DIR, cifar_batch, idx_bytes, mnist_arrays, py2_pickle, write_cifar10
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -25,6 +25,7 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 def test_mnist_real_files_have_the_published_counts() -> None:
     train, test = MNIST(MNIST_DIR, train=True), MNIST(MNIST_DIR, train=False)
+    np.testing.assert_array_equal(train.data, mnist_arrays(train=True)[0])  # the shared copy for other tests
     assert train.data.shape == (60000, 28, 28) and train.data.dtype == np.uint8
     assert test.data.shape == (10000, 28, 28)
     assert np.bincount(train.targets).tolist() == MNIST_TRAIN_COUNTS

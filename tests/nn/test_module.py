@@ -286,3 +286,12 @@ def test_deepcopy_and_pickle_keep_structure_and_values():
         assert clone.features[0].weight is not model.features[0].weight
         np.testing.assert_array_equal(clone.features[0].weight.data, model.features[0].weight.data)
         assert isinstance(clone.features[0].weight, nn.Parameter)
+
+
+def test_parameter_shares_the_array_of_a_tensor_or_numpy_array():
+    array = np.zeros(3, dtype=np.float64)
+    param = nn.Parameter(array)
+    assert param.data is array and param.dtype == np.float64 and param.requires_grad
+    tensor = ember.ones(2)
+    assert nn.Parameter(tensor, requires_grad=False).data is tensor.data
+    assert nn.Parameter([1.0, 2.0]).dtype == np.float32

@@ -111,11 +111,16 @@ class ArrayDataset(Dataset):
             targets = np.asarray([self.target_transform(int(t)) for t in targets])
         return images, targets
 
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(getattr(self, "classes", []))}
+
     def __repr__(self) -> str:
         lines = [f"Dataset {type(self).__name__}", f"    Number of datapoints: {len(self)}"]
-        for name in ("root", "split"):
-            if getattr(self, name, None) is not None:
-                lines.append(f"    {name.capitalize()}: {getattr(self, name)}")
+        if getattr(self, "root", None) is not None:
+            lines.append(f"    Root location: {self.root}")  # type: ignore[attr-defined]
+        if hasattr(self, "train"):
+            lines.append(f"    Split: {'Train' if self.train else 'Test'}")
         if self.transform is not None:
             lines.append(f"    Transform: {self.transform!r}")
         return "\n".join(lines)

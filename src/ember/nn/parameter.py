@@ -17,8 +17,11 @@ class Parameter(Tensor):
     """A leaf tensor that requires grad by default and is registered by the module that holds it."""
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
-        array = np.empty(0, dtype=np.float32) if data is None else getattr(data, "data", data)
-        # Share the array of a given tensor or NumPy array, as torch.nn.Parameter shares storage.
+        # Share the array of a given tensor or NumPy array, as torch.nn.Parameter shares storage (and not
+        # getattr(data, "data"): a NumPy array's .data is its raw memoryview).
+        array = data.data if isinstance(data, Tensor) else data
+        if array is None:
+            array = np.empty(0, dtype=np.float32)
         super().__init__(np.zeros(0, dtype=np.float32))
         self.data = array if isinstance(array, np.ndarray) else np.asarray(array, dtype=np.float32)
         self.requires_grad = requires_grad

@@ -16,10 +16,10 @@ class InputShapeError(ValueError, RuntimeError):
     """A layer or functional received an input whose shape it cannot work with."""
 
 
-def input_shape_error(layer: Any, expected: str, got: Sequence[int]) -> InputShapeError:
+def input_shape_error(layer: Any, expected: str, got: Sequence[int], what: str = "input") -> InputShapeError:
     """The error to raise: ``layer`` is a module (named by its repr) or the name of a function."""
     name = layer if isinstance(layer, str) else repr(layer)
-    return InputShapeError(f"{name}: expected input {expected}, got {tuple(got)}")
+    return InputShapeError(f"{name}: expected {what} {expected}, got {tuple(got)}")
 
 
 def check_channels(

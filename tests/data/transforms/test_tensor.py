@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from ember.data import MNIST
+from ember.data import ArrayDataset
 from ember.data.transforms import Compose, Normalize, SubtractMean, ToTensor, channel_stats, mean_image
 from ember.tensor import Tensor
 
-from ..conftest import MNIST_DIR
+from ..conftest import mnist_arrays
 
 
 def test_to_tensor_and_normalize_match_torchvision_bit_for_bit() -> None:
@@ -42,7 +42,7 @@ def test_normalize_needs_floats_and_matching_channels() -> None:
 
 
 def test_mnist_statistics_are_the_published_ones() -> None:
-    dataset = MNIST(MNIST_DIR, train=True)
+    dataset = ArrayDataset(*mnist_arrays(train=True))
     (mean,), (std,) = channel_stats(dataset)
     assert round(mean, 4) == 0.1307 and round(std, 4) == 0.3081
     average = mean_image(dataset)

@@ -119,14 +119,6 @@ class CIFAR10(ArrayDataset):
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    @property
-    def split(self) -> str:
-        return "Train" if self.train else "Test"
-
-    @property
-    def class_to_idx(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.classes)}
-
 
 class CIFAR100(CIFAR10):
     """CIFAR-100: the same images' format with 100 fine classes (labels ``fine_labels``)."""

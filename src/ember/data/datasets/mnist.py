@@ -98,14 +98,6 @@ class MNIST(ArrayDataset):
             if existing(target, name) is None:
                 download(self.mirrors, name, target, md5)
 
-    @property
-    def split(self) -> str:
-        return "Train" if self.train else "Test"
-
-    @property
-    def class_to_idx(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.classes)}
-
 
 class FashionMNIST(MNIST):
     """Zalando's Fashion-MNIST: ten kinds of clothing, MNIST's format (Debian: ``dataset-fashion-mnist``)."""

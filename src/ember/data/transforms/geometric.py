@@ -41,8 +41,10 @@ class RandomHorizontalFlip(RandomTransform):
     axis = -1
 
     def apply_batch(self, x: np.ndarray) -> np.ndarray:
-        flip = self.chosen(len(x), self.p).reshape(-1, 1, 1, 1)
-        return np.where(flip, np.flip(x, axis=self.axis), x)
+        flip = self.chosen(len(x), self.p)
+        out = x.copy()
+        out[flip] = np.flip(x[flip], axis=self.axis)
+        return out
 
 
 class RandomVerticalFlip(RandomHorizontalFlip):
@@ -75,9 +77,11 @@ def pad(
     left, top, right, bottom = _padding(padding)
     if not any((left, top, right, bottom)):
         return x
+    if padding_mode == "constant":  # a filled array and one copy: several times faster than np.pad
+        out = np.full((*x.shape[:2], x.shape[2] + top + bottom, x.shape[3] + left + right), fill, x.dtype)
+        out[:, :, top : top + x.shape[2], left : left + x.shape[3]] = x
+        return out
     widths = ((0, 0), (0, 0), (top, bottom), (left, right))
-    if padding_mode == "constant":
-        return np.pad(x, widths, mode="constant", constant_values=fill)
     return np.pad(x, widths, mode=padding_mode)  # type: ignore[call-overload]
 
 

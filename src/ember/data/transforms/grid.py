@@ -104,6 +104,8 @@ def save_augmentation_grid(
 
 
 def _pad_to(x: np.ndarray, height: int, width: int) -> np.ndarray:
-    out = np.zeros((*x.shape[:2], height, width), dtype=x.dtype)
-    out[:, :, : x.shape[2], : x.shape[3]] = x
+    """Centre smaller images in a white frame of the common size."""
+    out = np.ones((*x.shape[:2], height, width), dtype=x.dtype)
+    top, left = (height - x.shape[2]) // 2, (width - x.shape[3]) // 2
+    out[:, :, top : top + x.shape[2], left : left + x.shape[3]] = x
     return out

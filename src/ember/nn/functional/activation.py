@@ -61,8 +61,8 @@ class PReLU(Function):
 
 
 def _per_channel(weight: np.ndarray, ndim: int) -> np.ndarray:
-    if weight.size == 1 or ndim < 2:
-        return weight if weight.size > 1 else weight.reshape(())
+    if weight.size == 1:
+        return weight.reshape(())
     return weight.reshape((1, weight.size) + (1,) * (ndim - 2))
 
 
@@ -137,7 +137,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    channels = input.shape[1] if input.ndim >= 2 else (input.shape[0] if input.ndim else 1)
+    channels = input.shape[1] if input.ndim >= 2 else 1  # as PyTorch: a 1-D input has one channel
     if weight.numel() not in (1, channels):
         raise ValueError(
             f"prelu: the weight has {weight.numel()} parameters but the input has {channels} channels "

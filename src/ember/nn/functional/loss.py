@@ -54,9 +54,8 @@ class ClassTargets:
     ) -> None:
         self.out_shape = () if len(shape) == 1 else (shape[0], *shape[2:])
         if target.shape != self.out_shape or target.dtype.kind not in "iu":
-            raise input_shape_error(
-                name, f"class indices of shape {self.out_shape} for input {tuple(shape)}", target.shape
-            )
+            expected = f"class indices of shape {self.out_shape} for input {tuple(shape)}"
+            raise input_shape_error(name, expected, target.shape, what="target")
         classes = shape[0] if len(shape) == 1 else shape[1]
         labels = target.reshape(-1)
         self.valid = labels != ignore_index
@@ -97,9 +96,8 @@ class CrossEntropy(Function):
         class_weight = None if weight is None else weight.astype(z.dtype, copy=False)
         if target.dtype.kind == "f":  # probabilities: t is a full row per prediction
             if target.shape != logits.shape:
-                raise input_shape_error(
-                    "cross_entropy", f"probabilities of shape {logits.shape}", target.shape
-                )
+                expected = f"probabilities of the input's shape {logits.shape}"
+                raise input_shape_error("cross_entropy", expected, target.shape, what="target")
             t = _rows(target).astype(z.dtype, copy=False)
             if label_smoothing > 0:
                 t = t * dtype(1 - label_smoothing) + smooth
