@@ -131,8 +131,15 @@ class Gather(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
         out = np.zeros(ctx.shape, dtype=ctx.dtype)
-        positions = list(np.ogrid[tuple(slice(0, s) for s in ctx.index.shape)])
-        positions[ctx.axis] = ctx.index
+        index, axis = ctx.index, ctx.axis
+        if index.shape[axis] == 1 and index.shape == (*ctx.shape[:axis], 1, *ctx.shape[axis + 1 :]):
+            np.put_along_axis(out, index, grad, axis)  # one position per fiber: nothing to add up
+            return out, None, None
+        positions = [
+            np.arange(size).reshape((1,) * d + (size,) + (1,) * (index.ndim - d - 1))
+            for d, size in enumerate(index.shape)
+        ]
+        positions[axis] = index
         np.add.at(out, tuple(positions), grad)
         return out, None, None
 

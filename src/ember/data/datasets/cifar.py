@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ember.data.dataset import ArrayDataset
-from ember.data.files import download, extract_tar, find_or_download
+from ember.data.datasets.base import FileDataset
+from ember.data.files import download, extract_tar
 
 
 def _reconstruct() -> Any:
@@ -66,10 +66,11 @@ def _field(entry: dict[Any, Any], key: str) -> Any:
     return entry[key.encode()]
 
 
-class CIFAR10(ArrayDataset):
+class CIFAR10(FileDataset):
     """CIFAR-10: 50,000 training and 10,000 test images in 10 classes (torchvision's ``CIFAR10``)."""
 
     base_folder = "cifar-10-batches-py"
+    folders: ClassVar[tuple[str, ...]] = (base_folder,)
     mirrors: ClassVar[list[str]] = ["https://www.cs.toronto.edu/~kriz/"]
     filename = "cifar-10-python.tar.gz"
     tgz_md5 = "c58f30108f718f92721af3b95e74349a"
@@ -79,43 +80,26 @@ class CIFAR10(ArrayDataset):
     label_key = "labels"
     system_dirs: ClassVar[tuple[str, ...]] = ("/usr/share/datasets/cifar-10",)
 
-    def __init__(
-        self,
-        root: str | os.PathLike[str] | None = None,
-        train: bool = True,
-        transform: Any = None,
-        target_transform: Any = None,
-        download: bool = False,
-    ) -> None:
-        self.root, self.train = root, train
-        names = [*(self.train_list if train else self.test_list), self.meta["filename"]]
-        folder = find_or_download(
-            type(self).__name__,
-            names,
-            root,
-            (self.base_folder,),
-            self.system_dirs,
-            download,
-            self._download,
-        )
+    def files(self, train: bool) -> list[str]:
+        return [*(self.train_list if train else self.test_list), self.meta["filename"]]
+
+    def read(self, folder: Path, names: list[str]) -> tuple[np.ndarray, Any]:
         images, labels = [], []
         for name in names[:-1]:
             entry = load_pickle(folder / name)
             images.append(np.asarray(_field(entry, "data"), dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.extend(_field(entry, self.label_key))
-        data = np.ascontiguousarray(np.concatenate(images).transpose(0, 2, 3, 1))  # N x 32 x 32 x 3, as HWC
-        self.classes = [str(c) for c in _field(load_pickle(folder / self.meta["filename"]), self.meta["key"])]
-        self.folder = folder
-        super().__init__(data, labels, transform, target_transform)
+        self.classes = [str(c) for c in _field(load_pickle(folder / names[-1]), self.meta["key"])]
+        return np.ascontiguousarray(np.concatenate(images).transpose(0, 2, 3, 1)), labels  # N x 32 x 32 x 3
 
-    def _download(self, target: Path) -> None:
+    def fetch(self, target: Path) -> None:
         """Fetch the archive beside ``target``, unpack it in a scratch folder, rename the result in place."""
         parent = target.parent
         archive = download(self.mirrors, self.filename, parent, self.tgz_md5)
         scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=parent))
         try:
             extract_tar(archive, scratch)
-            os.replace(scratch / self.base_folder, target)
+            os.replace(scratch / self.folders[0], target)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -124,6 +108,7 @@ class CIFAR100(CIFAR10):
     """CIFAR-100: the same images' format with 100 fine classes (labels ``fine_labels``)."""
 
     base_folder = "cifar-100-python"
+    folders: ClassVar[tuple[str, ...]] = (base_folder,)
     filename = "cifar-100-python.tar.gz"
     tgz_md5 = "eb9058c3a382ffc7106e4002c42a8d85"
     train_list: ClassVar[list[str]] = ["train"]

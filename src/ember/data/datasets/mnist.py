@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ember.data.dataset import ArrayDataset
-from ember.data.files import download, existing, find_or_download
+from ember.data.datasets.base import FileDataset
+from ember.data.files import download, existing
 
 IDX_TYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(np.uint8),
@@ -45,7 +45,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-class MNIST(ArrayDataset):
+class MNIST(FileDataset):
     """LeCun, Cortes and Burges' handwritten digits (torchvision's ``MNIST``; ``root`` may be None)."""
 
     mirrors: ClassVar[list[str]] = [
@@ -67,33 +67,17 @@ class MNIST(ArrayDataset):
         "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine",
     ]  # fmt: skip
 
-    def __init__(
-        self,
-        root: str | os.PathLike[str] | None = None,
-        train: bool = True,
-        transform: Any = None,
-        target_transform: Any = None,
-        download: bool = False,
-    ) -> None:
-        self.root, self.train = root, train
+    def files(self, train: bool) -> list[str]:
         prefix = "train" if train else "t10k"
-        names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
-        folder = find_or_download(
-            type(self).__name__,
-            names,
-            root,
-            self.folders,
-            self.system_dirs,
-            download,
-            self._download,
-        )
+        return [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
+
+    def read(self, folder: Path, names: list[str]) -> tuple[np.ndarray, Any]:
         images, labels = (read_idx(existing(folder, name)) for name in names)  # type: ignore[arg-type]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise ValueError(f"{type(self).__name__}: unexpected shapes {images.shape} and {labels.shape}")
-        self.folder = folder
-        super().__init__(images, labels, transform, target_transform)
+        return images, labels
 
-    def _download(self, target: Path) -> None:
+    def fetch(self, target: Path) -> None:
         for name, md5 in self.resources:
             if existing(target, name) is None:
                 download(self.mirrors, name, target, md5)
