@@ -146,8 +146,9 @@ class MetricLogger(Callback):
         if self._board is not None:
             for key, value in record.items():
                 if key not in ("epoch", "step") and isinstance(value, int | float):
-                    group, _, name = key.partition("_")
-                    self._board.scalar(f"{group}/{name}" if name else key, value, record["epoch"])
+                    group, _, name = key.partition("_")  # train_loss -> train/loss, lr -> epoch/lr
+                    tag = f"{group}/{name}" if name else f"epoch/{key}"
+                    self._board.scalar(tag, value, record["epoch"])
             self._board.writer.flush()
 
     def on_fit_end(self, trainer: Trainer) -> None:
