@@ -1,4 +1,4 @@
-"""One training step (forward + cross-entropy + backward + SGD-momentum update) at batch 128, Ember vs PyTorch.
+"""One training step (forward, cross-entropy, backward, SGD-momentum update) at batch 128, Ember vs PyTorch.
 
 Four networks, the same architecture written once in each framework, PyTorch's initial weights copied into
 Ember's model so that both compute the same step (the first losses are printed side by side as a check):
@@ -33,8 +33,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=0, help="measured steps per network (default: by size)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--only", default=",".join(NETWORKS), help="comma-separated subset of " + ", ".join(NETWORKS))
-    parser.add_argument("--output", default=None, help="JSON file (default benchmarks/results/bench_train_step.json)")
+    parser.add_argument("--only", default=",".join(NETWORKS), help="comma-separated: " + ", ".join(NETWORKS))
+    parser.add_argument("--output", help="JSON file (default benchmarks/results/bench_train_step.json)")
     return parser.parse_args()
 
 
