@@ -136,15 +136,8 @@ BUILDERS = {"mlp": mlp, "lenet5": lenet5, "resnet20": resnet20, "vgg": vgg}
 
 # ----------------------------------------------------------------------------------------------------------
 # Steps
-def ember_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> float:
-    loss = loss_fn(model(x), y)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return float(loss.item())
-
-
-def torch_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> float:
+def train_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> float:
+    """The same four lines for both frameworks: forward, loss, backward, update."""
     loss = loss_fn(model(x), y)
     optimizer.zero_grad()
     loss.backward()
@@ -172,9 +165,9 @@ def measure(name: str, steps: int, warmup: int, batch: int) -> dict[str, Any]:
         for framework in ("ember", "torch"):
             start = time.perf_counter()
             if framework == "ember":
-                loss = ember_step(ember_model, ember_optimizer, ember_loss, ex, ey)
+                loss = train_step(ember_model, ember_optimizer, ember_loss, ex, ey)
             else:
-                loss = torch_step(torch_model, torch_optimizer, torch_loss, tx, ty)
+                loss = train_step(torch_model, torch_optimizer, torch_loss, tx, ty)
             elapsed = time.perf_counter() - start
             first.setdefault(framework, loss)
             if step >= warmup:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -11,27 +9,7 @@ import numpy as np
 import ember
 from ember import nn
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"
-if not MNIST_DIR.is_dir():  # a worktree sits elsewhere; CI clones beside shared/
-    MNIST_DIR = Path("/work/shared/data/mnist")
-
-
-@functools.cache
-def mnist_arrays(train: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The real MNIST split, read once per test process."""
-    from ember.data import MNIST
-
-    dataset = MNIST(MNIST_DIR, train=train)
-    return dataset.data, dataset.targets
-
-
-def _idx(array: np.ndarray) -> bytes:
-    code = 0x08
-    return (
-        struct.pack(">BBBB", 0, 0, code, array.ndim)
-        + struct.pack(f">{array.ndim}I", *array.shape)
-        + array.tobytes()
-    )
+from ..data.conftest import idx_bytes, mnist_arrays  # the real MNIST, read once per test process
 
 
 def write_mnist_subset(folder: Path, train: int = 1200, test: int = 300) -> Path:
@@ -39,8 +17,8 @@ def write_mnist_subset(folder: Path, train: int = 1200, test: int = 300) -> Path
     folder.mkdir(parents=True, exist_ok=True)
     for split, count, prefix in ((True, train, "train"), (False, test, "t10k")):
         images, labels = mnist_arrays(split)
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx(images[:count].astype(np.uint8)))
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx(labels[:count].astype(np.uint8)))
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images[:count].astype(np.uint8)))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels[:count].astype(np.uint8)))
     return folder
 
 
