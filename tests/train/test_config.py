@@ -65,6 +65,9 @@ def test_errors_name_the_field(raw, field, message):
 
 def test_every_problem_is_reported_at_once():
     assert fields({"batch_size": -1, "epochs": 0, "seed": -3}) == ["batch_size", "epochs", "seed"]
+    found = problems({"batch_size": "lots", "optimizer": {"name": "adamm", "lr": -1}})
+    assert [name for name, _ in found] == ["batch_size", "optimizer.name", "optimizer.lr"]
+    assert found[0][1] == "must be an integer, got 'lots'"  # not also "must be >= 1"
 
 
 def test_unknown_model_names_the_field():

@@ -319,8 +319,7 @@ def _optimizer_class(name: str) -> Any:
 
 
 def _check_optimizer(config: OptimizerConfig, problems: list[tuple[str, str]]) -> None:
-    if not _choice(problems, "optimizer.name", config.name, OPTIMIZERS):
-        return
+    known = _choice(problems, "optimizer.name", config.name, OPTIMIZERS)
     _check_range(problems, "optimizer.lr", config.lr, 0.0, low_open=True)
     _check_range(problems, "optimizer.momentum", config.momentum, 0.0, 1.0)
     _check_range(problems, "optimizer.weight_decay", config.weight_decay, 0.0)
@@ -328,6 +327,8 @@ def _check_optimizer(config: OptimizerConfig, problems: list[tuple[str, str]]) -
         len(config.betas) != 2 or not all(0 <= beta < 1 for beta in config.betas)
     ):
         problems.append(("optimizer.betas", f"must be two numbers in [0, 1), got {config.betas!r}"))
+    if not known:
+        return
     try:
         import inspect
 
@@ -423,8 +424,10 @@ def resolve_config(raw: Mapping[str, Any], source: str | None = None) -> TrainCo
     """
     problems: list[tuple[str, str]] = []
     config = _build(TrainConfig, raw, "", problems)
-    if not problems:
-        check_config(config, problems)
+    unreadable = {name for name, _ in problems}
+    checks: list[tuple[str, str]] = []
+    check_config(config, checks)  # fields that could not be read are not checked again
+    problems += [(name, message) for name, message in checks if name not in unreadable]
     if problems:
         raise ConfigError(problems, source)
     config = fill_recipe(config)

@@ -217,11 +217,23 @@ def loaders(config: TrainConfig, data: RunData) -> tuple[Any, Any, Any]:
 
 # ----------------------------------------------------------------------------------------------------------
 # Model, loss, optimizer, schedule, penalty
-def build_model(config: TrainConfig, num_classes: int, in_channels: int) -> Any:
-    from ember.models import create
+def build_model(
+    config: TrainConfig, num_classes: int, in_channels: int, image_size: int | None = None
+) -> Any:
+    """The zoo's model by name; a model that takes ``image_size`` (an MLP) is told the inputs' side."""
+    import inspect
 
+    from ember.models import create
+    from ember.models.registry import entry
+
+    options = dict(config.model_options)
+    if (
+        image_size is not None
+        and "image_size" in inspect.signature(entry(config.model).constructor).parameters
+    ):
+        options.setdefault("image_size", image_size)
     try:
-        return create(config.model, num_classes=num_classes, in_channels=in_channels, **config.model_options)
+        return create(config.model, num_classes=num_classes, in_channels=in_channels, **options)
     except TypeError as error:
         raise ConfigError([("model_options", f"{config.model} does not accept them: {error}")]) from None
 

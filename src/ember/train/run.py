@@ -116,7 +116,7 @@ def execute(
     ember.manual_seed(config.seed)
     data = recipes.load_data(config)
     train_loader, val_loader, test_loader = recipes.loaders(config, data)
-    model = recipes.build_model(config, len(data.classes), data.info.channels)
+    model = recipes.build_model(config, len(data.classes), data.info.channels, data.input_size[1])
     optimizer = recipes.build_optimizer(config, model)
     scheduler = recipes.build_scheduler(config, optimizer, len(train_loader))
     checkpoints = ModelCheckpoint(
@@ -319,7 +319,8 @@ def load_trained(path: str | Path) -> tuple[TrainConfig, Any, dict[str, Any], Pa
     if "config" not in metadata or "classes" not in metadata:
         raise CheckpointError(f"{path}: a checkpoint without its run's configuration (saved by hand?)")
     config = resolve_config(metadata["config"], f"{path} (metadata)")
-    model = recipes.build_model(config, len(metadata["classes"]), int(metadata["input_size"][0]))
+    channels, side = int(metadata["input_size"][0]), int(metadata["input_size"][1])
+    model = recipes.build_model(config, len(metadata["classes"]), channels, side)
     model.load_state_dict(load_checkpoint(path)["model"])
     model.eval()
     return config, model, metadata, path
