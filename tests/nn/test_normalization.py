@@ -132,3 +132,5 @@ def test_local_response_norm_alexnet_defaults_and_errors():
     )
     with pytest.raises(ValueError, match="local_response_norm: expected input"):
         F.local_response_norm(ember.zeros(3, 4), 2)
+    with pytest.raises(ValueError, match=r"LocalResponseNorm\(2, .*\): expected input .*, got \(3, 4\)"):
+        nn.LocalResponseNorm(2)(ember.zeros(3, 4))

@@ -14,7 +14,30 @@ from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 
 
-class Sequential(Module):
+class _NumberedModules(Module):
+    """Children named "0", "1", ... in order: what Sequential and ModuleList share."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Any:
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Any:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def _renumber(self, modules: list[Module]) -> None:
+        self._modules.clear()
+        self.extend(modules)
+
+
+class Sequential(_NumberedModules):
     """Apply the given modules in order: ``Sequential(Linear(784, 100), ReLU(), Linear(100, 10))``."""
 
     def __init__(self, *modules: Any) -> None:
@@ -51,36 +74,16 @@ class Sequential(Module):
         keys = list(self._modules)
         for key in keys[index] if isinstance(index, slice) else [keys[_position(index, len(keys))]]:
             del self._modules[key]
-        modules = list(self._modules.values())  # renumber "0", "1", ... as PyTorch does
-        self._modules.clear()
-        for position, module in enumerate(modules):
-            self._modules[str(position)] = module
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> Sequential:
-        for module in modules:
-            self.append(module)
-        return self
+        self._renumber(list(self._modules.values()))  # "0", "1", ... again, as PyTorch does
 
     def insert(self, index: int, module: Module) -> Sequential:
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules.clear()
-        for position, item in enumerate(modules):
-            self.add_module(str(position), item)
+        self._renumber(modules)
         return self
 
 
-class ModuleList(Module):
+class ModuleList(_NumberedModules):
     """A list of modules, registered so that their parameters are found (a plain list would hide them)."""
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
@@ -106,29 +109,12 @@ class ModuleList(Module):
     def __delitem__(self, index: int) -> None:
         modules = list(self._modules.values())
         del modules[_position(index, len(modules))]
-        self._modules.clear()
-        self.extend(modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for module in modules:
-            self.append(module)
-        return self
+        self._renumber(modules)
 
     def insert(self, index: int, module: Module) -> None:
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules.clear()
-        self.extend(modules)
+        self._renumber(modules)
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); iterate over it in your module's forward")

@@ -192,5 +192,4 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
 def maxout(input: Tensor, weight: Tensor, bias: Tensor | None, pieces: int) -> Tensor:
     """max over k = ``pieces`` affine maps; rows [j k, (j + 1) k) of weight (out * k, in) serve output j."""
     scores = LinearFunction.apply(input, weight, bias)
-    out_features = weight.shape[0] // pieces
-    return ops.amax(ops.reshape(scores, (*scores.shape[:-1], out_features, pieces)), -1)
+    return ops.amax(ops.reshape(scores, (*scores.shape[:-1], weight.shape[0] // pieces, pieces)), -1)

@@ -41,7 +41,11 @@ def _unrows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class ClassTargets:
-    """Class-index targets checked and laid out as rows: class, validity and weight per row."""
+    """Class-index targets checked and laid out as rows: class and weight per row.
+
+    ``weight`` is None when every row counts once (no class weights, nothing ignored): the common case,
+    which then needs no multiplications by ones.
+    """
 
     def __init__(
         self,
@@ -59,24 +63,31 @@ class ClassTargets:
         classes = shape[0] if len(shape) == 1 else shape[1]
         labels = target.reshape(-1)
         self.valid = labels != ignore_index
-        everything_valid = bool(self.valid.all())
-        self.classes = labels if everything_valid else np.where(self.valid, labels, 0)
+        self.all_valid = bool(self.valid.all())
+        self.classes = labels if self.all_valid else np.where(self.valid, labels, 0)
         if self.classes.size and (self.classes.min() < 0 or self.classes.max() >= classes):
             bad = self.classes[(self.classes < 0) | (self.classes >= classes)][0]
             raise IndexError(f"{name}: target {bad} is out of bounds for {classes} classes")
-        if weight is None:
-            self.weight = self.valid.astype(dtype)
-            self.total_weight: Any = int(self.valid.sum())
-        else:
+        self.weight: np.ndarray | None = None
+        if weight is not None:
             self.weight = weight.astype(dtype, copy=False)[self.classes]
-            if not everything_valid:
+            if not self.all_valid:
                 self.weight *= self.valid
-            self.total_weight = self.weight.sum()
+            self.total_weight: Any = self.weight.sum()
+        elif not self.all_valid:
+            self.weight = self.valid.astype(dtype)
+            self.total_weight = int(self.valid.sum())
+        else:
+            self.total_weight = labels.size
         self.index = (np.arange(labels.size), self.classes)
 
 
 class CrossEntropy(Function):
-    """Fused log-softmax + negative log-likelihood over dimension 1 (class indices or probabilities)."""
+    """Fused log-softmax + negative log-likelihood over dimension 1 (class indices or probabilities).
+
+    Every form is L_i = t_sum_i * logsumexp(z_i) - sum_c t_ic (z_ic - max_i) ... with t the target row;
+    forward keeps e^(z - max) and its row sums, backward is (t_sum p - t) times the upstream gradient.
+    """
 
     @staticmethod
     def forward(
@@ -92,15 +103,15 @@ class CrossEntropy(Function):
         dtype = z.dtype.type
         classes = z.shape[1]
         shifted = z - z.max(axis=1, keepdims=True)
-        smooth = dtype(label_smoothing / classes)
         class_weight = None if weight is None else weight.astype(z.dtype, copy=False)
+        t_sum: Any
         if target.dtype.kind == "f":  # probabilities: t is a full row per prediction
             if target.shape != logits.shape:
                 expected = f"probabilities of the input's shape {logits.shape}"
                 raise input_shape_error("cross_entropy", expected, target.shape, what="target")
             t = _rows(target).astype(z.dtype, copy=False)
             if label_smoothing > 0:
-                t = t * dtype(1 - label_smoothing) + smooth
+                t = t * dtype(1 - label_smoothing) + dtype(label_smoothing / classes)
             if class_weight is not None:
                 t = t * class_weight
             t_sum, dot = t.sum(axis=1), np.einsum("ij,ij->i", t, shifted)
@@ -109,27 +120,35 @@ class CrossEntropy(Function):
             out_shape = logits.shape[:1] + logits.shape[2:] if logits.ndim > 1 else ()
         else:  # class indices: t = (1 - eps) w_y onehot(y) + eps / C w, zero for ignored rows
             targets = ClassTargets("cross_entropy", logits.shape, target, weight, ignore_index, z.dtype)
-            hard = targets.weight * dtype(1 - label_smoothing)
-            t_sum, dot = hard, hard * shifted[targets.index]
+            hard = targets.weight  # None: every row has weight 1
+            if label_smoothing > 0:
+                hard = (1 - label_smoothing) * (np.ones(z.shape[0], z.dtype) if hard is None else hard)
+            dot = shifted[targets.index]
+            t_sum = None  # every row's target sums to 1
+            if hard is not None:
+                dot *= hard
+                t_sum = hard
             smooth_rows = None
             if label_smoothing > 0:
-                smooth_rows = smooth * targets.valid
+                smooth_rows = dtype(label_smoothing / classes) * targets.valid
                 if class_weight is None:
                     class_dot, all_weight = shifted.sum(axis=1), dtype(classes)
                 else:
                     class_dot, all_weight = shifted @ class_weight, class_weight.sum()
-                dot = dot + smooth_rows * class_dot
-                t_sum = t_sum + smooth_rows * all_weight
-            rows = (targets.index, hard, smooth_rows, class_weight)
+                dot += smooth_rows * class_dot
+                t_sum = (1 if t_sum is None else t_sum) + smooth_rows * all_weight
+            rows = (targets.index, hard, smooth_rows)
             denominator, out_shape = targets.total_weight, targets.out_shape
         log_p = shifted.copy() if ctx.needs_input_grad[1] else None  # for soft targets' gradient
-        exp = np.exp(shifted, out=shifted)
+        exp = np.exp(shifted, out=shifted)  # shifted is not needed any more
         sum_exp = exp.sum(axis=1)
-        log_sum_exp = np.log(sum_exp)
-        loss = t_sum * log_sum_exp - dot
+        loss = np.log(sum_exp)
+        if t_sum is not None:
+            loss *= t_sum
+        loss -= dot
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             if log_p is not None:
-                log_p -= log_sum_exp[:, None]
+                log_p -= np.log(sum_exp)[:, None]
             ctx.save_for_backward(exp, log_p)
             ctx.values = (sum_exp, t_sum, rows, denominator, reduction, label_smoothing, class_weight)
             ctx.shape = logits.shape
@@ -140,22 +159,25 @@ class CrossEntropy(Function):
         exp, log_p = ctx.saved_tensors
         sum_exp, t_sum, rows, denominator, reduction, smoothing, class_weight = ctx.values
         dtype = exp.dtype.type
-        scale = upstream(grad, reduction, exp.shape[0], denominator)
-        scale = scale.reshape(-1) if reduction == "none" else np.full(exp.shape[0], scale, dtype=exp.dtype)
+        scale = upstream(grad, reduction, exp.shape[0], denominator)  # per row for 'none', else a number
+        if reduction == "none":
+            scale = scale.reshape(-1)
         grad_logits = grad_target = None
         if ctx.needs_input_grad[0]:
-            grad_logits = exp * (scale * t_sum / sum_exp)[:, None]
+            coefficient = scale / sum_exp if t_sum is None else scale * t_sum / sum_exp
+            grad_logits = exp * coefficient[:, None]
             if isinstance(rows, np.ndarray):
-                grad_logits -= rows * scale[:, None]
+                grad_logits -= rows * (scale[:, None] if reduction == "none" else scale)
             else:
-                index, hard, smooth_rows, _ = rows
-                grad_logits[index] -= scale * hard
+                index, hard, smooth_rows = rows
+                grad_logits[index] -= scale if hard is None else scale * hard
                 if smooth_rows is not None:
                     smooth_scale = (scale * smooth_rows)[:, None]
                     grad_logits -= smooth_scale if class_weight is None else smooth_scale * class_weight
             grad_logits = _unrows(grad_logits, ctx.shape)
         if log_p is not None and ctx.needs_input_grad[1]:  # d/dt of -sum t' log p, t' = ((1-eps) t + eps/C) w
-            log_p *= -(scale * dtype(1 - smoothing))[:, None]
+            factor = scale * dtype(1 - smoothing)
+            log_p *= -(factor[:, None] if reduction == "none" else factor)
             grad_target = _unrows(log_p if class_weight is None else log_p * class_weight, ctx.shape)
         return grad_logits, grad_target, None, None, None, None
 
@@ -190,7 +212,8 @@ class NLL(Function):
     ) -> np.ndarray:
         z = _rows(x)
         targets = ClassTargets("nll_loss", x.shape, target, weight, ignore_index, z.dtype)
-        loss = -(targets.weight * z[targets.index])
+        picked = z[targets.index]
+        loss = -picked if targets.weight is None else -(targets.weight * picked)
         ctx.values = (targets, reduction, x.shape, z.shape)
         return reduce(loss.reshape(targets.out_shape), reduction, targets.total_weight)
 
@@ -199,7 +222,7 @@ class NLL(Function):
         targets, reduction, shape, rows_shape = ctx.values
         scale = upstream(grad, reduction, rows_shape[0], targets.total_weight).reshape(-1)
         grad_rows = np.zeros(rows_shape, dtype=grad.dtype)
-        grad_rows[targets.index] = -(scale * targets.weight)
+        grad_rows[targets.index] = -scale if targets.weight is None else -(scale * targets.weight)
         return _unrows(grad_rows, shape), None, None, None, None
 
 

@@ -23,23 +23,58 @@ from ember.autograd.function import Context, Function
 from ember.nn.shape_check import input_shape_error
 from ember.tensor import Tensor
 
+# Slices of the batch (2 MB) small enough that a slice and its temporaries stay in cache: each big array is
+# then read from memory once per pass instead of once per NumPy operation.
+_CHUNK_BYTES = 1 << 21
+
+
+def _chunks(x3: np.ndarray) -> list[slice]:
+    n = x3.shape[0]
+    step = max(1, _CHUNK_BYTES // max(x3[0].nbytes, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
 
 def channel_sum(a: np.ndarray) -> np.ndarray:
-    """Sum of an (N, C, L) array over N and L (the rows of length L as one matrix-vector product)."""
+    """Sum of an (N, C, L) array over N and L, in float64 (the rows as one matrix-vector product)."""
     n, c, length = a.shape
-    if length == 1:
-        return a.reshape(n, c).sum(axis=0)
-    rows = a.reshape(n * c, length) @ np.ones(length, dtype=a.dtype)
-    return rows.reshape(n, c).sum(axis=0)
+    rows = a.reshape(n * c, length) @ np.ones(length, dtype=a.dtype) if length > 1 else a.reshape(n * c)
+    return rows.reshape(n, c).sum(axis=0, dtype=np.float64)
 
 
-def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sum(a * b) over N and L per channel, without the product as a temporary."""
-    return np.einsum("ncl,ncl->c", a, b)
+def centered_dot(x3: np.ndarray, mean: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
+    """sum over N and L of (x - mean) * other per channel ((x - mean)^2 without ``other``), in float64.
+
+    Two-pass statistics, chunk by chunk: the centered values never exist as one big temporary.
+    """
+    column = mean.astype(x3.dtype)[:, None]
+    total = np.zeros(x3.shape[1], dtype=np.float64)
+    buffer = np.empty_like(x3[: _chunks(x3)[0].stop])
+    for part in _chunks(x3):
+        centered = buffer[: part.stop - part.start]
+        np.subtract(x3[part], column, out=centered)
+        np.multiply(centered, centered if other is None else other[part], out=centered)
+        total += channel_sum(centered)
+    return total
 
 
-def _per_channel(values: np.ndarray) -> np.ndarray:
-    return values[:, None]
+def affine_per_channel(
+    terms: list[tuple[np.ndarray, np.ndarray]], shift: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """out = sum_k a_k * coefficient_k + shift, coefficients and shift per channel, chunk by chunk."""
+    columns = [(a, coefficient.astype(out.dtype)[:, None]) for a, coefficient in terms]
+    shift_column = shift.astype(out.dtype)[:, None]
+    scratch = np.empty_like(out[: _chunks(out)[0].stop]) if len(terms) > 1 else None
+    for part in _chunks(out):
+        target = out[part]
+        (first, first_column), *rest = columns
+        np.multiply(first[part], first_column, out=target)
+        for a, column in rest:
+            assert scratch is not None
+            extra = scratch[: part.stop - part.start]
+            np.multiply(a[part], column, out=extra)
+            target += extra
+        target += shift_column
+    return out
 
 
 class BatchNorm(Function):
@@ -47,6 +82,8 @@ class BatchNorm(Function):
 
     With ``use_batch_stats`` the statistics are the batch's, and the running estimates (when given) are
     updated in place: running = (1 - momentum) running + momentum batch, with the unbiased variance.
+    Per-channel numbers are computed in float64; the big arrays stay in the input's type. Forward saves
+    only x (no normalized copy); backward writes dx = a dy + b x + c in one pass.
     """
 
     @staticmethod
@@ -61,71 +98,52 @@ class BatchNorm(Function):
         momentum: float,
         eps: float,
     ) -> np.ndarray:
-        n, c = x.shape[0], x.shape[1]
-        x3 = x.reshape(n, c, -1)
+        x3 = x.reshape(x.shape[0], x.shape[1], -1)
         count = x3.shape[0] * x3.shape[2]
-        dtype = x.dtype.type
         if use_batch_stats:
-            mean = channel_sum(x3) / dtype(count)
-            x_hat = x3 - _per_channel(mean)
-            var = channel_dot(x_hat, x_hat) / dtype(count)
-            invstd = 1 / np.sqrt(var + dtype(eps))
-            x_hat *= _per_channel(invstd)
+            mean = channel_sum(x3) / count
+            var = centered_dot(x3, mean) / count
             if running_mean is not None and running_var is not None:
                 running_mean *= 1 - momentum
-                running_mean += momentum * mean
+                running_mean += (momentum * mean).astype(running_mean.dtype)
                 running_var *= 1 - momentum
-                running_var += (momentum * count / max(count - 1, 1)) * var
-            scale = invstd if weight is None else invstd * weight
+                running_var += (momentum * count / max(count - 1, 1) * var).astype(running_var.dtype)
         else:
             assert running_mean is not None and running_var is not None
-            mean = running_mean.astype(x.dtype, copy=False)
-            invstd = 1 / np.sqrt(running_var.astype(x.dtype, copy=False) + dtype(eps))
-            x_hat = None
-            scale = invstd if weight is None else invstd * weight
-        if use_batch_stats:
-            out = x_hat * _per_channel(weight) if weight is not None else x_hat.copy()
-            if bias is not None:
-                out += _per_channel(bias)
-        else:
-            shift = -mean * scale
-            if bias is not None:
-                shift += bias
-            out = x3 * _per_channel(scale)
-            out += _per_channel(shift)
+            mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
+        invstd = 1 / np.sqrt(var + eps)
+        scale = invstd if weight is None else invstd * weight
+        shift = -mean * scale if bias is None else bias - mean * scale
+        out = affine_per_channel([(x3, scale)], shift, np.empty_like(x3))
         if any(ctx.needs_input_grad):
-            ctx.save_for_backward(x_hat, None if use_batch_stats else x3)
-            ctx.stats = (mean, invstd, scale, count, x.shape)
+            ctx.save_for_backward(x3)
+            ctx.stats = (mean, invstd, scale, count, use_batch_stats, x.shape)
         return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, ...]:
-        x_hat, x3 = ctx.saved_tensors
-        mean, invstd, scale, count, shape = ctx.stats
+        (x3,) = ctx.saved_tensors
+        mean, invstd, scale, count, batch_stats, shape = ctx.stats
         x_needs, w_needs, b_needs = ctx.needs_input_grad[:3]
-        dy = grad.reshape(x_hat.shape if x_hat is not None else x3.shape)
-        grad_bias = channel_sum(dy) if (b_needs or (x_needs and x_hat is not None)) else None
-        grad_weight = None
-        if w_needs or (x_needs and x_hat is not None):
-            if x_hat is not None:
-                grad_weight = channel_dot(dy, x_hat)
-            else:  # eval: x_hat = (x - mean) invstd, kept implicit
-                grad_weight = (channel_dot(dy, x3) - mean * channel_sum(dy)) * invstd
+        dy = grad.reshape(x3.shape)
+        need_sums = w_needs or b_needs or (x_needs and batch_stats)
+        grad_bias = channel_sum(dy) if need_sums else None
+        grad_weight = centered_dot(x3, mean, dy) * invstd if need_sums else None  # sum(dy x_hat)
         grad_x = None
         if x_needs:
-            if x_hat is None:  # fixed statistics: y is an affine map of x
-                grad_x = dy * _per_channel(scale)
-            else:
+            if batch_stats:  # dx = scale / M (M dy - dbeta - x_hat dgamma) = a dy + b x + c
                 assert grad_weight is not None and grad_bias is not None
-                k = scale / count
-                grad_x = x_hat * _per_channel(-k * grad_weight)
-                grad_x += dy * _per_channel(scale)
-                grad_x -= _per_channel(k * grad_bias)
-            grad_x = grad_x.reshape(shape)
+                b = -scale * invstd * grad_weight / count
+                c = -scale * grad_bias / count - b * mean
+                terms = [(dy, scale), (x3, b)]
+            else:  # fixed statistics: y is an affine map of x
+                terms, c = [(dy, scale)], np.zeros_like(scale)
+            grad_x = affine_per_channel(terms, c, np.empty_like(x3)).reshape(shape)
+        dtype = x3.dtype
         return (
             grad_x,
-            grad_weight if w_needs else None,
-            grad_bias if b_needs else None,
+            grad_weight.astype(dtype) if w_needs and grad_weight is not None else None,
+            grad_bias.astype(dtype) if b_needs and grad_bias is not None else None,
             None,
             None,
             None,

@@ -23,6 +23,8 @@ def reduce(loss: np.ndarray, reduction: str, denominator: Any = None) -> np.ndar
     if reduction == "sum":
         return np.asarray(total)
     count = loss.size if denominator is None else denominator
+    if count:
+        return np.asarray(total / loss.dtype.type(count))
     with np.errstate(divide="ignore", invalid="ignore"):  # nothing counted: 0 / 0 = nan, as PyTorch
         return np.asarray(total / loss.dtype.type(count))
 
@@ -34,5 +36,7 @@ def upstream(grad: np.ndarray, reduction: str, size: int, denominator: Any = Non
     if reduction == "sum":
         return grad
     count = size if denominator is None else denominator
+    if count:
+        return grad / grad.dtype.type(count)
     with np.errstate(divide="ignore", invalid="ignore"):
         return grad / grad.dtype.type(count)

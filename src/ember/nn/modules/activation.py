@@ -8,17 +8,16 @@ can die), Leaky ReLU, PReLU, ELU, Maxout. The mathematics lives in ``ember.ops``
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from ember import ops
 from ember.nn import init
 from ember.nn.functional import activation as functional
 from ember.nn.functional.activation import ELU as ELUFunction
 from ember.nn.functional.activation import LeakyReLU as LeakyReLUFunction
 from ember.nn.functional.activation import SiLU as SiLUFunction
 from ember.nn.module import Module
-from ember.nn.modules.linear import init_bias_from_fan_in, new_parameter
-from ember.nn.shape_check import input_shape_error
+from ember.nn.modules.linear import Linear, new_parameter
 from ember.ops.elementwise import ReLU as ReLUFunction
 from ember.ops.elementwise import Sigmoid as SigmoidFunction
 from ember.ops.elementwise import Tanh as TanhFunction
@@ -145,13 +144,14 @@ class LogSoftmax(Softmax):
         return functional.log_softmax(input, self.dim)
 
 
-class Maxout(Module):
+class Maxout(Linear):
     """Maxout (Goodfellow et al. 2013, "Maxout Networks"): y_j = max_k (W_jk x + b_jk), k = 1..pieces.
 
     ``Maxout(in_features, out_features, pieces)`` is a ``Linear(in_features, out_features * pieces)`` whose
     outputs are grouped in consecutive runs of ``pieces`` and reduced by their maximum. It generalizes ReLU
     (pieces 2, one of them zero) and does not saturate; the price is ``pieces`` times the parameters.
-    Initialized as that Linear layer is in PyTorch.
+    Parameters (``weight`` (out_features * pieces, in_features), ``bias``) and their initialization are that
+    Linear layer's.
     """
 
     def __init__(
@@ -163,25 +163,14 @@ class Maxout(Module):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__()
         if pieces < 1:
             raise ValueError(f"Maxout: pieces must be at least 1, got {pieces}")
-        self.in_features, self.out_features, self.pieces = in_features, out_features, pieces
-        self.weight = new_parameter((out_features * pieces, in_features), dtype)
-        if bias:
-            self.bias = new_parameter((out_features * pieces,), dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        init_bias_from_fan_in(self.bias, self.weight)
+        super().__init__(in_features, out_features * pieces, bias, device, dtype)
+        self.out_features, self.pieces = out_features, pieces
 
     def forward(self, input: Tensor) -> Tensor:
-        if not input.shape or input.shape[-1] != self.in_features:
-            raise input_shape_error(self, f"(..., {self.in_features})", input.shape)
-        return functional.maxout(input, self.weight, self.bias, self.pieces)
+        scores = super().forward(input)
+        return ops.amax(ops.reshape(scores, (*scores.shape[:-1], self.out_features, self.pieces)), -1)
 
     def extra_repr(self) -> str:
         return (

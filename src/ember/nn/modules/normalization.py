@@ -18,7 +18,7 @@ from ember.nn import init
 from ember.nn.functional.normalization import BatchNorm, local_response_norm
 from ember.nn.module import Module
 from ember.nn.modules.linear import new_parameter
-from ember.nn.shape_check import check_channels
+from ember.nn.shape_check import check_channels, input_shape_error
 from ember.tensor import Tensor
 
 
@@ -123,6 +123,8 @@ class LocalResponseNorm(Module):
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def forward(self, input: Tensor) -> Tensor:
+        if input.ndim < 3:
+            raise input_shape_error(self, "(N, C, ...) with at least 3 dimensions", input.shape)
         return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
