@@ -301,24 +301,13 @@ def strong_wolfe(
     bracket_g: list[np.ndarray] = []
     bracket_gtd: list[Any] = []
     while iteration < max_ls:
-        if f_new > f + c1 * t * gtd or (iteration > 1 and f_new >= f_prev):
-            bracket, bracket_f, bracket_g, bracket_gtd = (
-                [t_prev, t],
-                [f_prev, f_new],
-                [g_prev, g_new],
-                [gtd_prev, gtd_new],
-            )
-            break
-        if abs(gtd_new) <= -c2 * gtd:
+        decrease_fails = f_new > f + c1 * t * gtd or (iteration > 1 and f_new >= f_prev)
+        if not decrease_fails and abs(gtd_new) <= -c2 * gtd:  # both Wolfe conditions hold: done
             bracket, bracket_f, bracket_g, done = [t], [f_new], [g_new], True
             break
-        if gtd_new >= 0:
-            bracket, bracket_f, bracket_g, bracket_gtd = (
-                [t_prev, t],
-                [f_prev, f_new],
-                [g_prev, g_new],
-                [gtd_prev, gtd_new],
-            )
+        if decrease_fails or gtd_new >= 0:  # an acceptable step lies between t_prev and t
+            bracket, bracket_f, bracket_g = [t_prev, t], [f_prev, f_new], [g_prev, g_new]
+            bracket_gtd = [gtd_prev, gtd_new]
             break
         # extrapolate, at least 1% beyond the current step and at most ten times it
         min_step, max_step = t + 0.01 * (t - t_prev), t * 10

@@ -67,8 +67,9 @@ def clip_grads_with_norm_(
     if not grads:
         return
     coefficient = min(max_norm / (total_norm.data + np.float32(1e-6)), 1.0)
-    for grad in grads:
-        grad *= coefficient
+    with np.errstate(invalid="ignore"):  # an infinite norm gives inf * 0 = nan, as in PyTorch
+        for grad in grads:
+            grad *= coefficient
 
 
 def clip_grad_norm_(

@@ -137,7 +137,7 @@ class _LambdaScheduler(LRScheduler):
         self,
         optimizer: Optimizer,
         lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int,
+        last_epoch: int = -1,
     ) -> None:
         self.optimizer = optimizer
         if isinstance(lr_lambda, list | tuple):
@@ -173,14 +173,6 @@ class _LambdaScheduler(LRScheduler):
 class LambdaLR(_LambdaScheduler):
     """``lr = base_lr * lr_lambda(epoch)``: any schedule given as a function of the step."""
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        super().__init__(optimizer, lr_lambda, last_epoch)
-
     def get_lr(self) -> list[float]:
         return [
             base * function(self.last_epoch)
@@ -190,14 +182,6 @@ class LambdaLR(_LambdaScheduler):
 
 class MultiplicativeLR(_LambdaScheduler):
     """``lr *= lr_lambda(epoch)`` at every step after the first."""
-
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        super().__init__(optimizer, lr_lambda, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
