@@ -95,13 +95,13 @@ class ProgressBar(Callback):
             speed = logs.size / logs.seconds
             self._speed = speed if self._speed == 0 else 0.9 * self._speed + 0.1 * speed
         if self._tqdm is not None:
-            self._tqdm.set_postfix(
-                loss=f"{self._loss / self._count:.4f}",
-                acc=f"{100 * self._correct / self._count:.2f}%",
-                lr=f"{logs.lr:.3g}",
-                img_s=f"{self._speed:.0f}",
-                refresh=False,
-            )
+            postfix = {
+                "loss": f"{self._loss / self._count:.4f}",
+                "acc": f"{100 * self._correct / self._count:.2f}%",
+                "lr": f"{logs.lr:.3g}",
+                "img/s": f"{self._speed:.0f}",
+            }
+            self._tqdm.set_postfix(ordered_dict=postfix, refresh=False)
             self._tqdm.update(1)
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
