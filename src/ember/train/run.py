@@ -182,6 +182,10 @@ def execute(
     return finish(result, trainer, data, test_loader, checkpoints, echo, started)
 
 
+def duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
 def describe_optimization(config: TrainConfig) -> str:
     opt = config.optimizer
     parts = [f"optimizer: {opt.name} lr {opt.lr:g}"]
@@ -239,7 +243,7 @@ def finish(
     which = f"best epoch {result.best_epoch}" if result.best_epoch else f"epoch {trainer.epoch}"
     echo(
         f"test accuracy {100 * test.accuracy:.2f}% (top-5 {100 * test.top5:.2f}%, loss {test.loss:.4f}) "
-        f"on {test.count} test images, {which}, {result.seconds / 60:.1f} min"
+        f"on {test.count} test images, {which}, {duration(result.seconds)}"
     )
     if result.config.report:
         try:
