@@ -13,6 +13,7 @@ from ember.nn.functional.activation import (
     softmax,
     tanh,
 )
+from ember.nn.functional.conv import conv2d, conv_transpose2d
 from ember.nn.functional.dropout import dropout, dropout2d
 from ember.nn.functional.loss import cross_entropy, multi_margin_loss, nll_loss, svm_loss
 from ember.nn.functional.normalization import batch_norm, local_response_norm
@@ -22,5 +23,12 @@ from ember.nn.functional.pointwise_loss import (
     l1_loss,
     mse_loss,
     smooth_l1_loss,
+)
+from ember.nn.functional.pooling import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    max_pool2d,
+    max_unpool2d,
 )
 from ember.ops.linalg import linear

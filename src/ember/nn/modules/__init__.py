@@ -13,6 +13,7 @@ from ember.nn.modules.activation import (
     Softmax,
     Tanh,
 )
+from ember.nn.modules.conv import Conv2d, ConvTranspose2d
 from ember.nn.modules.dropout import Dropout, Dropout2d
 from ember.nn.modules.flatten import Flatten, Unflatten
 from ember.nn.modules.linear import Identity, Linear
@@ -28,3 +29,10 @@ from ember.nn.modules.loss import (
     SVMLoss,
 )
 from ember.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
+from ember.nn.modules.pooling import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    MaxPool2d,
+    MaxUnpool2d,
+)

@@ -1,0 +1,298 @@
+"""Pooling on NumPy arrays without loops over pixels: one vectorized step per kernel tap.
+
+A pooling window of kh x kw taps at stride S is, for each tap (i, j), a strided view of the (padded) input:
+``x[:, :, i*D : ... : S, j*D : ... : S]``, one value per output position. Max pooling keeps a running
+maximum over the taps and the tap that produced it (the first one in row-major window order on ties, as
+PyTorch); the backward pass routes each upstream gradient to its tap with a mask per tap, assigning where
+windows do not overlap (the common 2x2 stride 2) and adding where they do. Average pooling sums the taps
+and divides by PyTorch's divisor (window cells inside the padded input, or inside the input only when
+``count_include_pad=False``); its backward spreads g / divisor over the taps.
+
+Adaptive pooling (output size fixed, windows from floor(i H / Ho) to ceil((i + 1) H / Ho)) is an ordinary
+pooling when the sizes divide; otherwise average pooling is a separable linear map (two small GEMMs with
+0/1 window matrices) and max pooling reduces the rows, then the columns, of each window.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """Sizes of one 2-d pooling: input (H, W), output (Ho, Wo), and the padded extent windows may read."""
+
+    height: int
+    width: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: tuple[int, int]
+    out_height: int
+    out_width: int
+    padded_height: int  # rows of the padded input that windows read (ceil_mode may add some at the end)
+    padded_width: int
+
+    @property
+    def taps(self) -> int:
+        return self.kernel[0] * self.kernel[1]
+
+    @property
+    def needs_padding(self) -> bool:
+        return (self.padded_height, self.padded_width) != (self.height, self.width) or self.padding != (0, 0)
+
+    def window_starts(self) -> tuple[np.ndarray, np.ndarray]:
+        """First input row and column of each window (negative inside the padding)."""
+        rows = np.arange(self.out_height) * self.stride[0] - self.padding[0]
+        cols = np.arange(self.out_width) * self.stride[1] - self.padding[1]
+        return rows, cols
+
+    @property
+    def overlapping(self) -> bool:
+        """Whether two windows share an input position (then their gradients add up there)."""
+        return any(
+            s < d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation, strict=True)
+        )
+
+    @property
+    def covers_input(self) -> bool:
+        """Whether every input position lies in some window (else its gradient is zero)."""
+        return (
+            not self.needs_padding
+            and all(
+                s <= k and d == 1 for k, s, d in zip(self.kernel, self.stride, self.dilation, strict=True)
+            )
+            and (self.out_height - 1) * self.stride[0] + self.kernel[0] == self.height
+            and (self.out_width - 1) * self.stride[1] + self.kernel[1] == self.width
+        )
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output size: floor (or ceil) of (size + 2P - D (F - 1) - 1) / S, plus one."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1  # the last window must start inside the input or its left padding
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def geometry(
+    height: int,
+    width: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    padding: tuple[int, int],
+    ceil_mode: bool,
+) -> PoolGeometry:
+    out_h = output_size(height, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
+    out_w = output_size(width, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
+    extent_h = (out_h - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1
+    extent_w = (out_w - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1
+    return PoolGeometry(
+        height,
+        width,
+        kernel,
+        stride,
+        dilation,
+        padding,
+        out_h,
+        out_w,
+        max(extent_h, height + 2 * padding[0]),
+        max(extent_w, width + 2 * padding[1]),
+    )
+
+
+def padded(x: np.ndarray, geo: PoolGeometry, fill: float) -> np.ndarray:
+    """x inside a (.., padded_height, padded_width) array of ``fill`` (x itself when no padding is needed)."""
+    if not geo.needs_padding:
+        return x
+    out = np.full((*x.shape[:-2], geo.padded_height, geo.padded_width), fill, dtype=x.dtype)
+    top, left = geo.padding
+    out[..., top : top + geo.height, left : left + geo.width] = x
+    return out
+
+
+def cropped(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+    if not geo.needs_padding:
+        return x
+    top, left = geo.padding
+    return x[..., top : top + geo.height, left : left + geo.width]
+
+
+def tap(x: np.ndarray, geo: PoolGeometry, t: int) -> np.ndarray:
+    """The values of tap t (row-major in the window) for every output position: a strided view."""
+    kw = geo.kernel[1]
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    i, j = divmod(t, kw)
+    return x[
+        ...,
+        i * dh : i * dh + sh * (geo.out_height - 1) + 1 : sh,
+        j * dw : j * dw + sw * (geo.out_width - 1) + 1 : sw,
+    ]
+
+
+def tap_dtype(taps: int) -> type[np.integer]:
+    return np.uint8 if taps <= 255 else np.int32
+
+
+# ------------------------------------------------------------------------------------------------------
+# Max pooling
+
+
+def max_pool(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """(maximum over each window, its tap index); ties go to the first tap in row-major order."""
+    source = padded(x, geo, -np.inf)
+    out = tap(source, geo, 0).copy()
+    arg = np.zeros(out.shape, dtype=tap_dtype(geo.taps))
+    larger = np.empty(out.shape, dtype=bool)
+    for t in range(1, geo.taps):
+        values = tap(source, geo, t)
+        np.greater(values, out, out=larger)
+        np.copyto(arg, t, where=larger)
+        np.maximum(out, values, out=out)  # propagates NaN, as PyTorch
+    _match_pytorch_on_special_values(source, geo, out, arg)
+    return out, arg
+
+
+def _match_pytorch_on_special_values(
+    source: np.ndarray, geo: PoolGeometry, out: np.ndarray, arg: np.ndarray
+) -> None:
+    """PyTorch's picks where no value is strictly largest: a NaN wins (the last one in the window), and a
+    window whose maximum is -inf points at its first tap inside the input rather than at the padding."""
+    if np.isnan(out).any():
+        for t in range(geo.taps):
+            np.copyto(arg, t, where=np.isnan(tap(source, geo, t)))
+    if geo.needs_padding:
+        lowest = np.isneginf(out)
+        if lowest.any():
+            # ceil(-start / d) taps skip the padding
+            rows, cols = (
+                np.where(start < 0, -(start // d), 0)
+                for start, d in zip(geo.window_starts(), geo.dilation, strict=True)
+            )
+            first_tap = rows[:, None] * geo.kernel[1] + cols[None, :]
+            np.copyto(arg, np.broadcast_to(first_tap, arg.shape).astype(arg.dtype), where=lowest)
+
+
+def route_to_taps(
+    grad: np.ndarray, arg: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]
+) -> np.ndarray:
+    """Max pooling's backward: each upstream gradient goes to the input position of its window's maximum."""
+    dx = np.zeros((*input_shape[:-2], geo.padded_height, geo.padded_width), dtype=grad.dtype)
+    mask = np.empty(arg.shape, dtype=bool)
+    overlapping = geo.overlapping
+    for t in range(geo.taps):
+        np.equal(arg, t, out=mask)
+        target = tap(dx, geo, t)
+        if overlapping:
+            np.add(target, grad, out=target, where=mask)
+        else:
+            np.copyto(target, grad, where=mask)
+    return cropped(dx, geo)
+
+
+def flat_indices(arg: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+    """PyTorch's indices: the position of each maximum in its (H, W) input plane, as h * W + w (int64)."""
+    (dh, dw), (row0, col0) = geo.dilation, geo.window_starts()
+    i, j = np.divmod(arg.astype(np.int64), geo.kernel[1])
+    return (row0[:, None] + i * dh) * geo.width + col0 + j * dw
+
+
+# ------------------------------------------------------------------------------------------------------
+# Average pooling
+
+
+def average_divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
+    """(Ho, Wo) window sizes as PyTorch divides by them (int64)."""
+    sizes = []
+    for start, size, k, p in zip(
+        geo.window_starts(), (geo.height, geo.width), geo.kernel, geo.padding, strict=True
+    ):
+        end = np.minimum(start + k, size + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        sizes.append(end - start)
+    return sizes[0][:, None] * sizes[1][None, :]
+
+
+def avg_pool_sum(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+    """Sum of each window (taps added in row-major order, as PyTorch accumulates)."""
+    source = padded(x, geo, 0.0)
+    out = tap(source, geo, 0).copy()
+    for t in range(1, geo.taps):
+        np.add(out, tap(source, geo, t), out=out)
+    return out
+
+
+def spread_to_taps(grad: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Average pooling's backward (grad already divided): every tap of a window receives it."""
+    shape = (*input_shape[:-2], geo.padded_height, geo.padded_width)
+    overlapping = geo.overlapping
+    dx = np.empty(shape, grad.dtype) if geo.covers_input and not overlapping else np.zeros(shape, grad.dtype)
+    for t in range(geo.taps):
+        target = tap(dx, geo, t)
+        if overlapping:
+            np.add(target, grad, out=target)
+        else:
+            np.copyto(target, grad)
+    return cropped(dx, geo)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Adaptive pooling
+
+
+def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each adaptive window: floor(i size / out) to ceil((i + 1) size / out)."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def window_matrix(size: int, out: int, dtype: np.dtype) -> np.ndarray:
+    """(out, size) 0/1 matrix whose row i marks adaptive window i."""
+    start, end = adaptive_windows(size, out)
+    positions = np.arange(size)
+    return ((positions >= start[:, None]) & (positions < end[:, None])).astype(dtype)
+
+
+def adaptive_max(x: np.ndarray, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum over each adaptive window and its flat index h * W + w; reduces columns, then rows, so that
+    ties go to the first maximum in row-major order."""
+    height, width = x.shape[-2:]
+    out_h, out_w = out_size
+    col_start, col_end = adaptive_windows(width, out_w)
+    row_start, row_end = adaptive_windows(height, out_h)
+    column_max = np.empty((*x.shape[:-1], out_w), x.dtype)
+    column_arg = np.empty((*x.shape[:-1], out_w), np.int64)
+    for k in range(out_w):
+        window = x[..., col_start[k] : col_end[k]]
+        arg = window.argmax(axis=-1)
+        column_arg[..., k] = arg + col_start[k]
+        column_max[..., k] = np.take_along_axis(window, arg[..., None], axis=-1)[..., 0]
+    values = np.empty((*x.shape[:-2], out_h, out_w), x.dtype)
+    indices = np.empty((*x.shape[:-2], out_h, out_w), np.int64)
+    for k in range(out_h):
+        window = column_max[..., row_start[k] : row_end[k], :]
+        arg = window.argmax(axis=-2)
+        rows = arg + row_start[k]
+        values[..., k, :] = np.take_along_axis(window, arg[..., None, :], axis=-2)[..., 0, :]
+        columns = np.take_along_axis(column_arg, rows[..., None, :], axis=-2)[..., 0, :]
+        indices[..., k, :] = rows * width + columns
+    # NaN wins a window, as in PyTorch (argmax already points at the first NaN of each row).
+    return values, indices
+
+
+def scatter_to_planes(values: np.ndarray, indices: np.ndarray, plane: tuple[int, int]) -> np.ndarray:
+    """Zeros of shape (..., H, W) with values added at the flat per-plane indices (repeats accumulate)."""
+    lead = values.shape[:-2]
+    size = plane[0] * plane[1]
+    count = math.prod(lead)
+    offsets = (np.arange(count, dtype=np.int64) * size).reshape(*lead, 1, 1)
+    totals = np.bincount((indices + offsets).ravel(), weights=values.ravel(), minlength=count * size)
+    return totals.astype(values.dtype).reshape(*lead, *plane)

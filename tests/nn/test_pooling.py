@@ -1,0 +1,282 @@
+"""Pooling: max (with ties and indices), average, adaptive, max-unpooling; parity with PyTorch, gradcheck,
+the lecture's max-unpooling example, errors."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ember
+from ember import nn
+from ember.nn import functional as F
+from tests.helpers import assert_close, check_gradients, check_parity, random_array
+
+TF = torch.nn.functional
+
+
+def distinct_values(shape, seed=0):
+    """A random permutation of well-separated values: no ties, so the numerical gradient is defined."""
+    rng = np.random.default_rng(seed)
+    return (rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1 - 1.0).astype(np.float32)
+
+
+def with_ties(shape, seed=0):
+    """Small integers: most windows hold their maximum more than once."""
+    return np.random.default_rng(seed).integers(-2, 3, shape).astype(np.float32)
+
+
+def check_pool_with_indices(ember_fn, torch_fn, x):
+    """Same values, same indices (ties included), same gradient for a random upstream gradient."""
+    (value, index), (reference, reference_index) = ember_fn(ember.tensor(x)), torch_fn(torch.tensor(x))
+    if reference_index.numel() and reference_index.max() >= x.shape[-2] * x.shape[-1]:
+        # A window entirely in the padding: PyTorch's index points past the plane and its backward
+        # writes into the next plane. Ember's index is the same; the gradient is not compared.
+        np.testing.assert_array_equal(index.data, reference_index.numpy())
+        return
+    assert index.dtype == np.int64
+    np.testing.assert_array_equal(index.data, reference_index.numpy())
+    assert_close(value, reference, 0, 0, "values")
+    check_parity(lambda a: ember_fn(a)[0], lambda a: torch_fn(a)[0], [x])
+
+
+MAX_GRID = list(
+    itertools.product([2, 3, (2, 3)], [None, 1, 2, (1, 2)], [0, 1], [1, 2], [False, True], [(6, 7), (5, 5)])
+)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode, size", MAX_GRID)
+def test_max_pool2d_parity_grid_with_ties_and_indices(kernel, stride, padding, dilation, ceil_mode, size):
+    options = {"stride": stride, "padding": padding, "dilation": dilation, "ceil_mode": ceil_mode}
+    try:
+        TF.max_pool2d(torch.zeros(1, 1, *size), kernel, **options)
+    except RuntimeError:
+        return  # PyTorch refuses the setting (padding above half the kernel); tested among the errors
+    for x in (random_array((2, 3, *size)), with_ties((2, 3, *size))):
+        check_pool_with_indices(
+            lambda a: F.max_pool2d(a, kernel, return_indices=True, **options),
+            lambda a: TF.max_pool2d(a, kernel, return_indices=True, **options),
+            x,
+        )
+
+
+def test_max_pool2d_ties_route_the_gradient_to_the_first_maximum():
+    x = np.array([[[[1, 3, 3, 0], [3, 2, 0, 0]]]], np.float32)  # window 1: three 3s; window 2: all 0
+    xe = ember.tensor(x, requires_grad=True)
+    y, index = F.max_pool2d(xe, 2, return_indices=True)
+    y.backward(ember.ones(1, 1, 1, 2))
+    np.testing.assert_array_equal(index.data, [[[[1, 2]]]])
+    np.testing.assert_array_equal(xe.grad.data, [[[[0, 1, 1, 0], [0, 0, 0, 0]]]])
+
+
+@pytest.mark.parametrize(
+    "kernel, options",
+    [
+        (2, {}),
+        (3, {"stride": 2, "padding": 1}),
+        ((2, 3), {"dilation": 2, "ceil_mode": True}),
+        (3, {"stride": 1}),
+    ],
+)
+def test_max_pool2d_gradcheck(kernel, options):
+    check_gradients(lambda a: F.max_pool2d(a, kernel, **options), [distinct_values((2, 2, 7, 6))])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    ceil_mode=st.booleans(),
+    ties=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+def test_max_pool2d_parity_random_settings(size, kernel, stride, padding, dilation, ceil_mode, ties, seed):
+    options = {"stride": stride, "padding": padding, "dilation": dilation, "ceil_mode": ceil_mode}
+    try:
+        TF.max_pool2d(torch.zeros(1, 1, *size), kernel, **options)
+    except RuntimeError:
+        return
+    x = with_ties((2, 2, *size), seed) if ties else random_array((2, 2, *size), seed=seed)
+    check_pool_with_indices(
+        lambda a: F.max_pool2d(a, kernel, return_indices=True, **options),
+        lambda a: TF.max_pool2d(a, kernel, return_indices=True, **options),
+        x,
+    )
+
+
+def test_max_pool2d_nan_propagates():
+    x = random_array((1, 1, 4, 4))
+    x[0, 0, 1, 2] = np.nan
+    out = F.max_pool2d(ember.tensor(x), 2).data
+    assert np.isnan(out[0, 0, 0, 1]) and not np.isnan(out).sum() > 1
+
+
+AVG_GRID = list(
+    itertools.product(
+        [2, 3, (2, 3)], [None, 1, 2], [0, 1], [False, True], [False, True], [None, 5], [(6, 7), (5, 5)]
+    )
+)
+
+
+@pytest.mark.parametrize("kernel, stride, padding, ceil_mode, count_include_pad, divisor, size", AVG_GRID)
+def test_avg_pool2d_parity_grid(kernel, stride, padding, ceil_mode, count_include_pad, divisor, size):
+    options = {
+        "stride": stride,
+        "padding": padding,
+        "ceil_mode": ceil_mode,
+        "count_include_pad": count_include_pad,
+        "divisor_override": divisor,
+    }
+    try:
+        TF.avg_pool2d(torch.zeros(1, 1, *size), kernel, **options)
+    except RuntimeError:
+        return
+    check_parity(
+        lambda a: F.avg_pool2d(a, kernel, **options),
+        lambda a: TF.avg_pool2d(a, kernel, **options),
+        [random_array((2, 3, *size))],
+    )
+
+
+@pytest.mark.parametrize(
+    "kernel, options",
+    [(2, {}), (3, {"stride": 2, "padding": 1, "count_include_pad": False}), ((2, 3), {"ceil_mode": True})],
+)
+def test_avg_pool2d_gradcheck(kernel, options):
+    check_gradients(lambda a: F.avg_pool2d(a, kernel, **options), [random_array((2, 2, 7, 6))])
+
+
+@pytest.mark.parametrize(
+    "size, output_size",
+    [((8, 8), 4), ((7, 9), (3, 4)), ((5, 11), (2, 3)), ((6, 6), (None, 4)), ((5, 4), (5, 4)), ((9, 7), 1),
+     ((3, 3), (5, 4))],
+)  # fmt: skip
+def test_adaptive_pools_parity_including_sizes_that_do_not_divide(size, output_size):
+    x = random_array((2, 3, *size))
+    check_parity(
+        lambda a: F.adaptive_avg_pool2d(a, output_size), lambda a: TF.adaptive_avg_pool2d(a, output_size), [x]
+    )
+    for values in (x, with_ties((2, 3, *size))):
+        check_pool_with_indices(
+            lambda a: F.adaptive_max_pool2d(a, output_size, return_indices=True),
+            lambda a: TF.adaptive_max_pool2d(a, output_size, return_indices=True),
+            values,
+        )
+
+
+@pytest.mark.parametrize("output_size", [(3, 2), 1, (2, 4)])
+def test_adaptive_pools_gradcheck(output_size):
+    x = distinct_values((2, 2, 7, 5))
+    check_gradients(lambda a: F.adaptive_avg_pool2d(a, output_size), [x])
+    check_gradients(lambda a: F.adaptive_max_pool2d(a, output_size), [x])
+
+
+def test_unbatched_input_and_float64():
+    x = random_array((3, 6, 6))
+    check_parity(lambda a: F.max_pool2d(a, 2), lambda a: TF.max_pool2d(a, 2), [x])
+    check_parity(lambda a: F.avg_pool2d(a, 3, 1, 1), lambda a: TF.avg_pool2d(a, 3, 1, 1), [x])
+    x64 = ember.tensor(x.astype(np.float64))
+    for out in (F.max_pool2d(x64, 2), F.avg_pool2d(x64, 2), F.adaptive_avg_pool2d(x64, 4)):
+        assert out.dtype == np.float64
+
+
+# ------------------------------------------------------------------------------------------------------
+# Max unpooling
+
+
+def test_lecture_max_unpooling_example():
+    """The slide: pool 1 2 6 3 / 3 5 2 1 / 1 2 2 1 / 7 3 4 8 to 5 6 / 7 8, remember where; unpooling
+    1 2 / 3 4 puts each value at those positions."""
+    x = ember.tensor([[[[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]]]])
+    pooled, positions = nn.MaxPool2d(2, stride=2, return_indices=True)(x)
+    np.testing.assert_array_equal(pooled.data[0, 0], [[5, 6], [7, 8]])
+    unpooled = nn.MaxUnpool2d(2, stride=2)(ember.tensor([[[[1.0, 2.0], [3.0, 4.0]]]]), positions)
+    np.testing.assert_array_equal(
+        unpooled.data[0, 0], [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]]
+    )
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, padding, size, output_size",
+    [
+        (2, None, 0, (6, 8), None),
+        (3, 2, 1, (7, 7), None),
+        (2, 2, 0, (5, 5), (5, 5)),
+        (3, 3, 0, (6, 6), (1, 2, 7, 8)),
+    ],
+)
+def test_max_pool_unpool_round_trip_parity(kernel, stride, padding, size, output_size):
+    x = random_array((2, 3, *size))
+    pooled, indices = TF.max_pool2d(torch.tensor(x), kernel, stride, padding, return_indices=True)
+
+    def ember_fn(values):
+        return F.max_unpool2d(values, ember.tensor(indices.numpy()), kernel, stride, padding, output_size)
+
+    def torch_fn(values):
+        return TF.max_unpool2d(values, indices, kernel, stride, padding, output_size)
+
+    check_parity(ember_fn, torch_fn, [pooled.numpy()])
+    if stride in (None, kernel):
+        # Overlapping windows can share a maximum; unpooling then writes one position twice and the
+        # losing value has no effect, so there only the gather-based gradient (PyTorch's) is checked.
+        check_gradients(ember_fn, [pooled.numpy()])
+    # Unpooling what was pooled puts every maximum back at its flat position.
+    pooled_e, indices_e = F.max_pool2d(ember.tensor(x), kernel, stride, padding, return_indices=True)
+    restored = F.max_unpool2d(pooled_e, indices_e, kernel, stride, padding, output_size).data
+    flat = indices_e.data.reshape(2, 3, -1)
+    at_indices = np.take_along_axis(restored.reshape(2, 3, -1), flat, axis=-1)
+    np.testing.assert_array_equal(at_indices, pooled_e.data.reshape(2, 3, -1))
+    if restored.shape == x.shape:
+        kept = restored != 0
+        np.testing.assert_array_equal(restored[kept], x[kept])
+
+
+def test_unpool_errors():
+    values, indices = ember.ones(1, 1, 2, 2), ember.tensor(np.array([[[[0, 1], [2, 99]]]]))
+    with pytest.raises(ValueError, match="invalid max index 99"):
+        F.max_unpool2d(values, indices, 2)
+    with pytest.raises(ValueError, match=r"invalid output_size \(7, 7\)"):
+        F.max_unpool2d(values, ember.tensor(np.zeros((1, 1, 2, 2), np.int64)), 2, output_size=(7, 7))
+    with pytest.raises(ValueError, match="expected indices of the input's shape"):
+        F.max_unpool2d(values, ember.tensor(np.zeros((1, 1, 2, 1), np.int64)), 2)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Modules and errors
+
+
+def test_modules_match_pytorch():
+    x = with_ties((2, 3, 9, 8))
+    pairs = [
+        (nn.MaxPool2d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, ceil_mode=True)),
+        (nn.AvgPool2d(2, count_include_pad=False), torch.nn.AvgPool2d(2, count_include_pad=False)),
+        (nn.AdaptiveAvgPool2d((3, None)), torch.nn.AdaptiveAvgPool2d((3, None))),
+        (nn.AdaptiveMaxPool2d(4), torch.nn.AdaptiveMaxPool2d(4)),
+    ]
+    for ours, theirs in pairs:
+        check_parity(ours, theirs, [x])
+        assert repr(ours) == repr(theirs)
+    _, indices = nn.AdaptiveMaxPool2d((2, 3), return_indices=True)(ember.tensor(x))
+    reference = torch.nn.AdaptiveMaxPool2d((2, 3), return_indices=True)(torch.tensor(x))[1]
+    np.testing.assert_array_equal(indices.data, reference.numpy())
+    assert repr(nn.MaxUnpool2d(2)) == repr(torch.nn.MaxUnpool2d(2))
+
+
+def test_pooling_errors():
+    with pytest.raises(ValueError, match="padding should be at most half of the effective kernel size"):
+        F.max_pool2d(ember.zeros(1, 1, 6, 6), 2, padding=2)
+    with pytest.raises(ValueError, match="padding should be at most half of the kernel size"):
+        F.avg_pool2d(ember.zeros(1, 1, 6, 6), 3, padding=2)
+    with pytest.raises(ValueError, match="is too small"):
+        F.max_pool2d(ember.zeros(1, 1, 2, 2), 3)
+    with pytest.raises(
+        ValueError, match=r"MaxPool2d\(kernel_size=2.*expected input \(N, C, H, W\).*got \(4, 4\)"
+    ):
+        nn.MaxPool2d(2)(ember.zeros(4, 4))
+    with pytest.raises(ValueError, match="output_size must be positive"):
+        F.adaptive_avg_pool2d(ember.zeros(1, 1, 4, 4), 0)
