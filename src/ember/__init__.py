@@ -47,3 +47,16 @@ float = float32
 int = int32
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # ember.summary and ember.models load the model zoo (and with it every layer) only when first used.
+    if name == "summary":
+        from ember.models.summary import summary
+
+        return summary
+    if name == "models":
+        import ember.models
+
+        return ember.models
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")

@@ -132,6 +132,56 @@ def test_conv2d_chunks_and_workspaces_do_not_change_the_result(monkeypatch):
             np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("input_grad", ["transposed", "col2im"])
+@pytest.mark.parametrize("columns", ["grid rows", "exact"])
+@pytest.mark.parametrize(
+    "c_in, c_out, size, kernel, options",
+    [
+        (3, 4, (7, 9), 3, {"padding": 1}),
+        (2, 6, (8, 6), (3, 2), {"padding": "same", "dilation": 2, "groups": 2}),
+        (4, 4, (6, 7), 3, {}),
+        (3, 2, (5, 5), 1, {"padding": 2}),
+    ],
+)
+def test_every_kernel_path_matches_pytorch(
+    monkeypatch, input_grad, columns, c_in, c_out, size, kernel, options
+):
+    """Stride-1 input gradients either way, columns over whole grid rows or exact positions."""
+    if input_grad == "col2im":
+        monkeypatch.setattr(_conv_kernels, "prefers_transposed", lambda *args: False)
+    else:
+        monkeypatch.setattr(_conv_kernels, "prefers_transposed", lambda geo, *args: geo.transposed_input_grad)
+    monkeypatch.setattr(_conv_kernels, "ROW_WASTE_LIMIT", 100.0 if columns == "grid rows" else 0.0)
+    _conv_kernels.geometry.cache_clear()
+    try:
+        x, w, b = conv_case(c_in, c_out, size, kernel, options.get("groups", 1), True, batch=3)
+        check_conv(x, w, b, **options)
+        check_parity(
+            lambda *a: F.conv_transpose2d(*a, padding=1), lambda *a: TF.conv_transpose2d(*a, padding=1),
+            [x, random_array((c_in, 2, 3, 3), seed=4)], rtol=1e-4, atol=1e-5,
+        )  # fmt: skip
+    finally:
+        _conv_kernels.geometry.cache_clear()
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_threads_share_the_chunks_and_agree(monkeypatch, threads):
+    """Chunks on 1, 2 or 3 threads: the same results (to rounding of the weight-gradient sum)."""
+    monkeypatch.setattr(_conv_kernels, "CHUNK_BYTES", 4 * 27 * 40)  # many chunks
+    results = {}
+    for count in ("1", threads):
+        monkeypatch.setenv("EMBER_NUM_THREADS", count)
+        for options in ({"padding": 1}, {"stride": 2, "padding": 1}):
+            x, w, b = conv_case(3, 5, (9, 8), 3, 1, True, batch=5)
+            xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+            y = F.conv2d(xe, we, ember.tensor(b), **options)
+            y.backward(random_array(y.shape, seed=5))
+            results[count, str(options)] = (y.data, xe.grad.data, we.grad.data)
+    for key, values in results.items():
+        for a, c in zip(values, results["1", key[1]], strict=True):
+            np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-5)
+
+
 def test_two_calls_of_one_shape_before_backward_keep_their_own_inputs():
     """The kernels reuse scratch arrays between calls; nothing saved for backward may be one of them."""
     x1, x2 = random_array((2, 3, 6, 6), seed=1), random_array((2, 3, 6, 6), seed=2)

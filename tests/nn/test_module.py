@@ -215,6 +215,15 @@ def test_repr_matches_pytorch():
     )
 
 
+def test_module_list_repr_groups_repeated_layers_like_pytorch():
+    def build(lib):
+        tanh = [lib.Sequential(lib.Tanh()) for _ in range(2)]
+        return lib.ModuleList([lib.Linear(2, 2), lib.Linear(2, 2), lib.ReLU(), *tanh])
+
+    assert repr(build(nn)) == repr(build(torch.nn))
+    assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList())
+
+
 def test_containers_index_slice_append_insert_delete():
     a, b, c = nn.ReLU(), nn.Tanh(), nn.Sigmoid()
     seq = nn.Sequential(a, b, c)

@@ -208,3 +208,15 @@ def test_adagrad_state_exists_before_the_first_step_like_pytorchs() -> None:
     optimizer = ember.optim.Adagrad([a], initial_accumulator_value=0.5)
     assert float(optimizer.state[a]["step"]) == 0.0
     assert np.array_equal(optimizer.state[a]["sum"].data, np.full(2, 0.5, np.float32))
+
+
+def test_pickling_keeps_the_state_and_drops_the_scratch_buffers() -> None:
+    import pickle
+
+    problem = quadratic("ember")
+    optimizer = ember.optim.Adam(problem.params, lr=0.01)
+    _train(optimizer, problem.loss, 3)
+    restored = pickle.loads(pickle.dumps(optimizer))
+    assert restored._scratch == {} and optimizer._scratch
+    state = restored.state_dict()["state"][0]
+    np.testing.assert_array_equal(state["exp_avg"].data, optimizer.state_dict()["state"][0]["exp_avg"].data)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.optim.problems import max_relative_error, run
 
@@ -76,11 +78,11 @@ LR_SCALE = {("rosenbrock", "SGD"): 0.1}
 
 def _cases() -> list[Any]:
     cases = []
-    for optimizer, settings in SETTINGS.items():
-        for index, setting in enumerate(settings):
+    for optimizer, options in SETTINGS.items():
+        for index, setting in enumerate(options):
             # the float64 ReLU network for two settings of each optimizer (the suite's time is finite)
             problems = ["quadratic", "rosenbrock", "mlp"] + (
-                ["relu_mlp"] if index in (1, len(settings) - 1) else []
+                ["relu_mlp"] if index in (1, len(options) - 1) else []
             )
             for problem in problems:
                 cases.append(pytest.param(problem, optimizer, setting, id=f"{optimizer}-{index}-{problem}"))
@@ -132,3 +134,53 @@ def test_lbfgs_matches_pytorch_after_200_steps(
 ) -> None:
     ember_params, torch_params = run(problem, "LBFGS", setting, closure=True, dtype=dtype)
     assert max_relative_error(ember_params, torch_params) <= tolerance
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    lr=st.floats(1e-4, 0.05),
+    momentum=st.floats(0.0, 0.95),
+    dampening=st.floats(0.0, 0.5),
+    weight_decay=st.floats(0.0, 0.1),
+    nesterov=st.booleans(),
+    maximize=st.booleans(),
+)
+def test_sgd_matches_pytorch_for_random_hyperparameters(
+    lr: float, momentum: float, dampening: float, weight_decay: float, nesterov: bool, maximize: bool
+) -> None:
+    nesterov = nesterov and momentum > 0
+    options = {
+        "lr": lr,
+        "momentum": momentum,
+        "dampening": 0.0 if nesterov else dampening,
+        "weight_decay": weight_decay,
+        "nesterov": nesterov,
+        "maximize": maximize,
+    }
+    ember_params, torch_params = run("quadratic", "SGD", options, steps=30)
+    assert max_relative_error(ember_params, torch_params) <= 1e-5
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    name=st.sampled_from(["Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"]),
+    lr=st.floats(1e-4, 0.05),
+    decay=st.floats(0.5, 0.999),
+    eps=st.sampled_from([1e-8, 1e-6, 1e-4]),
+    weight_decay=st.floats(0.0, 0.1),
+    flag=st.booleans(),
+)
+def test_adaptive_rules_match_pytorch_for_random_hyperparameters(
+    name: str, lr: float, decay: float, eps: float, weight_decay: float, flag: bool
+) -> None:
+    options: dict[str, Any] = {"lr": lr, "eps": eps, "weight_decay": weight_decay}
+    if name in ("Adam", "AdamW"):
+        options.update(betas=(decay, 0.999), amsgrad=flag)
+    elif name == "RMSprop":
+        options.update(alpha=decay, centered=flag)
+    elif name == "Adagrad":
+        options.update(lr_decay=decay / 100)
+    else:
+        options.update(rho=decay, maximize=flag)
+    ember_params, torch_params = run("rosenbrock", name, options, steps=30)
+    assert max_relative_error(ember_params, torch_params) <= 1e-5

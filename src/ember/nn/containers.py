@@ -119,6 +119,23 @@ class ModuleList(_NumberedModules):
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); iterate over it in your module's forward")
 
+    def __repr__(self) -> str:
+        """Runs of identical layers are shown once, as PyTorch does: ``(0-9): 10 x Linear(...)``."""
+        runs: list[list[Any]] = []  # [first index, last index, repr]
+        for index, module in enumerate(self):
+            text = repr(module)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = index
+            else:
+                runs.append([index, index, text])
+        if not runs:
+            return "ModuleList()"
+        lines = [
+            f"({first}): {text}" if first == last else f"({first}-{last}): {last - first + 1} x {text}"
+            for first, last, text in runs
+        ]
+        return "ModuleList(\n  " + "\n  ".join(line.replace("\n", "\n  ") for line in lines) + "\n)"
+
 
 class ModuleDict(Module):
     """A dict of modules, registered under their keys."""

@@ -95,12 +95,14 @@ class Adam(Optimizer):
                 second_moment = np.maximum(
                     state["max_exp_avg_sq"].data, exp_avg_sq, out=state["max_exp_avg_sq"].data
                 )
-            step_size = lr / (1 - beta1**step)
+            # With c1 = 1 - beta1^t, c2 = sqrt(1 - beta2^t): lr m_hat / (sqrt(v_hat) + eps) =
+            # (lr c2 / c1) m / (sqrt(v) + eps c2): one pass fewer over the parameters (as PyTorch's capturable
+            # form computes it).
+            correction2 = (1 - beta2**step) ** 0.5
             denominator = np.sqrt(second_moment, out=self._buffer(param, 1))
-            denominator /= (1 - beta2**step) ** 0.5
-            denominator += eps
+            denominator += eps * correction2
             update = np.divide(exp_avg, denominator, out=denominator)
-            update *= step_size
+            update *= lr * correction2 / (1 - beta1**step)
             param -= update
 
 

@@ -238,6 +238,14 @@ class Optimizer:
             saved["params"] = group["params"]
         self.param_groups = saved_groups
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Scratch buffers are workspace, not state: not pickled.
+        return {key: value for key, value in self.__dict__.items() if key != "_scratch"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._scratch = {}
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):

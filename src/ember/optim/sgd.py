@@ -31,11 +31,14 @@ class SGD(Optimizer):
     PyTorch so that a schedule gives the same trajectory as in PyTorch.
 
     Nesterov momentum (Nesterov 1983, *A method for solving the convex programming problem with convergence
-    rate O(1/k^2)*; for deep learning, Sutskever et al. 2013) takes the gradient at the look-ahead point ``x +
-    mu v'``. The lecture's practical form tracks that point ``x~`` instead of ``x``: ``v_prev = v'; v' = mu v'
-    - lr dx; x~ += -mu v_prev + (1 + mu) v'``. With ``v' = -lr v`` the step is ``-lr ((1 + mu) v - mu v_prev)
-    = -lr (v + mu (v - v_prev)) = -lr (dx + mu v)`` (as ``v = mu v_prev + dx``), which is the
-    ``nesterov=True`` line above: the same iterates, again up to how a changing ``lr`` is applied.
+    rate O(1/k^2)*; for deep learning, Sutskever et al. 2013) takes the gradient at the look-ahead point
+    ``x + mu v'``. The lecture's practical form tracks that point, ``x~``, instead of ``x``::
+
+        v_prev = v';  v' = mu v' - lr dx;  x~ += -mu v_prev + (1 + mu) v'
+
+    With ``v' = -lr v`` its step is ``-lr ((1 + mu) v - mu v_prev)``, and since ``v = mu v_prev + dx``,
+    ``(1 + mu) v - mu v_prev = dx + mu v``: the step is ``-lr (dx + mu v)``, the ``nesterov=True`` line above
+    (the same iterates while ``lr`` is constant).
     """
 
     def __init__(

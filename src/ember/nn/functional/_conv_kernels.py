@@ -9,14 +9,16 @@ of slices, and scattering the gradient back (col2im). Ember avoids most of both 
   a gap of zeros between rows and between samples that is as wide as the padding. Padding is then free
   (the gaps are the padding), and every tap (i, j) of the kernel reads the grid at a constant offset
   ``i * dilation * row + j * dilation`` from the output position.
-- So im2col is a single ``as_strided`` view of the grid, (C, kh, kw, positions), copied chunk by chunk into
-  a cache-sized buffer in one NumPy call each. For stride 1 the positions are a contiguous run of the grid
-  ("flat": the few outputs computed in the gaps are discarded), so the copy streams like ``memcpy``;
-  otherwise they are the exact strided output positions.
+- So im2col is a single ``as_strided`` view of the grid, (C, kh, kw, samples, rows, columns), copied chunk
+  by chunk into a cache-sized buffer in one NumPy call each. Where the stride along a row is 1 the view
+  takes whole grid rows (the few outputs that fall in the gaps are computed and dropped), so the copy
+  moves long contiguous runs instead of short output rows; otherwise it takes the exact output positions.
 - The gradient with respect to the input of a stride-1 convolution is itself a convolution (a transposed
   one, Dumoulin and Visin 2016): the upstream gradient, written into a grid of the same geometry, is read
-  with the taps mirrored, and one GEMM per chunk gives the input gradient. No scatter-add at all. Strided
-  convolutions scatter the column gradients back tap by tap (col2im) into a zeroed grid.
+  with the taps mirrored, and one GEMM per chunk gives the input gradient; no scatter-add. Where that
+  convolution would be much larger (many more output than input channels, or a 'valid' convolution whose
+  gradient grid is mostly zeros) and for strided convolutions, the column gradients W^T @ dy are scattered
+  back tap by tap (col2im) instead.
 - Chunks keep the column buffer in cache, and the buffers are reused between calls (``_workspace``).
 
 Groups are a batch of independent GEMMs (``np.matmul`` over a leading group axis): channels are grouped
@@ -33,13 +35,19 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ember.nn.functional import _workspace
+from ember.nn.functional._parallel import run_chunks
 
-# Bytes of one column chunk: small enough to stay in the 1 MiB L2 / shared L3 while the GEMM reads it,
-# large enough that the per-chunk Python overhead stays small (measured in docs/performance.md).
+# Bytes of one column chunk: small enough to stay in cache while the GEMM reads it, large enough that the
+# per-chunk Python overhead stays small (measured in docs/performance.md).
 CHUNK_BYTES = 1 << 21
-# Computing on the flat grid wastes the outputs that fall in the gaps; above this ratio of grid positions
-# to real outputs the exact strided positions are cheaper.
-FLAT_WASTE_LIMIT = 1.4
+# Computing whole grid rows wastes the outputs in the gaps; above this ratio of grid columns to output
+# columns the exact positions are cheaper despite their shorter copies.
+ROW_WASTE_LIMIT = 1.5
+# Relative costs per element, measured on this project's machine: a strided add (col2im) against a copy
+# (building the transposed convolution's columns). They decide how the input gradient is computed.
+COPY_COST, ADD_COST = 1.0, 2.5
+
+Chunk = tuple[int, int, int, int]  # samples first .. last, rows first .. last
 
 
 @dataclass(frozen=True)
@@ -59,10 +67,10 @@ class ConvGeometry:
     gap_w: int
     row: int  # grid row length: width + gap_w
     plane: int  # grid positions per sample: (height + gap_h) * row
-    length: int  # grid positions of the whole batch
     lead: int  # grid offset of input (0, 0) of sample 0
-    first_tap: int  # grid offset of tap (0, 0) for output position 0
-    flat_forward: bool  # enumerate the flat grid (stride 1, little waste) or the exact output positions
+    first_tap: int  # grid offset of tap (0, 0) for output (0, 0) of sample 0
+    out_cols: int  # columns computed per output row: the whole grid row, or exactly out_width
+    transposed_input_grad: bool  # input gradient as a transposed convolution (else col2im)
 
     @property
     def taps(self) -> int:
@@ -76,8 +84,18 @@ class ConvGeometry:
 
     @property
     def grid_size(self) -> int:
-        """Length of an input grid: every read of every enumerated position stays inside."""
-        return max(self.lead + self.length, self.first_tap + self.length + self.tap_span)
+        """Length of an input grid: every read of every computed output stays inside."""
+        (sh, sw), last = self.stride, self.batch - 1
+        furthest = self.first_tap + last * self.plane + (self.out_height - 1) * sh * self.row
+        furthest += (self.out_cols - 1) * sw + self.tap_span
+        return max(self.lead + self.batch * self.plane, furthest + 1)
+
+    @property
+    def output_margins(self) -> tuple[int, int]:
+        """Zero margins before and after an output-gradient grid, for the mirrored reads."""
+        top, _, left, _ = self.padding
+        back = top * self.row + left
+        return max(0, self.tap_span - back), back + 1
 
 
 @functools.lru_cache(maxsize=256)
@@ -107,9 +125,7 @@ def geometry(
     gap_h = max(top, bottom, out_height - height, 0)
     gap_w = max(left, right, out_width - width, 0)
     row = width + gap_w
-    plane = (height + gap_h) * row
-    lead = gap_h * row + gap_w
-    flat = sh == sw == 1 and plane <= FLAT_WASTE_LIMIT * out_height * out_width
+    out_cols = row if sw == 1 and row <= ROW_WASTE_LIMIT * out_width else out_width
     return ConvGeometry(
         batch,
         height,
@@ -123,101 +139,149 @@ def geometry(
         gap_h,
         gap_w,
         row,
-        plane,
-        batch * plane,
-        lead,
-        lead - top * row - left,
-        flat,
+        (height + gap_h) * row,
+        gap_h * row + gap_w,
+        gap_h * row + gap_w - top * row - left,
+        out_cols,
+        (sh, sw) == (1, 1),
     )
+
+
+def prefers_transposed(geo: ConvGeometry, in_channels: int, out_channels: int) -> bool:
+    """Whether the input gradient is cheaper as a transposed convolution than by col2im (stride 1 only).
+
+    Both do the same GEMM work; they differ in the data moved per tap: the transposed convolution copies
+    out_channels values per input position, col2im adds in_channels values per output position.
+    """
+    if not geo.transposed_input_grad:
+        return False
+    transposed = COPY_COST * out_channels * geo.height * geo.row
+    scattered = ADD_COST * in_channels * geo.out_height * geo.out_cols
+    return transposed <= scattered
 
 
 # ------------------------------------------------------------------------------------------------------
-# Grids and views
+# Grids, chunks and column views
 
 
-def _grid_body(grid: np.ndarray, geo: ConvGeometry, offset: int, rows: int, cols: int) -> np.ndarray:
+def _body(grid: np.ndarray, geo: ConvGeometry, offset: int, rows: int, cols: int) -> np.ndarray:
     """The (C, N, rows, cols) positions of a grid that hold values, as a view."""
-    body = grid[:, offset : offset + geo.length]
+    body = grid[:, offset : offset + geo.batch * geo.plane]
     return body.reshape(grid.shape[0], geo.batch, geo.height + geo.gap_h, geo.row)[:, :, :rows, :cols]
 
 
-def input_grid(x: np.ndarray, geo: ConvGeometry, role: str = "input") -> np.ndarray:
+def input_grid(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """x (N, C, H, W) copied into a zero-gapped channel-major grid (a reused workspace)."""
-    channels = x.shape[1]
-    grid = _workspace.zeroed_grid(role, geo, (channels, geo.grid_size), x.dtype)
-    _grid_body(grid, geo, geo.lead, geo.height, geo.width)[...] = x.transpose(1, 0, 2, 3)
+    grid = _workspace.zeroed_grid("input", geo, (x.shape[1], geo.grid_size), x.dtype)
+    _body(grid, geo, geo.lead, geo.height, geo.width)[...] = x.transpose(1, 0, 2, 3)
     return grid
 
 
-def _output_grid_margins(geo: ConvGeometry) -> tuple[int, int]:
-    """Zero margins before and after an output-gradient grid, for the mirrored reads of the input gradient."""
-    top, _, left, _ = geo.padding
-    back = top * geo.row + left
-    return max(0, geo.tap_span - back), back + 1
-
-
-def output_grid(g: np.ndarray, geo: ConvGeometry) -> tuple[np.ndarray, int]:
-    """g (N, O, Ho, Wo) copied into a zero-gapped grid of the input's geometry; returns it and its offset."""
-    front, back = _output_grid_margins(geo)
-    grid = _workspace.zeroed_grid("output", geo, (g.shape[1], front + geo.length + back), g.dtype)
-    _grid_body(grid, geo, front, geo.out_height, geo.out_width)[...] = g.transpose(1, 0, 2, 3)
-    return grid, front
-
-
-def _tap_strides(grid: np.ndarray, geo: ConvGeometry, mirrored: bool = False) -> tuple[int, int, int]:
-    """Byte strides of the (C, kh, kw) axes of a column view of ``grid``."""
-    (dh, dw), sign = geo.dilation, (-1 if mirrored else 1)
-    return (grid.strides[0], sign * dh * geo.row * grid.itemsize, sign * dw * grid.itemsize)
-
-
-def flat_columns(grid: np.ndarray, geo: ConvGeometry, start: int, count: int, mirrored: bool = False) -> Any:
-    """View (C, kh, kw, count): tap (i, j) of the ``count`` grid positions from ``start`` on."""
-    (kh, kw), item = geo.kernel, grid.itemsize
-    return as_strided(
-        grid[:, start:],
-        shape=(grid.shape[0], kh, kw, count),
-        strides=(*_tap_strides(grid, geo, mirrored), item),
-        writeable=False,
+def output_grid(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """dy (N, O, Ho, Wo) in a zero-gapped grid of the input's geometry, with the zero margins of
+    ``output_margins`` before and after, for the transposed convolution."""
+    front, back = geo.output_margins
+    grid = _workspace.zeroed_grid(
+        "output", geo, (grad.shape[1], front + geo.batch * geo.plane + back), grad.dtype
     )
+    _body(grid, geo, front, geo.out_height, geo.out_width)[...] = grad.transpose(1, 0, 2, 3)
+    return grid
 
 
-def exact_columns(
-    grid: np.ndarray, geo: ConvGeometry, first: int, count: int, writeable: bool = False
+def output_positions(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """dy (N, O, Ho, Wo) as the (O, N, Ho, out_cols) matrix of the computed positions, zero in the gaps."""
+    shape = (grad.shape[1], geo.batch, geo.out_height, geo.out_cols)
+    positions = _workspace.zeroed_grid("positions", geo, shape, grad.dtype)
+    positions[..., : geo.out_width] = grad.transpose(1, 0, 2, 3)
+    return positions
+
+
+@functools.lru_cache(maxsize=512)
+def chunks(batch: int, rows: int, cols: int, column_rows: int, itemsize: int) -> tuple[Chunk, ...]:
+    """Whole samples per chunk where one fits in CHUNK_BYTES of columns, else blocks of rows of one sample."""
+    per_row = column_rows * cols * itemsize
+    if per_row * rows <= CHUNK_BYTES:
+        step = max(1, CHUNK_BYTES // (per_row * rows))
+        return tuple((n, min(batch, n + step), 0, rows) for n in range(0, batch, step))
+    step = max(1, CHUNK_BYTES // per_row)
+    return tuple((n, n + 1, r, min(rows, r + step)) for n in range(batch) for r in range(0, rows, step))
+
+
+def _forward_chunks(geo: ConvGeometry, column_rows: int, itemsize: int) -> tuple[Chunk, ...]:
+    return chunks(geo.batch, geo.out_height, geo.out_cols, column_rows, itemsize)
+
+
+def column_view(
+    grid: np.ndarray,
+    geo: ConvGeometry,
+    start: int,
+    chunk: Chunk,
+    cols: int,
+    position_strides: tuple[int, int],
+    mirrored: bool = False,
+    writeable: bool = False,
 ) -> Any:
-    """View (C, kh, kw, count, Ho, Wo): tap (i, j) of the outputs of samples first .. first + count."""
-    (kh, kw), (sh, sw), item = geo.kernel, geo.stride, grid.itemsize
+    """View (C, kh, kw, samples, rows, cols) of ``grid``: tap (i, j) of each position of the chunk."""
+    (kh, kw), (dh, dw), item = geo.kernel, geo.dilation, grid.itemsize
+    n0, n1, r0, r1 = chunk
+    row_stride, col_stride = position_strides
+    sign = -1 if mirrored else 1
     return as_strided(
-        grid[:, geo.first_tap + first * geo.plane :],
-        shape=(grid.shape[0], kh, kw, count, geo.out_height, geo.out_width),
-        strides=(*_tap_strides(grid, geo), geo.plane * item, sh * geo.row * item, sw * item),
+        grid[:, start + n0 * geo.plane + r0 * row_stride :],
+        shape=(grid.shape[0], kh, kw, n1 - n0, r1 - r0, cols),
+        strides=(
+            grid.strides[0],
+            sign * dh * geo.row * item,
+            sign * dw * item,
+            geo.plane * item,
+            row_stride * item,
+            col_stride * item,
+        ),
         writeable=writeable,
     )
 
 
-def _chunks(total: int, step: int) -> list[tuple[int, int]]:
-    return [(start, min(total, start + step)) for start in range(0, total, step)]
+def _forward_view(grid: np.ndarray, geo: ConvGeometry, chunk: Chunk) -> Any:
+    sh, sw = geo.stride
+    return column_view(grid, geo, geo.first_tap, chunk, geo.out_cols, (sh * geo.row, sw))
 
 
-def _positions_per_chunk(rows: int, itemsize: int) -> int:
-    return max(1, CHUNK_BYTES // (rows * itemsize))
-
-
-def _column_buffer(role: str, rows: int, positions: int, dtype: Any) -> np.ndarray:
-    """A reused flat buffer for (rows, positions) columns."""
-    return _workspace.scratch(role, (rows * positions,), dtype)
-
-
-def _columns_into(buffer: np.ndarray, view: Any, rows: int) -> np.ndarray:
-    """Copy a column view into the front of a reused buffer; returns the (rows, positions) matrix."""
+def _matrix(view: Any, rows: int, buffer: np.ndarray) -> np.ndarray:
+    """A column view as a (rows, positions) matrix: the view itself if it is one, else copied into buffer."""
     count = view.size // rows
-    columns = buffer[: rows * count].reshape(view.shape)
-    np.copyto(columns, view)
-    return columns.reshape(rows, count)
+    try:
+        return np.reshape(view, (rows, count), copy=False)
+    except ValueError:
+        columns = buffer[: rows * count].reshape(view.shape)
+        np.copyto(columns, view)
+        return columns.reshape(rows, count)
+
+
+def _block(array: np.ndarray, chunk: Chunk) -> np.ndarray:
+    """Positions of a chunk of a (C, N, rows, cols) array as a (C, positions) matrix view."""
+    n0, n1, r0, r1 = chunk
+    return np.reshape(array[:, n0:n1, r0:r1], (array.shape[0], -1), copy=False)
 
 
 def _grouped(matrix: np.ndarray, groups: int) -> np.ndarray:
     """(G * a, n) as (G, a, n), a view."""
     return matrix.reshape(groups, matrix.shape[0] // groups, matrix.shape[1])
+
+
+def _buffer_size(rows: int, chunk_list: tuple[Chunk, ...], cols: int) -> tuple[int]:
+    """Shape of a flat buffer that holds the (rows, positions) columns of the largest chunk."""
+    return (rows * cols * max((n1 - n0) * (r1 - r0) for n0, n1, r0, r1 in chunk_list),)
+
+
+def _to_nchw(values: np.ndarray, dtype: Any, bias: np.ndarray | None = None) -> np.ndarray:
+    """(C, N, H, W) values as a new contiguous (N, C, H, W) array, with the bias added on the way."""
+    c, n, h, w = values.shape
+    result = np.empty((n, c, h, w), dtype)
+    if bias is None:
+        np.copyto(result.transpose(1, 0, 2, 3), values)
+    else:
+        np.add(values, bias.reshape(-1, 1, 1, 1), out=result.transpose(1, 0, 2, 3))
+    return result
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -228,37 +292,19 @@ def forward(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, groups: int
 ) -> np.ndarray:
     """y = conv(x, weight) + bias, (N, C, H, W) -> (N, O, Ho, Wo), contiguous NCHW."""
-    out_channels = weight.shape[0]
-    rows = weight[0].size * groups  # C kh kw
+    out_channels, rows = weight.shape[0], weight[0].size * groups  # rows: C kh kw
     w = weight.reshape(groups, out_channels // groups, rows // groups)
     grid = input_grid(x, geo)
-    if geo.flat_forward:
-        out = _workspace.scratch("forward", (out_channels, geo.length), x.dtype)
-        step = _positions_per_chunk(rows, x.itemsize)
-        buffer = _column_buffer("columns", rows, step, x.dtype)
-        for start, stop in _chunks(geo.length, step):
-            view = flat_columns(grid, geo, geo.first_tap + start, stop - start)
-            columns = view.reshape(rows, stop - start) if geo.taps == 1 else _columns_into(buffer, view, rows)
-            np.matmul(w, _grouped(columns, groups), out=_grouped(out[:, start:stop], groups))
-        values = _grid_body(out, geo, 0, geo.out_height, geo.out_width)
-    else:
-        spatial = geo.out_height * geo.out_width
-        out = _workspace.scratch("forward", (out_channels, geo.batch * spatial), x.dtype)
-        step = max(1, _positions_per_chunk(rows, x.itemsize) // spatial)
-        buffer = _column_buffer("columns", rows, step * spatial, x.dtype)
-        for first, last in _chunks(geo.batch, step):
-            view = exact_columns(grid, geo, first, last - first)
-            columns = _columns_into(buffer, view, rows)
-            np.matmul(
-                w, _grouped(columns, groups), out=_grouped(out[:, first * spatial : last * spatial], groups)
-            )
-        values = out.reshape(out_channels, geo.batch, geo.out_height, geo.out_width)
-    result = np.empty((geo.batch, out_channels, geo.out_height, geo.out_width), x.dtype)
-    if bias is None:
-        np.copyto(result.transpose(1, 0, 2, 3), values)
-    else:
-        np.add(values, bias.reshape(-1, 1, 1, 1), out=result.transpose(1, 0, 2, 3))
-    return result
+    out = _workspace.scratch("forward", (out_channels, geo.batch, geo.out_height, geo.out_cols), x.dtype)
+    chunk_list = _forward_chunks(geo, rows, x.itemsize)
+    size = _buffer_size(rows, chunk_list, geo.out_cols)
+
+    def body(chunk: Chunk, worker: int) -> None:
+        columns = _matrix(_forward_view(grid, geo, chunk), rows, _workspace.scratch("columns", size, x.dtype))
+        np.matmul(w, _grouped(columns, groups), out=_grouped(_block(out, chunk), groups))
+
+    run_chunks(chunk_list, body)
+    return _to_nchw(out[..., : geo.out_width], x.dtype, bias)
 
 
 def backward(
@@ -270,46 +316,54 @@ def backward(
     weight_shape: tuple[int, ...],
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Gradients of conv(x, weight) with respect to x and weight (each only if given x / weight)."""
-    grad_input = None if weight is None else input_gradient(weight, grad, geo, groups)
-    grad_weight = None if x is None else weight_gradient(x, grad, weight_shape, geo, groups)
+    positions = output_positions(grad, geo)
+    grad_input = None if weight is None else input_gradient(weight, grad, geo, groups, positions)
+    grad_weight = None if x is None else weight_gradient(x, grad, weight_shape, geo, groups, positions)
     return grad_input, grad_weight
 
 
 def weight_gradient(
-    x: np.ndarray, grad: np.ndarray, weight_shape: tuple[int, ...], geo: ConvGeometry, groups: int
+    x: np.ndarray,
+    grad: np.ndarray,
+    weight_shape: tuple[int, ...],
+    geo: ConvGeometry,
+    groups: int,
+    positions: np.ndarray | None = None,
 ) -> np.ndarray:
-    """dL/dW = sum over positions of grad (O, positions) @ cols^T (positions, C kh kw), per group."""
-    out_channels = weight_shape[0]
+    """dL/dW = sum over positions of dy (O, positions) @ cols^T (positions, C kh kw), per group."""
     rows = int(np.prod(weight_shape[1:])) * groups
+    positions = output_positions(grad, geo) if positions is None else positions
     grid = input_grid(x, geo)
-    total = np.zeros((groups, out_channels // groups, rows // groups), x.dtype)
-    if geo.flat_forward:
-        g_grid, front = output_grid(grad, geo)
-        step = _positions_per_chunk(rows, x.itemsize)
-        buffer = _column_buffer("columns", rows, step, x.dtype)
-        for start, stop in _chunks(geo.length, step):
-            view = flat_columns(grid, geo, geo.first_tap + start, stop - start)
-            columns = view.reshape(rows, stop - start) if geo.taps == 1 else _columns_into(buffer, view, rows)
-            g = _grouped(g_grid[:, front + start : front + stop], groups)
-            total += np.matmul(g, _grouped(columns, groups).transpose(0, 2, 1))
-    else:
-        spatial = geo.out_height * geo.out_width
-        g_all = _channel_major(grad)
-        step = max(1, _positions_per_chunk(rows, x.itemsize) // spatial)
-        buffer = _column_buffer("columns", rows, step * spatial, x.dtype)
-        for first, last in _chunks(geo.batch, step):
-            columns = _columns_into(buffer, exact_columns(grid, geo, first, last - first), rows)
-            g = _grouped(g_all[:, first * spatial : last * spatial], groups)
-            total += np.matmul(g, _grouped(columns, groups).transpose(0, 2, 1))
+    chunk_list = _forward_chunks(geo, rows, x.itemsize)
+    size = _buffer_size(rows, chunk_list, geo.out_cols)
+    totals: dict[int, np.ndarray] = {}  # one running sum per worker
+
+    def body(chunk: Chunk, worker: int) -> None:
+        columns = _matrix(_forward_view(grid, geo, chunk), rows, _workspace.scratch("columns", size, x.dtype))
+        product = np.matmul(
+            _grouped(_block(positions, chunk), groups), _grouped(columns, groups).transpose(0, 2, 1)
+        )
+        if worker in totals:
+            totals[worker] += product
+        else:
+            totals[worker] = product
+
+    workers = run_chunks(chunk_list, body)
+    total = totals[0]
+    for worker in range(1, workers):  # a fixed order: the same sum for the same thread count
+        total += totals[worker]
     return total.reshape(weight_shape)
 
 
-def _channel_major(grad: np.ndarray) -> np.ndarray:
-    """(N, O, Ho, Wo) as a contiguous (O, N Ho Wo) matrix (a reused workspace)."""
-    n, o, h, w = grad.shape
-    out = _workspace.scratch("grad-channel-major", (o, n * h * w), grad.dtype)
-    np.copyto(out.reshape(o, n, h, w), grad.transpose(1, 0, 2, 3))
-    return out
+def input_gradient(
+    weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int, positions: np.ndarray | None = None
+) -> np.ndarray:
+    """dL/dx (N, C, H, W): a transposed convolution of dy, or col2im of the column gradients W^T dy."""
+    out_channels, in_channels = weight.shape[0], weight.shape[1] * groups
+    if prefers_transposed(geo, in_channels, out_channels):
+        return _transposed_convolution(weight, grad, geo, groups)
+    positions = output_positions(grad, geo) if positions is None else positions
+    return _col2im(weight, positions, geo, groups)
 
 
 def _mirrored_weight(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -319,54 +373,54 @@ def _mirrored_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(w).reshape(groups, cg, (o // groups) * kh * kw)
 
 
-def input_gradient(weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int) -> np.ndarray:
-    """dL/dx (N, C, H, W): a transposed convolution of the upstream gradient (col2im when strided)."""
-    if geo.stride != (1, 1):
-        return _input_gradient_col2im(weight, grad, geo, groups)
+def _transposed_convolution(
+    weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int
+) -> np.ndarray:
+    """Stride 1: input position t receives tap (i, j) from the output at t + (top, left) - (i, j)."""
     out_channels, in_channels = weight.shape[0], weight.shape[1] * groups
     rows = out_channels * geo.taps
     w = _mirrored_weight(weight, groups)
-    g_grid, front = output_grid(grad, geo)
+    g_grid = output_grid(grad, geo)
     top, _, left, _ = geo.padding
-    out = _workspace.scratch("input-grad", (in_channels, geo.length), grad.dtype)
-    step = _positions_per_chunk(rows, grad.itemsize)
-    buffer = _column_buffer("grad-columns", rows, step, grad.dtype)
-    # The input at grid position t receives tap (i, j) from the output at t + top*row + left - (i, j).
-    base = front + top * geo.row + left
-    for start, stop in _chunks(geo.length, step):
-        view = flat_columns(g_grid, geo, base + start, stop - start, mirrored=True)
-        columns = view.reshape(rows, stop - start) if geo.taps == 1 else _columns_into(buffer, view, rows)
-        np.matmul(w, _grouped(columns, groups), out=_grouped(out[:, start:stop], groups))
-    result = np.empty((geo.batch, in_channels, geo.height, geo.width), grad.dtype)
-    np.copyto(result.transpose(1, 0, 2, 3), _grid_body(out, geo, 0, geo.height, geo.width))
-    return result
+    start = geo.output_margins[0] + top * geo.row + left
+    out = _workspace.scratch("input-grad", (in_channels, geo.batch, geo.height, geo.row), grad.dtype)
+    chunk_list = chunks(geo.batch, geo.height, geo.row, rows, grad.itemsize)
+    size = _buffer_size(rows, chunk_list, geo.row)
+
+    def body(chunk: Chunk, worker: int) -> None:
+        view = column_view(g_grid, geo, start, chunk, geo.row, (geo.row, 1), mirrored=True)
+        columns = _matrix(view, rows, _workspace.scratch("grad-columns", size, grad.dtype))
+        np.matmul(w, _grouped(columns, groups), out=_grouped(_block(out, chunk), groups))
+
+    run_chunks(chunk_list, body)
+    return _to_nchw(out[..., : geo.width], grad.dtype)
 
 
-def _input_gradient_col2im(
-    weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int
-) -> np.ndarray:
-    """Strided convolution: column gradients W^T @ grad, scattered back tap by tap into a zeroed grid."""
+def _col2im(weight: np.ndarray, positions: np.ndarray, geo: ConvGeometry, groups: int) -> np.ndarray:
+    """Column gradients W^T @ dy, chunk by chunk, added back tap by tap into a zeroed input grid."""
     out_channels, in_channels = weight.shape[0], weight.shape[1] * groups
     rows = weight[0].size * groups
     w = weight.reshape(groups, out_channels // groups, rows // groups).transpose(0, 2, 1)
-    g_all = _channel_major(grad)
-    spatial = geo.out_height * geo.out_width
-    grid = _workspace.scratch("col2im", (in_channels, geo.grid_size), grad.dtype)
+    grid = _workspace.scratch("col2im", (in_channels, geo.grid_size), positions.dtype)
     grid.fill(0)
-    step = max(1, _positions_per_chunk(rows, grad.itemsize) // spatial)
-    buffer = _column_buffer("grad-columns", rows, step * spatial, grad.dtype)
-    (kh, kw) = geo.kernel
-    for first, last in _chunks(geo.batch, step):
-        count = last - first
-        columns = buffer[: rows * count * spatial].reshape(rows, count * spatial)
-        np.matmul(
-            w, _grouped(g_all[:, first * spatial : last * spatial], groups), out=_grouped(columns, groups)
-        )
-        columns6 = columns.reshape(in_channels, kh, kw, count, geo.out_height, geo.out_width)
-        target = exact_columns(grid, geo, first, count, writeable=True)
+    chunk_list = _forward_chunks(geo, rows, positions.itemsize)
+    size = _buffer_size(rows, chunk_list, geo.out_cols)
+    kh, kw = geo.kernel
+
+    def body(chunk: Chunk, worker: int) -> None:
+        g = _block(positions, chunk)
+        columns = _workspace.scratch("grad-columns", size, positions.dtype)[: rows * g.shape[1]]
+        columns = columns.reshape(rows, g.shape[1])
+        np.matmul(w, _grouped(g, groups), out=_grouped(columns, groups))
+        # Only the real outputs are added back, so that a chunk writes nothing outside its own samples'
+        # rows and gaps (and chunks of whole samples can run side by side).
+        target = column_view(grid, geo, geo.first_tap, chunk, geo.out_width, geo_strides, writeable=True)
+        values = columns.reshape(*target.shape[:-1], geo.out_cols)[..., : geo.out_width]
         for i in range(kh):
             for j in range(kw):
-                np.add(target[:, i, j], columns6[:, i, j], out=target[:, i, j])
-    result = np.empty((geo.batch, in_channels, geo.height, geo.width), grad.dtype)
-    np.copyto(result.transpose(1, 0, 2, 3), _grid_body(grid, geo, geo.lead, geo.height, geo.width))
-    return result
+                np.add(target[:, i, j], values[:, i, j], out=target[:, i, j])
+
+    geo_strides = (geo.stride[0] * geo.row, geo.stride[1])
+    whole_samples = all(r0 == 0 and r1 == geo.out_height for _, _, r0, r1 in chunk_list)
+    run_chunks(chunk_list, body, parallel=whole_samples)
+    return _to_nchw(_body(grid, geo, geo.lead, geo.height, geo.width), positions.dtype)

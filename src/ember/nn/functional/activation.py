@@ -39,7 +39,7 @@ class LeakyReLU(Function):
 
 
 class PReLU(Function):
-    """x for x > 0, a x otherwise, with a learned ``a`` per channel (dimension 1; 0 for 1-D inputs)."""
+    """x for x > 0, a x otherwise, with a learned ``a``: one shared, or one per channel (dimension 1)."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -86,7 +86,8 @@ class SiLU(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        s = 1 / (1 + np.exp(-np.maximum(x, -80)))  # below -80, s underflows to 0 without a warning
+        with np.errstate(over="ignore"):  # e^-x = inf for very negative x gives exactly s = 0
+            s = 1 / (1 + np.exp(-x))
         ctx.save_for_backward(x, s)
         return x * s
 
@@ -132,6 +133,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return input.relu_() if inplace else ops.relu(input)
 
 
+# ``inplace`` is accepted for PyTorch's signatures; except for relu the result is a new tensor.
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return LeakyReLU.apply(input, negative_slope)
 

@@ -35,26 +35,35 @@ def _chunks(x3: np.ndarray) -> list[slice]:
 
 
 def channel_sum(a: np.ndarray) -> np.ndarray:
-    """Sum of an (N, C, L) array over N and L, in float64 (the rows as one matrix-vector product)."""
+    """Sum of an (N, C, L) array over N and L as two matrix-vector products (BLAS), returned in float64."""
     n, c, length = a.shape
     rows = a.reshape(n * c, length) @ np.ones(length, dtype=a.dtype) if length > 1 else a.reshape(n * c)
-    return rows.reshape(n, c).sum(axis=0, dtype=np.float64)
+    return (np.ones(n, dtype=a.dtype) @ rows.reshape(n, c)).astype(np.float64)
 
 
-def centered_dot(x3: np.ndarray, mean: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
-    """sum over N and L of (x - mean) * other per channel ((x - mean)^2 without ``other``), in float64.
+def centered_dot(
+    x3: np.ndarray, mean: np.ndarray, other: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per channel, sum over N and L of (x - mean) * other ((x - mean)^2 without ``other``), in float64;
+    and, with ``other``, the sum of ``other`` itself, from the same slices while they are in cache.
 
     Two-pass statistics, chunk by chunk: the centered values never exist as one big temporary.
     """
     column = mean.astype(x3.dtype)[:, None]
     total = np.zeros(x3.shape[1], dtype=np.float64)
+    other_total = None if other is None else np.zeros(x3.shape[1], dtype=np.float64)
     buffer = np.empty_like(x3[: _chunks(x3)[0].stop])
     for part in _chunks(x3):
         centered = buffer[: part.stop - part.start]
         np.subtract(x3[part], column, out=centered)
-        np.multiply(centered, centered if other is None else other[part], out=centered)
+        if other is None:
+            np.multiply(centered, centered, out=centered)
+        else:
+            assert other_total is not None
+            other_total += channel_sum(other[part])
+            np.multiply(centered, other[part], out=centered)
         total += channel_sum(centered)
-    return total
+    return total, other_total
 
 
 def affine_per_channel(
@@ -82,8 +91,9 @@ class BatchNorm(Function):
 
     With ``use_batch_stats`` the statistics are the batch's, and the running estimates (when given) are
     updated in place: running = (1 - momentum) running + momentum batch, with the unbiased variance.
-    Per-channel numbers are computed in float64; the big arrays stay in the input's type. Forward saves
-    only x (no normalized copy); backward writes dx = a dy + b x + c in one pass.
+    Sums are accumulated by BLAS in the input's type and combined per channel in float64; the big arrays
+    stay in the input's type. Forward saves only x (no normalized copy); backward writes dx = a dy + b x + c
+    in one pass.
     """
 
     @staticmethod
@@ -102,7 +112,7 @@ class BatchNorm(Function):
         count = x3.shape[0] * x3.shape[2]
         if use_batch_stats:
             mean = channel_sum(x3) / count
-            var = centered_dot(x3, mean) / count
+            var = centered_dot(x3, mean)[0] / count
             if running_mean is not None and running_var is not None:
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype)
@@ -127,8 +137,10 @@ class BatchNorm(Function):
         x_needs, w_needs, b_needs = ctx.needs_input_grad[:3]
         dy = grad.reshape(x3.shape)
         need_sums = w_needs or b_needs or (x_needs and batch_stats)
-        grad_bias = channel_sum(dy) if need_sums else None
-        grad_weight = centered_dot(x3, mean, dy) * invstd if need_sums else None  # sum(dy x_hat)
+        grad_weight = grad_bias = None
+        if need_sums:  # sum(dy x_hat) = sum(dy (x - mean)) invstd and sum(dy), in one pass
+            centered_sum, grad_bias = centered_dot(x3, mean, dy)
+            grad_weight = centered_sum * invstd
         grad_x = None
         if x_needs:
             if batch_stats:  # dx = scale / M (M dy - dbeta - x_hat dgamma) = a dy + b x + c

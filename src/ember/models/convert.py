@@ -1,0 +1,81 @@
+"""Weights to and from PyTorch / torchvision, as safetensors files: no pickle on Ember's side.
+
+A PyTorch checkpoint (``.pth``) is a pickle, and unpickling runs code; safetensors is a plain header of
+names, dtypes and shapes followed by the raw arrays, read with NumPy alone. The zoo's models that
+torchvision also has use torchvision's state-dict keys, so a file written from a torchvision model loads
+into the Ember model of the same name, and one written from Ember loads into torchvision's:
+
+    # PyTorch side (scripts/torch_to_safetensors.py does this for torchvision's models):
+    safetensors.torch.save_file(tv_model.state_dict(), "resnet18.safetensors")
+    # Ember side:
+    model = ember.models.resnet18()
+    ember.models.convert.load_safetensors_into(model, "resnet18.safetensors")
+    ember.models.convert.save_safetensors(model, "back.safetensors")   # torch: load_file + load_state_dict
+
+Needs the ``safetensors`` package (the ``io`` extra: ``pip install 'ember[io]'``), imported only when used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ember.nn.module import IncompatibleKeys, Module
+from ember.tensor import Tensor
+
+PathLike = str | os.PathLike[str]
+
+# torchvision's DenseNet checkpoints predate PyTorch 0.4 and name their layers "norm.1", "conv.2", ...
+_LEGACY_DENSENET = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+)
+
+
+def _safetensors_numpy() -> Any:
+    try:
+        from safetensors import numpy as safetensors_numpy
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "reading and writing safetensors files needs the 'safetensors' package: "
+            "pip install 'ember[io]' (or pip install 'safetensors>=0.4')"
+        ) from error
+    return safetensors_numpy
+
+
+def state_dict_arrays(source: Module | Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """A model's (or a state dict's) tensors as contiguous NumPy arrays, keyed by name."""
+    state = source.state_dict() if isinstance(source, Module) else source
+    arrays = {}
+    for key, value in state.items():
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        arrays[key] = np.ascontiguousarray(array)
+    return arrays
+
+
+def save_safetensors(source: Module | Mapping[str, Any], path: PathLike) -> None:
+    """Write a model's state dict (or any name -> array mapping) to ``path`` as safetensors."""
+    # "format": "pt" lets PyTorch-side loaders that check the metadata (e.g. Hugging Face's) accept the file.
+    _safetensors_numpy().save_file(state_dict_arrays(source), os.fspath(path), metadata={"format": "pt"})
+
+
+def load_safetensors(path: PathLike) -> dict[str, np.ndarray]:
+    """The arrays of a safetensors file, by name, with legacy torchvision key names updated."""
+    return rename_legacy_keys(_safetensors_numpy().load_file(os.fspath(path)))
+
+
+def load_safetensors_into(model: Module, path: PathLike, strict: bool = True) -> IncompatibleKeys:
+    """Load a safetensors file into ``model`` (shapes checked, values copied in place)."""
+    return model.load_state_dict(load_safetensors(path), strict=strict)
+
+
+def rename_legacy_keys(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Rename old torchvision DenseNet keys: ``denselayer1.norm.1.weight`` -> ``denselayer1.norm1.weight``."""
+    renamed = {}
+    for key, value in arrays.items():
+        match = _LEGACY_DENSENET.match(key)
+        renamed[match.group(1) + match.group(2) if match else key] = value
+    return renamed

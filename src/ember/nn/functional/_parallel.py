@@ -1,0 +1,84 @@
+"""Running a kernel's chunks on several threads.
+
+The convolution kernels work chunk by chunk (copy a block of columns, one GEMM). Left to itself, a
+multi-threaded BLAS parallelizes each GEMM and leaves the copies on one core, and it synchronizes its
+threads once per call: with many cache-sized calls that is both slower and fragile on a busy machine
+(measured in ``docs/performance.md``). So when BLAS runs with T > 1 threads, the chunks are shared among T
+Python threads instead (NumPy releases the GIL in its copies and in BLAS calls), with BLAS set to one
+thread meanwhile; the thread budget stays the one the user gave BLAS (``threadpoolctl``,
+``OPENBLAS_NUM_THREADS``, ...). ``EMBER_NUM_THREADS`` overrides it; 1 keeps everything on the calling
+thread. Without ``threadpoolctl`` (the ``fast`` extra) the chunks run on the calling thread.
+
+Worker t takes chunks t, t + T, t + 2T, ...: which chunks a thread computes, and so every result, depends
+only on T, never on timing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _blas_controllers() -> list[Any]:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return []
+    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+
+
+_BLAS = _blas_controllers()
+_pool: ThreadPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def thread_count() -> int:
+    """Threads the kernels may use now: EMBER_NUM_THREADS, else BLAS's current setting."""
+    forced = os.environ.get("EMBER_NUM_THREADS")
+    if forced:
+        return max(1, int(forced))
+    if not _BLAS:
+        return 1
+    return max(1, min(lib.get_num_threads() for lib in _BLAS))
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None or _pool._max_workers < workers:
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ember-kernel")
+        return _pool
+
+
+def run_chunks(chunks: Sequence[T], body: Callable[[T, int], None], parallel: bool = True) -> int:
+    """Call ``body(chunk, worker)`` for every chunk; returns the number of workers used (worker < that).
+
+    Chunks given to different workers must write disjoint memory (``parallel=False`` otherwise).
+    """
+    workers = min(thread_count(), len(chunks)) if parallel and _BLAS else 1
+    if workers <= 1:
+        for chunk in chunks:
+            body(chunk, 0)
+        return 1
+    previous = [lib.get_num_threads() for lib in _BLAS]
+    for lib in _BLAS:
+        lib.set_num_threads(1)
+    try:
+
+        def work(worker: int) -> None:
+            for chunk in chunks[worker::workers]:
+                body(chunk, worker)
+
+        futures = [_executor(workers - 1).submit(work, worker) for worker in range(1, workers)]
+        work(0)
+        for future in futures:
+            future.result()
+    finally:
+        for lib, count in zip(_BLAS, previous, strict=True):
+            lib.set_num_threads(count)
+    return workers
