@@ -429,3 +429,16 @@ def test_compiled_and_numpy_col2im_give_identical_numbers(monkeypatch, c_in, c_o
         y.backward(random_array(y.shape, seed=7))
         results.append(xe.grad.data)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("options", [{"padding": 1}, {"stride": 2}, {}])
+@pytest.mark.parametrize("kernel", [3, 1])
+def test_empty_batch(kernel, options):
+    x = np.zeros((0, 3, 6, 6), np.float32)
+    w = random_array((4, 3, kernel, kernel))
+    check_parity(lambda a, b: F.conv2d(a, b, **options), lambda a, b: TF.conv2d(a, b, **options), [x, w])
+    check_parity(
+        lambda a, b: F.conv_transpose2d(a, b, **options),
+        lambda a, b: TF.conv_transpose2d(a, b, **options),
+        [np.zeros((0, 4, 5, 5), np.float32), w],
+    )

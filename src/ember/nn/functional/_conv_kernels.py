@@ -71,6 +71,8 @@ def forward(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, groups: int
 ) -> np.ndarray:
     """y = conv(x, weight) + bias, (N, C, H, W) -> (N, O, Ho, Wo), contiguous NCHW."""
+    if geo.batch == 0:
+        return np.zeros((0, weight.shape[0], geo.out_height, geo.out_width), x.dtype)
     if is_pointwise(geo):
         return _pointwise_forward(x, weight, bias, geo, groups)
     out_channels, rows = weight.shape[0], weight[0].size * groups  # rows: C kh kw
@@ -99,7 +101,7 @@ def backward(
     weight_shape: tuple[int, ...],
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Gradients of conv(x, weight) with respect to x and weight (each only if given x / weight)."""
-    positions = None if is_pointwise(geo) else output_positions(grad, geo)
+    positions = None if is_pointwise(geo) or geo.batch == 0 else output_positions(grad, geo)
     grad_input = None if weight is None else input_gradient(weight, grad, geo, groups, positions)
     grad_weight = None if x is None else weight_gradient(x, grad, weight_shape, geo, groups, positions)
     return grad_input, grad_weight
@@ -114,6 +116,8 @@ def weight_gradient(
     positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """dL/dW = sum over positions of dy (O, positions) @ cols^T (positions, C kh kw), per group."""
+    if geo.batch == 0:
+        return np.zeros(weight_shape, x.dtype)
     if is_pointwise(geo):
         return _pointwise_weight_gradient(x, grad, weight_shape, geo, groups)
     rows = int(np.prod(weight_shape[1:])) * groups
@@ -151,6 +155,8 @@ def input_gradient(
     weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int, positions: np.ndarray | None = None
 ) -> np.ndarray:
     """dL/dx (N, C, H, W): a transposed convolution of dy, or col2im of the column gradients W^T dy."""
+    if geo.batch == 0:
+        return np.zeros((0, weight.shape[1] * groups, geo.height, geo.width), grad.dtype)
     if is_pointwise(geo):
         return _pointwise_input_gradient(weight, grad, geo, groups)
     out_channels, in_channels = weight.shape[0], weight.shape[1] * groups
