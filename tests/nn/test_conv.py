@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import ember
 from ember import nn
 from ember.nn import functional as F
-from ember.nn.functional import _conv_kernels
+from ember.nn.functional import _conv_grid, _conv_kernels
+from ember.nn.functional._compiled import compiled
 from tests.helpers import check_gradients, check_parity, random_array
 from tests.nn.harness import check_module_gradients, check_module_parity
 
@@ -121,7 +122,7 @@ def test_conv2d_chunks_and_workspaces_do_not_change_the_result(monkeypatch):
     x, w, b = conv_case(3, 4, (9, 8), 3, 1, True, batch=3)
     results = []
     for chunk in (1 << 21, 4 * 27 * 5):  # one chunk; chunks of 5 positions cut rows and samples
-        monkeypatch.setattr(_conv_kernels, "CHUNK_BYTES", chunk)
+        monkeypatch.setattr(_conv_grid, "CHUNK_BYTES", chunk)
         for options in ({"padding": 1}, {"stride": 2, "padding": 1}):
             xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
             y = F.conv2d(xe, we, ember.tensor(b), **options)
@@ -151,8 +152,8 @@ def test_every_kernel_path_matches_pytorch(
         monkeypatch.setattr(_conv_kernels, "prefers_transposed", lambda *args: False)
     else:
         monkeypatch.setattr(_conv_kernels, "prefers_transposed", lambda geo, *args: geo.transposed_input_grad)
-    monkeypatch.setattr(_conv_kernels, "ROW_WASTE_LIMIT", 100.0 if columns == "grid rows" else 0.0)
-    _conv_kernels.geometry.cache_clear()
+    monkeypatch.setattr(_conv_grid, "ROW_WASTE_LIMIT", 100.0 if columns == "grid rows" else 0.0)
+    _conv_grid.geometry.cache_clear()
     try:
         x, w, b = conv_case(c_in, c_out, size, kernel, options.get("groups", 1), True, batch=3)
         check_conv(x, w, b, **options)
@@ -161,13 +162,13 @@ def test_every_kernel_path_matches_pytorch(
             [x, random_array((c_in, 2, 3, 3), seed=4)], rtol=1e-4, atol=1e-5,
         )  # fmt: skip
     finally:
-        _conv_kernels.geometry.cache_clear()
+        _conv_grid.geometry.cache_clear()
 
 
 @pytest.mark.parametrize("threads", ["1", "2", "3"])
 def test_threads_share_the_chunks_and_agree(monkeypatch, threads):
     """Chunks on 1, 2 or 3 threads: the same results (to rounding of the weight-gradient sum)."""
-    monkeypatch.setattr(_conv_kernels, "CHUNK_BYTES", 4 * 27 * 40)  # many chunks
+    monkeypatch.setattr(_conv_grid, "CHUNK_BYTES", 4 * 27 * 40)  # many chunks
     results = {}
     for count in ("1", threads):
         monkeypatch.setenv("EMBER_NUM_THREADS", count)
@@ -404,3 +405,40 @@ def test_other_argument_errors():
         nn.Conv2d(1, 1, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="reflect padding"):
         nn.Conv2d(1, 1, 3, padding=3, padding_mode="reflect")(ember.zeros(1, 1, 3, 3))
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, size, kernel, options",
+    [
+        (3, 4, (9, 8), 3, {"stride": 2, "padding": 1}),
+        (4, 6, (10, 7), (3, 2), {"stride": (2, 3), "dilation": 2, "groups": 2}),
+        (6, 16, (14, 14), 5, {}),  # LeNet-5 C3: stride 1, col2im chosen by cost
+        (2, 3, (6, 6), 1, {"stride": 2}),
+    ],
+)
+def test_compiled_and_numpy_col2im_give_identical_numbers(monkeypatch, c_in, c_out, size, kernel, options):
+    if compiled() is None:
+        pytest.skip("numba is not installed (or EMBER_NUMBA=0)")
+    monkeypatch.setattr(_conv_kernels, "prefers_transposed", lambda *args: False)
+    x, w, _ = conv_case(c_in, c_out, size, kernel, options.get("groups", 1), False, batch=3)
+    results = []
+    for numba_on in ("1", "0"):
+        monkeypatch.setenv("EMBER_NUMBA", numba_on)
+        xe = ember.tensor(x, requires_grad=True)
+        y = F.conv2d(xe, ember.tensor(w), **options)
+        y.backward(random_array(y.shape, seed=7))
+        results.append(xe.grad.data)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("options", [{"padding": 1}, {"stride": 2}, {}])
+@pytest.mark.parametrize("kernel", [3, 1])
+def test_empty_batch(kernel, options):
+    x = np.zeros((0, 3, 6, 6), np.float32)
+    w = random_array((4, 3, kernel, kernel))
+    check_parity(lambda a, b: F.conv2d(a, b, **options), lambda a, b: TF.conv2d(a, b, **options), [x, w])
+    check_parity(
+        lambda a, b: F.conv_transpose2d(a, b, **options),
+        lambda a, b: TF.conv_transpose2d(a, b, **options),
+        [np.zeros((0, 4, 5, 5), np.float32), w],
+    )

@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 import ember
 from ember import nn
 from ember.nn import functional as F
+from ember.nn.functional import _pool_kernels
+from ember.nn.functional._compiled import compiled
+from ember.nn.functional.conv import pair
 from tests.helpers import assert_close, check_gradients, check_parity, random_array
 
 TF = torch.nn.functional
@@ -192,7 +195,7 @@ def test_unbatched_input_and_float64():
 def test_lecture_max_unpooling_example():
     """The slide: pool 1 2 6 3 / 3 5 2 1 / 1 2 2 1 / 7 3 4 8 to 5 6 / 7 8, remember where; unpooling
     1 2 / 3 4 puts each value at those positions."""
-    x = ember.tensor([[[[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]]]])
+    x = ember.tensor([[[[1.0, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]]]])
     pooled, positions = nn.MaxPool2d(2, stride=2, return_indices=True)(x)
     np.testing.assert_array_equal(pooled.data[0, 0], [[5, 6], [7, 8]])
     unpooled = nn.MaxUnpool2d(2, stride=2)(ember.tensor([[[[1.0, 2.0], [3.0, 4.0]]]]), positions)
@@ -280,3 +283,41 @@ def test_pooling_errors():
         nn.MaxPool2d(2)(ember.zeros(4, 4))
     with pytest.raises(ValueError, match="output_size must be positive"):
         F.adaptive_avg_pool2d(ember.zeros(1, 1, 4, 4), 0)
+
+
+# ------------------------------------------------------------------------------------------------------
+# The compiled (numba) backward and its NumPy twin
+
+
+@pytest.mark.parametrize(
+    "kernel, options",
+    [(3, {"stride": 2, "padding": 1}), (3, {"stride": 1}), ((2, 3), {"stride": (1, 2), "dilation": 2}),
+     (3, {"stride": 2, "padding": 1, "ceil_mode": True}), (2, {})],
+)  # fmt: skip
+@pytest.mark.parametrize("values", ["random", "ties", "special"])
+def test_compiled_and_numpy_backward_give_identical_numbers(kernel, options, values):
+    kernels = compiled()
+    if kernels is None:
+        pytest.skip("numba is not installed (or EMBER_NUMBA=0)")
+    x = random_array((3, 4, 9, 8)) if values != "ties" else with_ties((3, 4, 9, 8))
+    if values == "special":
+        x[0, 0, 2, 3], x[1, 2, :4, :4], x[2, 1, 5, 5] = np.nan, -np.inf, np.inf
+    stride = options.get("stride", kernel)
+    geo = _pool_kernels.geometry(
+        9, 8, pair(kernel, "k", "t"), pair(stride, "s", "t"), pair(options.get("dilation", 1), "d", "t"),
+        pair(options.get("padding", 0), "p", "t"), options.get("ceil_mode", False),
+    )  # fmt: skip
+    _, arg = _pool_kernels.max_pool(x, geo)
+    grad = random_array(arg.shape, seed=3)
+    grad[0, 0, 0, 0] = np.inf
+    dx = np.zeros(x.shape, np.float32)
+    kernels.max_pool_backward(grad, arg, geo.kernel[1], *_pool_kernels._pool_arguments(geo), dx)
+    np.testing.assert_array_equal(dx, _pool_kernels.route_to_taps_numpy(grad, arg, geo, x.shape))
+
+
+def test_numba_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("EMBER_NUMBA", "0")
+    assert compiled() is None
+    check_parity(
+        lambda a: F.max_pool2d(a, 3, 2, 1), lambda a: TF.max_pool2d(a, 3, 2, 1), [random_array((2, 3, 9, 9))]
+    )

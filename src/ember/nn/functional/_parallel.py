@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -82,3 +84,23 @@ def run_chunks(chunks: Sequence[T], body: Callable[[T, int], None], parallel: bo
         for lib, count in zip(_BLAS, previous, strict=True):
             lib.set_num_threads(count)
     return workers
+
+
+# Below this many bytes a copy is not worth handing to other threads.
+PARALLEL_COPY_BYTES = 1 << 20
+
+
+def split_copy(destination: Any, source: Any, add: Any = None) -> None:
+    """destination[...] = source (+ add, broadcast along axis 0), in pieces along axis 0 on the threads."""
+    count = destination.shape[0]
+    pieces = min(thread_count(), count) if destination.nbytes >= PARALLEL_COPY_BYTES else 1
+    bounds = [(count * k // pieces, count * (k + 1) // pieces) for k in range(pieces)]
+
+    def body(bound: tuple[int, int], worker: int) -> None:
+        first, last = bound
+        if add is None:
+            destination[first:last] = source[first:last]
+        else:
+            np.add(source[first:last], add[first:last], out=destination[first:last])
+
+    run_chunks(bounds, body, parallel=pieces > 1)

@@ -1,7 +1,9 @@
 """Pooling on NumPy arrays without loops over pixels: one vectorized step per kernel tap.
 
 A pooling window of kh x kw taps at stride S is, for each tap (i, j), a strided view of the (padded) input:
-``x[:, :, i*D : ... : S, j*D : ... : S]``, one value per output position. Max pooling keeps a running
+``x[:, :, i*D : ... : S, j*D : ... : S]``, one value per output position. Split once into its S x S stride
+phases, the padded input gives every tap as a view with unit inner stride, so each step runs at
+contiguous speed. Max pooling keeps a running
 maximum over the taps and the tap that produced it (the first one in row-major window order on ties, as
 PyTorch); the backward pass routes each upstream gradient to its tap with a mask per tap, assigning where
 windows do not overlap (the common 2x2 stride 2) and adding where they do. Average pooling sums the taps
@@ -18,8 +20,13 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ember.nn.functional import _workspace
+from ember.nn.functional._compiled import compiled
+from ember.nn.functional._parallel import run_chunks
 
 
 @dataclass(frozen=True)
@@ -108,53 +115,115 @@ def geometry(
     )
 
 
-def padded(x: np.ndarray, geo: PoolGeometry, fill: float) -> np.ndarray:
-    """x inside a (.., padded_height, padded_width) array of ``fill`` (x itself when no padding is needed)."""
-    if not geo.needs_padding:
-        return x
-    out = np.full((*x.shape[:-2], geo.padded_height, geo.padded_width), fill, dtype=x.dtype)
+@functools.lru_cache(maxsize=256)
+def _phase_plan(geo: PoolGeometry) -> tuple[tuple[int, int], tuple[tuple[int, int, slice, slice], ...]]:
+    """Phase array size (Hq, Wq), and for each phase (a, b) where the input's rows and columns go."""
+    (sh, sw), (kh, kw), (dh, dw) = geo.stride, geo.kernel, geo.dilation
+    size_q = (
+        max(-(-geo.padded_height // sh), geo.out_height + (kh - 1) * dh // sh),
+        max(-(-geo.padded_width // sw), geo.out_width + (kw - 1) * dw // sw),
+    )
     top, left = geo.padding
-    out[..., top : top + geo.height, left : left + geo.width] = x
+    parts = []
+    for a in range(sh):
+        for b in range(sw):
+            y0, x0 = (a - top) % sh, (b - left) % sw
+            rows, cols = len(range(y0, geo.height, sh)), len(range(x0, geo.width, sw))
+            u0, v0 = (y0 + top - a) // sh, (x0 + left - b) // sw
+            parts.append((a, b, slice(u0, u0 + rows), slice(v0, v0 + cols)))
+    return size_q, tuple(parts)
+
+
+def phases(x: np.ndarray, geo: PoolGeometry, fill: float) -> np.ndarray:
+    """The padded input split by stride phase: Q[a, b, ..., u, v] = padded[..., u S + a, v S + b].
+
+    Every tap of every window is then a view with unit inner stride, Q[a, b, ..., u0 : u0 + Ho, v0 : v0 + Wo],
+    so the per-tap steps run at contiguous speed; one strided pass builds Q (a reused workspace whose
+    padding keeps ``fill``). Without stride or padding Q is x itself.
+    """
+    sh, sw = geo.stride
+    if (sh, sw) == (1, 1) and not geo.needs_padding:
+        return x[None, None]
+    size_q, parts = _phase_plan(geo)
+    shape = (sh, sw, *x.shape[:-2], *size_q)
+    q = _workspace.zeroed_grid("pool-phases", geo, shape, x.dtype, fill)
+    top, left = geo.padding
+    for a, b, rows, cols in parts:
+        q[a, b, ..., rows, cols] = x[..., (a - top) % sh :: sh, (b - left) % sw :: sw]
+    return q
+
+
+def from_phases(q: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+    """The input-shaped array whose padded phases are ``q`` (the inverse of ``phases``, dropping padding)."""
+    sh, sw = geo.stride
+    if (sh, sw) == (1, 1) and not geo.needs_padding:
+        return q[0, 0]
+    _, parts = _phase_plan(geo)
+    top, left = geo.padding
+    out = np.empty((*q.shape[2:-2], geo.height, geo.width), q.dtype)
+    for a, b, rows, cols in parts:
+        out[..., (a - top) % sh :: sh, (b - left) % sw :: sw] = q[a, b, ..., rows, cols]
     return out
 
 
-def cropped(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
-    if not geo.needs_padding:
-        return x
-    top, left = geo.padding
-    return x[..., top : top + geo.height, left : left + geo.width]
-
-
-def tap(x: np.ndarray, geo: PoolGeometry, t: int) -> np.ndarray:
-    """The values of tap t (row-major in the window) for every output position: a strided view."""
-    kw = geo.kernel[1]
+def tap(q: np.ndarray, geo: PoolGeometry, t: int) -> np.ndarray:
+    """The values of tap t (row-major in the window) for every output position: a view of the phases."""
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    i, j = divmod(t, kw)
-    return x[
-        ...,
-        i * dh : i * dh + sh * (geo.out_height - 1) + 1 : sh,
-        j * dw : j * dw + sw * (geo.out_width - 1) + 1 : sw,
-    ]
+    i, j = divmod(t, geo.kernel[1])
+    (a, u), (b, v) = divmod(i * dh, sh)[::-1], divmod(j * dw, sw)[::-1]
+    return q[a, b, ..., u : u + geo.out_height, v : v + geo.out_width]
 
 
 def tap_dtype(taps: int) -> type[np.integer]:
     return np.uint8 if taps <= 255 else np.int32
 
 
+def _spread(shares: Any, geo: PoolGeometry, input_shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Backward of a pooling: ``shares(t)`` is what tap t of every window receives; sum them per input."""
+    sh, sw = geo.stride
+    size_q, _ = _phase_plan(geo) if (sh, sw) != (1, 1) or geo.needs_padding else ((geo.height, geo.width), ())
+    shape = (sh, sw, *input_shape[:-2], *size_q)
+    overlapping = geo.overlapping
+    # Without overlap every tap view is written once (assigned); positions in no window stay zero.
+    dq = np.empty(shape, dtype) if geo.covers_input and not overlapping else np.zeros(shape, dtype)
+    for t in range(geo.taps):
+        target = tap(dq, geo, t)
+        if overlapping:
+            np.add(target, shares(t), out=target)
+        else:
+            np.copyto(target, shares(t))
+    return from_phases(dq, geo)
+
+
 # ------------------------------------------------------------------------------------------------------
 # Max pooling
 
 
+def _as_4d(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array).reshape((1,) * (4 - array.ndim) + array.shape)
+
+
+def _pool_arguments(geo: PoolGeometry) -> tuple[int, ...]:
+    (sh, sw), (dh, dw), (top, left) = geo.stride, geo.dilation, geo.padding
+    return (sh, sw, dh, dw, top, left)
+
+
 def max_pool(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray]:
     """(maximum over each window, its tap index); ties go to the first tap in row-major order."""
-    source = padded(x, geo, -np.inf)
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    source = phases(x, geo, lowest)
     out = tap(source, geo, 0).copy()
     arg = np.zeros(out.shape, dtype=tap_dtype(geo.taps))
     larger = np.empty(out.shape, dtype=bool)
+    step = np.empty(out.shape, dtype=arg.dtype)
     for t in range(1, geo.taps):
         values = tap(source, geo, t)
         np.greater(values, out, out=larger)
-        np.copyto(arg, t, where=larger)
+        # arg = t where larger, without a masked write (NumPy's masked paths are ~30x slower):
+        # arg += larger * (t - arg), exact in integers.
+        np.subtract(arg.dtype.type(t), arg, out=step)
+        np.multiply(step, larger, out=step)
+        np.add(arg, step, out=arg)
         np.maximum(out, values, out=out)  # propagates NaN, as PyTorch
     _match_pytorch_on_special_values(source, geo, out, arg)
     return out, arg
@@ -184,17 +253,38 @@ def route_to_taps(
     grad: np.ndarray, arg: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]
 ) -> np.ndarray:
     """Max pooling's backward: each upstream gradient goes to the input position of its window's maximum."""
-    dx = np.zeros((*input_shape[:-2], geo.padded_height, geo.padded_width), dtype=grad.dtype)
+    kernels = compiled() if geo.overlapping else None  # without overlap NumPy is as fast
+    if kernels is None or grad.dtype.kind != "f":
+        return route_to_taps_numpy(grad, arg, geo, input_shape)
+    dx = np.zeros(input_shape, grad.dtype)
+    grad4, arg4, dx4 = _as_4d(grad), _as_4d(arg), _as_4d(dx)
+    arguments = (geo.kernel[1], *_pool_arguments(geo))
+    samples = [(n, n + 1) for n in range(grad4.shape[0])]
+
+    def body(samples: tuple[int, int], worker: int) -> None:
+        first, last = samples
+        kernels.max_pool_backward(grad4[first:last], arg4[first:last], *arguments, dx4[first:last])
+
+    run_chunks(samples, body)
+    return dx
+
+
+def route_to_taps_numpy(
+    grad: np.ndarray, arg: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]
+) -> np.ndarray:
+    """``route_to_taps`` in NumPy: per tap, the gradients whose maximum is that tap, added in place."""
     mask = np.empty(arg.shape, dtype=bool)
-    overlapping = geo.overlapping
-    for t in range(geo.taps):
+    share = np.empty(grad.shape, dtype=grad.dtype)
+    finite = bool(np.isfinite(grad).all())  # grad * mask would turn inf into NaN at the other taps
+
+    def shares(t: int) -> np.ndarray:
         np.equal(arg, t, out=mask)
-        target = tap(dx, geo, t)
-        if overlapping:
-            np.add(target, grad, out=target, where=mask)
-        else:
-            np.copyto(target, grad, where=mask)
-    return cropped(dx, geo)
+        if finite:
+            return np.multiply(grad, mask, out=share)
+        share[...] = np.where(mask, grad, 0)
+        return share
+
+    return _spread(shares, geo, input_shape, grad.dtype)
 
 
 def flat_indices(arg: np.ndarray, geo: PoolGeometry) -> np.ndarray:
@@ -223,7 +313,7 @@ def average_divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
 
 def avg_pool_sum(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     """Sum of each window (taps added in row-major order, as PyTorch accumulates)."""
-    source = padded(x, geo, 0.0)
+    source = phases(x, geo, 0.0)
     out = tap(source, geo, 0).copy()
     for t in range(1, geo.taps):
         np.add(out, tap(source, geo, t), out=out)
@@ -232,16 +322,7 @@ def avg_pool_sum(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
 
 def spread_to_taps(grad: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]) -> np.ndarray:
     """Average pooling's backward (grad already divided): every tap of a window receives it."""
-    shape = (*input_shape[:-2], geo.padded_height, geo.padded_width)
-    overlapping = geo.overlapping
-    dx = np.empty(shape, grad.dtype) if geo.covers_input and not overlapping else np.zeros(shape, grad.dtype)
-    for t in range(geo.taps):
-        target = tap(dx, geo, t)
-        if overlapping:
-            np.add(target, grad, out=target)
-        else:
-            np.copyto(target, grad)
-    return cropped(dx, geo)
+    return _spread(lambda t: grad, geo, input_shape, grad.dtype)
 
 
 # ------------------------------------------------------------------------------------------------------

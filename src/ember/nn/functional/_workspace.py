@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 
 # Enough for the distinct layer shapes of a ResNet or VGG forward and backward; the least recently used
-# array is dropped beyond that (memory is bounded, correctness never depends on a hit).
+# arrays are dropped beyond either bound (memory is bounded, correctness never depends on a hit). An array
+# larger than half the byte bound is not kept at all.
 MAX_ENTRIES = 48
+MAX_BYTES = 1 << 29
 
 _local = threading.local()
 
@@ -36,24 +38,35 @@ def _cache() -> OrderedDict[Hashable, np.ndarray]:
 
 def scratch(role: Hashable, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """An uninitialized array of ``shape`` for ``role``; the same array again on the next call."""
-    return _get(("scratch", role, shape, np.dtype(dtype).str), shape, dtype, zero=False)
+    return _get(("scratch", role, shape, np.dtype(dtype).str), shape, dtype, None)
 
 
-def zeroed_grid(role: Hashable, geometry: Hashable, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """An array that was zero when created and whose caller only ever writes its value positions."""
-    return _get(("grid", role, geometry, shape, np.dtype(dtype).str), shape, dtype, zero=True)
+def zeroed_grid(
+    role: Hashable, geometry: Hashable, shape: tuple[int, ...], dtype: Any, fill: float = 0.0
+) -> np.ndarray:
+    """An array that was ``fill`` when created and whose caller only ever writes its value positions."""
+    key = ("grid", role, geometry, shape, np.dtype(dtype).str, fill)
+    return _get(key, shape, dtype, fill)
 
 
-def _get(key: Hashable, shape: tuple[int, ...], dtype: Any, zero: bool) -> np.ndarray:
+def _get(key: Hashable, shape: tuple[int, ...], dtype: Any, fill: float | None) -> np.ndarray:
     cache = _cache()
     array = cache.get(key)
-    if array is None:
-        array = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
-        cache[key] = array
-        while len(cache) > MAX_ENTRIES:
-            cache.popitem(last=False)
-    else:
+    if array is not None:
         cache.move_to_end(key)
+        return array
+    if fill is None:
+        array = np.empty(shape, dtype)
+    elif fill == 0:
+        array = np.zeros(shape, dtype)
+    else:
+        array = np.full(shape, fill, dtype)
+    if array.nbytes <= MAX_BYTES // 2:
+        cache[key] = array
+        total = sum(a.nbytes for a in cache.values())
+        while len(cache) > MAX_ENTRIES or total > MAX_BYTES:
+            _, dropped = cache.popitem(last=False)
+            total -= dropped.nbytes
     return array
 
 

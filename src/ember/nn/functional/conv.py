@@ -23,7 +23,7 @@ import numpy as np
 
 from ember.autograd.function import Context, Function
 from ember.nn.functional import _conv_kernels as kernels
-from ember.nn.functional._conv_kernels import ConvGeometry
+from ember.nn.functional._conv_grid import ConvGeometry, geometry
 from ember.tensor import Tensor
 
 IntPair = int | Sequence[int]
@@ -92,7 +92,7 @@ def conv_geometry(
             f"(input {(height, width)} plus padding {padding} as top, bottom, left, right); the output "
             "would be empty"
         )
-    return kernels.geometry(n, height, width, kernel, stride, dilation, padding)
+    return geometry(n, height, width, kernel, stride, dilation, padding)
 
 
 def _checked_operands(
@@ -342,6 +342,6 @@ def conv_transpose2d(
             f"stride {stride_}, padding {padding_}, dilation {dilation_} gives {size}"
         )
     pads = (padding_[0], padding_[0], padding_[1], padding_[1])
-    geo = kernels.geometry(x.shape[0], size[0], size[1], kernel, stride_, dilation_, pads, tuple(x.shape[2:]))
+    geo = geometry(x.shape[0], size[0], size[1], kernel, stride_, dilation_, pads, tuple(x.shape[2:]))
     out = ConvTranspose2d.apply(x, weight, bias, geo, groups)
     return out.squeeze(0) if unbatched else out
