@@ -97,6 +97,14 @@ def test_resnet_scale_augmentation() -> None:
     np.testing.assert_allclose(identity, x[:, :, :, :10], atol=1e-6)
     out = RandomScaleCrop(8, short_side=(8, 16), generator=ember.Generator(0)).apply_batch(x)
     assert out.shape == (4, 2, 8, 8)
+    # L = 20 doubles the 10 x 14 images: each crop is a window of the image resized to 20 x 28.
+    doubled = torch.nn.functional.interpolate(
+        torch.from_numpy(x), size=(20, 28), mode="bilinear", align_corners=False
+    ).numpy()
+    crops = RandomScaleCrop(8, short_side=(20, 20), generator=ember.Generator(1)).apply_batch(x)
+    for n in range(len(x)):
+        windows = [doubled[n, :, i : i + 8, j : j + 8] for i in range(13) for j in range(21)]
+        assert any(np.allclose(crops[n], w, atol=1e-5) for w in windows)
     with pytest.raises(ValueError, match="at least the crop"):
         RandomScaleCrop(224, short_side=(128, 256))
 
