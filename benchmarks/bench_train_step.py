@@ -10,8 +10,11 @@ Ember's model so that both compute the same step (the first losses are printed s
 - a VGG-style net: conv3x3 64-64-pool-128-128-pool-256-pool (ReLU), fc 10, on 3x32x32.
 
 Both frameworks run in this process with the same number of threads (OpenBLAS for NumPy, intra-op for
-PyTorch), their steps interleaved (Ember, PyTorch, Ember, ...) so that the machine's noise (another process,
-a slow moment) hits both alike; each figure is the median over the measured steps, after warm-up steps.
+PyTorch), interleaved in short blocks of steps (Ember's block, PyTorch's, Ember's, ... the order swapped
+every round) so that the machine's noise (another process, a slow moment) hits both alike. Steps are
+interleaved by blocks, not one by one, because each library's idle threads keep spinning for a while after
+a parallel region and would steal the cores from the other's next step; a pause before each block and the
+block's first step (not counted) let them settle. Each figure is the median over the counted steps.
 Prints a table (ms per step and the ratio Ember / PyTorch) and writes JSON to
 ``benchmarks/results/bench_train_step.json``.
 
@@ -30,8 +33,9 @@ NETWORKS = ("mlp", "lenet5", "resnet20", "vgg")
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="threads for both frameworks (default 2)")
-    parser.add_argument("--steps", type=int, default=0, help="measured steps per network (default: by size)")
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=0, help="blocks per framework (default: by size)")
+    parser.add_argument("--block", type=int, default=0, help="steps per block (default: by size)")
+    parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--only", default=",".join(NETWORKS), help="comma-separated: " + ", ".join(NETWORKS))
     parser.add_argument("--output", help="JSON file (default benchmarks/results/bench_train_step.json)")
@@ -57,7 +61,8 @@ import ember  # noqa: E402
 from ember import nn as enn  # noqa: E402
 from ember import optim as eoptim  # noqa: E402
 
-DEFAULT_STEPS = {"mlp": 60, "lenet5": 30, "resnet20": 8, "vgg": 6}
+PLAN = {"mlp": (8, 10), "lenet5": (8, 6), "resnet20": (4, 3), "vgg": (3, 3)}  # rounds, steps per block
+PAUSE = 0.3  # seconds before each block: the other library's threads stop spinning
 INPUTS = {"mlp": (784,), "lenet5": (1, 28, 28), "resnet20": (3, 32, 32), "vgg": (3, 32, 32)}
 
 
@@ -145,7 +150,7 @@ def train_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> floa
     return float(loss.item())
 
 
-def measure(name: str, steps: int, warmup: int, batch: int) -> dict[str, Any]:
+def measure(name: str, rounds: int, block: int, warmup: int, batch: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *INPUTS[name])).astype(np.float32)
     y = rng.integers(0, 10, batch)
@@ -154,35 +159,36 @@ def measure(name: str, steps: int, warmup: int, batch: int) -> dict[str, Any]:
     ember_model = BUILDERS[name](enn)
     ember_model.load_state_dict({k: v.detach().numpy().copy() for k, v in torch_model.state_dict().items()})
     options = {"lr": 0.01, "momentum": 0.9}
-    torch_optimizer = torch.optim.SGD(torch_model.parameters(), **options)
-    ember_optimizer = eoptim.SGD(ember_model.parameters(), **options)
-    torch_loss, ember_loss = torch.nn.CrossEntropyLoss(), enn.CrossEntropyLoss()
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    ex, ey = ember.tensor(x), ember.tensor(y)
+    runs = {
+        "ember": (ember_model, eoptim.SGD(ember_model.parameters(), **options), enn.CrossEntropyLoss(),
+                  ember.tensor(x), ember.tensor(y)),
+        "torch": (torch_model, torch.optim.SGD(torch_model.parameters(), **options),
+                  torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y)),
+    }  # fmt: skip
+    first = {framework: train_step(*run) for framework, run in runs.items()}  # same weights, same loss
+    for run in runs.values():
+        for _ in range(warmup):
+            train_step(*run)
     times: dict[str, list[float]] = {"ember": [], "torch": []}
-    first: dict[str, float] = {}
-    for step in range(warmup + steps):
-        for framework in ("ember", "torch"):
-            start = time.perf_counter()
-            if framework == "ember":
-                loss = train_step(ember_model, ember_optimizer, ember_loss, ex, ey)
-            else:
-                loss = train_step(torch_model, torch_optimizer, torch_loss, tx, ty)
-            elapsed = time.perf_counter() - start
-            first.setdefault(framework, loss)
-            if step >= warmup:
-                times[framework].append(elapsed)
+    for round_ in range(rounds):
+        for framework in ("ember", "torch") if round_ % 2 == 0 else ("torch", "ember"):
+            time.sleep(PAUSE)
+            for step in range(block + 1):
+                start = time.perf_counter()
+                train_step(*runs[framework])
+                if step:  # the block's first step wakes the threads up
+                    times[framework].append(time.perf_counter() - start)
     ember_ms = 1000 * statistics.median(times["ember"])
     torch_ms = 1000 * statistics.median(times["torch"])
     return {
         "network": name,
         "input": list(INPUTS[name]),
         "batch_size": batch,
-        "steps": steps,
+        "steps_counted": len(times["ember"]),
         "ember_ms": round(ember_ms, 2),
         "torch_ms": round(torch_ms, 2),
         "ratio": round(ember_ms / torch_ms, 2),
-        "first_loss": {"ember": first["ember"], "torch": first["torch"]},
+        "first_loss": first,
     }
 
 
@@ -217,7 +223,8 @@ def main() -> int:
     rows = []
     print(f"{'network':<10} {'Ember ms':>10} {'PyTorch ms':>11} {'ratio':>7}   first loss (Ember / PyTorch)")
     for name in names:
-        row = measure(name, args.steps or DEFAULT_STEPS[name], args.warmup, args.batch_size)
+        rounds, block = PLAN[name]
+        row = measure(name, args.rounds or rounds, args.block or block, args.warmup, args.batch_size)
         rows.append(row)
         losses = row["first_loss"]
         print(

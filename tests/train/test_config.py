@@ -22,8 +22,11 @@ def test_defaults_resolve_to_the_recipe():
     assert (config.dataset, config.model, config.optimizer.name) == ("fashion-mnist", "small_cnn", "sgd")
     assert (config.optimizer.lr, config.optimizer.momentum, config.optimizer.nesterov) == (0.05, 0.9, True)
     assert config.schedule.interval == "step"  # cosine is stepped per iteration
-    assert config.augment == ["crop", "flip"]
-    assert resolve_config({"dataset": "mnist"}).augment == ["crop"]  # digits are not flipped
+    assert config.augment == ["flip"]
+    assert config.epochs == 8
+    mnist = resolve_config({"dataset": "mnist"})
+    assert mnist.augment == ["crop"] and mnist.epochs == 12  # digits are not flipped
+    assert resolve_config({"dataset": "mnist", "epochs": 3}).epochs == 3
     adam = resolve_config({"optimizer": {"name": "adam"}}).optimizer
     assert (adam.lr, adam.momentum, adam.nesterov) == (1e-3, None, None)
 

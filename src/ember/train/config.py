@@ -78,7 +78,7 @@ class TrainConfig:
     test_subset: int | None = None
     augment: list[str] = field(default_factory=lambda: ["default"])
     batch_size: int = 128
-    epochs: int = 8
+    epochs: int | None = None  # None: the data set's recipe (MNIST 12, Fashion-MNIST 8, CIFAR 30)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
@@ -93,6 +93,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def total_epochs(self) -> int:
+        """``epochs`` once ``resolve_config`` has filled it in."""
+        if self.epochs is None:
+            raise ValueError("epochs is not resolved yet: use resolve_config")
+        return self.epochs
 
 
 OPTIMIZERS = {
@@ -127,7 +134,7 @@ SCHEDULES = {  # name: the interval it is stepped at by default
 AUGMENTATIONS = {
     "default": "the data set's usual augmentation (see DATASETS)",
     "none": "no augmentation",
-    "crop": "random crop after zero padding (an eighth of the image side, at least 2 pixels)",
+    "crop": "random crop after zero padding (2 pixels for 28x28 images, 4 for 32x32)",
     "flip": "random horizontal flip",
     "affine": "random rotation (10 degrees), shift (10%) and scale (0.9-1.1)",
     "jitter": "random brightness, contrast and saturation (0.2)",
@@ -410,10 +417,12 @@ def fill_recipe(config: TrainConfig) -> TrainConfig:
         optimizer.nesterov = bool(optimizer.momentum)
     if config.schedule.interval is None:
         config.schedule.interval = SCHEDULES.get(config.schedule.name, "epoch")
-    if config.augment == ["default"] or not config.augment:
-        from ember.train.recipes import DATASETS
+    from ember.train.recipes import DATASETS
 
+    if config.augment == ["default"] or not config.augment:
         config.augment = list(DATASETS[config.dataset].augment) or ["none"]
+    if config.epochs is None:
+        config.epochs = DATASETS[config.dataset].epochs
     return config
 
 

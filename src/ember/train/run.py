@@ -158,7 +158,7 @@ def execute(
             _adjust_schedule_state(trainer, state)
         trainer.load_state_dict(state)
         echo(f"resuming from {resume_from} (epoch {trainer.epoch}, step {trainer.step})")
-    trainer.fit(train_loader, val_loader, epochs=config.epochs)
+    trainer.fit(train_loader, val_loader, epochs=config.total_epochs)
     result = RunResult(
         directory=directory,
         config=config,
@@ -294,7 +294,7 @@ def resume(
         dump_config(config, config_path)
     if state_reason and not extend:
         raise ConfigError([("", f"{directory} finished ({state_reason}); pass --epochs to train it further")])
-    if done >= config.epochs and not extend:
+    if done >= config.total_epochs and not extend:
         raise ConfigError(
             [("", f"{directory} has done its {config.epochs} epochs; pass --epochs to train it further")]
         )

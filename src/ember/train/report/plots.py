@@ -62,11 +62,11 @@ def plot_curves(
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
-    if len(values) < window or window < 2:
+    """Trailing mean over the last ``window`` values (over all of them for the first steps)."""
+    if window < 2:
         return values
-    kernel = np.ones(window) / window
-    padded = np.concatenate([np.full(window - 1, values[0]), values])
-    return np.convolve(padded, kernel, mode="valid")
+    sums = np.convolve(values, np.ones(window), mode="full")[: len(values)]
+    return sums / np.minimum(np.arange(1, len(values) + 1), window)
 
 
 def plot_steps(steps: Sequence[dict[str, float]], path: str | os.PathLike[str]) -> None:
