@@ -82,3 +82,23 @@ def test_predict_names_an_unreadable_image(finished_run, tmp_path, capsys):
     text.write_text("not an image")
     assert main(["predict", str(finished_run), str(text)]) == 1
     assert f"{text}: cannot read the image" in capsys.readouterr().err
+
+
+def test_report_is_rewritten_from_the_best_checkpoint(finished_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    shutil.rmtree(run / "report")
+    before = json.loads((run / "summary.json").read_text())
+    assert main(["report", str(run)]) == 0
+    assert capsys.readouterr().out.strip() == f"report: {run / 'report' / 'index.html'}"
+    after = json.loads((run / "summary.json").read_text())
+    assert after["test"] == before["test"] and after["best_epoch"] == before["best_epoch"]
+    assert sorted(p.name for p in (run / "report").iterdir()) == [
+        "confusion_matrix.png",
+        "curves.png",
+        "index.html",
+        "learning_rate.png",
+        "misclassified.png",
+    ]

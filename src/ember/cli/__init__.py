@@ -18,6 +18,7 @@ COMMANDS = {
     "resume": "resume",
     "eval": "evaluate",
     "predict": "predict",
+    "report": "report",
     "summary": "summary",
 }
 

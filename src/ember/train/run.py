@@ -230,16 +230,8 @@ def finish(
         "checkpoint": str(chosen),
         "stop_reason": result.stop_reason,
         "seconds": round(result.seconds, 1),
-        "test": {
-            "loss": test.loss,
-            "accuracy": test.accuracy,
-            "top5": test.top5,
-            "count": test.count,
-            "per_class_accuracy": dict(zip(data.classes, map(float, test.per_class_accuracy), strict=True)),
-            "confusion_matrix": test.confusion.tolist(),
-        },
     }
-    (result.directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    write_summary(result.directory, summary, test, data.classes)
     which = f"best epoch {result.best_epoch}" if result.best_epoch else f"epoch {trainer.epoch}"
     echo(
         f"test accuracy {100 * test.accuracy:.2f}% (top-5 {100 * test.top5:.2f}%, loss {test.loss:.4f}) "
@@ -256,6 +248,47 @@ def finish(
         except ImportError as error:
             echo(f"no report ({error}): pip install 'ember[train]' for matplotlib")
     return result
+
+
+def write_summary(
+    directory: Path, summary: dict[str, Any], test: EvaluationResult, classes: list[str]
+) -> dict[str, Any]:
+    """``summary.json``: the run's facts and its test-split measures."""
+    summary = {
+        **summary,
+        "test": {
+            "loss": test.loss,
+            "accuracy": test.accuracy,
+            "top5": test.top5,
+            "count": test.count,
+            "per_class_accuracy": dict(zip(classes, map(float, test.per_class_accuracy), strict=True)),
+            "confusion_matrix": test.confusion.tolist(),
+        },
+    }
+    (directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def rewrite_report(directory: Path, data_root: str | None = None) -> Path:
+    """Evaluate the run's best checkpoint on the test split again and rewrite summary.json and report/."""
+    from ember.data import DataLoader
+    from ember.train.report import write_report
+    from ember.train.trainer import evaluate
+
+    config, model, metadata, path = load_trained(directory)
+    if data_root:
+        config.data_root = data_root
+    data = recipes.load_data(config)
+    test = evaluate(
+        model, DataLoader(data.test, batch_size=500), recipes.build_loss(config), len(data.classes), True
+    )
+    summary_path = directory / SUMMARY_FILE
+    previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    facts = {key: value for key, value in previous.items() if key != "test"}
+    facts.update(dataset=config.dataset, model=config.model, checkpoint=str(path))
+    facts.setdefault("epochs", metadata.get("epoch"))
+    write_summary(directory, facts, test, data.classes)
+    return write_report(directory, test=test, images=data.test_images, classes=data.classes)
 
 
 # ----------------------------------------------------------------------------------------------------------
