@@ -41,6 +41,11 @@ class CheckpointError(Exception):
     """A checkpoint could not be written or read; the message names the file and what is wrong."""
 
 
+def require_safetensors() -> None:
+    """Fail now, not at the first save, if checkpoints cannot be written (``ember train`` checks first)."""
+    _safetensors()
+
+
 def _safetensors() -> Any:
     try:
         from safetensors import numpy as safetensors_numpy

@@ -30,7 +30,7 @@ import ember
 from ember.train import recipes
 from ember.train.callbacks import DivergenceGuard, EarlyStopping, MetricLogger, ModelCheckpoint, ProgressBar
 from ember.train.callbacks.checkpoint import BEST, LAST
-from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata
+from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, require_safetensors
 from ember.train.config import ConfigError, TrainConfig, dump_config, load_config_file, resolve_config
 from ember.train.metrics import EvaluationResult
 from ember.train.trainer import Trainer
@@ -62,10 +62,10 @@ class RunResult:
 
 
 def new_directory(config: TrainConfig) -> Path:
-    """``output/name`` (default name: dataset-model-date-time); refuses to overwrite a run."""
+    """``output/name`` (default name: dataset-model-date-time); refuses to overwrite a run that saved."""
     name = config.name or f"{config.dataset}-{config.model}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     directory = Path(config.output) / name
-    if (directory / "checkpoints" / LAST).exists() or (directory / CONFIG_FILE).exists():
+    if (directory / "checkpoints" / LAST).exists():
         raise ConfigError(
             [
                 (
@@ -113,6 +113,7 @@ def execute(
 ) -> RunResult:
     """Build the run's pieces, train (from scratch or from a checkpoint), finish (test, summary, report)."""
     started = time.perf_counter()
+    require_safetensors()
     ember.manual_seed(config.seed)
     data = recipes.load_data(config)
     train_loader, val_loader, test_loader = recipes.loaders(config, data)
@@ -295,6 +296,7 @@ def rewrite_report(directory: Path, data_root: str | None = None) -> Path:
 # Entry points
 def start(config: TrainConfig, echo: Callable[[str], None] = _stdout, **options: Any) -> RunResult:
     """A new run of ``config`` in a new run directory."""
+    require_safetensors()
     directory = new_directory(config)
     dump_config(config, directory / CONFIG_FILE)
     return execute(config, directory, echo=echo, **options)

@@ -9,6 +9,7 @@ not a terminal (a log file, CI) the bar is left out and only the epoch lines are
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -60,6 +61,8 @@ class ProgressBar(Callback):
     def _bar_enabled(self) -> bool:
         if self.bar is not None:
             return self.bar
+        if importlib.util.find_spec("tqdm") is None:  # the train extra is not installed: lines only
+            return False
         return bool(getattr(self._bar_out, "isatty", lambda: False)())
 
     def write(self, line: str) -> None:
