@@ -165,6 +165,20 @@ def test_every_kernel_path_matches_pytorch(
         _conv_grid.geometry.cache_clear()
 
 
+def test_large_copies_split_across_threads_agree(monkeypatch):
+    """Arrays above _parallel.PARALLEL_COPY_BYTES are converted between layouts in pieces on threads."""
+    x, w, b = conv_case(16, 8, (64, 64), 3, 1, True, batch=4)  # 1 MiB of input
+    results = []
+    for count in ("1", "2"):
+        monkeypatch.setenv("EMBER_NUM_THREADS", count)
+        xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+        y = F.conv2d(xe, we, ember.tensor(b), padding=1)
+        y.backward(random_array(y.shape, seed=5))
+        results.append((y.data, xe.grad.data, we.grad.data))
+    for a, c in zip(*results, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("threads", ["1", "2", "3"])
 def test_threads_share_the_chunks_and_agree(monkeypatch, threads):
     """Chunks on 1, 2 or 3 threads: the same results (to rounding of the weight-gradient sum)."""
