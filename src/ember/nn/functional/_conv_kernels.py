@@ -14,7 +14,11 @@ of slices, and scattering the gradient back (col2im). Ember avoids most of both 
   convolution would be much larger (many more output than input channels, or a 'valid' convolution whose
   gradient grid is mostly zeros) and for strided convolutions, the column gradients W^T @ dy are scattered
   back tap by tap (col2im) instead.
-- Chunks keep the column buffer in cache, and the buffers are reused between calls (``_workspace``).
+- Chunks keep the column buffer in cache, the buffers are reused between calls (``_workspace``), and the
+  chunks are shared among the BLAS thread budget's threads (``_parallel``).
+- col2im's scatter-add runs compiled where numba is installed (``_numba_kernels``), with the same numbers
+  as its NumPy loop here.
+- 1x1 convolutions need none of this: a GEMM per sample, in NCHW, with no grid and no columns.
 
 Groups are a batch of independent GEMMs (``np.matmul`` over a leading group axis): channels are grouped
 contiguously in the channel-major layout, so no copy is needed to split them.
