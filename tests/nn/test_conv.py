@@ -474,3 +474,21 @@ def test_empty_batch(kernel, options):
         lambda a, b: TF.conv_transpose2d(a, b, **options),
         [np.zeros((0, 4, 5, 5), np.float32), w],
     )
+
+
+def test_kernel_threads_work_in_a_forked_child(monkeypatch):
+    """A pool of threads made before fork has no threads in the child; the child makes its own."""
+    import multiprocessing
+
+    monkeypatch.setenv("EMBER_NUM_THREADS", "2")
+    monkeypatch.setattr(_conv_grid, "CHUNK_BYTES", 4 * 27 * 40)
+    x, w, _ = conv_case(3, 4, (8, 8), 3, 1, False, batch=4)
+    expected = F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).data  # starts the pool here
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        result = pool.apply_async(_conv_in_child, (x, w)).get(timeout=60)
+    np.testing.assert_array_equal(result, expected)
+
+
+def _conv_in_child(x, w):
+    return F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).data

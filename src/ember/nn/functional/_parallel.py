@@ -37,6 +37,7 @@ def _blas_controllers() -> list[Any]:
 
 _BLAS = _blas_controllers()
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
 _lock = threading.Lock()
 
 
@@ -51,10 +52,12 @@ def thread_count() -> int:
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool
+    """The shared pool, (re)made when too small or inherited through fork (its threads stay behind)."""
+    global _pool, _pool_pid
     with _lock:
-        if _pool is None or _pool._max_workers < workers:
+        if _pool is None or _pool._max_workers < workers or _pool_pid != os.getpid():
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ember-kernel")
+            _pool_pid = os.getpid()
         return _pool
 
 
