@@ -15,6 +15,7 @@ results are summed (weight gradients) they are added in chunk order, whatever th
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -27,15 +28,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _blas_controllers() -> list[Any]:
+@functools.cache
+def _blas() -> tuple[Any, ...]:
+    """threadpoolctl's handles on the BLAS libraries NumPy uses (none without threadpoolctl); found once,
+    on the first kernel call, not at import."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
-        return []
-    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+        return ()
+    return tuple(lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas")
 
 
-_BLAS = _blas_controllers()
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 _lock = threading.Lock()
@@ -46,9 +49,10 @@ def thread_count() -> int:
     forced = os.environ.get("EMBER_NUM_THREADS")
     if forced:
         return max(1, int(forced))
-    if not _BLAS:
+    blas = _blas()
+    if not blas:
         return 1
-    return max(1, min(lib.get_num_threads() for lib in _BLAS))
+    return max(1, min(lib.get_num_threads() for lib in blas))
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
@@ -67,7 +71,8 @@ def run_chunks(chunks: Sequence[T], body: Callable[[T], R], parallel: bool = Tru
     Threads take the next chunk when they finish one, so a thread that the machine slows down holds back
     no other. Chunks that may run side by side must write disjoint memory (``parallel=False`` otherwise).
     """
-    workers = min(thread_count(), len(chunks)) if parallel and _BLAS else 1
+    blas = _blas()
+    workers = min(thread_count(), len(chunks)) if parallel and blas else 1
     if workers <= 1:
         return [body(chunk) for chunk in chunks]
     results: list[Any] = [None] * len(chunks)
@@ -77,8 +82,8 @@ def run_chunks(chunks: Sequence[T], body: Callable[[T], R], parallel: bool = Tru
         for index in order:
             results[index] = body(chunks[index])
 
-    previous = [lib.get_num_threads() for lib in _BLAS]
-    for lib in _BLAS:
+    previous = [lib.get_num_threads() for lib in blas]
+    for lib in blas:
         lib.set_num_threads(1)
     try:
         futures = [_executor(workers - 1).submit(work) for _ in range(workers - 1)]
@@ -86,7 +91,7 @@ def run_chunks(chunks: Sequence[T], body: Callable[[T], R], parallel: bool = Tru
         for future in futures:
             future.result()
     finally:
-        for lib, count in zip(_BLAS, previous, strict=True):
+        for lib, count in zip(blas, previous, strict=True):
             lib.set_num_threads(count)
     return results
 
