@@ -290,6 +290,9 @@ def main() -> None:
             "threads": threads,
             "batch": BATCH,
             "repeats": args.repeats,
+            "clock": "thread CPU time" if args.cpu_time else "wall time",
+            "load_before": before,
+            "load_after": after,
             "layers": rows,
         }
         path.write_text(json.dumps(result, indent=1))
