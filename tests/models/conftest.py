@@ -45,6 +45,20 @@ def _skip(tensor: Any, *args: Any, **kwargs: Any) -> Any:
     return tensor
 
 
+@pytest.fixture(autouse=True)
+def _one_blas_thread() -> Iterator[None]:
+    """One BLAS thread (and so one kernel thread) per test: ``pytest -n 2`` already runs two workers on the
+    two cores, and nested threads only contend (this suite took 177 s of CPU with two BLAS threads per
+    worker and 85 s with one, on the same loaded machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture
 def fast_init(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Ember's initializers draw from a fixed pool instead of the generator (same scales, much faster)."""

@@ -4,13 +4,15 @@ One forward pass (eval mode, no graph, a zero input: the user's random state is 
 hook on every leaf module records, per layer: the output shape, the parameters, the activation memory
 (values and bytes) and the multiply-adds; then the totals and the memory estimate per image.
 
-Conventions (per image; divide by nothing, the pass uses ``batch_size`` 1 unless told otherwise):
+Conventions (every figure is per image: with ``batch_size`` > 1 the totals are divided by it):
 
 - **Activation memory** is what a layer's output adds: its number of values, times the bytes of its dtype
   (4 for float32). A layer whose output shares its input's storage adds nothing and is marked in place:
   ``ReLU(inplace=True)``, ``Dropout`` in eval mode (the identity), ``Flatten`` (a view). This is the
   lecture's convention, where "CONV3-64: [224x224x64]" is the conv and its ReLU together. The input image is
   counted on its own line ("INPUT: [224x224x3] memory: 150K"), and the forward total is input + outputs.
+  A tensor made by an operation in ``forward`` (a residual sum, a concatenation) is counted where a layer
+  returns it in place (the ReLU after ``F(x) + x``), and not at all if only a layer that copies it sees it.
 - **Backward**: the backward pass needs a gradient of the size of each activation, so forward + backward
   is estimated as 2 x the forward activations (the lecture's "only forward! ~*2 for bwd"). Parameters and
   their gradients (and an optimizer's state) come on top, once per model, not per image.
@@ -44,7 +46,8 @@ MB, MIB = 10**6, 2**20
 
 @dataclass
 class LayerSummary:
-    """One call of one leaf module."""
+    """One call of one leaf module; ``activations``, ``activation_bytes`` and ``multiply_adds`` are for the
+    whole batch (the table and the totals divide them by ``batch_size``)."""
 
     name: str
     kind: str
@@ -227,6 +230,9 @@ def summary(
     """
     rows: list[LayerSummary] = []
     called: set[int] = set()
+    x = Tensor(np.zeros((batch_size, *input_size), dtype=dtype))
+    # Storage already counted (the input's and every layer output's), kept alive so that no id is reused.
+    counted = {id(x.data): x.data}
     names = {id(module): name for name, module in model.named_modules()}
 
     def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
@@ -236,7 +242,11 @@ def summary(
             output = next((x for x in _flatten(output) if isinstance(x, Tensor)), None)
             if output is None:
                 return
-        in_place = first is not None and (output is first or np.may_share_memory(output.data, first.data))
+        # In place: the output reuses its input's storage, and that storage was already counted (a
+        # tensor made by an operation in forward(), such as a residual sum, is counted where it surfaces).
+        root = _root(output.data)
+        in_place = first is not None and root is _root(first.data) and id(root) in counted
+        counted[id(root)] = root
         values = 0 if in_place else int(np.prod(output.shape))
         parameters = {name: p.numel() for name, p in module.named_parameters(recurse=False)}
         rows.append(
@@ -256,7 +266,6 @@ def summary(
     removers = [module.register_forward_hook(hook) for module in leaves]
     was_training = model.training
     model.train(train)
-    x = Tensor(np.zeros((batch_size, *input_size), dtype=dtype))
     try:
         with no_grad():
             model(x)
@@ -280,6 +289,13 @@ def summary(
         batch_size=batch_size,
         uncalled_parameters=uncalled,
     )
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    """The array that owns the memory of ``array`` (itself, or the base of a view)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 def _flatten(value: Any) -> list[Any]:
