@@ -205,7 +205,7 @@ def load() -> dict[str, Any]:
     return state
 
 
-def measure(case: Case, repeats: int, warmup: int) -> dict[str, Any]:
+def measure(case: Case, repeats: int, warmup: int, clock: Callable[[], float]) -> dict[str, Any]:
     ember_step, torch_step = case.build()
     for _ in range(warmup):
         ember_step()
@@ -214,9 +214,9 @@ def measure(case: Case, repeats: int, warmup: int) -> dict[str, Any]:
     for r in range(repeats):
         order = [("ember", ember_step), ("torch", torch_step)]
         for name, step in order if r % 2 == 0 else order[::-1]:
-            start = time.perf_counter()
+            start = clock()
             step()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     ember_ms = 1e3 * statistics.median(times["ember"])
     torch_ms = 1e3 * statistics.median(times["torch"])
     return {
@@ -240,7 +240,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="threads for both (default: NumPy's BLAS)")
     parser.add_argument("--only", default="", help="run only layers whose name contains this (any case)")
     parser.add_argument("--no-save", action="store_true", help="do not write the JSON result")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="with --threads 1: the calling thread's CPU time, not wall time (robust on a busy machine)",
+    )
     args = parser.parse_args()
+    if args.cpu_time and args.threads != 1:
+        parser.error("--cpu-time measures one thread only; use it with --threads 1")
+    clock = time.thread_time if args.cpu_time else time.perf_counter
 
     threads = args.threads or blas_threads()
     torch.set_num_threads(threads)
@@ -255,13 +263,13 @@ def main() -> None:
         )
         print(
             f"threads: {threads}, batch {BATCH}, median of {args.repeats} interleaved steps "
-            "(forward + backward)\n"
+            f"(forward + backward), {'thread CPU time' if args.cpu_time else 'wall time'}\n"
         )
         header = f"{'layer':<30} {'input':<14} {'Ember ms':>9} {'PyTorch ms':>11} {'ratio':>6}"
         print(header)
         print("-" * len(header))
         for case in cases:
-            row = measure(case, args.repeats, args.warmup)
+            row = measure(case, args.repeats, args.warmup, clock)
             rows.append(row)
             note = f"  ({case.note})" if case.note else ""
             print(
@@ -282,6 +290,9 @@ def main() -> None:
             "threads": threads,
             "batch": BATCH,
             "repeats": args.repeats,
+            "clock": "thread CPU time" if args.cpu_time else "wall time",
+            "load_before": before,
+            "load_after": after,
             "layers": rows,
         }
         path.write_text(json.dumps(result, indent=1))

@@ -47,9 +47,17 @@ PAPER = {
     "se_resnet20": (272_095, None, 0),
     "se_resnet56": (860_137, None, 0),
     "mobilenet_v1": (4_231_976, 4.2, 0.05),
+    "mlp": (535_818, None, 0),  # 784-512-256-10
+    "small_cnn": (421_738, None, 0),  # ember train's default
 }
 # Input size for one forward and backward pass: small, but every layer must still get a non-empty map.
-SMALL_INPUT = {"lenet5": (1, 32, 32), "alexnet_original": (3, 99, 99), "zfnet": (3, 64, 64)}
+SMALL_INPUT = {
+    "lenet5": (1, 32, 32),
+    "alexnet_original": (3, 99, 99),
+    "zfnet": (3, 64, 64),
+    "mlp": (1, 28, 28),
+    "small_cnn": (1, 28, 28),
+}
 CIFAR_INPUT, IMAGENET_INPUT = (3, 8, 8), (3, 32, 32)
 
 

@@ -165,9 +165,40 @@ def test_every_kernel_path_matches_pytorch(
         _conv_grid.geometry.cache_clear()
 
 
+def test_large_copies_split_across_threads_agree(monkeypatch):
+    """Arrays above _parallel.PARALLEL_COPY_BYTES are converted between layouts in pieces on threads."""
+    x, w, b = conv_case(16, 8, (64, 64), 3, 1, True, batch=4)  # 1 MiB of input
+    results = []
+    for count in ("1", "2"):
+        monkeypatch.setenv("EMBER_NUM_THREADS", count)
+        xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+        y = F.conv2d(xe, we, ember.tensor(b), padding=1)
+        y.backward(random_array(y.shape, seed=5))
+        results.append((y.data, xe.grad.data, we.grad.data))
+    for a, c in zip(*results, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-4)
+
+
+def test_any_number_of_kernel_threads_gives_identical_numbers(monkeypatch):
+    """With threads, every chunk runs on one BLAS thread and partial sums are added in chunk order, so
+    which thread takes which chunk (it varies with timing) never changes a bit of the result."""
+    monkeypatch.setattr(_conv_grid, "CHUNK_BYTES", 4 * 27 * 40)
+    x, w, b = conv_case(3, 5, (9, 8), 3, 1, True, batch=7)
+    results = []
+    for count in ("2", "3", "2"):
+        monkeypatch.setenv("EMBER_NUM_THREADS", count)
+        xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+        y = F.conv2d(xe, we, ember.tensor(b), padding=1)
+        y.backward(random_array(y.shape, seed=5))
+        results.append((y.data, xe.grad.data, we.grad.data))
+    for other in results[1:]:
+        for a, c in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, c)
+
+
 @pytest.mark.parametrize("threads", ["1", "2", "3"])
 def test_threads_share_the_chunks_and_agree(monkeypatch, threads):
-    """Chunks on 1, 2 or 3 threads: the same results (to rounding of the weight-gradient sum)."""
+    """Chunks on 1, 2 or 3 threads: the same results (identical on 2 and 3, see the next test)."""
     monkeypatch.setattr(_conv_grid, "CHUNK_BYTES", 4 * 27 * 40)  # many chunks
     results = {}
     for count in ("1", threads):
@@ -180,6 +211,7 @@ def test_threads_share_the_chunks_and_agree(monkeypatch, threads):
             results[count, str(options)] = (y.data, xe.grad.data, we.grad.data)
     for key, values in results.items():
         for a, c in zip(values, results["1", key[1]], strict=True):
+            # One thread leaves BLAS its own threads, which may round differently.
             np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-5)
 
 
@@ -429,3 +461,34 @@ def test_compiled_and_numpy_col2im_give_identical_numbers(monkeypatch, c_in, c_o
         y.backward(random_array(y.shape, seed=7))
         results.append(xe.grad.data)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("options", [{"padding": 1}, {"stride": 2}, {}])
+@pytest.mark.parametrize("kernel", [3, 1])
+def test_empty_batch(kernel, options):
+    x = np.zeros((0, 3, 6, 6), np.float32)
+    w = random_array((4, 3, kernel, kernel))
+    check_parity(lambda a, b: F.conv2d(a, b, **options), lambda a, b: TF.conv2d(a, b, **options), [x, w])
+    check_parity(
+        lambda a, b: F.conv_transpose2d(a, b, **options),
+        lambda a, b: TF.conv_transpose2d(a, b, **options),
+        [np.zeros((0, 4, 5, 5), np.float32), w],
+    )
+
+
+def test_kernel_threads_work_in_a_forked_child(monkeypatch):
+    """A pool of threads made before fork has no threads in the child; the child makes its own."""
+    import multiprocessing
+
+    monkeypatch.setenv("EMBER_NUM_THREADS", "2")
+    monkeypatch.setattr(_conv_grid, "CHUNK_BYTES", 4 * 27 * 40)
+    x, w, _ = conv_case(3, 4, (8, 8), 3, 1, False, batch=4)
+    expected = F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).data  # starts the pool here
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        result = pool.apply_async(_conv_in_child, (x, w)).get(timeout=60)
+    np.testing.assert_array_equal(result, expected)
+
+
+def _conv_in_child(x, w):
+    return F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).data

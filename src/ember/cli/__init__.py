@@ -1,27 +1,36 @@
-"""The ``ember`` command."""
+"""The ``ember`` command: a thin dispatcher; each subcommand lives in its own module.
+
+A command module has ``add_parser(subparsers)``, which declares its arguments, and ``run(args)``, which
+returns the exit status (``add_parser`` may point ``run`` elsewhere with ``set_defaults(run=...)``).
+Modules import what they need inside ``run``, so ``ember --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from ember.cli import summary
+# command -> module in ember.cli
+COMMANDS = {
+    "demo": "demo",
+    "train": "train",
+    "resume": "resume",
+    "eval": "evaluate",
+    "predict": "predict",
+    "report": "report",
+    "summary": "summary",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ember", description="Ember: deep learning for vision, on NumPy")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="train a small network with the bare engine, printing its loss")
-    demo.add_argument("--steps", type=int, default=2000)
-    summary.add_parser(commands)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS.values():
+        importlib.import_module(f"ember.cli.{module}").add_parser(commands)
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from ember.cli.demo import run
-
-        run(steps=args.steps)
-    elif args.command == "summary":
-        return summary.run(args)
-    return 0
+    run = getattr(args, "run", None) or importlib.import_module(f"ember.cli.{COMMANDS[args.command]}").run
+    return int(run(args))
 
 
 if __name__ == "__main__":

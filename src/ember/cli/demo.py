@@ -7,6 +7,9 @@ the engine alone: forward, softmax cross-entropy, backward, update.
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
 import numpy as np
 
 import ember
@@ -50,3 +53,14 @@ def run(steps: int = 2000, hidden: int = 100, learning_rate: float = 1.0, reg: f
                 assert p.grad is not None
                 p -= learning_rate * p.grad
     raise AssertionError("unreachable")
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("demo", help="train a small network with the bare engine, printing its loss")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.set_defaults(run=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    run(steps=args.steps)
+    return 0

@@ -60,6 +60,7 @@ from ember.models.senet import (
     se_resnet101,
     se_resnet152,
 )
+from ember.models.small import SmallCNN, mlp, small_cnn
 from ember.models.squeezenet import Fire, SqueezeNet, squeezenet1_0, squeezenet1_1
 from ember.models.vgg import (
     VGG,

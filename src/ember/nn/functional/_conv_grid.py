@@ -27,7 +27,7 @@ from ember.nn.functional._parallel import split_copy
 CHUNK_BYTES = 1 << 21
 # Computing whole grid rows wastes the outputs in the gaps; above this ratio of grid columns to output
 # columns the exact positions are cheaper despite their shorter copies.
-ROW_WASTE_LIMIT = 1.5
+ROW_WASTE_LIMIT = 1.3
 Chunk = tuple[int, int, int, int]  # samples first .. last, rows first .. last
 
 

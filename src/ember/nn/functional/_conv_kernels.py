@@ -14,7 +14,11 @@ of slices, and scattering the gradient back (col2im). Ember avoids most of both 
   convolution would be much larger (many more output than input channels, or a 'valid' convolution whose
   gradient grid is mostly zeros) and for strided convolutions, the column gradients W^T @ dy are scattered
   back tap by tap (col2im) instead.
-- Chunks keep the column buffer in cache, and the buffers are reused between calls (``_workspace``).
+- Chunks keep the column buffer in cache, the buffers are reused between calls (``_workspace``), and the
+  chunks are shared among the BLAS thread budget's threads (``_parallel``).
+- col2im's scatter-add runs compiled where numba is installed (``_numba_kernels``), with the same numbers
+  as its NumPy loop here.
+- 1x1 convolutions need none of this: a GEMM per sample, in NCHW, with no grid and no columns.
 
 Groups are a batch of independent GEMMs (``np.matmul`` over a leading group axis): channels are grouped
 contiguously in the channel-major layout, so no copy is needed to split them.
@@ -71,6 +75,8 @@ def forward(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, groups: int
 ) -> np.ndarray:
     """y = conv(x, weight) + bias, (N, C, H, W) -> (N, O, Ho, Wo), contiguous NCHW."""
+    if geo.batch == 0:
+        return np.zeros((0, weight.shape[0], geo.out_height, geo.out_width), x.dtype)
     if is_pointwise(geo):
         return _pointwise_forward(x, weight, bias, geo, groups)
     out_channels, rows = weight.shape[0], weight[0].size * groups  # rows: C kh kw
@@ -80,7 +86,7 @@ def forward(
     chunk_list = forward_chunks(geo, rows, x.itemsize)
     size = buffer_size(rows, chunk_list, geo.out_cols)
 
-    def body(chunk: Chunk, worker: int) -> None:
+    def body(chunk: Chunk) -> None:
         columns = as_matrix(
             forward_view(grid, geo, chunk), rows, _workspace.scratch("columns", size, x.dtype)
         )
@@ -99,7 +105,7 @@ def backward(
     weight_shape: tuple[int, ...],
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Gradients of conv(x, weight) with respect to x and weight (each only if given x / weight)."""
-    positions = None if is_pointwise(geo) else output_positions(grad, geo)
+    positions = None if is_pointwise(geo) or geo.batch == 0 else output_positions(grad, geo)
     grad_input = None if weight is None else input_gradient(weight, grad, geo, groups, positions)
     grad_weight = None if x is None else weight_gradient(x, grad, weight_shape, geo, groups, positions)
     return grad_input, grad_weight
@@ -114,6 +120,8 @@ def weight_gradient(
     positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """dL/dW = sum over positions of dy (O, positions) @ cols^T (positions, C kh kw), per group."""
+    if geo.batch == 0:
+        return np.zeros(weight_shape, x.dtype)
     if is_pointwise(geo):
         return _pointwise_weight_gradient(x, grad, weight_shape, geo, groups)
     rows = int(np.prod(weight_shape[1:])) * groups
@@ -121,29 +129,23 @@ def weight_gradient(
     grid = input_grid(x, geo)
     chunk_list = forward_chunks(geo, rows, x.itemsize)
     size = buffer_size(rows, chunk_list, geo.out_cols)
-    totals: dict[int, np.ndarray] = {}  # one running sum per worker
 
-    def body(chunk: Chunk, worker: int) -> None:
+    def body(chunk: Chunk) -> np.ndarray:
         columns = as_matrix(
             forward_view(grid, geo, chunk), rows, _workspace.scratch("columns", size, x.dtype)
         )
-        product = np.matmul(
+        return np.matmul(
             grouped(block(positions, chunk), groups), grouped(columns, groups).transpose(0, 2, 1)
         )
-        if worker in totals:
-            totals[worker] += product
-        else:
-            totals[worker] = product
 
-    workers = run_chunks(chunk_list, body)
-    return _sum_in_order(totals, workers).reshape(weight_shape)
+    return _sum_in_order(run_chunks(chunk_list, body)).reshape(weight_shape)
 
 
-def _sum_in_order(totals: dict[int, np.ndarray], workers: int) -> np.ndarray:
-    """The workers' partial sums added in a fixed order: the same result for the same thread count."""
-    total = totals[0]
-    for worker in range(1, workers):
-        total += totals[worker]
+def _sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
+    """Per-chunk partial sums added in chunk order: the same result on any number of threads."""
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
     return total
 
 
@@ -151,6 +153,8 @@ def input_gradient(
     weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int, positions: np.ndarray | None = None
 ) -> np.ndarray:
     """dL/dx (N, C, H, W): a transposed convolution of dy, or col2im of the column gradients W^T dy."""
+    if geo.batch == 0:
+        return np.zeros((0, weight.shape[1] * groups, geo.height, geo.width), grad.dtype)
     if is_pointwise(geo):
         return _pointwise_input_gradient(weight, grad, geo, groups)
     out_channels, in_channels = weight.shape[0], weight.shape[1] * groups
@@ -181,7 +185,7 @@ def _transposed_convolution(
     chunk_list = chunks(geo.batch, geo.height, geo.row, rows, grad.itemsize)
     size = buffer_size(rows, chunk_list, geo.row)
 
-    def body(chunk: Chunk, worker: int) -> None:
+    def body(chunk: Chunk) -> None:
         view = column_view(g_grid, geo, start, chunk, geo.row, (geo.row, 1), mirrored=True)
         columns = as_matrix(view, rows, _workspace.scratch("grad-columns", size, grad.dtype))
         np.matmul(w, grouped(columns, groups), out=grouped(block(out, chunk), groups))
@@ -204,7 +208,7 @@ def _col2im(weight: np.ndarray, positions: np.ndarray, geo: ConvGeometry, groups
     kernels = compiled()
     sh, sw = geo.stride
 
-    def body(chunk: Chunk, worker: int) -> None:
+    def body(chunk: Chunk) -> None:
         g = block(positions, chunk)
         columns = _workspace.scratch("grad-columns", size, positions.dtype)[: rows * g.shape[1]]
         columns = columns.reshape(rows, g.shape[1])
@@ -268,7 +272,7 @@ def _pointwise_forward(
     out4 = _per_group(out, groups)
     shift = None if bias is None else bias.reshape(groups, out_channels // groups, 1)
 
-    def body(chunk: Chunk, worker: int) -> None:
+    def body(chunk: Chunk) -> None:
         first, last = chunk[:2]
         np.matmul(w, xs[first:last], out=out4[first:last])
         if shift is not None:
@@ -282,18 +286,13 @@ def _pointwise_weight_gradient(
     x: np.ndarray, grad: np.ndarray, weight_shape: tuple[int, ...], geo: ConvGeometry, groups: int
 ) -> np.ndarray:
     xs, g = _sampled(x, geo, groups), _per_group(grad, groups)
-    totals: dict[int, np.ndarray] = {}
 
-    def body(chunk: Chunk, worker: int) -> None:
+    def body(chunk: Chunk) -> np.ndarray:
         first, last = chunk[:2]
-        product = np.matmul(g[first:last], xs[first:last].swapaxes(-1, -2)).sum(axis=0)
-        if worker in totals:
-            totals[worker] += product
-        else:
-            totals[worker] = product
+        return np.matmul(g[first:last], xs[first:last].swapaxes(-1, -2)).sum(axis=0)
 
-    workers = run_chunks(_samples(geo, weight_shape[1] * groups, x.itemsize), body)
-    return _sum_in_order(totals, workers).reshape(weight_shape)
+    parts = run_chunks(_samples(geo, weight_shape[1] * groups, x.itemsize), body)
+    return _sum_in_order(parts).reshape(weight_shape)
 
 
 def _pointwise_input_gradient(
@@ -305,7 +304,7 @@ def _pointwise_input_gradient(
     values = np.empty((geo.batch, in_channels, geo.out_height, geo.out_width), grad.dtype)
     values4 = _per_group(values, groups)
 
-    def body(chunk: Chunk, worker: int) -> None:
+    def body(chunk: Chunk) -> None:
         first, last = chunk[:2]
         np.matmul(w, g[first:last], out=values4[first:last])
 

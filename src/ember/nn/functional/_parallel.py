@@ -9,12 +9,13 @@ thread meanwhile; the thread budget stays the one the user gave BLAS (``threadpo
 ``OPENBLAS_NUM_THREADS``, ...). ``EMBER_NUM_THREADS`` overrides it; 1 keeps everything on the calling
 thread. Without ``threadpoolctl`` (the ``fast`` extra) the chunks run on the calling thread.
 
-Worker t takes chunks t, t + T, t + 2T, ...: which chunks a thread computes, and so every result, depends
-only on T, never on timing.
+Which thread computes a chunk never changes a result: chunks write disjoint memory, and where chunks'
+results are summed (weight gradients) they are added in chunk order, whatever the thread count.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -24,18 +25,22 @@ from typing import Any, TypeVar
 import numpy as np
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
-def _blas_controllers() -> list[Any]:
+@functools.cache
+def _blas() -> tuple[Any, ...]:
+    """threadpoolctl's handles on the BLAS libraries NumPy uses (none without threadpoolctl); found once,
+    on the first kernel call, not at import."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
-        return []
-    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+        return ()
+    return tuple(lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas")
 
 
-_BLAS = _blas_controllers()
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
 _lock = threading.Lock()
 
 
@@ -44,46 +49,51 @@ def thread_count() -> int:
     forced = os.environ.get("EMBER_NUM_THREADS")
     if forced:
         return max(1, int(forced))
-    if not _BLAS:
+    blas = _blas()
+    if not blas:
         return 1
-    return max(1, min(lib.get_num_threads() for lib in _BLAS))
+    return max(1, min(lib.get_num_threads() for lib in blas))
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool
+    """The shared pool, (re)made when too small or inherited through fork (its threads stay behind)."""
+    global _pool, _pool_pid
     with _lock:
-        if _pool is None or _pool._max_workers < workers:
+        if _pool is None or _pool._max_workers < workers or _pool_pid != os.getpid():
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ember-kernel")
+            _pool_pid = os.getpid()
         return _pool
 
 
-def run_chunks(chunks: Sequence[T], body: Callable[[T, int], None], parallel: bool = True) -> int:
-    """Call ``body(chunk, worker)`` for every chunk; returns the number of workers used (worker < that).
+def run_chunks(chunks: Sequence[T], body: Callable[[T], R], parallel: bool = True) -> list[R]:
+    """[body(chunk) for chunk in chunks], the chunks shared among the threads; results in chunk order.
 
-    Chunks given to different workers must write disjoint memory (``parallel=False`` otherwise).
+    Threads take the next chunk when they finish one, so a thread that the machine slows down holds back
+    no other. Chunks that may run side by side must write disjoint memory (``parallel=False`` otherwise).
     """
-    workers = min(thread_count(), len(chunks)) if parallel and _BLAS else 1
+    blas = _blas()
+    workers = min(thread_count(), len(chunks)) if parallel and blas else 1
     if workers <= 1:
-        for chunk in chunks:
-            body(chunk, 0)
-        return 1
-    previous = [lib.get_num_threads() for lib in _BLAS]
-    for lib in _BLAS:
+        return [body(chunk) for chunk in chunks]
+    results: list[Any] = [None] * len(chunks)
+    order = iter(range(len(chunks)))  # next() on it is atomic under the GIL
+
+    def work() -> None:
+        for index in order:
+            results[index] = body(chunks[index])
+
+    previous = [lib.get_num_threads() for lib in blas]
+    for lib in blas:
         lib.set_num_threads(1)
     try:
-
-        def work(worker: int) -> None:
-            for chunk in chunks[worker::workers]:
-                body(chunk, worker)
-
-        futures = [_executor(workers - 1).submit(work, worker) for worker in range(1, workers)]
-        work(0)
+        futures = [_executor(workers - 1).submit(work) for _ in range(workers - 1)]
+        work()
         for future in futures:
             future.result()
     finally:
-        for lib, count in zip(_BLAS, previous, strict=True):
+        for lib, count in zip(blas, previous, strict=True):
             lib.set_num_threads(count)
-    return workers
+    return results
 
 
 # Below this many bytes a copy is not worth handing to other threads.
@@ -96,7 +106,7 @@ def split_copy(destination: Any, source: Any, add: Any = None) -> None:
     pieces = min(thread_count(), count) if destination.nbytes >= PARALLEL_COPY_BYTES else 1
     bounds = [(count * k // pieces, count * (k + 1) // pieces) for k in range(pieces)]
 
-    def body(bound: tuple[int, int], worker: int) -> None:
+    def body(bound: tuple[int, int]) -> None:
         first, last = bound
         if add is None:
             destination[first:last] = source[first:last]

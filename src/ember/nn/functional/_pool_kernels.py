@@ -261,7 +261,7 @@ def route_to_taps(
     arguments = (geo.kernel[1], *_pool_arguments(geo))
     samples = [(n, n + 1) for n in range(grad4.shape[0])]
 
-    def body(samples: tuple[int, int], worker: int) -> None:
+    def body(samples: tuple[int, int]) -> None:
         first, last = samples
         kernels.max_pool_backward(grad4[first:last], arg4[first:last], *arguments, dx4[first:last])
 

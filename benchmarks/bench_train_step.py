@@ -1,0 +1,244 @@
+"""One training step (forward, cross-entropy, backward, SGD-momentum update) at batch 128, Ember vs PyTorch.
+
+Four networks, the same architecture written once in each framework, PyTorch's initial weights copied into
+Ember's model so that both compute the same step (the first losses are printed side by side as a check):
+
+- MLP 784-512-256-10 (ReLU) on 784-vectors;
+- LeNet-5: conv5x5 6 (pad 2), ReLU, max-pool, conv5x5 16, ReLU, max-pool, fc 120-84-10, on 1x28x28;
+- ResNet-20 (He et al. 2016, CIFAR): conv3x3 16, three stages of three basic blocks (16, 32, 64 channels,
+  batch norm, 1x1-conv projection where the shape changes), global average pool, fc 10, on 3x32x32;
+- a VGG-style net: conv3x3 64-64-pool-128-128-pool-256-pool (ReLU), fc 10, on 3x32x32.
+
+Both frameworks run in this process with the same number of threads (OpenBLAS for NumPy, intra-op for
+PyTorch), interleaved in short blocks of steps (Ember's block, PyTorch's, Ember's, ... the order swapped
+every round) so that the machine's noise (another process, a slow moment) hits both alike. Steps are
+interleaved by blocks, not one by one, because each library's idle threads keep spinning for a while after
+a parallel region and would steal the cores from the other's next step; a pause before each block and the
+block's first step (not counted) let them settle. Each figure is the median over the counted steps.
+Prints a table (ms per step and the ratio Ember / PyTorch) and writes JSON to
+``benchmarks/results/bench_train_step.json``.
+
+    PYTHONPATH=src python benchmarks/bench_train_step.py [--threads 2] [--steps 20] [--only mlp,lenet5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+NETWORKS = ("mlp", "lenet5", "resnet20", "vgg")
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="threads for both frameworks (default 2)")
+    parser.add_argument("--rounds", type=int, default=0, help="blocks per framework (default: by size)")
+    parser.add_argument("--block", type=int, default=0, help="steps per block (default: by size)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--only", default=",".join(NETWORKS), help="comma-separated: " + ", ".join(NETWORKS))
+    parser.add_argument("--output", help="JSON file (default benchmarks/results/bench_train_step.json)")
+    return parser.parse_args()
+
+
+ARGS = parse() if __name__ == "__main__" else None
+if ARGS is not None:  # BLAS reads its thread count when NumPy is first imported
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(ARGS.threads)
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import ember  # noqa: E402
+from ember import nn as enn  # noqa: E402
+from ember import optim as eoptim  # noqa: E402
+
+PLAN = {"mlp": (8, 10), "lenet5": (8, 6), "resnet20": (4, 3), "vgg": (3, 3)}  # rounds, steps per block
+PAUSE = 0.3  # seconds before each block: the other library's threads stop spinning
+INPUTS = {"mlp": (784,), "lenet5": (1, 28, 28), "resnet20": (3, 32, 32), "vgg": (3, 32, 32)}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The networks, once per framework (``nn`` is ember.nn or torch.nn: the same names and arguments)
+def mlp(nn: Any) -> Any:
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def lenet5(nn: Any) -> Any:
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
+
+
+def vgg(nn: Any) -> Any:
+    def conv(a: int, b: int) -> list[Any]:
+        return [nn.Conv2d(a, b, 3, padding=1), nn.ReLU()]
+
+    return nn.Sequential(
+        *conv(3, 64),
+        *conv(64, 64),
+        nn.MaxPool2d(2),
+        *conv(64, 128),
+        *conv(128, 128),
+        nn.MaxPool2d(2),
+        *conv(128, 256),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(256 * 4 * 4, 10),
+    )
+
+
+def resnet20(nn: Any) -> Any:
+    class Block(nn.Module):
+        def __init__(self, inputs: int, outputs: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(inputs, outputs, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(outputs)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(outputs, outputs, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(outputs)
+            self.shortcut = nn.Sequential()
+            if stride != 1 or inputs != outputs:
+                self.shortcut = nn.Sequential(
+                    nn.Conv2d(inputs, outputs, 1, stride=stride, bias=False), nn.BatchNorm2d(outputs)
+                )
+
+        def forward(self, x: Any) -> Any:
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    layers: list[Any] = [nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    inputs = 16
+    for outputs, stride in ((16, 1), (32, 2), (64, 2)):
+        for block in range(3):
+            layers.append(Block(inputs, outputs, stride if block == 0 else 1))
+            inputs = outputs
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
+    return nn.Sequential(*layers)
+
+
+BUILDERS = {"mlp": mlp, "lenet5": lenet5, "resnet20": resnet20, "vgg": vgg}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Steps
+def train_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> float:
+    """The same four lines for both frameworks: forward, loss, backward, update."""
+    loss = loss_fn(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss.item())
+
+
+def measure(name: str, rounds: int, block: int, warmup: int, batch: int) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *INPUTS[name])).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    torch.manual_seed(0)
+    torch_model = BUILDERS[name](torch.nn)
+    ember_model = BUILDERS[name](enn)
+    ember_model.load_state_dict({k: v.detach().numpy().copy() for k, v in torch_model.state_dict().items()})
+    options = {"lr": 0.01, "momentum": 0.9}
+    runs = {
+        "ember": (ember_model, eoptim.SGD(ember_model.parameters(), **options), enn.CrossEntropyLoss(),
+                  ember.tensor(x), ember.tensor(y)),
+        "torch": (torch_model, torch.optim.SGD(torch_model.parameters(), **options),
+                  torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y)),
+    }  # fmt: skip
+    first = {framework: train_step(*run) for framework, run in runs.items()}  # same weights, same loss
+    for run in runs.values():
+        for _ in range(warmup):
+            train_step(*run)
+    times: dict[str, list[float]] = {"ember": [], "torch": []}
+    for round_ in range(rounds):
+        for framework in ("ember", "torch") if round_ % 2 == 0 else ("torch", "ember"):
+            time.sleep(PAUSE)
+            for step in range(block + 1):
+                start = time.perf_counter()
+                train_step(*runs[framework])
+                if step:  # the block's first step wakes the threads up
+                    times[framework].append(time.perf_counter() - start)
+    ember_ms = 1000 * statistics.median(times["ember"])
+    torch_ms = 1000 * statistics.median(times["torch"])
+    return {
+        "network": name,
+        "input": list(INPUTS[name]),
+        "batch_size": batch,
+        "steps_counted": len(times["ember"]),
+        "ember_ms": round(ember_ms, 2),
+        "torch_ms": round(torch_ms, 2),
+        "ratio": round(ember_ms / torch_ms, 2),
+        "first_loss": first,
+    }
+
+
+def machine(threads: int) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "ember": ember.__version__,
+    }
+
+
+def main() -> int:
+    args = ARGS or parse()
+    torch.set_num_threads(args.threads)
+    names = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(NETWORKS))
+    if unknown:
+        print(f"unknown networks: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    rows = []
+    print(f"{'network':<10} {'Ember ms':>10} {'PyTorch ms':>11} {'ratio':>7}   first loss (Ember / PyTorch)")
+    for name in names:
+        rounds, block = PLAN[name]
+        row = measure(name, args.rounds or rounds, args.block or block, args.warmup, args.batch_size)
+        rows.append(row)
+        losses = row["first_loss"]
+        print(
+            f"{name:<10} {row['ember_ms']:>10.1f} {row['torch_ms']:>11.1f} {row['ratio']:>6.2f}x"
+            f"   {losses['ember']:.5f} / {losses['torch']:.5f}",
+            flush=True,
+        )
+    output = Path(args.output or Path(__file__).resolve().parent / "results" / "bench_train_step.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result = {"benchmark": "train_step", "date": time.strftime("%Y-%m-%d"), "machine": machine(args.threads)}
+    output.write_text(json.dumps({**result, "results": rows}, indent=2) + "\n")
+    print(f"written to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

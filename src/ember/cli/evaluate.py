@@ -1,0 +1,82 @@
+"""``ember eval CHECKPOINT``: measure a trained model on a split of its data set.
+
+The checkpoint carries its run's configuration, so the model, the data set and the input pipeline are
+rebuilt exactly as in training (the validation split is the same held-out images). Prints the loss, top-1
+and top-5 accuracy, the accuracy of each class and the confusion matrix (``--json`` for a machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ember.cli.common import OK, guarded
+
+SPLITS = ("test", "val", "train")
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("eval", help="measure a checkpoint on a data split")
+    parser.add_argument(
+        "checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint or a run directory"
+    )
+    parser.add_argument("--split", choices=SPLITS, default="test", help="which split (default test)")
+    parser.add_argument("--data-root", help="folder holding the data set's files")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.set_defaults(run=run)
+
+
+def format_confusion(confusion: Any, width: int = 6) -> str:
+    header = " " * 8 + "".join(f"{p:>{width}}" for p in range(len(confusion)))
+    rows = [f"{t:>6}  " + "".join(f"{c:>{width}}" for c in row) for t, row in enumerate(confusion.tolist())]
+    return "\n".join([header, *rows])
+
+
+def run(args: argparse.Namespace) -> int:
+    def action() -> int:
+        from ember.data import DataLoader
+        from ember.train import recipes
+        from ember.train.config import ConfigError
+        from ember.train.run import load_trained
+        from ember.train.trainer import evaluate
+
+        config, model, metadata, path = load_trained(args.checkpoint)
+        if args.data_root:
+            config.data_root = args.data_root
+        data = recipes.load_data(config)
+        dataset = {"test": data.test, "val": data.val, "train": data.train_eval}[args.split]
+        if dataset is None:
+            raise ConfigError([("--split", "this run has no validation split (val_size was 0)")])
+        result = evaluate(
+            model,
+            DataLoader(dataset, batch_size=args.batch_size),
+            recipes.build_loss(config),
+            len(data.classes),
+        )
+        per_class = dict(zip(data.classes, map(float, result.per_class_accuracy), strict=True))
+        if args.json:
+            report = {
+                "checkpoint": str(path),
+                "split": args.split,
+                "count": result.count,
+                "loss": result.loss,
+                "accuracy": result.accuracy,
+                "top5": result.top5,
+                "per_class_accuracy": per_class,
+                "confusion_matrix": result.confusion.tolist(),
+            }
+            print(json.dumps(report, indent=2))
+            return OK
+        print(f"checkpoint: {path} (epoch {metadata.get('epoch', '?')}, {config.model} on {config.dataset})")
+        print(f"{args.split} split: {result.count} images")
+        print(f"loss {result.loss:.4f}  top-1 {100 * result.accuracy:.2f}%  top-5 {100 * result.top5:.2f}%")
+        print("accuracy per class:")
+        for index, (name, accuracy) in enumerate(per_class.items()):
+            print(f"  {index:>3} {name:<24} {100 * accuracy:6.2f}%")
+        print("confusion matrix (rows: true class, columns: predicted class):")
+        print(format_confusion(result.confusion))
+        return OK
+
+    return guarded("eval", action)

@@ -1,0 +1,103 @@
+"""``ember predict CHECKPOINT IMAGE...``: the top-k classes of image files (PNG, JPEG, anything Pillow reads).
+
+Each image goes through the run's own input pipeline: converted to grey or colour as the model expects,
+resized to the data set's image size, scaled and normalized with the training statistics. MNIST and
+Fashion-MNIST show light shapes on a black background; a photo of a dark digit on white paper is inverted
+first (``--invert auto``, the default, decides from the image's border; ``yes``/``no`` force it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ember.cli.common import OK, guarded
+
+DARK_BACKGROUND = ("mnist", "fashion-mnist")
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("predict", help="classify image files with a checkpoint (top-k classes)")
+    parser.add_argument(
+        "checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint or a run directory"
+    )
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, ...)")
+    parser.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (default 3)")
+    parser.add_argument(
+        "--invert",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="invert grey images to a dark background (default: auto)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.set_defaults(run=run)
+
+
+def read_image(
+    path: str | Path, channels: int, size: int, invert: str, dark_background: bool
+) -> tuple[np.ndarray, bool]:
+    """The file as a uint8 array (H x W, or H x W x 3) of the data set's size, and whether it was inverted."""
+    from ember.data.optional import require
+
+    image_module = require("PIL.Image", "ember predict")
+    try:
+        with image_module.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB")
+            if image.size != (size, size):
+                image = image.resize((size, size), image_module.Resampling.BILINEAR)
+            pixels = np.asarray(image, dtype=np.uint8)
+    except (OSError, ValueError) as error:
+        raise FileNotFoundError(f"{path}: cannot read the image ({error})") from None
+    border = np.concatenate(
+        [pixels[0].ravel(), pixels[-1].ravel(), pixels[:, 0].ravel(), pixels[:, -1].ravel()]
+    )
+    flip = invert == "yes" or (invert == "auto" and channels == 1 and dark_background and border.mean() > 127)
+    return (255 - pixels if flip else pixels), bool(flip)
+
+
+def run(args: argparse.Namespace) -> int:
+    def action() -> int:
+        from ember.data import ArrayDataset
+        from ember.nn.functional import softmax
+        from ember.train import recipes
+        from ember.train.config import ConfigError
+        from ember.train.run import load_trained
+        from ember.train.trainer import predict
+
+        if args.top_k < 1:
+            raise ConfigError([("--top-k", f"must be at least 1, got {args.top_k}")])
+        config, model, metadata, _ = load_trained(args.checkpoint)
+        info = recipes.DATASETS[config.dataset]
+        classes = metadata["classes"]
+        dark = config.dataset in DARK_BACKGROUND
+        read = [read_image(path, info.channels, info.size, args.invert, dark) for path in args.images]
+        pixels = np.stack([image for image, _ in read])
+        channels, height, width = (int(v) for v in metadata["input_size"])
+        input_size = (channels, height, width)
+        dataset = ArrayDataset(
+            pixels, np.zeros(len(pixels), np.int64), recipes.transforms_for(info, input_size)
+        )
+        inputs, _ = dataset.get_batch(np.arange(len(pixels)))
+        probabilities = softmax(predict(model, inputs), dim=1).data
+        k = min(args.top_k, len(classes))
+        results = []
+        for path, (_, inverted), row in zip(args.images, read, probabilities, strict=True):
+            best = np.argsort(-row, kind="stable")[:k]
+            top = [{"class": classes[i], "index": int(i), "probability": float(row[i])} for i in best]
+            results.append({"image": path, "inverted": inverted, "top": top})
+        if args.json:
+            print(json.dumps(results, indent=2))
+            return OK
+        for item in results:
+            guesses = ", ".join(
+                f"{guess['class']} {100 * guess['probability']:.1f}%" for guess in item["top"]
+            )
+            note = " (inverted)" if item["inverted"] else ""
+            print(f"{item['image']}{note}: {guesses}")
+        return OK
+
+    return guarded("predict", action)

@@ -1,0 +1,254 @@
+"""Checkpoints: a training run's whole state in one safetensors file, written so that a crash never loses one.
+
+What a checkpoint holds is a nested structure of dicts, lists and numbers with arrays at the leaves: the
+model's ``state_dict()``, the optimizer's and the scheduler's (PyTorch's formats), the epoch and step, and
+every random number generator's state (Ember's default generator, the data loader's, NumPy's global one).
+``save_checkpoint`` splits it in two: the arrays go into the safetensors file as named tensors
+(``model/features.0.weight``, ``optimizer/state/0/momentum_buffer``), and the rest, with a reference where
+each array was, goes as JSON into the file's header metadata. Loading reads JSON and raw little-endian
+arrays only, so it never executes code from the file (unlike a pickle).
+
+A save writes a temporary file beside the target, flushes it to disk (``fsync``) and renames it over the
+target with ``os.replace``, which is atomic: a process killed mid-write leaves the previous checkpoint
+intact (and a stray ``.NAME.tmp-PID`` file that the next save ignores). ``load_checkpoint`` checks the
+file before trusting it, so a truncated or foreign file is reported by name with what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ember.tensor import Tensor
+
+FORMAT = "ember.checkpoint"
+VERSION = 1
+SUFFIX = ".safetensors"
+_CHUNK = 1 << 20
+
+# Markers in the JSON skeleton. A dict whose keys are all strings not starting with "$" is stored as itself.
+_ARRAY, _TENSOR, _DICT, _TUPLE = "$array", "$tensor", "$dict", "$tuple"
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be written or read; the message names the file and what is wrong."""
+
+
+def require_safetensors() -> None:
+    """Fail now, not at the first save, if checkpoints cannot be written (``ember train`` checks first)."""
+    _safetensors()
+
+
+def _safetensors() -> Any:
+    try:
+        from safetensors import numpy as safetensors_numpy
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise CheckpointError(
+            "checkpoints need the safetensors package: pip install 'ember[train]' (or safetensors alone)"
+        ) from error
+    return safetensors_numpy
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Encoding: nested state <-> (JSON skeleton, named arrays)
+def _encode(value: Any, path: list[str], arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, Tensor | np.ndarray | np.generic):
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        name = "/".join(path) or "value"
+        while name in arrays:
+            name += "'"
+        arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")  # keeps 0-d arrays 0-d
+        marker = _TENSOR if isinstance(value, Tensor) else _ARRAY
+        return {marker: name, "scalar": True} if isinstance(value, np.generic) else {marker: name}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        if all(isinstance(key, str) and not key.startswith("$") for key in value):
+            return {key: _encode(item, [*path, key], arrays) for key, item in value.items()}
+        pairs = []
+        for key, item in value.items():
+            if not (key is None or isinstance(key, bool | int | float | str)):
+                raise CheckpointError(f"cannot store a {type(key).__name__} dict key at {'/'.join(path)}")
+            pairs.append([key, _encode(item, [*path, str(key)], arrays)])
+        return {_DICT: pairs}
+    if isinstance(value, tuple):
+        return {_TUPLE: [_encode(item, [*path, str(i)], arrays) for i, item in enumerate(value)]}
+    if isinstance(value, list):
+        return [_encode(item, [*path, str(i)], arrays) for i, item in enumerate(value)]
+    raise CheckpointError(
+        f"cannot store a {type(value).__name__} at '{'/'.join(path)}' in a checkpoint: only tensors, arrays, "
+        "numbers, strings, None, lists, tuples and dicts can be stored (no code is ever saved)"
+    )
+
+
+def _decode(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    if isinstance(value, list):
+        return [_decode(item, arrays) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if _TENSOR in value or _ARRAY in value:
+        array = arrays[str(value[_TENSOR] if _TENSOR in value else value[_ARRAY])]
+        if value.get("scalar"):
+            return array[()]
+        return Tensor._from_op(array, None) if _TENSOR in value else array
+    if _DICT in value:
+        return {key: _decode(item, arrays) for key, item in value[_DICT]}
+    if _TUPLE in value:
+        return tuple(_decode(item, arrays) for item in value[_TUPLE])
+    return {key: _decode(item, arrays) for key, item in value.items()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Writing
+def _write_chunks(handle: Any, data: bytes) -> None:
+    """Write ``data`` in 1 MiB pieces (a large checkpoint is never copied whole again on its way out)."""
+    view = memoryview(data)
+    for start in range(0, len(view), _CHUNK):
+        handle.write(view[start : start + _CHUNK])
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` all or nothing: a temporary file, fsync, ``os.replace``, fsync the dir."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(temporary, "wb") as handle:
+            _write_chunks(handle, data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (not possible on every platform)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    return path
+
+
+def serialize(state: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> bytes:
+    """The bytes of a checkpoint file holding ``state`` and ``metadata`` (see ``save_checkpoint``)."""
+    arrays: dict[str, np.ndarray] = {}
+    skeleton = _encode(dict(state), [], arrays)
+    header = {
+        "format": FORMAT,
+        "version": str(VERSION),
+        "state": json.dumps(skeleton),
+        "metadata": json.dumps(dict(metadata or {})),
+    }
+    return bytes(_safetensors().save(arrays, metadata=header))
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str], state: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
+) -> Path:
+    """Save ``state`` (nested dicts/lists of tensors, arrays and plain values) to ``path`` atomically.
+
+    ``metadata`` (JSON-able) is stored in the header beside the state, readable without loading the arrays
+    (``read_metadata``): the run's configuration, the class names, the metrics so far.
+    """
+    return atomic_write(path, serialize(state, metadata))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading
+def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """The safetensors header (tensor table and metadata) after checking the file holds what it announces."""
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise CheckpointError(
+                f"{path}: truncated or not a checkpoint: {size} bytes, too short for a safetensors header"
+            )
+        (header_size,) = struct.unpack("<Q", prefix)
+        if header_size > size - 8:
+            raise CheckpointError(
+                f"{path}: truncated or not a safetensors file: its first 8 bytes announce a "
+                f"{header_size}-byte header but only {size - 8} bytes follow"
+            )
+        raw = handle.read(header_size)
+    try:
+        header = json.loads(raw)
+        if not isinstance(header, dict):
+            raise ValueError("not an object")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path}: not a safetensors file (its header is not JSON: {error})") from None
+    metadata = header.pop("__metadata__", None) or {}
+    end = 0
+    for name, entry in header.items():
+        try:
+            end = max(end, int(entry["data_offsets"][1]))
+        except (KeyError, TypeError, IndexError, ValueError):
+            raise CheckpointError(f"{path}: not a safetensors file (bad entry for '{name}')") from None
+    available = size - 8 - header_size
+    if end > available:
+        raise CheckpointError(
+            f"{path}: truncated: its tensors need {end} bytes of data but only {available} are present "
+            "(was the write interrupted? the previous checkpoint, if any, is intact)"
+        )
+    if metadata.get("format") != FORMAT:
+        names = ", ".join(list(header)[:5]) + (", ..." if len(header) > 5 else "")
+        raise CheckpointError(
+            f"{path}: a safetensors file but not an Ember checkpoint (no 'format: {FORMAT}' in its "
+            f"metadata; it holds {len(header)} tensors: {names or 'none'})"
+        )
+    version = int(metadata.get("version", "0"))
+    if version > VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version} is newer than this Ember reads ({VERSION})"
+        )
+    return header, metadata
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata saved with a checkpoint (the run's configuration and so on), without loading arrays."""
+    path = Path(path)
+    _, metadata = _read_header(path)
+    try:
+        return dict(json.loads(metadata.get("metadata", "{}")))
+    except ValueError as error:
+        raise CheckpointError(f"{path}: damaged checkpoint metadata ({error})") from None
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The state saved by ``save_checkpoint``: arrays come back as NumPy arrays, tensors as Ember tensors."""
+    path = Path(path)
+    _, metadata = _read_header(path)
+    try:
+        skeleton = json.loads(metadata["state"])
+    except (KeyError, ValueError) as error:
+        raise CheckpointError(f"{path}: damaged checkpoint state description ({error})") from None
+    _safetensors()
+    from safetensors import SafetensorError, safe_open
+
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with safe_open(str(path), framework="np") as handle:
+            for name in handle.keys():  # noqa: SIM118 - safe_open is not a Mapping
+                arrays[name] = handle.get_tensor(name)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({error})") from None
+    try:
+        state = _decode(skeleton, arrays)
+    except KeyError as error:
+        raise CheckpointError(f"{path}: damaged checkpoint: the tensor {error} is missing") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: damaged checkpoint: its state is not a mapping")
+    return state

@@ -1,0 +1,328 @@
+"""From a ``TrainConfig`` to the pieces of a run: data, model, loss, optimizer, schedule, penalty.
+
+Each builder is a few lines over the public API (``ember.data``, ``ember.models``, ``ember.optim``), the
+same calls a user would write by hand; ``ember.train.run`` puts them together.
+
+Data. The held-out validation split is drawn from the training set with a permutation seeded by the run's
+seed, so every run of a configuration validates on the same images and never on test images (the test set
+is measured once, at the end, on the model that did best on validation). Inputs are scaled to [0, 1] and
+normalized with the training set's channel statistics; augmentation is applied to the training split only.
+A model built for larger inputs than the data set's (LeNet-5 expects 32x32, MNIST is 28x28) gets its
+inputs zero-padded, as LeCun et al. padded theirs; much larger ones are resized.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import ember
+from ember.train.config import OPTIMIZERS, ConfigError, TrainConfig
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a run needs to know about a data set: its class, shape, statistics and usual augmentation."""
+
+    class_name: str
+    channels: int
+    size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    augment: tuple[str, ...]
+    epochs: int  # the recipe's default: what a small CNN needs here (measured: docs/training.md)
+    how_to_get: str
+
+
+DATASETS = {
+    "mnist": DatasetInfo(
+        "MNIST",
+        1,
+        28,
+        (0.1307,),
+        (0.3081,),
+        ("crop",),  # no flips: a mirrored digit is not the same digit
+        12,
+        "put the four MNIST files (train-images-idx3-ubyte.gz, ...) in a folder and pass --data-root, "
+        "or set EMBER_DATA, or pass --download to fetch it",
+    ),
+    "fashion-mnist": DatasetInfo(
+        "FashionMNIST",
+        1,
+        28,
+        (0.2860,),
+        (0.3530,),
+        ("flip",),  # crops slowed a short run down more than they helped (measured: docs/training.md)
+        8,
+        "on Debian or Ubuntu: sudo apt-get install dataset-fashion-mnist (installs it in "
+        "/usr/share/datasets/fashion-mnist); or put the four files in a folder and pass --data-root, "
+        "or set EMBER_DATA; or pass --download to fetch it",
+    ),
+    "cifar10": DatasetInfo(
+        "CIFAR10",
+        3,
+        32,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+        ("crop", "flip"),
+        30,
+        "put cifar-10-batches-py (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
+    ),
+    "cifar100": DatasetInfo(
+        "CIFAR100",
+        3,
+        32,
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+        ("crop", "flip"),
+        30,
+        "put cifar-100-python (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
+    ),
+}
+
+
+class DataUnavailable(RuntimeError):
+    """The data set's files are not on this machine; the message says how to get them."""
+
+
+@dataclass
+class RunData:
+    """The three splits of a run, with the loaders' inputs and what the report needs."""
+
+    train: Any
+    train_eval: Any  # the training split without augmentation (to measure it)
+    val: Any | None
+    test: Any
+    classes: list[str]
+    info: DatasetInfo
+    input_size: tuple[int, int, int]
+    test_images: np.ndarray  # the test split's raw uint8 images (for the misclassified grid)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Data
+def model_input_size(config: TrainConfig, info: DatasetInfo) -> tuple[int, int, int]:
+    """The (C, H, W) the model is given: the data's, or the model's own if it needs larger images."""
+    size = info.size
+    try:
+        from ember.models.registry import entry
+
+        wanted = entry(config.model).input_size[1]
+    except (ImportError, KeyError):
+        wanted = size
+    if config.model_options.get("padding"):  # the model pads its input itself (LeNet-5's padding=2)
+        wanted = size
+    return (info.channels, max(size, wanted), max(size, wanted))
+
+
+def _augmentations(names: list[str], info: DatasetInfo) -> tuple[list[Any], list[Any]]:
+    """(transforms on uint8 images, transforms on normalized tensors) for the augmentation names."""
+    from ember.data import transforms as T
+
+    before: list[Any] = []
+    after: list[Any] = []
+    for name in names:
+        if name == "crop":
+            before.append(T.RandomCrop(info.size, padding=2 if info.size < 32 else 4))
+        elif name == "flip":
+            before.append(T.RandomHorizontalFlip())
+        elif name == "affine":
+            before.append(T.RandomAffine(10, translate=(0.1, 0.1), scale=(0.9, 1.1)))
+        elif name == "jitter":
+            before.append(T.ColorJitter(0.2, 0.2, 0.2 if info.channels == 3 else 0))
+        elif name == "erasing":
+            after.append(T.RandomErasing(p=0.25))
+    return before, after
+
+
+def transforms_for(
+    info: DatasetInfo, input_size: tuple[int, int, int], augment: list[str] | None = None
+) -> Any:
+    """The input pipeline: augmentation (training only), [0, 1] scaling, normalization, padding/resizing."""
+    from ember.data import transforms as T
+
+    before, after = _augmentations(augment or [], info)
+    extra = input_size[1] - info.size
+    if 0 < extra <= 8:
+        before.append(T.Pad(extra // 2))  # on the uint8 image, so the border is the background, 0
+    elif extra > 8:
+        before.append(T.Resize(input_size[1:]))
+    steps: list[Any] = [*before, T.ToTensor(), T.Normalize(info.mean, info.std), *after]
+    return T.Compose(steps)
+
+
+def load_split(config: TrainConfig, train: bool) -> Any:
+    """The raw data set (train or test split), or ``DataUnavailable`` saying how to get it."""
+    import ember.data
+
+    info = DATASETS[config.dataset]
+    cls = getattr(ember.data, info.class_name)
+    try:
+        return cls(root=config.data_root, train=train, download=config.download)
+    except ember.data.DatasetNotFoundError as error:
+        raise DataUnavailable(f"{config.dataset} not found: {error}\nTo get it: {info.how_to_get}") from None
+
+
+def load_data(config: TrainConfig) -> RunData:
+    """Training, validation and test splits as datasets with their transforms (not loaders yet)."""
+    from ember.data import ArrayDataset, Subset
+
+    info = DATASETS[config.dataset]
+    input_size = model_input_size(config, info)
+    full = load_split(config, train=True)
+    test = load_split(config, train=False)
+    order = np.random.default_rng(config.seed).permutation(len(full))
+    if config.subset is not None:
+        order = order[: config.subset]
+    held_out = round(config.val_size * len(order)) if config.val_size < 1 else int(config.val_size)
+    if held_out >= len(order):
+        raise ConfigError(
+            [("val_size", f"{held_out} held-out images leave none of {len(order)} to train on")]
+        )
+    train_data = ArrayDataset(full.data, full.targets, transforms_for(info, input_size, config.augment))
+    eval_transform = transforms_for(info, input_size)
+    train_split = Subset(train_data, np.sort(order[held_out:]).tolist())
+    val_split = None
+    if held_out:
+        val_split = Subset(
+            ArrayDataset(full.data, full.targets, eval_transform), np.sort(order[:held_out]).tolist()
+        )
+    test_count = len(test) if config.test_subset is None else min(config.test_subset, len(test))
+    test_data = ArrayDataset(test.data[:test_count], test.targets[:test_count], eval_transform)
+    return RunData(
+        train=train_split,
+        train_eval=Subset(ArrayDataset(full.data, full.targets, eval_transform), train_split.indices),
+        val=val_split,
+        test=test_data,
+        classes=list(full.classes),
+        info=info,
+        input_size=input_size,
+        test_images=np.asarray(test.data[:test_count]),
+    )
+
+
+def loaders(config: TrainConfig, data: RunData) -> tuple[Any, Any, Any]:
+    """Training loader (shuffled by its own generator, seeded by the run's seed), validation and test."""
+    from ember.data import DataLoader
+
+    train = DataLoader(
+        data.train,
+        batch_size=config.batch_size,
+        shuffle=True,
+        num_workers=config.workers,
+        generator=ember.Generator(config.seed),
+    )
+    eval_batch = max(config.batch_size, 500)
+    val = DataLoader(data.val, batch_size=eval_batch) if data.val is not None else None
+    test = DataLoader(data.test, batch_size=eval_batch)
+    return train, val, test
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model, loss, optimizer, schedule, penalty
+def build_model(
+    config: TrainConfig, num_classes: int, in_channels: int, image_size: int | None = None
+) -> Any:
+    """The zoo's model by name; a model that takes ``image_size`` (an MLP) is told the inputs' side."""
+    import inspect
+
+    from ember.models import create
+    from ember.models.registry import entry
+
+    options = dict(config.model_options)
+    if (
+        image_size is not None
+        and "image_size" in inspect.signature(entry(config.model).constructor).parameters
+    ):
+        options.setdefault("image_size", image_size)
+    try:
+        return create(config.model, num_classes=num_classes, in_channels=in_channels, **options)
+    except TypeError as error:
+        raise ConfigError([("model_options", f"{config.model} does not accept them: {error}")]) from None
+
+
+def build_loss(config: TrainConfig) -> Any:
+    from ember.nn import CrossEntropyLoss
+
+    return CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+
+def build_optimizer(config: TrainConfig, model: Any) -> Any:
+    import ember.optim
+
+    settings = config.optimizer
+    options: dict[str, Any] = {"lr": settings.lr, "weight_decay": settings.weight_decay}
+    for key in ("momentum", "nesterov"):
+        if getattr(settings, key) is not None:
+            options[key] = getattr(settings, key)
+    if settings.betas is not None:
+        options["betas"] = tuple(settings.betas)
+    options.update(settings.options)
+    cls = getattr(ember.optim, OPTIMIZERS[settings.name])
+    try:
+        return cls(model.parameters(), **options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError([("optimizer", str(error))]) from None
+
+
+def build_scheduler(config: TrainConfig, optimizer: Any, steps_per_epoch: int) -> Any:
+    """The learning-rate schedule in the configured interval's units (steps or epochs), with warm-up."""
+    from ember.optim import lr_scheduler as S
+
+    schedule = config.schedule
+    per_step = schedule.interval == "step"
+    unit = steps_per_epoch if per_step else 1
+    total = config.total_epochs * unit
+    warmup = schedule.warmup_epochs * unit
+    options = dict(schedule.options)
+    name = schedule.name
+    if name == "constant" and not warmup:
+        return None
+    try:
+        if name == "constant":
+            main: Any = S.ConstantLR(optimizer, factor=1.0, total_iters=0)
+        elif name == "cosine":
+            main = S.CosineAnnealingLR(optimizer, **{"T_max": max(total - warmup, 1), **options})
+        elif name == "onecycle":
+            if warmup:
+                raise ConfigError(
+                    [("schedule.warmup_epochs", "onecycle has its own warm-up; leave this at 0")]
+                )
+            return S.OneCycleLR(optimizer, **{"max_lr": config.optimizer.lr, "total_steps": total, **options})
+        elif name == "linear":
+            defaults = {"start_factor": 1.0, "end_factor": 0.01, "total_iters": max(total - warmup, 1)}
+            main = S.LinearLR(optimizer, **{**defaults, **options})
+        elif name == "step":
+            main = S.StepLR(optimizer, **{"step_size": max(total // 3, 1), "gamma": 0.1, **options})
+        elif name == "multistep":
+            milestones = [int(total * 0.5), int(total * 0.75)]
+            main = S.MultiStepLR(optimizer, **{"milestones": milestones, "gamma": 0.1, **options})
+        elif name == "exponential":
+            main = S.ExponentialLR(optimizer, **{"gamma": 0.1 ** (1 / max(total, 1)), **options})
+        elif name == "plateau":
+            return S.ReduceLROnPlateau(optimizer, **{"factor": 0.1, "patience": 2, **options})
+        elif name == "inverse-time":
+            main = S.InverseTimeLR(optimizer, **{"decay_rate": 1.0 / max(unit, 1), **options})
+        else:  # inverse-sqrt
+            main = S.InverseSqrtLR(optimizer, **options)
+        if not warmup:
+            return main
+        ramp = S.LinearLR(optimizer, start_factor=0.1, end_factor=1.0, total_iters=warmup)
+        return S.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+    except TypeError as error:
+        raise ConfigError([("schedule.options", f"the {name} schedule: {error}")]) from None
+
+
+def build_regularization(config: TrainConfig) -> Any:
+    """The lecture's penalty lambda1 * sum|W| + lambda2 * sum W^2 over weights, or None if both are 0."""
+    l1, l2 = config.regularization.l1, config.regularization.l2
+    if not (l1 or l2):
+        return None
+    from ember.nn import regularization
+
+    def penalty(model: Any) -> Any:
+        return regularization.penalty(regularization.select_parameters(model), squares=l2, absolutes=l1)
+
+    return penalty

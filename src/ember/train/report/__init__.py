@@ -1,0 +1,71 @@
+"""The run report: PNG plots (``plots``) and one self-contained HTML page (``html``) in ``RUN/report/``.
+
+``write_report`` reads what the run left in its directory (``metrics.csv``, ``steps.csv``,
+``summary.json``, ``config.yaml``) and takes the test split's predictions and raw images, which are not
+stored, for the confusion matrix and the misclassified grid. Needs matplotlib (the ``train`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ember.train.callbacks.logging import read_csv
+
+
+def write_report(
+    directory: str | os.PathLike[str],
+    test: Any = None,
+    images: np.ndarray | None = None,
+    classes: Sequence[str] | None = None,
+) -> Path:
+    """Write ``report/*.png`` and ``report/index.html`` for the run in ``directory``; returns the page."""
+    import matplotlib
+
+    from ember.train.report import plots
+    from ember.train.report.html import render_page
+
+    directory = Path(directory)
+    out = directory / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    history = read_csv(directory / "metrics.csv")
+    steps = read_csv(directory / "steps.csv")
+    summary_path = directory / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    names = (
+        list(classes) if classes is not None else list(summary.get("test", {}).get("per_class_accuracy", {}))
+    )
+    pictures: dict[str, Path] = {}
+    if history:
+        pictures["curves"] = out / "curves.png"
+        plots.plot_curves(history, pictures["curves"], summary.get("best_epoch"))
+    if steps:
+        pictures["steps"] = out / "learning_rate.png"
+        plots.plot_steps(steps, pictures["steps"])
+    confusion = (
+        test.confusion
+        if test is not None
+        else np.asarray(summary.get("test", {}).get("confusion_matrix", []))
+    )
+    if confusion.size and names:
+        pictures["confusion"] = out / "confusion_matrix.png"
+        plots.plot_confusion(confusion, names, pictures["confusion"])
+    shown = 0
+    if test is not None and test.predictions is not None and images is not None and names:
+        pictures["misclassified"] = out / "misclassified.png"
+        shown = plots.plot_misclassified(
+            images, test.targets, test.predictions, names, pictures["misclassified"]
+        )
+    config_path = directory / "config.yaml"
+    config_text = config_path.read_text() if config_path.exists() else ""
+    page = out / "index.html"
+    page.write_text(render_page(summary, config_text, history, names, pictures, shown))
+    return page
+
+
+__all__ = ["write_report"]

@@ -1,0 +1,143 @@
+"""The report page: one self-contained HTML file (the PNGs embedded as base64, no scripts, no links out).
+
+It can be mailed, attached to an issue or opened years later: the run's outcome first (test accuracy and
+the model that reached it), then the curves, the learning rate, the confusion matrix, the misclassified
+images, the per-class accuracy, the per-epoch table and the full configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1150px;
+       color: #222; line-height: 1.45; padding: 0 1em; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { font-size: 1.3em; margin-top: 1.8em;
+       border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+.subtitle { color: #555; margin-top: 0; }
+.cards { display: flex; gap: 1em; flex-wrap: wrap; margin: 1.2em 0; }
+.card { border: 1px solid #ddd; border-radius: 8px; padding: 0.7em 1.1em; min-width: 9em;
+        background: #fafafa; }
+.card .value { font-size: 1.6em; font-weight: 600; } .card .label { color: #555; font-size: 0.9em; }
+img { max-width: 100%; border: 1px solid #eee; }
+table { border-collapse: collapse; font-size: 0.92em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 0.3em 0.7em; text-align: right; }
+th { background: #f2f2f2; } td.name, th.name { text-align: left; }
+pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.88em; }
+.bar { display: inline-block; height: 0.8em; background: #1f77b4; vertical-align: middle; }
+.note { color: #555; font-size: 0.92em; }
+"""
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def _card(value: str, label: str) -> str:
+    value_html = f'<div class="value">{html.escape(value)}</div>'
+    return f'<div class="card">{value_html}<div class="label">{html.escape(label)}</div></div>'
+
+
+def _percent(value: Any) -> str:
+    return "" if value is None or value != value else f"{100 * float(value):.2f}%"
+
+
+def _epoch_table(history: Sequence[dict[str, float]]) -> str:
+    names = ("epoch", "lr", "train loss", "train acc", "val loss", "val acc", "seconds")
+    head = "<tr>" + "".join(f"<th>{name}</th>" for name in names) + "</tr>"
+    rows = []
+    for record in history:
+        val_loss = record.get("val_loss")
+        rows.append(
+            f"<tr><td>{int(record['epoch'])}</td><td>{record['lr']:.4g}</td>"
+            f"<td>{record['train_loss']:.4f}</td><td>{_percent(record['train_accuracy'])}</td>"
+            f"<td>{'' if val_loss is None else f'{val_loss:.4f}'}</td>"
+            f"<td>{_percent(record.get('val_accuracy'))}</td>"
+            f"<td>{record.get('seconds', 0):.1f}</td></tr>"
+        )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _class_table(classes: Sequence[str], per_class: Sequence[float], counts: Sequence[int]) -> str:
+    rows = []
+    for name, accuracy, count in zip(classes, per_class, counts, strict=True):
+        width = 0 if accuracy != accuracy else int(200 * accuracy)
+        rows.append(
+            f'<tr><td class="name">{html.escape(name)}</td><td>{int(count)}</td><td>{_percent(accuracy)}</td>'
+            f'<td class="name"><span class="bar" style="width:{width}px"></span></td></tr>'
+        )
+    head = '<tr><th class="name">class</th><th>test images</th><th>accuracy</th><th class="name"></th></tr>'
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def render_page(
+    summary: dict[str, Any],
+    config_text: str,
+    history: Sequence[dict[str, float]],
+    classes: Sequence[str],
+    pictures: dict[str, Path],
+    misclassified: int,
+) -> str:
+    """The HTML text of the report."""
+    test = summary.get("test", {})
+    per_class = list(test.get("per_class_accuracy", {}).values())
+    counts = [sum(row) for row in test.get("confusion_matrix", [])]
+    title = f"{summary.get('model', '?')} on {summary.get('dataset', '?')}"
+    best = summary.get("best_epoch")
+    cards = [
+        _card(_percent(test.get("accuracy")), "test accuracy (top-1)"),
+        _card(_percent(test.get("top5")), "test top-5 accuracy"),
+        _card(f"{test.get('loss', float('nan')):.4f}", "test loss"),
+        _card(f"{summary.get('epochs', '?')}", "epochs trained"),
+        _card(f"{best}" if best else "last", "epoch of the model tested"),
+        _card(f"{summary.get('seconds', 0) / 60:.1f} min", "wall time"),
+    ]
+    sections = [f"<h1>Ember training report: {html.escape(title)}</h1>"]
+    sections.append(
+        f'<p class="subtitle">{test.get("count", "?")} test images; the model tested is the checkpoint '
+        f"with the best validation accuracy ({html.escape(str(summary.get('checkpoint', '')))}).</p>"
+    )
+    if summary.get("stop_reason"):
+        sections.append(f'<p class="note">Stopped: {html.escape(summary["stop_reason"])}</p>')
+    sections.append(f'<div class="cards">{"".join(cards)}</div>')
+    captions = {
+        "curves": (
+            "Loss and accuracy per epoch",
+            "Training against validation: the gap between the two curves is what regularization closes; a "
+            "validation loss that rises while the training loss falls is overfitting.",
+        ),
+        "steps": (
+            "Loss and learning rate per iteration",
+            "Babysitting the learning process: the loss should fall quickly at first, then slowly.",
+        ),
+        "confusion": (
+            "Confusion matrix",
+            "Rows are true classes, columns predicted ones; colour is the row's share.",
+        ),
+        "misclassified": (
+            "Misclassified test images",
+            f"{misclassified} test images the model got wrong, in test-set order, captioned "
+            "true / predicted.",
+        ),
+    }
+    for key, (heading, note) in captions.items():
+        if key in pictures:
+            sections.append(
+                f"<h2>{heading}</h2><p class='note'>{html.escape(note)}</p>{_image(pictures[key], heading)}"
+            )
+    if per_class:
+        sections.append("<h2>Accuracy per class</h2>" + _class_table(classes, per_class, counts))
+    if history:
+        sections.append("<h2>Epochs</h2>" + _epoch_table(history))
+    sections.append(f"<h2>Configuration</h2><pre>{html.escape(config_text)}</pre>")
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>Ember report: {html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )

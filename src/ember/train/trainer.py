@@ -1,0 +1,356 @@
+"""``Trainer``: the lectures' training loop, written out once, with callbacks for everything around it.
+
+The loop is the one every lecture draws: sample a mini-batch, forward it through the network, compute the
+loss, backpropagate, update the weights; after each epoch, measure the loss and accuracy on a held-out
+validation split (the "beyond training error" picture: the gap between training and validation accuracy is
+what regularization closes). ``training_step`` is those four lines and ``fit`` the two loops around it, so a
+reader can see that the Trainer adds nothing they could not write by hand with the same pieces (a model, a
+loss, an optimizer from ``ember.optim``, a loader from ``ember.data``).
+
+What the Trainer adds is bookkeeping: the step and epoch counters, a learning-rate schedule stepped after
+each iteration (``scheduler_interval="step"``, as cosine or one-cycle schedules over the whole run expect)
+or after each epoch (``"epoch"``; ``ReduceLROnPlateau`` is given the validation loss), the per-epoch
+``history``, a ``state_dict`` that holds everything needed to continue a run bit for bit, and the callback
+hooks (progress bar, logs, checkpoints, early stopping, the divergence guard; ``ember.train.callbacks``).
+
+Resuming: ``load_state_dict`` restores the model, the optimizer, the scheduler, the counters, the random
+number generators (Ember's default one, NumPy's global one, and the training loader's, which is applied when
+``fit`` receives the loader) and the callbacks' own state. A run stopped between two steps (Ctrl-C, or a
+checkpoint taken every N steps) continues mid-epoch with the same batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+import ember.random
+from ember.autograd.grad_mode import no_grad
+from ember.nn.module import Module
+from ember.tensor import Tensor
+from ember.train.callbacks.base import BatchLogs, Callback, CallbackList
+from ember.train.metrics import ClassificationMetrics, EvaluationResult
+
+INTERVALS = ("step", "epoch")
+
+
+def quiet_floats() -> np.errstate:
+    """No NumPy overflow warnings: a diverging run is reported once, by the divergence guard."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def is_plateau_scheduler(scheduler: Any) -> bool:
+    """``ReduceLROnPlateau`` and its kin: stepped with a metric, once per epoch."""
+    return type(scheduler).__name__ == "ReduceLROnPlateau" or hasattr(scheduler, "num_bad_epochs")
+
+
+def _split_batch(batch: Any) -> tuple[Any, Any]:
+    if isinstance(batch, list | tuple) and len(batch) == 2:
+        return batch[0], batch[1]
+    raise TypeError(
+        f"the Trainer expects batches of (inputs, targets), got a {type(batch).__name__}"
+        + (f" of {len(batch)} items" if isinstance(batch, list | tuple) else "")
+    )
+
+
+def _labels(targets: Any) -> np.ndarray:
+    return targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+
+
+class Trainer:
+    """Train a classifier with ``fit``, measure it with ``evaluate``, use it with ``predict``.
+
+    ``loss_fn`` maps (scores, targets) to a mean loss (``nn.CrossEntropyLoss()`` by default);
+    ``regularization`` maps the model to a penalty added to the loss that is minimized (the lecture's
+    ``L = data loss + lambda R(W)``; see ``ember.nn.regularization``). The logged training loss is the data
+    loss, comparable with the validation loss.
+    """
+
+    def __init__(
+        self,
+        model: Module,
+        optimizer: Any,
+        loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
+        *,
+        scheduler: Any = None,
+        scheduler_interval: str = "epoch",
+        regularization: Callable[[Module], Tensor] | None = None,
+        callbacks: Iterable[Callback] = (),
+        num_classes: int | None = None,
+    ) -> None:
+        if scheduler_interval not in INTERVALS:
+            raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got {scheduler_interval!r}")
+        if is_plateau_scheduler(scheduler) and scheduler_interval != "epoch":
+            raise ValueError("ReduceLROnPlateau watches the validation loss: step it per epoch")
+        if loss_fn is None:
+            from ember.nn import CrossEntropyLoss
+
+            loss_fn = CrossEntropyLoss()
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
+        self.regularization = regularization
+        self.callbacks = CallbackList(callbacks)
+        self.num_classes = num_classes
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps taken
+        self.history: list[dict[str, Any]] = []
+        self.max_epochs = 0
+        self.train_loader: Any = None
+        self.should_stop = False
+        self.stop_reason: str | None = None
+        self.diverged = False
+        self.interrupted = False
+        self._interrupt_requested = False
+        self._epoch_totals = self._fresh_totals()
+        self._loader_state: dict[str, Any] | None = None
+
+    # ----------------------------------------------------------------------------------------------
+    # The loop
+    def training_step(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """One iteration: forward, loss, backward, update. Returns (scores, data loss, objective)."""
+        scores = self.model(inputs)  # forward
+        loss = self.loss_fn(scores, targets)  # data loss
+        objective = loss + self.regularization(self.model) if self.regularization is not None else loss
+        self.optimizer.zero_grad()
+        objective.backward()  # backward: gradients of the objective w.r.t. every parameter
+        self.optimizer.step()  # update
+        return scores, loss, objective
+
+    def fit(self, train_loader: Any, val_loader: Any = None, epochs: int = 1) -> list[dict[str, Any]]:
+        """Train until ``epochs`` epochs are complete (counting those before a resume) or a callback stops.
+
+        Returns the history: one record per epoch with the training and validation loss and accuracy.
+        """
+        self.train_loader, self.max_epochs = train_loader, epochs
+        self.should_stop, self.stop_reason, self.diverged, self.interrupted = False, None, False, False
+        if self._loader_state is not None and hasattr(train_loader, "load_state_dict"):
+            train_loader.load_state_dict(self._loader_state)
+        self._loader_state = None
+        self.callbacks.on_fit_start(self)
+        try:
+            with self._graceful_interrupt():
+                while self.epoch < epochs and not self.should_stop:
+                    self._train_epoch(train_loader)
+                    if self.should_stop:  # stopped between two steps: the epoch is not complete
+                        break
+                    self._end_epoch(val_loader)
+        finally:
+            self.callbacks.on_fit_end(self)
+        return self.history
+
+    def _train_epoch(self, train_loader: Any) -> None:
+        self.model.train()
+        self.callbacks.on_epoch_start(self)
+        totals = self._epoch_totals
+        batches = len(train_loader)  # a resumed epoch yields only the batches it has not done yet
+        tick = time.perf_counter()
+        for batch in train_loader:
+            inputs, targets = _split_batch(batch)
+            lr = self.lr  # the rate this step uses (the scheduler moves it after the step)
+            with quiet_floats():
+                scores, loss, objective = self.training_step(inputs, targets)
+            self.step += 1
+            if self.scheduler is not None and self.scheduler_interval == "step":
+                self.scheduler.step()
+            labels = _labels(targets)
+            correct = int((scores.data.argmax(axis=1) == labels).sum())
+            now = time.perf_counter()
+            logs = BatchLogs(
+                step=self.step,
+                epoch=self.epoch,
+                batch=totals["batches"],
+                batches=batches,
+                loss=float(loss.item()),
+                objective=float(objective.item()),
+                correct=correct,
+                size=len(labels),
+                lr=lr,
+                seconds=now - tick,
+            )
+            totals["batches"] += 1
+            totals["loss"] += logs.loss * logs.size
+            totals["correct"] += correct
+            totals["count"] += logs.size
+            totals["seconds"] += logs.seconds
+            totals["lr"] = lr
+            tick = now
+            self.callbacks.on_train_batch_end(self, logs)
+            if self._interrupt_requested:
+                self.interrupted = True
+                self.stop("interrupted (Ctrl-C)")
+            if self.should_stop:
+                return
+
+    def _end_epoch(self, val_loader: Any) -> None:
+        totals = self._epoch_totals
+        count = max(totals["count"], 1)
+        self.epoch += 1
+        record: dict[str, Any] = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "lr": totals["lr"] if totals["lr"] is not None else self.lr,  # the rate of the epoch's last step
+            "train_loss": totals["loss"] / count,
+            "train_accuracy": totals["correct"] / count,
+        }
+        started = time.perf_counter()
+        if val_loader is not None:
+            result = self.evaluate(val_loader)
+            record.update(val_loss=result.loss, val_accuracy=result.accuracy, val_top5=result.top5)
+        record["seconds"] = totals["seconds"] + time.perf_counter() - started
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            if is_plateau_scheduler(self.scheduler):
+                self.scheduler.step(record.get("val_loss", record["train_loss"]))
+            else:
+                self.scheduler.step()
+        self.history.append(record)
+        self._epoch_totals = self._fresh_totals()
+        self.callbacks.on_epoch_end(self, record)
+
+    @staticmethod
+    def _fresh_totals() -> dict[str, Any]:
+        return {"batches": 0, "loss": 0.0, "correct": 0, "count": 0, "seconds": 0.0, "lr": None}
+
+    def stop(self, reason: str, diverged: bool = False) -> None:
+        """Ask the loop to stop after the current step (a callback's way to end the run)."""
+        self.should_stop = True
+        self.stop_reason = self.stop_reason or reason
+        self.diverged = self.diverged or diverged
+
+    @contextlib.contextmanager
+    def _graceful_interrupt(self) -> Iterator[None]:
+        """The first Ctrl-C stops the run after the current step (a consistent state to checkpoint)."""
+        self._interrupt_requested = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._interrupt_requested:
+                raise KeyboardInterrupt
+            self._interrupt_requested = True
+            print("\nstopping after this step (Ctrl-C again to abort at once)", file=sys.stderr)
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the optimizer's first parameter group."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def finished(self) -> bool:
+        """True when the run has done all its epochs or was stopped for good (early stopping, divergence)."""
+        return self.epoch >= self.max_epochs or (self.should_stop and not self.interrupted)
+
+    # ----------------------------------------------------------------------------------------------
+    # Measuring and using the model
+    def evaluate(self, loader: Any, keep_predictions: bool = False) -> EvaluationResult:
+        """Loss, top-1/top-5 accuracy and the confusion matrix of the model (in eval mode) on ``loader``."""
+        return evaluate(self.model, loader, self.loss_fn, self.num_classes, keep_predictions)
+
+    def predict(self, data: Any, batch_size: int = 256) -> Tensor:
+        """Class scores (N x C) for a batch tensor, an array, or every batch of a loader, in eval mode."""
+        return predict(self.model, data, batch_size)
+
+    # ----------------------------------------------------------------------------------------------
+    # State
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a checkpoint needs to continue this run exactly (see ``ember.train.checkpoint``)."""
+        loader = self.train_loader
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "progress": {
+                "epoch": self.epoch,
+                "step": self.step,
+                "epoch_totals": dict(self._epoch_totals),
+                "history": [dict(record) for record in self.history],
+                "stop_reason": self.stop_reason if not self.interrupted else None,
+            },
+            "loader": loader.state_dict() if loader is not None and hasattr(loader, "state_dict") else None,
+            "callbacks": self.callbacks.state_dict(),
+            "rng": {"ember": ember.random.get_rng_state(), "numpy": np.random.get_state()},  # noqa: NPY002
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state``; the loader's part is applied to the loader that ``fit`` receives."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        progress = state["progress"]
+        self.epoch, self.step = int(progress["epoch"]), int(progress["step"])
+        self._epoch_totals = {**self._fresh_totals(), **progress.get("epoch_totals", {})}
+        self.history = [dict(record) for record in progress.get("history", [])]
+        self.stop_reason = progress.get("stop_reason")
+        self._loader_state = state.get("loader")
+        self.callbacks.load_state_dict(state.get("callbacks", {}))
+        rng = state.get("rng", {})
+        if "ember" in rng:
+            ember.random.set_rng_state(rng["ember"])
+        if "numpy" in rng:
+            np.random.set_state(rng["numpy"])  # noqa: NPY002 - the legacy global state, if a user draws from it
+
+
+@contextlib.contextmanager
+def _inference(model: Module) -> Iterator[None]:
+    """Eval mode (dropout off, batch norm's running statistics) and no graph; the mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad(), quiet_floats():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def evaluate(
+    model: Module,
+    loader: Any,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
+    num_classes: int | None = None,
+    keep_predictions: bool = False,
+) -> EvaluationResult:
+    """Measure ``model`` on every (inputs, targets) batch of ``loader`` (cross-entropy loss by default)."""
+    if loss_fn is None:
+        from ember.nn import CrossEntropyLoss
+
+        loss_fn = CrossEntropyLoss()
+    metrics: ClassificationMetrics | None = None
+    with _inference(model):
+        for batch in loader:
+            inputs, targets = _split_batch(batch)
+            scores = model(inputs)
+            loss = loss_fn(scores, targets)
+            if metrics is None:
+                metrics = ClassificationMetrics(num_classes or scores.shape[1], keep_predictions)
+            metrics.update(scores, targets, float(loss.item()))
+    if metrics is None:
+        raise ValueError("evaluate: the loader yielded no batches")
+    return metrics.compute()
+
+
+def predict(model: Module, data: Any, batch_size: int = 256) -> Tensor:
+    """Class scores (N x C) of ``model`` for a batch tensor, an array, or every batch of a loader."""
+    outputs = []
+    with _inference(model):
+        if isinstance(data, Tensor | np.ndarray):
+            array = data.data if isinstance(data, Tensor) else np.asarray(data, dtype=np.float32)
+            for start in range(0, len(array), batch_size):
+                outputs.append(model(Tensor._from_op(array[start : start + batch_size], None)))
+        else:
+            for batch in data:
+                outputs.append(model(batch[0] if isinstance(batch, list | tuple) else batch))
+    return Tensor._from_op(np.concatenate([out.data for out in outputs]), None)
