@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 import ember
 from ember.cli import main
@@ -53,7 +54,15 @@ def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_previous_one(m
     args = train_args(mnist_root, tmp_path, "--epochs", "3", "--no-report")
     assert main(train_args(mnist_root, tmp_path, "--epochs", "3", "--no-report", name="straight")) == 0
 
-    env = {**os.environ, "PYTHONPATH": SOURCE + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # The child must multiply on as many BLAS threads as this process (one under pytest-xdist): OpenBLAS
+    # may round the last bit differently on another thread count, and bit-for-bit is the claim under test.
+    blas_threads = str(max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"))
+    env = {
+        **os.environ,
+        "PYTHONPATH": SOURCE + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "OPENBLAS_NUM_THREADS": blas_threads,
+        "OMP_NUM_THREADS": blas_threads,
+    }
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_MID_WRITE, *args],
         stdout=subprocess.PIPE,
