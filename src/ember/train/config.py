@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ember.train.datasets import DATASETS
+
 
 class ConfigError(ValueError):
     """One or more invalid fields; ``problems`` lists (field, message) pairs."""
@@ -371,8 +373,6 @@ def _check_schedule(config: ScheduleConfig, problems: list[tuple[str, str]]) -> 
 
 def check_config(config: TrainConfig, problems: list[tuple[str, str]]) -> None:
     """Range and name checks of every field (the registries are asked about model and optimizer names)."""
-    from ember.train.recipes import DATASETS
-
     _choice(problems, "dataset", config.dataset, DATASETS)
     try:
         from ember.models import list_models
@@ -417,7 +417,6 @@ def fill_recipe(config: TrainConfig) -> TrainConfig:
         optimizer.nesterov = bool(optimizer.momentum)
     if config.schedule.interval is None:
         config.schedule.interval = SCHEDULES.get(config.schedule.name, "epoch")
-    from ember.train.recipes import DATASETS
 
     if config.augment == ["default"] or not config.augment:
         config.augment = list(DATASETS[config.dataset].augment) or ["none"]

@@ -20,67 +20,7 @@ import numpy as np
 
 import ember
 from ember.train.config import OPTIMIZERS, ConfigError, TrainConfig
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What a run needs to know about a data set: its class, shape, statistics and usual augmentation."""
-
-    class_name: str
-    channels: int
-    size: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    augment: tuple[str, ...]
-    epochs: int  # the recipe's default: what a small CNN needs here (measured: docs/training.md)
-    how_to_get: str
-
-
-DATASETS = {
-    "mnist": DatasetInfo(
-        "MNIST",
-        1,
-        28,
-        (0.1307,),
-        (0.3081,),
-        ("crop",),  # no flips: a mirrored digit is not the same digit
-        12,
-        "put the four MNIST files (train-images-idx3-ubyte.gz, ...) in a folder and pass --data-root, "
-        "or set EMBER_DATA, or pass --download to fetch it",
-    ),
-    "fashion-mnist": DatasetInfo(
-        "FashionMNIST",
-        1,
-        28,
-        (0.2860,),
-        (0.3530,),
-        ("flip",),  # crops slowed a short run down more than they helped (measured: docs/training.md)
-        8,
-        "on Debian or Ubuntu: sudo apt-get install dataset-fashion-mnist (installs it in "
-        "/usr/share/datasets/fashion-mnist); or put the four files in a folder and pass --data-root, "
-        "or set EMBER_DATA; or pass --download to fetch it",
-    ),
-    "cifar10": DatasetInfo(
-        "CIFAR10",
-        3,
-        32,
-        (0.4914, 0.4822, 0.4465),
-        (0.2470, 0.2435, 0.2616),
-        ("crop", "flip"),
-        30,
-        "put cifar-10-batches-py (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
-    ),
-    "cifar100": DatasetInfo(
-        "CIFAR100",
-        3,
-        32,
-        (0.5071, 0.4865, 0.4409),
-        (0.2673, 0.2564, 0.2762),
-        ("crop", "flip"),
-        30,
-        "put cifar-100-python (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
-    ),
-}
+from ember.train.datasets import DATASETS, DatasetInfo
 
 
 class DataUnavailable(RuntimeError):
