@@ -107,6 +107,20 @@ def test_relu_and_abs_gradients_at_zero_match_pytorch():
     check_parity(lambda t: t.clamp(0.0, 2.0), lambda t: t.clamp(0.0, 2.0), [x])
 
 
+@pytest.mark.parametrize(
+    "ember_fn, torch_fn",
+    [(ember.relu, torch.relu), (lambda t: t.clamp(-1.0, 1.0), lambda t: t.clamp(-1.0, 1.0))],
+    ids=["relu", "clamp"],
+)
+def test_routers_block_an_infinite_or_nan_gradient_where_closed_like_pytorch(ember_fn, torch_fn):
+    x = np.array([-2.0, -3.0, -4.0, 0.5, 0.25, 3.0], dtype=np.float32)
+    upstream = np.array([np.inf, -np.inf, np.nan, np.inf, 2.0, -1.0], dtype=np.float32)
+    ember_x, torch_x = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ember_fn(ember_x).backward(ember.tensor(upstream))
+    torch_fn(torch_x).backward(torch.from_numpy(upstream))
+    np.testing.assert_array_equal(ember_x.grad.data, torch_x.grad.numpy())
+
+
 def test_pow_gradient_edge_cases_match_pytorch():
     base = np.array([0.0, 2.0, 0.0, 3.0], dtype=np.float32)
     exponent = np.array([2.0, 0.0, 0.0, 1.5], dtype=np.float32)
