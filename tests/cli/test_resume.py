@@ -27,10 +27,10 @@ SOURCE = str(Path(ember.__file__).resolve().parents[1])
 KILLED_MID_WRITE = textwrap.dedent(
     """
     import os, sys, time
-    import ember.train.checkpoint as checkpoint
+    import ember.atomic as atomic
 
     writes = {"last": 0}
-    original = checkpoint._write_chunks
+    original = atomic.write_chunks
 
     def slow_write(handle, data):
         if ".last.safetensors.tmp-" in handle.name:
@@ -43,7 +43,7 @@ KILLED_MID_WRITE = textwrap.dedent(
                 time.sleep(600)
         original(handle, data)
 
-    checkpoint._write_chunks = slow_write
+    atomic.write_chunks = slow_write
     from ember.cli import main
     sys.exit(main(sys.argv[1:]))
     """

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from ember import models
+from ember import atomic, models
 from ember.models import convert
 
 from .oracle import logits, torchvision_model
@@ -79,3 +79,18 @@ def test_shape_mismatches_name_the_key(tmp_path):
     convert.save_safetensors({"fc.weight": np.zeros((3, 64), dtype=np.float32)}, tmp_path / "w.safetensors")
     with pytest.raises(RuntimeError, match=r"fc\.weight"):
         convert.load_safetensors_into(models.resnet20(), tmp_path / "w.safetensors", strict=False)
+
+
+def test_saving_weights_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "weights.safetensors"
+    convert.save_safetensors({"w": np.zeros(1000, np.float32)}, path)
+
+    def half_then_crash(handle, data):
+        handle.write(data[: len(data) // 2])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic, "write_chunks", half_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        convert.save_safetensors({"w": np.ones(1000, np.float32)}, path)
+    np.testing.assert_array_equal(convert.load_safetensors(path)["w"], np.zeros(1000, np.float32))
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.safetensors"]  # no temporary file left

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.train import checkpoint
+from ember import atomic
 from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 
 
@@ -123,7 +123,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         handle.write(data[: len(data) // 2])
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint, "_write_chunks", half_then_crash)
+    monkeypatch.setattr(atomic, "write_chunks", half_then_crash)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, {"epoch": 2, "w": np.ones(1000, np.float32)})
     assert load_checkpoint(path)["epoch"] == 1
@@ -131,7 +131,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
 
 def test_large_arrays_are_written_in_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(checkpoint, "_CHUNK", 1000)
+    monkeypatch.setattr(atomic, "CHUNK", 1000)
     weights = np.random.default_rng(0).standard_normal(10_000).astype(np.float32)
     path = save_checkpoint(tmp_path / "c.safetensors", {"w": weights})
     assert np.array_equal(load_checkpoint(path)["w"], weights)

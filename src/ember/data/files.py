@@ -7,7 +7,8 @@ nothing is found, the error names every place looked at and what to do.
 
 A download tries the dataset's canonical mirrors in order. Each file streams into a temporary file in the
 target folder while its checksum (MD5 as the dataset's publishers list it, or SHA-256) is computed; only a
-complete file whose checksum matches is renamed into place with ``os.replace`` (atomic on one file system).
+complete file whose checksum matches is renamed into place (``ember.atomic``: ``os.replace``, atomic on one
+file system).
 Anything else, a truncated transfer, a wrong checksum, a refused connection, leaves nothing behind.
 """
 
@@ -16,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
-import tempfile
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+
+from ember.atomic import atomic_file
 
 CHUNK = 1 << 20
 TIMEOUT = 30.0
@@ -117,29 +119,21 @@ def _algorithm(checksum: str) -> str:
 def _fetch(url: str, destination: Path, checksum: str | None, timeout: float) -> None:
     """Stream ``url`` to a temporary file beside ``destination``; rename it into place if whole and right."""
     digest = hashlib.new(_algorithm(checksum), usedforsecurity=False) if checksum else None
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-    )
-    try:
-        with (
-            os.fdopen(handle, "wb") as out,
-            urllib.request.urlopen(url, timeout=timeout) as response,
-        ):
-            expected = response.headers.get("Content-Length")
-            received = 0
-            for block in iter(lambda: response.read(CHUNK), b""):
-                out.write(block)
-                received += len(block)
-                if digest is not None:
-                    digest.update(block)
+    with (
+        atomic_file(destination) as out,
+        urllib.request.urlopen(url, timeout=timeout) as response,
+    ):
+        expected = response.headers.get("Content-Length")
+        received = 0
+        for block in iter(lambda: response.read(CHUNK), b""):
+            out.write(block)
+            received += len(block)
+            if digest is not None:
+                digest.update(block)
         if expected is not None and received != int(expected):
             raise DownloadError(f"transfer stopped after {received} of {expected} bytes")
         if digest is not None and digest.hexdigest() != checksum:
             raise DownloadError(f"{digest.name} checksum {digest.hexdigest()} != published {checksum}")
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def download(

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ember.atomic import atomic_write
 from ember.nn.module import IncompatibleKeys, Module
 from ember.tensor import Tensor
 
@@ -57,9 +58,11 @@ def state_dict_arrays(source: Module | Mapping[str, Any]) -> dict[str, np.ndarra
 
 
 def save_safetensors(source: Module | Mapping[str, Any], path: PathLike) -> None:
-    """Write a model's state dict (or any name -> array mapping) to ``path`` as safetensors."""
+    """Write a model's state dict (or any name -> array mapping) to ``path`` as safetensors, atomically
+    (a crash mid-write leaves any previous file at ``path`` intact)."""
     # "format": "pt" lets PyTorch-side loaders that check the metadata (e.g. Hugging Face's) accept the file.
-    _safetensors_numpy().save_file(state_dict_arrays(source), os.fspath(path), metadata={"format": "pt"})
+    data = _safetensors_numpy().save(state_dict_arrays(source), metadata={"format": "pt"})
+    atomic_write(path, bytes(data))
 
 
 def load_safetensors(path: PathLike) -> dict[str, np.ndarray]:

@@ -8,15 +8,14 @@ every random number generator's state (Ember's default generator, the data loade
 each array was, goes as JSON into the file's header metadata. Loading reads JSON and raw little-endian
 arrays only, so it never executes code from the file (unlike a pickle).
 
-A save writes a temporary file beside the target, flushes it to disk (``fsync``) and renames it over the
-target with ``os.replace``, which is atomic: a process killed mid-write leaves the previous checkpoint
-intact (and a stray ``.NAME.tmp-PID`` file that the next save ignores). ``load_checkpoint`` checks the
-file before trusting it, so a truncated or foreign file is reported by name with what is wrong with it.
+A save is atomic (``ember.atomic``: a temporary file beside the target, ``fsync``, ``os.replace``): a
+process killed mid-write leaves the previous checkpoint intact (and a stray ``.NAME.tmp-PID`` file that
+the next save ignores). ``load_checkpoint`` checks the file before trusting it, so a truncated or foreign
+file is reported by name with what is wrong with it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import struct
@@ -26,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from ember.atomic import atomic_write
 from ember.tensor import Tensor
 
 FORMAT = "ember.checkpoint"
 VERSION = 1
 SUFFIX = ".safetensors"
-_CHUNK = 1 << 20
 
 # Markers in the JSON skeleton. A dict whose keys are all strings not starting with "$" is stored as itself.
 _ARRAY, _TENSOR, _DICT, _TUPLE = "$array", "$tensor", "$dict", "$tuple"
@@ -107,37 +106,6 @@ def _decode(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
 
 # ----------------------------------------------------------------------------------------------------------
 # Writing
-def _write_chunks(handle: Any, data: bytes) -> None:
-    """Write ``data`` in 1 MiB pieces (a large checkpoint is never copied whole again on its way out)."""
-    view = memoryview(data)
-    for start in range(0, len(view), _CHUNK):
-        handle.write(view[start : start + _CHUNK])
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` all or nothing: a temporary file, fsync, ``os.replace``, fsync the dir."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(temporary, "wb") as handle:
-            _write_chunks(handle, data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable (not possible on every platform)
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-    return path
-
-
 def serialize(state: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> bytes:
     """The bytes of a checkpoint file holding ``state`` and ``metadata`` (see ``save_checkpoint``)."""
     arrays: dict[str, np.ndarray] = {}

@@ -5,7 +5,7 @@ and, when the monitored validation metric improved, also to ``best.safetensors``
 one that did best on held-out data). ``every_n_steps`` adds mid-epoch saves of ``last`` for long epochs.
 A run stopped by Ctrl-C saves ``last`` where it stopped, so it can continue mid-epoch; a run stopped by
 the divergence guard saves nothing, so the last good checkpoint is the one left. Each write is atomic
-(``ember.train.checkpoint.atomic_write``).
+(``ember.atomic.atomic_write``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ember.atomic import atomic_write
 from ember.train.callbacks.base import BatchLogs, Callback
 from ember.train.callbacks.early_stopping import MODES, improved, monitored
-from ember.train.checkpoint import SUFFIX, atomic_write, serialize
+from ember.train.checkpoint import SUFFIX, serialize
 
 if TYPE_CHECKING:
     from ember.train.trainer import Trainer
