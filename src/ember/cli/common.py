@@ -19,16 +19,15 @@ def fail(command: str, message: str, status: int) -> int:
 
 
 def guarded(command: str, action: Callable[[], int]) -> int:
-    """Run ``action``, reporting configuration, data and checkpoint errors as one message each."""
-    from ember.train.checkpoint import CheckpointError
+    """Run ``action``, reporting every expected failure (``ember.errors.EmberError``) as one message."""
+    from ember.errors import EmberError
     from ember.train.config import ConfigError
-    from ember.train.recipes import DataUnavailable
 
     try:
         return action()
     except ConfigError as error:
         return fail(command, str(error), USAGE)
-    except (DataUnavailable, CheckpointError, FileNotFoundError) as error:
+    except (EmberError, FileNotFoundError) as error:
         return fail(command, str(error), FAILED)
     except KeyboardInterrupt:
         return fail(command, "interrupted", INTERRUPTED)

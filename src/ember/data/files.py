@@ -22,16 +22,17 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ember.atomic import atomic_file
+from ember.errors import EmberError
 
 CHUNK = 1 << 20
 TIMEOUT = 30.0
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(EmberError, FileNotFoundError):
     """A dataset's files are in none of the places Ember looks."""
 
 
-class DownloadError(RuntimeError):
+class DownloadError(EmberError, RuntimeError):
     """No mirror delivered a complete file with the published checksum."""
 
 

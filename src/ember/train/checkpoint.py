@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ember.atomic import atomic_write
+from ember.errors import EmberError
 from ember.tensor import Tensor
 
 FORMAT = "ember.checkpoint"
@@ -36,7 +37,7 @@ SUFFIX = ".safetensors"
 _ARRAY, _TENSOR, _DICT, _TUPLE = "$array", "$tensor", "$dict", "$tuple"
 
 
-class CheckpointError(Exception):
+class CheckpointError(EmberError):
     """A checkpoint could not be written or read; the message names the file and what is wrong."""
 
 

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ember.errors import EmberError
 from ember.train.datasets import DATASETS
 
 
-class ConfigError(ValueError):
+class ConfigError(EmberError, ValueError):
     """One or more invalid fields; ``problems`` lists (field, message) pairs."""
 
     def __init__(self, problems: list[tuple[str, str]], source: str | None = None) -> None:

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 import ember
+from ember.errors import EmberError
 from ember.train.config import OPTIMIZERS, ConfigError, TrainConfig
 from ember.train.datasets import DATASETS, DatasetInfo
 
 
-class DataUnavailable(RuntimeError):
+class DataUnavailable(EmberError, RuntimeError):
     """The data set's files are not on this machine; the message says how to get them."""
 
 
