@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.data import CIFAR10, CIFAR100, MNIST
+from ember.data import CIFAR10, CIFAR100, MNIST, ImageFolder
 from ember.data.datasets.mnist import read_idx
 from ember.data.safe_pickle import UnsafePickleError, load_pickle
 from ember.errors import DataFormatError, EmberError
@@ -350,3 +350,15 @@ def test_zlib_error_is_a_damaged_file_too(tmp_path: Path) -> None:
     path = write(tmp_path / "x.gz", header + b"\xff" * 64)
     with pytest.raises(DataFormatError, match="damaged gzip"):
         read_idx(path)
+
+
+def test_image_folder_names_a_damaged_image(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "cat").mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "cat" / "good.png")
+    (tmp_path / "cat" / "bad.png").write_bytes(b"<html>403</html>")
+    dataset = ImageFolder(tmp_path)
+    assert dataset[1][0].shape == (4, 4, 3)
+    with pytest.raises(DataFormatError, match=r"bad\.png: not an image Pillow can read"):
+        dataset[0]

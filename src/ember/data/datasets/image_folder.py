@@ -16,16 +16,14 @@ from typing import Any
 import numpy as np
 
 from ember.data.dataset import Dataset
-from ember.data.optional import require
+from ember.data.images import open_image
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 def pil_loader(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image file as a uint8 H x W x 3 RGB array."""
-    image_module = require("PIL.Image", "ImageFolder")
-    with image_module.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+    """An image file as a uint8 H x W x 3 RGB array (``DataFormatError`` naming a file that is not one)."""
+    return np.asarray(open_image(path, "RGB", "ImageFolder"))
 
 
 class ImageFolder(Dataset):
