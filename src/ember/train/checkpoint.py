@@ -181,7 +181,12 @@ def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
             f"{path}: a safetensors file but not an Ember checkpoint (no 'format: {FORMAT}' in its "
             f"metadata; it holds {len(header)} tensors: {names or 'none'})"
         )
-    version = int(metadata.get("version", "0"))
+    try:
+        version = int(metadata.get("version", "0"))
+    except (TypeError, ValueError):
+        raise CheckpointError(
+            f"{path}: damaged checkpoint header: version {metadata.get('version')!r} is not a number"
+        ) from None
     if version > VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {version} is newer than this Ember reads ({VERSION})"
@@ -194,9 +199,14 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     _, metadata = _read_header(path)
     try:
-        return dict(json.loads(metadata.get("metadata", "{}")))
+        found = json.loads(metadata.get("metadata", "{}"))
     except ValueError as error:
         raise CheckpointError(f"{path}: damaged checkpoint metadata ({error})") from None
+    if not isinstance(found, dict):
+        raise CheckpointError(
+            f"{path}: damaged checkpoint metadata (a {type(found).__name__}, not a mapping)"
+        )
+    return found
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -221,6 +231,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         state = _decode(skeleton, arrays)
     except KeyError as error:
         raise CheckpointError(f"{path}: damaged checkpoint: the tensor {error} is missing") from None
+    except (TypeError, ValueError, IndexError) as error:
+        raise CheckpointError(f"{path}: damaged checkpoint state description ({error})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: damaged checkpoint: its state is not a mapping")
     return state
