@@ -19,7 +19,7 @@ class DataFormatError(EmberError, ValueError):
 
 
 class MissingFileError(EmberError, FileNotFoundError):
-    """A file the user named (an image, a checkpoint, ...) does not exist."""
+    """A file or folder the user named (an image, a checkpoint, a data folder) does not exist."""
 
 
 def name_list(names: list[str], limit: int = 5) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ember.data.dataset import Dataset
 from ember.data.images import open_image
+from ember.errors import MissingFileError
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -42,10 +43,10 @@ class ImageFolder(Dataset):
         self.transform, self.target_transform, self.loader = transform, target_transform, loader
         folder = Path(root)
         if not folder.is_dir():
-            raise FileNotFoundError(f"ImageFolder: {folder} is not a folder")
+            raise MissingFileError(f"ImageFolder: {folder} is not a folder")
         self.classes = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
         if not self.classes:
-            raise FileNotFoundError(f"ImageFolder: no class folders found in {folder}")
+            raise MissingFileError(f"ImageFolder: no class folders found in {folder}")
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
         valid = is_valid_file or (lambda path: path.lower().endswith(IMG_EXTENSIONS))
         self.samples: list[tuple[str, int]] = []
@@ -54,7 +55,7 @@ class ImageFolder(Dataset):
                 str(path) for path in (folder / name).rglob("*") if path.is_file() and valid(str(path))
             )
             if not found and not allow_empty:
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"ImageFolder: found no valid file for class {name!r} in {folder / name} "
                     f"(supported extensions: {', '.join(IMG_EXTENSIONS)})"
                 )
