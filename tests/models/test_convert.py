@@ -75,10 +75,23 @@ def test_a_missing_safetensors_package_is_explained(monkeypatch):
         convert.load_safetensors("anything.safetensors")
 
 
-def test_shape_mismatches_name_the_key(tmp_path):
-    convert.save_safetensors({"fc.weight": np.zeros((3, 64), dtype=np.float32)}, tmp_path / "w.safetensors")
-    with pytest.raises(RuntimeError, match=r"fc\.weight"):
-        convert.load_safetensors_into(models.resnet20(), tmp_path / "w.safetensors", strict=False)
+def test_shape_mismatches_name_the_key_and_the_file(tmp_path):
+    path = tmp_path / "w.safetensors"
+    convert.save_safetensors({"fc.weight": np.zeros((3, 64), dtype=np.float32)}, path)
+    with pytest.raises(RuntimeError, match=rf"for ResNet from {path}:\n\tsize mismatch for fc\.weight"):
+        convert.load_safetensors_into(models.resnet20(), path, strict=False)
+
+
+def test_a_damaged_or_missing_weights_file_is_named(tmp_path):
+    from ember.errors import DataFormatError, MissingFileError
+
+    path = tmp_path / "w.safetensors"
+    convert.save_safetensors({"w": np.zeros(10, np.float32)}, path)
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(DataFormatError, match=rf"^{path}: not a readable safetensors file \(.*incomplete"):
+        convert.load_safetensors(path)
+    with pytest.raises(MissingFileError, match=r"nowhere\.safetensors: no such weights file"):
+        convert.load_safetensors(tmp_path / "nowhere.safetensors")
 
 
 def test_saving_weights_is_atomic(tmp_path, monkeypatch):

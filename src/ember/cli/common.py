@@ -7,6 +7,7 @@ argument, 3 the training diverged (NaN or infinite loss), 130 interrupted (resum
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,12 +20,18 @@ def fail(command: str, message: str, status: int) -> int:
 
 
 def guarded(command: str, action: Callable[[], int]) -> int:
-    """Run ``action``, reporting every expected failure (``ember.errors.EmberError``) as one message."""
+    """Run ``action``, reporting every expected failure (``ember.errors.EmberError``) as one message,
+    and each warning as one line ``ember COMMAND: warning: ...`` (not Python's file:line and source)."""
     from ember.errors import EmberError
     from ember.train.config import ConfigError
 
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        print(f"ember {command}: warning: {message}", file=sys.stderr)
+
     try:
-        return action()
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            return action()
     except ConfigError as error:
         return fail(command, str(error), USAGE)
     except (EmberError, FileNotFoundError) as error:

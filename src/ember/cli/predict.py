@@ -41,17 +41,13 @@ def read_image(
     path: str | Path, channels: int, size: int, invert: str, dark_background: bool
 ) -> tuple[np.ndarray, bool]:
     """The file as a uint8 array (H x W, or H x W x 3) of the data set's size, and whether it was inverted."""
+    from ember.data.images import open_image
     from ember.data.optional import require
 
-    image_module = require("PIL.Image", "ember predict")
-    try:
-        with image_module.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
-            if image.size != (size, size):
-                image = image.resize((size, size), image_module.Resampling.BILINEAR)
-            pixels = np.asarray(image, dtype=np.uint8)
-    except (OSError, ValueError) as error:
-        raise FileNotFoundError(f"{path}: cannot read the image ({error})") from None
+    image = open_image(path, "L" if channels == 1 else "RGB", "ember predict")
+    if image.size != (size, size):
+        image = image.resize((size, size), require("PIL.Image", "ember predict").Resampling.BILINEAR)
+    pixels = np.asarray(image, dtype=np.uint8)
     border = np.concatenate(
         [pixels[0].ravel(), pixels[-1].ravel(), pixels[:, 0].ravel(), pixels[:, -1].ravel()]
     )

@@ -152,9 +152,9 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError([("", f"no such config file: {path}")])
-    text = path.read_text()
     suffix = path.suffix.lower()
     try:
+        text = path.read_text(encoding="utf-8")
         if suffix == ".toml":
             data: Any = tomllib.loads(text)
         elif suffix == ".json":
@@ -171,6 +171,12 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise ConfigError([("", f"{path}: unknown config format '{suffix}' (use .yaml, .toml or .json)")])
     except ConfigError:
         raise
+    except UnicodeDecodeError:
+        raise ConfigError(
+            [("", f"{path}: not a text file (it is not UTF-8): pass a YAML, TOML or JSON file")]
+        ) from None
+    except OSError as error:
+        raise ConfigError([("", f"{path}: cannot read it ({error.strerror})")]) from None
     except Exception as error:  # each parser has its own exception type
         raise ConfigError([("", f"{path}: cannot parse: {error}")]) from None
     if data is None:

@@ -352,14 +352,19 @@ def checkpoint_path(path: str | Path) -> Path:
 
 
 def load_trained(path: str | Path) -> tuple[TrainConfig, Any, dict[str, Any], Path]:
-    """(config, model with the checkpoint's weights in eval mode, checkpoint metadata, checkpoint path)."""
+    """(config, model with the checkpoint's weights in eval mode, checkpoint metadata, checkpoint path).
+
+    The weights are checked as ``load_weights`` does (they fit the model, and are finite).
+    """
+    from ember.train.checkpoint import load_weights
+
     path = checkpoint_path(path)
     metadata = read_metadata(path)
-    if "config" not in metadata or "classes" not in metadata:
+    if not {"config", "classes", "input_size"} <= metadata.keys():
         raise CheckpointError(f"{path}: a checkpoint without its run's configuration (saved by hand?)")
     config = resolve_config(metadata["config"], f"{path} (metadata)")
     channels, side = int(metadata["input_size"][0]), int(metadata["input_size"][1])
     model = recipes.build_model(config, len(metadata["classes"]), channels, side)
-    model.load_state_dict(load_checkpoint(path)["model"])
+    load_weights(path, model, f"the {config.model} model its configuration describes")
     model.eval()
     return config, model, metadata, path
