@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ember.atomic import atomic_write
 from ember.errors import EmberError
 from ember.train.datasets import DATASETS
 
@@ -189,8 +190,7 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def dump_config(config: TrainConfig, path: str | os.PathLike[str]) -> Path:
-    """Write the resolved configuration as YAML (JSON, itself valid YAML, if PyYAML is missing)."""
-    path = Path(path)
+    """Write the resolved configuration atomically as YAML (as JSON, itself YAML, if PyYAML is missing)."""
     data = config.to_dict()
     try:
         import yaml
@@ -198,8 +198,7 @@ def dump_config(config: TrainConfig, path: str | os.PathLike[str]) -> Path:
         text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
     except ImportError:
         text = json.dumps(data, indent=2) + "\n"
-    path.write_text(text)
-    return path
+    return atomic_write(path, text)
 
 
 def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
