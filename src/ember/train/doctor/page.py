@@ -8,6 +8,7 @@ its picture.
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -73,4 +74,6 @@ def render_doctor_page(report: Any, pictures: dict[str, Path]) -> str:
         if finding.check in pictures:
             parts.append(embedded_image(pictures[finding.check], finding.check))
         sections.append("\n".join(parts))
+    settings = json.dumps(config.to_dict(), indent=2)
+    sections.append(f"<h2>Configuration</h2><pre>{html.escape(settings)}</pre>")
     return html_page(f"Ember doctor: {title}", "\n".join(sections), STYLE)

@@ -160,7 +160,7 @@ def plot_layer_statistics(report: Any, path: str | os.PathLike[str]) -> None:
     top, bottom = figure.subfigures(2, 1, height_ratios=[4.2, 2.3 * rows])
     mean_axes, std_axes, grad_axes, ratio_axes = top.subplots(1, 4)
     index = np.arange(1, len(layers) + 1)
-    names = [f"{i} {layer.name}" for i, layer in zip(index, layers, strict=True)]
+    names = [f"[{i}] {layer.name}" for i, layer in zip(index, layers, strict=True)]
     mean_axes.plot(index, [layer.mean for layer in layers], "ob-")
     mean_axes.set_title("layer mean", fontsize=12)
     std_axes.plot(index, [layer.std for layer in layers], "or-")
@@ -169,7 +169,7 @@ def plot_layer_statistics(report: Any, path: str | os.PathLike[str]) -> None:
     grad_axes.semilogy(index, grads, "o-", color="#2ca02c")
     grad_axes.set_title("gradient w.r.t. layer output (RMS)", fontsize=12)
     for axes in (mean_axes, std_axes, grad_axes):
-        axes.set_xlabel("layer (numbered below)", fontsize=10)
+        axes.set_xlabel("layer [number] (named below)", fontsize=10)
         axes.set_xticks(index)
         axes.grid(True, alpha=0.3)
     weights = [

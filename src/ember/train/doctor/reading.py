@@ -106,6 +106,9 @@ def parameter_problems(parameters: list[Any], ratio_high: float = RATIO_HIGH) ->
         elif not math.isfinite(p.grad_norm):
             text = f"{p.name}: the gradient is {p.grad_norm} (exploding gradients)"
             problems.append((f"gradient {p.name}", text))
+        elif p.grad_norm == 0:
+            text = f"{p.name}: its gradient is exactly 0 (dead or saturated units above it pass nothing back)"
+            problems.append((f"zero gradient {p.name}", text))
     relative = {
         p.name: p.grad_norm / p.weight_norm
         for p in parameters
@@ -135,7 +138,7 @@ def parameter_problems(parameters: list[Any], ratio_high: float = RATIO_HIGH) ->
 
 def _watched(p: Any) -> bool:
     """A weight that trains, whose update ratio was measured."""
-    return bool(p.is_weight and p.update_ratio is not None and p.grad_norm is not None)
+    return bool(p.is_weight and p.update_ratio is not None and p.grad_norm)
 
 
 def judge_layers(report: Any, steps: int, images: int) -> None:
