@@ -120,7 +120,7 @@ def test_blocks_share_one_namespace_in_page_order() -> None:
 def test_a_bare_fence_fails_and_marked_blocks_are_not_run() -> None:
     with pytest.raises(AssertionError, match=r"page.md:1: a code block must say what it is"):
         run_page("```\nember train\n```\n", "page.md")
-    marked = "```sh\nember train\n```\n\n<!-- docs-test: skip needs a GPU -->\n```python\nraise SystemExit\n```\n"
+    marked = "```sh\nember train\n```\n<!-- docs-test: skip needs a GPU -->\n```python\nraise SystemExit\n```"
     assert run_page(marked, "page.md") == 0
     assert [b.skip for b in blocks(marked, "page.md")] == [None, "needs a GPU"]
 
