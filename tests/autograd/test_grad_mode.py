@@ -1,4 +1,4 @@
-"""Grad mode belongs to a thread, as in PyTorch: no_grad() in one thread leaves every other thread recording."""
+"""Grad mode belongs to a thread, as in PyTorch: no_grad() in one thread leaves the others recording."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def in_thread(fn: Callable[[], Any]) -> Any:
     def run() -> None:
         try:
             outcome["value"] = fn()
-        except BaseException as error:  # noqa: BLE001 - handed back to the test's thread
+        except BaseException as error:  # handed back to the test's thread
             outcome["error"] = error
 
     thread = threading.Thread(target=run)

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from ember.atomic import atomic_write
+from ember.autograd import Tensor
 from ember.nn.module import IncompatibleKeys, Module
-from ember.tensor import Tensor
 
 PathLike = str | os.PathLike[str]
 

@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.nn.functional.reduction import check_reduction, reduce, upstream
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
-from ember.tensor import Tensor
 
 Local = np.ndarray | None
 
