@@ -12,7 +12,7 @@ backward.
 
 That rule is checked, not only stated: with ``EMBER_CHECK_WORKSPACE=1`` (or ``CHECK_GAPS = True``, as the
 tests of the layers set it) every kernel that uses grids (``@kernel``) verifies after it returns that the
-gaps of every cached grid still hold their fill, and raises naming the grid otherwise.
+gaps of every grid handed out since the check was on still hold their fill, and raises naming the grid.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def zeroed_grid(
     ``values(array)`` views; everywhere else (the gaps) it stays ``fill``."""
     key = ("grid", role, geometry, shape, np.dtype(dtype).str, fill)
     array = _get(key, shape, dtype, fill)
-    if key in _cache():  # the check looks at the grids that are kept for reuse
+    if CHECK_GAPS and key in _cache():  # the check looks at the grids kept for reuse
         _local.grids[key] = (role, fill, values)
     return array
 
@@ -109,7 +109,7 @@ def check_gaps(after: str = "") -> None:
     """Raise if a cached grid of the calling thread has a gap that no longer holds its fill."""
     cache = _cache()
     for key, (role, fill, values) in _local.grids.items():
-        array = cache[key]
+        array = cache[key]  # a grid dropped from the cache is dropped from grids too
         gaps = np.ones(array.shape, dtype=bool)
         for view in values(gaps):
             view[...] = False
