@@ -31,7 +31,7 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("data", ("ember.data",)),
     ("models", ("ember.models",)),
     ("classic", ("ember.classic",)),
-    ("ember", ("ember",)),
+    ("ember", ()),  # ember/__init__.py alone
     ("train", ("ember.train",)),
     ("cli", ("ember.cli",)),
 ]
@@ -60,7 +60,8 @@ def imported(path: Path, name: str, known: dict[str, Path]) -> Iterator[str]:
             if node.level:
                 anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{anchor}.{base}".rstrip(".")
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+            submodules = (f"{base}.{alias.name}" for alias in node.names)
+            targets = [module if module in known else base for module in submodules]
         else:
             continue
         yield from (target for target in targets if target in known)
@@ -72,12 +73,13 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def layer_of(module: str) -> str:
-    best = ""
+    """The layer of a module ("" if none: a new package must be placed in LAYERS)."""
+    if module == "ember":
+        return "ember"
     for layer, prefixes in LAYERS:
-        for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > len(best):
-                best, found = prefix, layer
-    return found
+        if any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes):
+            return layer
+    return ""
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -134,8 +136,7 @@ def upward_edges(graph: dict[str, set[str]]) -> list[str]:
 
 
 def test_every_module_belongs_to_a_layer():
-    for name in modules():
-        assert layer_of(name) in LEVEL, name
+    assert [name for name in modules() if layer_of(name) not in LEVEL] == []
 
 
 def test_the_engine_and_the_operations_import_without_cycles():
