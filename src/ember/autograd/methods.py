@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 
 from ember import dtypes
+from ember.autograd.grad_mode import is_grad_enabled
 from ember.random import numpy_generator
 
 TensorT = TypeVar("TensorT")
@@ -433,5 +434,9 @@ def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
 def _replaced_by(tensor: Any, values: Any) -> Any:
     """The new contents of ``tensor`` for ``fill_``/``copy_``/``zero_``: ``values`` broadcast to its shape
     and type; the old contents get a zero gradient, and do not enter the values (a NaN there is gone)."""
-    replacement = operations.to_dtype(operations.as_tensor(values), tensor.dtype)
-    return operations.where(True, replacement, tensor)
+    replacement = operations.as_tensor(values)
+    if not is_grad_enabled():  # nothing recorded: Tensor._inplace's copy into the storage broadcasts,
+        # and casts within a kind (float64 -> float32) in the same pass; across kinds, convert first
+        same_kind = replacement.dtype.kind == tensor.dtype.kind
+        return replacement if same_kind else operations.to_dtype(replacement, tensor.dtype)
+    return operations.where(True, operations.to_dtype(replacement, tensor.dtype), tensor)
