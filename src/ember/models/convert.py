@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from ember.atomic import atomic_write
+from ember.autograd import Tensor
 from ember.errors import DataFormatError, MissingFileError
 from ember.nn.module import IncompatibleKeys, Module, StateDictError
-from ember.tensor import Tensor
 
 PathLike = str | os.PathLike[str]
 
