@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ember.autograd import Tensor
 from ember.data import CIFAR10, CIFAR100, MNIST, DatasetNotFoundError, FashionMNIST, ImageFolder
 from ember.data.datasets.mnist import read_idx
 from ember.data.transforms import Compose, Normalize, ToTensor
-from ember.tensor import Tensor
 
 from .conftest import MNIST_DIR, cifar_batch, idx_bytes, mnist_arrays, py2_pickle, write_cifar10
 

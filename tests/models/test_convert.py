@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import ember
 from ember import atomic, models
 from ember.models import convert
 
@@ -107,3 +108,17 @@ def test_saving_weights_is_atomic(tmp_path, monkeypatch):
         convert.save_safetensors({"w": np.ones(1000, np.float32)}, path)
     np.testing.assert_array_equal(convert.load_safetensors(path)["w"], np.zeros(1000, np.float32))
     assert [p.name for p in tmp_path.iterdir()] == ["weights.safetensors"]  # no temporary file left
+
+
+def test_ember_weights_load_back_into_ember_with_their_shapes(tmp_path):
+    model = models.create("small_cnn", num_classes=10, in_channels=1)  # batch norm: a 0-d counter buffer
+    model.train()
+    model(ember.randn(4, 1, 28, 28))  # moves the running statistics and the counter
+    convert.save_safetensors(model.state_dict(), tmp_path / "w.safetensors")
+    state = model.state_dict()
+    arrays = convert.load_safetensors(tmp_path / "w.safetensors")
+    assert {k: v.shape for k, v in arrays.items()} == {k: v.shape for k, v in state.items()}
+    fresh = models.create("small_cnn", num_classes=10, in_channels=1)
+    assert convert.load_safetensors_into(fresh, tmp_path / "w.safetensors") == ([], [])
+    for key, value in fresh.state_dict().items():
+        np.testing.assert_array_equal(value.data, state[key].data, err_msg=key)

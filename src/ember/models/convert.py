@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from ember.atomic import atomic_write
+from ember.autograd import Tensor
 from ember.errors import DataFormatError, MissingFileError
 from ember.nn.module import IncompatibleKeys, Module, StateDictError
-from ember.tensor import Tensor
 
 PathLike = str | os.PathLike[str]
 
@@ -54,7 +54,7 @@ def state_dict_arrays(source: Module | Mapping[str, Any]) -> dict[str, np.ndarra
     arrays = {}
     for key, value in state.items():
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
-        arrays[key] = np.ascontiguousarray(array)
+        arrays[key] = np.asarray(array, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     return arrays
 
 

@@ -22,10 +22,10 @@ from N(0, 0.01) and the deeper nets from A's weights, noting that Glorot initial
 from __future__ import annotations
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.alexnet import lrn
 from ember.models.layers import gaussian_001, he_normal_fan_out, initialize
 from ember.models.registry import variant
-from ember.tensor import Tensor
 
 # An int is a 3x3 conv with that many filters, (n, 1) a 1x1 conv, "M" a 2x2 max pool, "LRN" a local
 # response normalization.

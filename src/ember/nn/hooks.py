@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd import Function
-from ember.tensor import Tensor
+from ember.autograd import Function, Tensor
 
 _ids = itertools.count()
 
@@ -180,7 +179,8 @@ class BackwardHook:
                 ]
         if not self.input_positions:  # nothing flows further back (e.g. the first layer): call the hooks now
             self._call_hooks()
-        return self.grad_outputs[position]  # type: ignore[return-value]
+        out = self.grad_outputs[position]
+        return grad if out is grad else np.array(out)  # a replacement is handed over as a copy of its own
 
     def input_gradient(self, position: int, grad: np.ndarray) -> np.ndarray:
         self.grad_inputs[position] = grad
@@ -191,7 +191,7 @@ class BackwardHook:
         for i, array in self.constant_inputs:  # as PyTorch: zeros for the tensors that do not require grad
             self.grad_inputs[i] = np.zeros_like(array)
         replaced = self._call_hooks()
-        return self.grad_inputs[position] if replaced else grad  # type: ignore[return-value]
+        return np.array(self.grad_inputs[position]) if replaced else grad
 
     def _call_hooks(self) -> bool:
         replaced_any = False

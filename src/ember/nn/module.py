@@ -25,11 +25,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ember import dtypes
-from ember.autograd.grad_mode import is_grad_enabled, no_grad
+from ember.autograd import Tensor, from_numpy, is_grad_enabled, no_grad
 from ember.errors import EmberError, name_list
 from ember.nn.hooks import BackwardHook, RemovableHandle, add_hook
 from ember.nn.parameter import Buffer, Parameter
-from ember.tensor import Tensor
 
 
 class StateDictError(EmberError, RuntimeError):
@@ -410,9 +409,7 @@ class Module:
             )
         with no_grad():  # check everything first, then copy: a failed load changes nothing
             for key, array in arrays.items():
-                target = own[key]
-                np.copyto(target.data, array)
-                target._version.value += 1
+                own[key].copy_(from_numpy(array))
         return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------------------------------------

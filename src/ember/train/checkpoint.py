@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from ember.atomic import atomic_write
+from ember.autograd import Tensor, from_numpy
 from ember.errors import EmberError, name_list
 from ember.nn.module import Module, StateDictError
-from ember.tensor import Tensor
 
 FORMAT = "ember.checkpoint"
 VERSION = 1
@@ -100,7 +100,7 @@ def _decode(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
         array = arrays[str(value[_TENSOR] if _TENSOR in value else value[_ARRAY])]
         if value.get("scalar"):
             return array[()]
-        return Tensor._from_op(array, None) if _TENSOR in value else array
+        return from_numpy(array) if _TENSOR in value else array
     if _DICT in value:
         return {key: _decode(item, arrays) for key, item in value[_DICT]}
     if _TUPLE in value:

@@ -33,9 +33,8 @@ from typing import Any
 import numpy as np
 
 import ember.random
-from ember.autograd.grad_mode import no_grad
+from ember.autograd import Tensor, from_numpy, no_grad
 from ember.nn.module import Module
-from ember.tensor import Tensor
 from ember.train.callbacks.base import BatchLogs, Callback, CallbackList
 from ember.train.metrics import ClassificationMetrics, EvaluationResult
 
@@ -360,8 +359,8 @@ def predict(model: Module, data: Any, batch_size: int = 256) -> Tensor:
         if isinstance(data, Tensor | np.ndarray):
             array = data.data if isinstance(data, Tensor) else np.asarray(data, dtype=np.float32)
             for start in range(0, len(array), batch_size):
-                outputs.append(model(Tensor._from_op(array[start : start + batch_size], None)))
+                outputs.append(model(from_numpy(array[start : start + batch_size])))
         else:
             for batch in data:
                 outputs.append(model(batch[0] if isinstance(batch, list | tuple) else batch))
-    return Tensor._from_op(np.concatenate([out.data for out in outputs]), None)
+    return from_numpy(np.concatenate([out.data for out in outputs]))

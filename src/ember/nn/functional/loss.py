@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.nn.functional.reduction import check_reduction, reduce, upstream
 from ember.nn.shape_check import InputShapeError, input_shape_error
-from ember.tensor import Tensor
 
 
 def _rows(x: np.ndarray) -> np.ndarray:

@@ -20,11 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.nn.functional.reduction import check_reduction, reduce, upstream
 from ember.nn.shape_check import input_shape_error
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
-from ember.tensor import Tensor
 
 Local = np.ndarray | None
 

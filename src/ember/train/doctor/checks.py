@@ -29,7 +29,7 @@ import numpy as np
 
 import ember
 from ember import nn
-from ember.tensor import Tensor
+from ember.autograd import Tensor
 from ember.train.doctor.findings import Finding, percent
 from ember.train.doctor.state import default_loss, first_batches, preserved, regularization_off
 from ember.train.trainer import quiet_floats

@@ -27,7 +27,7 @@ import numpy as np
 
 import ember
 from ember import nn
-from ember.tensor import Tensor
+from ember.autograd import Tensor
 from ember.train.doctor.findings import Finding, percent, rate
 from ember.train.doctor.state import (
     Snapshot,

@@ -20,7 +20,7 @@ import numpy as np
 
 import ember
 from ember import nn
-from ember.tensor import Tensor
+from ember.autograd import Tensor
 from ember.train.trainer import Trainer, quiet_floats
 
 Batch = tuple[Tensor, Tensor]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ember import nn
-from ember.tensor import Tensor
+from ember.autograd import Tensor
 from ember.train.doctor.findings import Finding
 from ember.train.doctor.state import default_loss, first_batches, preserved, stepper
 from ember.train.trainer import quiet_floats
