@@ -63,34 +63,21 @@ def add_hook(
     return handle
 
 
-class _InputNode(Function):
-    """Identity on one input of a hooked module; its backward hands the input's gradient to the hooks."""
+class _HookNode(Function):
+    """Identity on one input or output of a hooked module; its backward hands the gradient to the hooks."""
 
     returns_view = True
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, *, state: BackwardHook, position: int) -> np.ndarray:
-        ctx.state, ctx.position = state, position
+    def forward(ctx: Any, x: np.ndarray, *, state: BackwardHook, position: int, output: bool) -> np.ndarray:
+        ctx.state, ctx.position, ctx.output = state, position, output
         return x
 
     @staticmethod
     def backward(ctx: Any, grad: np.ndarray) -> np.ndarray:
+        if ctx.output:
+            return ctx.state.output_gradient(ctx.position, grad)
         return ctx.state.input_gradient(ctx.position, grad)
-
-
-class _OutputNode(Function):
-    """Identity on one output of a hooked module; its backward records the output's gradient."""
-
-    returns_view = True
-
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, *, state: BackwardHook, position: int) -> np.ndarray:
-        ctx.state, ctx.position = state, position
-        return x
-
-    @staticmethod
-    def backward(ctx: Any, grad: np.ndarray) -> np.ndarray:
-        return ctx.state.output_gradient(ctx.position, grad)
 
 
 def _tensor(array: np.ndarray | None) -> Tensor | None:
@@ -138,7 +125,7 @@ class BackwardHook:
         ]
         self.grad_inputs = [None] * len(args)
         return tuple(
-            _InputNode.apply(arg, state=self, position=i) if i in self.input_positions else arg
+            _HookNode.apply(arg, state=self, position=i, output=False) if i in self.input_positions else arg
             for i, arg in enumerate(args)
         )
 
@@ -153,7 +140,7 @@ class BackwardHook:
         ]
         self.grad_outputs = [None] * len(outputs)
         wrapped = [
-            _OutputNode.apply(out, state=self, position=i) if i in self.output_positions else out
+            _HookNode.apply(out, state=self, position=i, output=True) if i in self.output_positions else out
             for i, out in enumerate(outputs)
         ]
         if single:
