@@ -172,7 +172,10 @@ def _finding(
             f"loss explodes {where} on {size} examples: learning rate too high (lr {rate(lr)}), or bad "
             "initialization",
             numbers,
-            [f"learning rate too high: try {rate(lr / 10)}", *untrained],
+            [
+                f"learning rate too high: try {rate(lr / 10)} or less (the range test suggests one)",
+                *untrained,
+            ],
         )
     if real.fitted_at is None:
         falling = real.losses[-1] < 0.9 * real.losses[0]

@@ -50,7 +50,7 @@ def plot_range_test(result: Any, path: str | os.PathLike[str]) -> None:
     if result.valley:
         curve_axes.axvspan(*result.valley, color="#2ca02c", alpha=0.08)
         curve_axes.axvspan(lrs[0], result.valley[0], color="grey", alpha=0.06)
-        curve_axes.axvspan(result.valley[1], lrs[-1], color=VAL_COLOR, alpha=0.05)
+        curve_axes.axvspan(_exploding_from(result), lrs[-1], color=VAL_COLOR, alpha=0.06)
         top = curve_axes.get_ylim()[1]
         middle = math.sqrt(result.valley[0] * result.valley[1])
         curve_axes.text(middle, top, "loss going down", ha="center", va="top", fontsize=10, color="#1a7a1a")
@@ -78,6 +78,14 @@ def plot_range_test(result: Any, path: str | os.PathLike[str]) -> None:
     if trial_axes is not None:
         _plot_trials(result, trial_axes)
     save_png(figure, path)
+
+
+def _exploding_from(result: Any) -> float:
+    """The rate from which the smoothed loss, past its minimum, is back above where it started."""
+    smoothed = np.asarray(result.smoothed, dtype=np.float64)
+    lowest = int(np.nanargmin(smoothed))
+    above = np.flatnonzero(smoothed[lowest:] > smoothed[0])
+    return float(result.lrs[lowest + above[0]] if above.size else result.lrs[len(smoothed) - 1])
 
 
 def _plot_trials(result: Any, axes: Any) -> None:

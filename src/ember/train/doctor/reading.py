@@ -82,7 +82,7 @@ def layer_problems(layers: list[Any], input_std: float, images: int) -> list[Pro
                 (
                     "exploded",
                     f"activations explode (std above {1 / COLLAPSED:g} times the input's at {where}): "
-                    "weights too large (high W => exploding)",
+                    "weights too large (high W => exploding), at initialization or after too large updates",
                 )
             )
     return problems

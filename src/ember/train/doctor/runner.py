@@ -156,7 +156,8 @@ def doctor(
         finding = runs[name]()
         report.seconds[name] = time.perf_counter() - tick
         report.findings.append(finding)
-        echo(f"[{number}/{len(checks)}] {finding}  ({duration(report.seconds[name])})")
+        first, *causes = str(finding).splitlines()
+        echo("\n".join([f"[{number}/{len(checks)}] {first}  ({duration(report.seconds[name])})", *causes]))
     report.seconds["total"] = time.perf_counter() - started
     if directory is not None:
         write_doctor_report(report, Path(directory))
