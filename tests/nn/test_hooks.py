@@ -179,3 +179,20 @@ def test_handles_remove_hooks_and_prepend_orders_them():
     assert calls == [1]
     with pytest.raises(TypeError, match="callable"):
         layer.register_full_backward_hook("not a function")
+
+
+def test_backward_hooks_on_every_layer_change_no_gradient_even_with_in_place_layers():
+    """A hooked call works on copies, so ReLU(inplace=True) after batch norm (whose backward reads its saved
+    output) still gives the gradients of the unhooked network (PyTorch refuses in-place changes there)."""
+    ember.manual_seed(0)
+    hooked = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(inplace=True), nn.Linear(6, 3))
+    plain = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3))
+    plain.load_state_dict(hooked.state_dict())
+    seen = []
+    for layer in hooked:
+        layer.register_full_backward_hook(lambda m, gi, go: seen.append(type(m).__name__))
+    for model in (hooked, plain):
+        _loss(ember, model(ember.from_numpy(X.copy()).requires_grad_())).backward()
+    assert seen == ["Linear", "ReLU", "BatchNorm1d", "Linear"]
+    for ours, reference in zip(hooked.parameters(), plain.parameters(), strict=True):
+        np.testing.assert_array_equal(ours.grad.data, reference.grad.data)

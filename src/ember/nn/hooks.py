@@ -64,14 +64,16 @@ def add_hook(
 
 
 class _HookNode(Function):
-    """Identity on one input or output of a hooked module; its backward hands the gradient to the hooks."""
+    """Identity on one input or output of a hooked module; its backward hands the gradient to the hooks.
 
-    returns_view = True
+    It copies the values: a layer that works in place (``ReLU(inplace=True)``) then changes the copy, not an
+    array another node saved for its backward (PyTorch refuses in-place changes there; Ember allows them).
+    """
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, *, state: BackwardHook, position: int, output: bool) -> np.ndarray:
         ctx.state, ctx.position, ctx.output = state, position, output
-        return x
+        return np.array(x, copy=True)
 
     @staticmethod
     def backward(ctx: Any, grad: np.ndarray) -> np.ndarray:
