@@ -100,6 +100,10 @@ def test_initial_loss_healthy_and_broken():
     wide = nn.Sequential(nn.Flatten(), nn.Linear(784, 100))  # 100 outputs for 10 classes
     mismatch = check_initial_loss(wide, loader(), num_classes=10)
     assert not mismatch.ok and any("label/num_classes mismatch" in cause for cause in mismatch.causes)
+    narrow = nn.Sequential(nn.Flatten(), nn.Linear(784, 5))  # labels up to 9 for 5 outputs
+    beyond = check_initial_loss(narrow, loader(), num_classes=10)
+    assert not beyond.ok and beyond.message.startswith("the loss cannot be computed at initialization")
+    assert "labels go up to 9 but the model has 5 outputs" in beyond.causes[0]
     svm = check_initial_loss(mlp(), loader(), nn.SVMLoss(), 10)
     assert svm.ok and svm.numbers["expected"] == 9
 

@@ -116,11 +116,12 @@ def check_initial_loss(
         "largest_label": int(label_values.max()) if label_values.size else -1,
     }
     ok = math.isfinite(ratio) and abs(ratio - 1) <= tolerance
-    message = (
-        f"loss at initialization {loss:.4g}, expected {formula}: ratio {ratio:.3g}"
-        if math.isfinite(loss)
-        else f"loss at initialization is {loss}: it explodes before any training"
-    )
+    if problem:
+        message = f"the loss cannot be computed at initialization ({problem}); expected {formula}"
+    elif math.isfinite(loss):
+        message = f"loss at initialization {loss:.4g}, expected {formula}: ratio {ratio:.3g}"
+    else:
+        message = f"loss at initialization is {loss}: it explodes before any training"
     if ok:
         return Finding("initial loss", True, message + " (the scores start small and nearly equal)", numbers)
     return Finding("initial loss", False, message, numbers, _initial_loss_causes(numbers, problem))
