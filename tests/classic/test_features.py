@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from matplotlib.colors import rgb_to_hsv
@@ -217,6 +222,28 @@ def test_hog_does_not_depend_on_how_the_processor_rounds(monkeypatch, mnist, dir
         monkeypatch.setattr(np, name, lambda *args, f=original: np.nextafter(f(*args), direction))
     for dtype, features in expected.items():
         np.testing.assert_array_equal(hog(images.astype(dtype), cell=6, bins=12, block=1), features)
+
+
+def test_hog_gives_the_same_features_on_numpys_avx2_and_avx512_code(tmp_path):
+    # NumPy picks its SIMD code when it starts; NPY_DISABLE_CPU_FEATURES makes a child process take the AVX2
+    # code (on an AVX2 machine both processes take it). Integer noise has gradients on 45 and 90 degrees.
+    images = np.random.default_rng(0).integers(0, 256, (8, 30, 30), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", images)
+    script = (
+        "import sys, numpy as np; from ember.classic import hog; x = np.load(sys.argv[1]); "
+        "f = [hog(x.astype(t), cell=6, bins=12, block=1) for t in (np.uint8, float)]; "
+        "np.save(sys.argv[2], np.stack(f))"
+    )
+    env = dict(os.environ, NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2] / "src"), env.get("PYTHONPATH", "")]
+    )
+    out = tmp_path / "features.npy"
+    subprocess.run(
+        [sys.executable, "-c", script, tmp_path / "images.npy", out], env=env, check=True, timeout=120
+    )
+    here = np.stack([hog(images.astype(t), cell=6, bins=12, block=1) for t in (np.uint8, float)])
+    np.testing.assert_array_equal(np.load(out), here)
 
 
 def test_hog_shapes_and_errors():
