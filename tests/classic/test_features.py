@@ -301,22 +301,15 @@ def test_color_histogram_equals_numpy_histogram_of_hue():
 
 
 def test_hog_with_linear_svm_beats_raw_pixels_on_fashion_mnist(fashion_mnist):
+    # The same linear SVM, with its defaults (it standardizes what it is given): 0.8398 on raw pixels, 0.8671
+    # on HoG features.
     train_images, y_train, test_images, y_test = fashion_mnist
     train_images, y_train = train_images[:20_000], y_train[:20_000]
 
-    def standardized(train, test):
-        mean, scale = train.mean(axis=0), train.std()
-        return (train - mean) / scale, (test - mean) / scale
-
     def svm_accuracy(train, test):
-        model = LinearClassifier(
-            "svm", reg=1e-4, lr=0.003, epochs=8, momentum=0.9, lr_decay=0.8, random_state=0
-        )
-        return model.fit(train, y_train).score(test, y_test)
+        return LinearClassifier("svm", random_state=0).fit(train, y_train).score(test, y_test)
 
-    flat = lambda images: images.reshape(len(images), -1).astype(np.float32) / 255  # noqa: E731
-    raw = svm_accuracy(*standardized(flat(train_images), flat(test_images)))
-    features = standardized(hog(train_images, cell=4, block=2), hog(test_images, cell=4, block=2))
-    with_hog = svm_accuracy(*features)
+    raw = svm_accuracy(train_images, test_images)
+    with_hog = svm_accuracy(hog(train_images, cell=4, block=2), hog(test_images, cell=4, block=2))
     print(f"Fashion-MNIST, linear SVM: raw pixels {raw:.4f}, HoG {with_hog:.4f}")
     assert with_hog > raw + 0.02
