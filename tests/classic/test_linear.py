@@ -173,6 +173,28 @@ def test_scores_of_a_row_do_not_depend_on_its_batch():
     np.testing.assert_allclose(one_by_one, batch, rtol=2.5e-7, atol=1e-7 * np.abs(batch).max())
 
 
+def test_mini_batch_training_runs_blas_on_one_thread():
+    # A mini-batch's products are too small for BLAS threads, whose synchronization at every call made fit
+    # 16 times slower on a busy machine; full-batch training keeps the threads the user gave BLAS.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+
+    class Recording(LinearClassifier):
+        def _score_loss(self, scores, y):
+            seen.append(
+                min(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
+            )
+            return super()._score_loss(scores, y)
+
+    X, y = np.random.default_rng(0).standard_normal((400, 5)).astype(np.float32), np.arange(400) % 3
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        Recording(epochs=1).fit(X, y)
+        assert set(seen) == {1}
+        seen.clear()
+        Recording(epochs=1, batch_size=None).fit(X, y)
+        assert set(seen) == {2}
+
+
 def test_predict_proba_exists_only_for_softmax():
     assert hasattr(LinearClassifier("softmax"), "predict_proba")
     assert not hasattr(LinearClassifier("svm"), "predict_proba")

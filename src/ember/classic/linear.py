@@ -26,6 +26,7 @@ is a template image of its class, matched to x by a dot product) and geometric (
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -209,10 +210,34 @@ class SGDClassifier(Classifier):
         n, features = X.shape
         W = (self.weight_scale * rng.standard_normal((self._n_outputs(), features))).astype(np.float32)
         b = np.zeros(self._n_outputs(), dtype=np.float32)
-        velocity_W, velocity_b = np.zeros_like(W), np.zeros_like(b)
         batch = n if self.batch_size is None else min(self.batch_size, n)
+        history: list[float] = []
+        with _one_blas_thread() if self.batch_size is not None else contextlib.nullcontext():
+            self._descend(X, y_index, W, b, rng, batch, history)
+        # Scores of standardized features, W (x - mean) / scale + b, are those of the features as given
+        # with weights W / scale and bias b - (W / scale) . mean.
+        coef = W / scale
+        self.coef_ = coef.astype(np.float32)
+        self.intercept_ = (b - coef @ mean).astype(np.float32)
+        self.mean_, self.scale_ = mean, scale
+        self.loss_history_ = np.array(history)
+        self.n_iter_ = self.epochs
+        return self
+
+    def _descend(
+        self,
+        X: np.ndarray,
+        y_index: np.ndarray,
+        W: np.ndarray,
+        b: np.ndarray,
+        rng: np.random.Generator,
+        batch: int,
+        history: list[float],
+    ) -> None:
+        """The epochs of mini-batch SGD with momentum, updating ``W`` and ``b`` in place."""
+        n = len(X)
+        velocity_W, velocity_b = np.zeros_like(W), np.zeros_like(b)
         steps_per_epoch = math.ceil(n / batch)
-        history = []
         for epoch in range(self.epochs):
             order = rng.permutation(n)
             for step, start in enumerate(range(0, n, batch), start=epoch * steps_per_epoch):
@@ -236,15 +261,6 @@ class SGDClassifier(Classifier):
                 b += velocity_b
             if self.verbose:
                 print(f"epoch {epoch + 1}/{self.epochs}: loss {np.mean(history[-steps_per_epoch:]):.4f}")
-        # Scores of standardized features, W (x - mean) / scale + b, are those of the features as given
-        # with weights W / scale and bias b - (W / scale) . mean.
-        coef = W / scale
-        self.coef_ = coef.astype(np.float32)
-        self.intercept_ = (b - coef @ mean).astype(np.float32)
-        self.mean_, self.scale_ = mean, scale
-        self.loss_history_ = np.array(history)
-        self.n_iter_ = self.epochs
-        return self
 
     def _learning_rate(self, epoch: int, step: int, steps: int) -> float:
         """This step's rate: from ``lr`` towards 0 along a half cosine, or ``lr * lr_decay ** epoch``."""
@@ -274,6 +290,17 @@ class SGDClassifier(Classifier):
         """
         X = self._predict_inputs(X, dtype=np.float64)
         return (X @ self.coef_.T.astype(np.float64) + self.intercept_).astype(np.float32)
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """BLAS on one thread (with ``threadpoolctl``): a mini-batch's products are too small to share, and a
+    multi-threaded BLAS synchronizes its threads at every call, which on a busy machine made ``fit`` 16 times
+    slower (docs/classic.md)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
