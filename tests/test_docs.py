@@ -25,9 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_PYTHON = {"sh", "console", "text", "yaml", "toml", "json"}
 SKIP = re.compile(r"<!--\s*docs-test:\s*skip\b(.*?)-->")
-# docs/classic.md is being rewritten in another change of the same issue (HoG, the linear classifier's
-# defaults); its blocks still need a `root` defined elsewhere and bare fences. Run it once that lands.
-PENDING = {"classic.md": "its blocks are reworked with the classic classifiers' change"}
 
 
 @dataclass
@@ -93,8 +90,6 @@ def reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda path: path.name)
 def test_every_python_block_of_the_page_runs(path: Path, reader: None) -> None:
-    if path.name in PENDING:
-        pytest.skip(PENDING[path.name])
     run_page(path.read_text(), str(path.relative_to(ROOT)))
 
 
