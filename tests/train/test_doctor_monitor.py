@@ -14,14 +14,17 @@ from ember.train.doctor import Monitor, read_monitor
 from .helpers import mnist_tensors
 
 
-def fit(model, directory=None, epochs=3, lr=0.05, monitor_state=None):
+def fit(model, directory=None, epochs=3, lr=0.05, monitor_state=None, decay=False):
     x, y = mnist_tensors(600)
     data = DataLoader(TensorDataset(x, y), batch_size=50, shuffle=True, generator=ember.Generator(0))
     lines: list[str] = []
     monitor = Monitor(directory, batches=2, echo=lines.append, tensorboard=False)
     if monitor_state:
         monitor.load_state_dict(monitor_state)
-    trainer = Trainer(model, optim.SGD(model.parameters(), lr=lr, momentum=0.9), callbacks=[monitor])
+    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    last = [(epochs - 1) * len(data)]  # the rate divided by 10,000 for the last epoch
+    schedule = optim.lr_scheduler.MultiStepLR(optimizer, last, gamma=1e-4) if decay else None
+    trainer = Trainer(model, optimizer, scheduler=schedule, scheduler_interval="step", callbacks=[monitor])
     trainer.fit(data, epochs=epochs)
     return monitor, lines
 
@@ -39,6 +42,12 @@ def test_a_healthy_run_is_logged_per_epoch_without_warnings(tmp_path):
     ratios = records[-1]["update_ratios"]
     assert set(ratios) == {"1.weight", "3.weight"} and all(1e-5 < r < 0.1 for r in ratios.values())
     assert records == [json.loads(line) for line in (tmp_path / "monitor.jsonl").read_text().splitlines()]
+
+
+def test_a_schedule_that_decays_the_rate_is_not_a_rate_too_low():
+    monitor, lines = fit(mlp(), decay=True)
+    assert min(monitor.records[-1]["update_ratios"].values()) < 1e-5  # the last steps barely move
+    assert lines == []
 
 
 def test_dead_relus_warn_once_and_again_at_the_end_with_the_epoch_they_appeared_in():

@@ -10,7 +10,8 @@ it is installed, and a warning to the progress output the first time a problem a
     monitor: layer features.6: 97% of ReLUs dead (never positive on any of 256 images): ...
 
 At the end of the run the problems still there are listed with the epoch they appeared in ("since epoch
-3"). The monitor only watches: hooks and copies, no change to the model, the optimizer or the random
+3"). After the first epoch an update/weight ratio above 0.1 is "too high"; once the schedule has decayed the
+rate below a tenth of its start, small updates are what it asked for and are not called "too low". The monitor only watches: hooks and copies, no change to the model, the optimizer or the random
 numbers, so a monitored run computes the same weights as one that is not.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 from ember.atomic import atomic_write, writing
 from ember.train.callbacks.base import BatchLogs, Callback
 from ember.train.callbacks.logging import TensorBoardWriter, tensorboard_available
-from ember.train.doctor.reading import ACTIVATIONS, RATIO_HIGH, layer_problems, parameter_problems
+from ember.train.doctor.reading import ACTIVATIONS, RATIO_HIGH, RATIO_LOW, layer_problems, parameter_problems
 from ember.train.doctor.statistics import Collector, LayerStats, ParameterWatch
 
 MONITOR_FILE = "monitor.jsonl"
@@ -134,7 +135,7 @@ class Monitor(Callback):
         }
         self.records.append(entry)
         self._write(entry)
-        self._judge(entry["epoch"], layers, parameters)
+        self._judge(trainer, entry["epoch"], layers, parameters)
 
     def _write(self, entry: dict[str, Any]) -> None:
         if self.directory is not None:
@@ -157,9 +158,19 @@ class Monitor(Callback):
                     self._board.scalar(f"update_ratio/{name}", ratio, epoch)
             self._board.writer.flush()
 
-    def _judge(self, epoch: int, layers: list[LayerStats], parameters: list[Any]) -> None:
+    @staticmethod
+    def _annealed(trainer: Any) -> bool:
+        """The schedule has brought the rate below a tenth of where it started."""
+        group = trainer.optimizer.param_groups[0]
+        return float(group["lr"]) < 0.1 * float(group.get("initial_lr", group["lr"]))
+
+    def _judge(self, trainer: Any, epoch: int, layers: list[LayerStats], parameters: list[Any]) -> None:
         problems = layer_problems(layers, math.nan, self._images)
-        problems += parameter_problems(parameters, RATIO_HIGH_TRAINING if epoch > 1 else RATIO_HIGH)
+        # A schedule that has annealed the rate (cosine ends at 0) means small updates: not "too low" then.
+        ratio_low = 0.0 if self._annealed(trainer) else RATIO_LOW
+        problems += parameter_problems(
+            parameters, RATIO_HIGH_TRAINING if epoch > 1 else RATIO_HIGH, ratio_low
+        )
         current = dict(problems)
         for key, text in current.items():
             if key not in self.since:

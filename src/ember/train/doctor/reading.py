@@ -88,7 +88,9 @@ def layer_problems(layers: list[Any], input_std: float, images: int) -> list[Pro
     return problems
 
 
-def parameter_problems(parameters: list[Any], ratio_high: float = RATIO_HIGH) -> list[Problem]:
+def parameter_problems(
+    parameters: list[Any], ratio_high: float = RATIO_HIGH, ratio_low: float = RATIO_LOW
+) -> list[Problem]:
     """What the gradients and the updates show, and the parameters that never change."""
     problems: list[Problem] = []
     for p in parameters:
@@ -126,7 +128,7 @@ def parameter_problems(parameters: list[Any], ratio_high: float = RATIO_HIGH) ->
                 )
             )
     high = {p.name: p.update_ratio for p in parameters if _watched(p) and not p.update_ratio <= ratio_high}
-    low = {p.name: p.update_ratio for p in parameters if _watched(p) and p.update_ratio < RATIO_LOW}
+    low = {p.name: p.update_ratio for p in parameters if _watched(p) and p.update_ratio < ratio_low}
     for found, verdict in ((high, "too high"), (low, "too low")):
         if found:
             where = ", ".join(f"{rate(value)} at {name}" for name, value in found.items())
