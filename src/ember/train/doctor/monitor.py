@@ -11,7 +11,9 @@ it is installed, and a warning to the progress output the first time a problem a
 
 At the end of the run the problems still there are listed with the epoch they appeared in ("since epoch
 3"). After the first epoch an update/weight ratio above 0.1 is "too high"; once the schedule has decayed the
-rate below a tenth of its start, small updates are what it asked for and are not called "too low". The monitor only watches: hooks and copies, no change to the model, the optimizer or the random
+rate below a tenth of its start, small updates are what it asked for and are not called "too low".
+
+The monitor only watches (hooks and copies), with no change to the model, the optimizer or the random
 numbers, so a monitored run computes the same weights as one that is not.
 """
 

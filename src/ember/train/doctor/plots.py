@@ -107,6 +107,10 @@ def _plot_trials(result: Any, axes: Any) -> None:
         mark = "  (best)" if trial.lr == best else ""
         axes.plot(steps[len(steps) - len(shown) :], shown, color=color, linewidth=2.5 if mark else 1.6,
                   label=f"lr {trial.lr:.2g}: {outcome}{mark}")  # fmt: skip
+    kept = [np.asarray(t.losses, dtype=np.float64) for t in result.trials if not t.diverged]
+    if kept and len(kept) < len(result.trials):  # a diverged run leaves the picture at the top
+        top = max(float(np.nanmax(losses)) for losses in kept)
+        axes.set_ylim(0, 1.15 * top)
     axes.set_xlabel("step", fontsize=11)
     axes.set_ylabel("training loss (moving average)", fontsize=11)
     axes.set_title("Verification: short runs at 1/10x, 1x, 10x", fontsize=13)
@@ -235,7 +239,8 @@ def plot_monitor(records: Sequence[dict[str, Any]], path: str | os.PathLike[str]
                 continue
             scale = 100.0 if kind == "ReLU" else 1.0
             axes.plot(epochs, scale * np.asarray(values), "o-", markersize=3, label=name)
-        if log:
+        shown = [v for line in axes.get_lines() for v in line.get_ydata() if np.isfinite(v) and v > 0]
+        if log and shown and max(shown) > 20 * min(shown):  # a log axis only for values that span decades
             axes.set_yscale("log")
         if key == "update_ratios":
             axes.axhline(1e-3, color="black", linestyle=":", label="~1e-3")
