@@ -19,7 +19,7 @@ from ember.train.report.html import card, embedded_image, html_page
 STYLE = """
 .ok { color: #1a7a1a; font-weight: 600; } .flag { color: #b00000; font-weight: 600; }
 td.message { text-align: left; max-width: 48em; }
-ul.causes li { margin-bottom: 0.3em; }
+ul.causes li { margin-bottom: 0.3em; } .cause { color: #b00000; }
 """
 
 WHAT = {  # the lecture's step each check stands for
@@ -37,6 +37,14 @@ def _verdict(ok: bool) -> str:
     return '<span class="ok">ok</span>' if ok else '<span class="flag">flagged</span>'
 
 
+def _first_cause(finding: Any) -> str:
+    """The likely cause of a flagged finding, under its message in the summary table."""
+    if finding.ok or not finding.causes:
+        return ""
+    more = f" (and {len(finding.causes) - 1} more below)" if len(finding.causes) > 1 else ""
+    return f"<br><span class='cause'>{html.escape(finding.causes[0])}{more}</span>"
+
+
 def render_doctor_page(report: Any, pictures: dict[str, Path]) -> str:
     config = report.config
     title = f"{config.model} on {config.dataset}"
@@ -52,7 +60,7 @@ def render_doctor_page(report: Any, pictures: dict[str, Path]) -> str:
     cards.append(card(f"{report.seconds.get('total', 0):.0f} s", "time"))
     rows = "".join(
         f"<tr><td class='name'>{i}. {html.escape(f.check)}</td><td>{_verdict(f.ok)}</td>"
-        f"<td class='message'>{html.escape(f.message)}</td></tr>"
+        f"<td class='message'>{html.escape(f.message)}{_first_cause(f)}</td></tr>"
         for i, f in enumerate(report.findings, 1)
     )
     sections = [
