@@ -15,6 +15,7 @@ import sys
 COMMANDS = {
     "demo": "demo",
     "train": "train",
+    "doctor": "doctor",
     "resume": "resume",
     "eval": "evaluate",
     "predict": "predict",

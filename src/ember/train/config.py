@@ -94,6 +94,8 @@ class TrainConfig:
     name: str | None = None  # the run directory's name; None: dataset-model-date-time
     checkpoint_every: int | None = None  # also save last.safetensors every N steps
     report: bool = True
+    monitor: bool = False  # per-epoch layer statistics and warnings (ember.train.doctor.Monitor)
+    lr_finder: bool = False  # choose optimizer.lr by the range test first (optimizer.lr: auto)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -431,13 +433,22 @@ def fill_recipe(config: TrainConfig) -> TrainConfig:
     return config
 
 
+def _auto_lr(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``optimizer.lr: auto`` (``--lr auto``) means ``lr_finder: true``: the range test chooses the rate."""
+    optimizer = raw.get("optimizer")
+    lr = optimizer.get("lr") if isinstance(optimizer, Mapping) else None
+    if isinstance(lr, str) and lr.strip().lower() == "auto":
+        return merge(raw, {"optimizer": {"lr": None}, "lr_finder": True})
+    return raw
+
+
 def resolve_config(raw: Mapping[str, Any], source: str | None = None) -> TrainConfig:
     """Check a nested mapping against ``TrainConfig`` and return it with the recipe's choices filled in.
 
     Raises ``ConfigError`` naming every bad field at once.
     """
     problems: list[tuple[str, str]] = []
-    config = _build(TrainConfig, raw, "", problems)
+    config = _build(TrainConfig, _auto_lr(raw), "", problems)
     unreadable = {name for name, _ in problems}
     checks: list[tuple[str, str]] = []
     check_config(config, checks)  # fields that could not be read are not checked again

@@ -18,6 +18,8 @@ A run directory::
     summary.json         the test split's loss, top-1, top-5, per-class accuracy, confusion matrix
     report/              index.html and the PNG plots
     resumes.jsonl        one line per ember resume: when, from where, the settings changed
+    lr_find.json         --lr auto: the range test's curve, candidates and verification runs
+    monitor.jsonl        --monitor: per epoch, each layer's statistics (ember.train.doctor.Monitor)
     .lock                the lock of the process writing the run (see ember.train.rundir)
 
 Every file written whole is written atomically (``ember.atomic``); a full disk or a read-only directory
@@ -49,6 +51,7 @@ from ember.train.rundir import CONFIG_FILE, RunDirectoryError
 from ember.train.trainer import Trainer
 
 SUMMARY_FILE = "summary.json"
+LR_FIND_FILE = "lr_find.json"  # the range test that chose the rate (ember train --lr auto)
 
 
 def _stdout(message: str) -> None:
@@ -135,8 +138,13 @@ def execute(
         every_n_steps=config.checkpoint_every,
         metadata=checkpoint_metadata(config, data),
     )
-    callbacks: list[Any] = [DivergenceGuard(), progress or ProgressBar(), MetricLogger(directory)]
+    progress = progress or ProgressBar()
+    callbacks: list[Any] = [DivergenceGuard(), progress, MetricLogger(directory)]
     callbacks.append(checkpoints)
+    if config.monitor:
+        from ember.train.doctor import Monitor
+
+        callbacks.append(Monitor(directory, echo=progress.write))
     if config.early_stopping:
         callbacks.append(EarlyStopping("val_accuracy", patience=config.early_stopping))
     trainer = Trainer(
@@ -326,9 +334,16 @@ def start(config: TrainConfig, echo: Callable[[str], None] = _stdout, **options:
     """A new run of ``config`` in a new run directory (made only once every piece of the run is built)."""
     config.data_root = absolute(config.data_root)
     pieces = build(config, can_download=True)
+    found = None
+    if config.lr_finder:  # --lr auto: the range test chooses the rate, config.yaml records the choice
+        from ember.train.doctor.runner import choose_learning_rate
+
+        found = choose_learning_rate(config, pieces, echo)
     directory, lock, note = rundir.create(config)
     with lock, stops_cleanly(directory, "train"):
         dump_config(config, directory / CONFIG_FILE)
+        if found is not None:
+            atomic_write(directory / LR_FIND_FILE, json.dumps(found.to_dict(), indent=2) + "\n")
         return execute(config, pieces, directory, echo=echo, note=note, **options)
 
 
