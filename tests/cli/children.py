@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from threadpoolctl import threadpool_info
@@ -73,10 +74,14 @@ def spawn(script: str, args: list[str], prefix: list[str] | None = None, **env: 
 
 
 def pause_at(step: int, action: str, args: list[str]) -> subprocess.Popen[str]:
-    """``ember ARGS`` in a child that does ``action`` at training step ``step``, once it has said so."""
+    """``ember ARGS`` in a child that does ``action`` at training step ``step``, once it has said so.
+
+    The child's standard output has been read through its text buffer up to the STEP line: collect the
+    rest with ``finish`` (``communicate`` reads the pipe itself and would miss what the buffer holds).
+    """
     child = spawn(PAUSE_AT_STEP, args, PAUSE_STEP=str(step), PAUSE_ACTION=action)
     assert child.stdout is not None
-    for line in child.stdout:
+    for line in iter(child.stdout.readline, ""):
         if line.startswith("STEP"):
             return child
     child.wait(timeout=60)
@@ -99,3 +104,26 @@ def unprivileged() -> list[str] | None:
     except OSError:
         return None
     return prefix if done.returncode == 0 else None
+
+
+def finish(child: subprocess.Popen[str], text: str | None = None, timeout: float = 120) -> tuple[str, str]:
+    """(rest of standard output, standard error) of a child, after sending it ``text`` on its input.
+
+    Reads through the streams' text buffers (unlike ``communicate``), each in its own thread so that
+    neither pipe can fill up and stall the child.
+    """
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    if text is not None:
+        child.stdin.write(text)
+    child.stdin.close()
+    results: dict[str, str] = {}
+    readers = [
+        threading.Thread(target=lambda name=name, stream=stream: results.__setitem__(name, stream.read()))
+        for name, stream in (("out", child.stdout), ("err", child.stderr))
+    ]
+    for reader in readers:
+        reader.start()
+    child.wait(timeout=timeout)
+    for reader in readers:
+        reader.join(timeout=timeout)
+    return results["out"], results["err"]
