@@ -150,8 +150,8 @@ def execute(
     splits = f"{len(data.train)} train / {held_out} val / {len(data.test)} test"
     echo(f"run directory: {directory}")
     echo(f"data: {config.dataset}, {splits}, augmentation: {', '.join(config.augment)}")
-    shape = "x".join(map(str, data.input_size))
-    echo(f"model: {config.model}, {_count_parameters(model):,} parameters, input {shape}")
+    shape = recipes.describe_input(config, data.info, data.input_size)
+    echo(f"model: {config.model}, {_count_parameters(model):,} parameters, {shape}")
     echo(describe_optimization(config))
     if resume_from is not None:
         state = resume_state if resume_state is not None else load_checkpoint(resume_from)
