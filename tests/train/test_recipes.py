@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ember.train import recipes
-from ember.train.config import resolve_config
+from ember.train.config import ConfigError, resolve_config
 from ember.train.datasets import DATASETS
 
 
@@ -53,3 +53,16 @@ def test_the_banner_says_how_the_images_were_changed_to_fit():
     assert words("alexnet") == (
         "input 1x63x63 (the data set's 28x28 images resized to 63x63: alexnet takes inputs of at least 63x63)"
     )
+
+
+def test_googlenet_is_built_without_its_auxiliary_classifiers_for_the_trainer():
+    import ember
+
+    config = resolve_config({"model": "googlenet", "dataset": "mnist"})
+    model = recipes.build_model(config, 10, 1, 28)
+    scores = model(ember.zeros(2, 1, 28, 28))  # training mode: the auxiliary heads would run here
+    assert isinstance(scores, ember.Tensor) and scores.shape == (2, 10)
+    with pytest.raises(ConfigError, match=r"model_options\.aux_logits: ember train trains GoogLeNet's main"):
+        recipes.build_model(
+            resolve_config({"model": "googlenet", "model_options": {"aux_logits": True}}), 10, 1, 28
+        )

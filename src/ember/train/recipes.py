@@ -190,6 +190,17 @@ def build_model(
     from ember.models.registry import create, create_for_input
 
     options = dict(config.model_options)
+    # GoogLeNet's auxiliary classifiers return a tuple in training, which the Trainer cannot score.
+    if config.model == "googlenet" and options.setdefault("aux_logits", False):
+        raise ConfigError(
+            [
+                (
+                    "model_options.aux_logits",
+                    "ember train trains GoogLeNet's main classifier only; the auxiliary classifiers "
+                    "need a loop of your own with ember.models.AuxiliaryLoss",
+                )
+            ]
+        )
     try:
         if image_size is None:
             return create(config.model, num_classes=num_classes, in_channels=in_channels, **options)
