@@ -19,6 +19,9 @@ class DatasetInfo:
     augment: tuple[str, ...]
     epochs: int  # the recipe's default: what a small CNN needs here (measured: docs/training.md)
     how_to_get: str
+    num_classes: int = 10
+    train_images: int = 60_000
+    test_images: int = 10_000
 
 
 DATASETS = {
@@ -54,6 +57,7 @@ DATASETS = {
         ("crop", "flip"),
         30,
         "put cifar-10-batches-py (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
+        train_images=50_000,
     ),
     "cifar100": DatasetInfo(
         "CIFAR100",
@@ -64,5 +68,7 @@ DATASETS = {
         ("crop", "flip"),
         30,
         "put cifar-100-python (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
+        num_classes=100,
+        train_images=50_000,
     ),
 }

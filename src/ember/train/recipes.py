@@ -175,10 +175,21 @@ def loaders(config: TrainConfig, data: RunData) -> tuple[Any, Any, Any]:
         num_workers=config.workers,
         generator=ember.Generator(config.seed),
     )
-    eval_batch = max(config.batch_size, 500)
+    eval_batch = eval_batch_size(config, data.input_size)
     val = DataLoader(data.val, batch_size=eval_batch) if data.val is not None else None
     test = DataLoader(data.test, batch_size=eval_batch)
     return train, val, test
+
+
+def eval_batch_size(config: TrainConfig, input_size: tuple[int, ...]) -> int:
+    """Validation and test batches: ``eval_images``, or the training batch if it is larger."""
+    return max(config.batch_size, eval_images(input_size))
+
+
+def eval_images(input_size: tuple[int, ...]) -> int:
+    """500 images of 32x32 or less per evaluation batch (fewer Python steps), as many pixels in all for
+    larger inputs (64x64: 125): no graph is kept, but a 224x224 batch of 500 would hold gigabytes."""
+    return max(1, min(500, 500 * 32 * 32 // (input_size[-1] * input_size[-2])))
 
 
 # ----------------------------------------------------------------------------------------------------------
