@@ -59,6 +59,11 @@ def test_defaults_resolve_to_the_recipe():
         ({"subset": 100, "val_size": 500}, "val_size", "leave none of subset=100"),
         ({"name": "a/b"}, "name", "plain folder name"),
         ({"report": "maybe"}, "report", "must be true or false"),
+        (
+            {"epochs": 3, "schedule": {"warmup_epochs": 3}},
+            "schedule.warmup_epochs",
+            "3 warm-up epochs leave none of the run's 3 to the cosine schedule",
+        ),
     ],
 )
 def test_errors_name_the_field(raw, field, message):

@@ -443,6 +443,15 @@ def resolve_config(raw: Mapping[str, Any], source: str | None = None) -> TrainCo
     problems = []
     if config.optimizer.name == "sgd" and config.optimizer.nesterov and not config.optimizer.momentum:
         problems.append(("optimizer.nesterov", "Nesterov momentum needs optimizer.momentum > 0"))
+    warmup = config.schedule.warmup_epochs
+    if warmup and warmup >= config.total_epochs:
+        problems.append(
+            (
+                "schedule.warmup_epochs",
+                f"{warmup} warm-up epochs leave none of the run's {config.total_epochs} to the "
+                f"{config.schedule.name} schedule; use fewer warm-up epochs than epochs",
+            )
+        )
     if problems:
         raise ConfigError(problems, source)
     return config
