@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ember.cli.common import OK, guarded
+from ember.cli.parser import existing, whole_number
 
 DARK_BACKGROUND = ("mnist", "fashion-mnist")
 
@@ -23,10 +24,21 @@ DARK_BACKGROUND = ("mnist", "fashion-mnist")
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("predict", help="classify image files with a checkpoint (top-k classes)")
     parser.add_argument(
-        "checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint or a run directory"
+        "checkpoint",
+        metavar="CHECKPOINT",
+        type=existing("checkpoint or run directory"),
+        help="a .safetensors checkpoint or a run directory",
     )
-    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, ...)")
-    parser.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (default 3)")
+    parser.add_argument(
+        "images", metavar="IMAGE", nargs="+", type=existing("image file"), help="image files (PNG, JPEG, ...)"
+    )
+    parser.add_argument(
+        "--top-k",
+        type=whole_number(1),
+        default=3,
+        metavar="K",
+        help="how many classes to list per image (default 3)",
+    )
     parser.add_argument(
         "--invert",
         choices=("auto", "yes", "no"),
@@ -64,12 +76,9 @@ def run(args: argparse.Namespace) -> int:
         from ember.data import ArrayDataset
         from ember.nn.functional import softmax
         from ember.train import recipes
-        from ember.train.config import ConfigError
         from ember.train.run import load_trained
         from ember.train.trainer import predict
 
-        if args.top_k < 1:
-            raise ConfigError([("--top-k", f"must be at least 1, got {args.top_k}")])
         config, model, metadata, _ = load_trained(args.checkpoint)
         info = recipes.DATASETS[config.dataset]
         classes = metadata["classes"]

@@ -12,14 +12,20 @@ import argparse
 from typing import Any
 
 from ember.cli.common import guarded, run_status
+from ember.cli.parser import existing, whole_number
 
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("resume", help="continue a stopped run from its last checkpoint")
     parser.add_argument(
-        "run_dir", metavar="RUN", help="the run directory (or its checkpoints/last.safetensors)"
+        "run_dir",
+        metavar="RUN",
+        type=existing("run directory"),
+        help="the run directory (or its checkpoints/last.safetensors)",
     )
-    parser.add_argument("--epochs", type=int, help="train to this many epochs in all")
+    parser.add_argument(
+        "--epochs", type=whole_number(1), metavar="N", help="train to this many epochs in all"
+    )
     parser.set_defaults(run=run)
 
 

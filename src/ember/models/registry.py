@@ -25,6 +25,13 @@ from ember.errors import EmberError
 from ember.nn.module import Module
 
 
+class UnknownModelError(EmberError, KeyError):
+    """A model name the registry does not know; the message names the closest ones."""
+
+    def __str__(self) -> str:  # KeyError's str() would quote the message
+        return str(self.args[0])
+
+
 class InputSizeError(EmberError, ValueError):
     """An input size a model cannot take (not C x H x W, or sides outside the model's range)."""
 
@@ -41,8 +48,13 @@ class ModelEntry:
     min_size: int = 1
     max_size: int | None = None
 
+    @property
+    def built_for_size(self) -> bool:
+        """Whether the model is built for one image side (``image_size``, as the MLP): its weights grow."""
+        return "image_size" in inspect.signature(self.constructor).parameters
+
     def sides(self) -> str:
-        """The sides it takes, in words: 'any side >= 32', 'exactly 32'."""
+        """The sides it takes, in words: 'inputs of at least 32x32', or '32x32 inputs' for a fixed size."""
         if self.max_size == self.min_size:
             return f"{self.min_size}x{self.min_size} inputs"
         return f"inputs of at least {self.min_size}x{self.min_size}"
@@ -65,9 +77,10 @@ class ModelEntry:
         if not all(fits):
             channels = input_size[0]
             side = self.smallest_side(max(input_size[1:]))
+            fit = f"{channels}x{side}x{side}"
             raise InputSizeError(
-                f"{self.name} takes {self.sides()}, not {given}; use {channels}x{side}x{side} "
-                f"(its native size is {native})"
+                f"{self.name} takes {self.sides()}, not {given}; use {fit}"
+                + ("" if fit == native else f" (its native size is {native})")
             )
 
 
@@ -128,7 +141,9 @@ def entry(name: str) -> ModelEntry:
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise KeyError(f"unknown model '{name}'{hint}; ember.models.list() names them all")
+        raise UnknownModelError(
+            f"unknown model '{name}'{hint}; ember.models.list() (or 'ember summary --list') names them all"
+        )
     return _REGISTRY[name]
 
 
@@ -152,7 +167,7 @@ def create_for_input(
 ) -> Module:
     """``create`` for inputs of ``input_size`` (C, H, W): ``in_channels`` is C, and a model built for one
     image side (the MLP, whose first layer takes C x H x W values) is given ``image_size``."""
-    if "image_size" in inspect.signature(entry(name).constructor).parameters:
+    if entry(name).built_for_size:
         options.setdefault("image_size", input_size[-1])
     return create(name, num_classes, input_size[0], **options)
 
