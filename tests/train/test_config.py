@@ -118,6 +118,8 @@ def test_bad_files_are_reported(tmp_path):
         load_config_file(tmp_path / "list.yaml")
     with pytest.raises(ConfigError, match="no such config file"):
         load_config_file(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="is a folder; --config takes a YAML, TOML or JSON file"):
+        load_config_file(tmp_path)
     (tmp_path / "typo.yaml").write_text("optimizer:\n  lr: -1\n")
     with pytest.raises(
         ConfigError, match=r"invalid configuration in .*typo\.yaml:\n  optimizer\.lr: must be"

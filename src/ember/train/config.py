@@ -150,6 +150,8 @@ AUGMENTATIONS = {
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A YAML (``.yaml``/``.yml``), TOML (``.toml``) or JSON file as a nested dict."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError([("", f"{path} is a folder; --config takes a YAML, TOML or JSON file")])
     if not path.is_file():
         raise ConfigError([("", f"no such config file: {path}")])
     text = path.read_text()
