@@ -235,3 +235,18 @@ def test_warmup_as_long_as_the_run_is_refused(mnist_root, tmp_path, capsys):
     status, _, err = ember_cli(capsys, *argv)
     assert status == 2 and not Path(tmp_path / "run").exists()
     assert "schedule.warmup_epochs: 2 warm-up epochs leave none of the run's 2 to the cosine schedule" in err
+
+
+def test_eval_and_predict_refuse_batches_this_machine_cannot_hold(
+    finished_run, tmp_path, capsys, monkeypatch
+):
+    from PIL import Image
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**8)  # 0.1 GB: less than the libraries
+    status, out, err = ember_cli(capsys, "eval", str(finished_run), "--batch-size", "1000")
+    assert status == 2 and out == ""
+    assert err.startswith("ember eval: mlp on batches of 300 images of 1x28x28 needs about 0.2 GB, but this")
+    assert err.endswith("it would be killed. Use a smaller --batch-size.\n")
+    Image.new("L", (28, 28)).save(tmp_path / "digit.png")
+    status, out, err = ember_cli(capsys, "predict", str(finished_run), str(tmp_path / "digit.png"))
+    assert status == 2 and out == "" and err.endswith("Classify fewer images at a time.\n")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.cli.common import OK, guarded
+from ember.cli.common import OK, guarded, warn
 from ember.cli.parser import existing, whole_number
 
 DARK_BACKGROUND = ("mnist", "fashion-mnist")
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         from ember.data import ArrayDataset
         from ember.nn.functional import softmax
         from ember.train import recipes
+        from ember.train.memory import check_inference
         from ember.train.run import load_trained
         from ember.train.trainer import predict
 
@@ -87,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         pixels = np.stack([image for image, _ in read])
         channels, height, width = (int(v) for v in metadata["input_size"])
         input_size = (channels, height, width)
+        fewer = "Classify fewer images at a time."
+        check_inference(model, input_size, len(pixels), config.model, warn("predict"), fewer)
         dataset = ArrayDataset(
             pixels, np.zeros(len(pixels), np.int64), recipes.transforms_for(info, input_size)
         )

@@ -188,14 +188,21 @@ def check_training(config: Any, warn: Any) -> MemoryEstimate:
     return estimate
 
 
-def check_inference(model: Any, input_size: tuple[int, ...], batch_size: int, name: str, warn: Any) -> None:
+def check_inference(
+    model: Any,
+    input_size: tuple[int, ...],
+    batch_size: int,
+    name: str,
+    warn: Any,
+    advice: str = "Use a smaller --batch-size.",
+) -> None:
     """Refuse (or warn about) running ``model`` on batches of ``batch_size`` that this machine cannot hold."""
     from ember.models.summary import summary
 
     need = estimate_inference(summary(model, input_size), batch_size)
     shape = "x".join(map(str, input_size))
     what = f"{name} on batches of {batch_size:,} images of {shape} needs about {need / GB:,.1f} GB"
-    check(need, what, "Use a smaller --batch-size.", warn)
+    check(need, what, advice, warn)
 
 
 def available_memory() -> int | None:
