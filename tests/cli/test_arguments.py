@@ -45,6 +45,10 @@ def test_an_unknown_command_names_the_closest(capsys):
     status, _, err = ember_cli(capsys, "trian", "--epochs", "2")
     assert status == 2
     assert "ember: unknown command 'trian'; did you mean 'train'? the commands are: demo, train" in err
+    status, _, err = ember_cli(capsys, "--verison")
+    assert status == 2 and "ember: unknown option --verison; did you mean --version?" in err
+    status, _, err = ember_cli(capsys, "--epochs", "3", "train")
+    assert status == 2 and "ember: unknown option --epochs; see 'ember --help' for the options" in err
 
 
 @pytest.mark.parametrize(

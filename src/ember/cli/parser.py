@@ -69,16 +69,21 @@ class Parser(argparse.ArgumentParser):
 
 
 def reject_unknown_command(parser: Parser, commands: list[str], argv: list[str]) -> None:
-    """``ember trian``: name the commands and the closest one, instead of argparse's list of choices.
+    """``ember trian`` and ``ember --verison``: the closest command or option, instead of argparse's list
+    of choices or its 'the following arguments are required: COMMAND'.
 
     The top level takes no option with a value, so its first argument that is not an option is the command.
     """
-    first = next((arg for arg in argv if not arg.startswith("-")), None)
-    if first is None or first in commands:
-        return
-    close = difflib.get_close_matches(first, commands, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    parser.error(f"unknown command '{first}'; {hint}the commands are: {', '.join(commands)}")
+    for arg in argv:
+        if arg in ("-h", "--help", "--version"):
+            return
+        if arg.startswith("-"):
+            parser.reject_extras([arg])
+        if arg in commands:
+            return
+        close = difflib.get_close_matches(arg, commands, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        parser.error(f"unknown command '{arg}'; {hint}the commands are: {', '.join(commands)}")
 
 
 def whole_number(minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
