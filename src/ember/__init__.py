@@ -8,6 +8,7 @@ side, verified against numerical gradients and against PyTorch.
 from ember import autograd, dtypes, ops
 from ember.autograd import (
     Function,
+    Tensor,
     enable_grad,
     gradcheck,
     is_grad_enabled,
@@ -40,7 +41,6 @@ from ember.random import (
     seed,
     set_rng_state,
 )
-from ember.tensor import Tensor
 
 bool = bool_
 float = float32

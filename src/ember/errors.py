@@ -16,3 +16,13 @@ class EmberError(Exception):
 
 class DataFormatError(EmberError, ValueError):
     """A data file exists but is damaged or not in the format it claims (truncated, wrong header, ...)."""
+
+
+class MissingFileError(EmberError, FileNotFoundError):
+    """A file or folder the user named (an image, a checkpoint, a data folder) does not exist."""
+
+
+def name_list(names: list[str], limit: int = 5) -> str:
+    """``a, b, c and 4 more``: names for a one-line message, however many there are."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -76,7 +76,7 @@ def test_setitem_without_grad_changes_storage_and_version():
     x = ember.zeros(3)
     x[ember.tensor([0, 2])] = 7.0
     np.testing.assert_array_equal(x.data, [7.0, 0.0, 7.0])
-    assert x._version.value == 1
+    assert x._version == 1
 
 
 def test_in_place_methods_without_grad():
@@ -88,3 +88,40 @@ def test_in_place_methods_without_grad():
     x.copy_(ember.tensor([4.0, 5.0, 6.0])).fill_(2)
     np.testing.assert_array_equal(x.data, [2.0, 2.0, 2.0])
     assert x.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda t: t.zero_(), [0.0, 0.0, 0.0]),
+        (lambda t: t.fill_(2.0), [2.0, 2.0, 2.0]),
+        (lambda t: t.copy_(ember.tensor([1.0, 2.0, 3.0])), [1.0, 2.0, 3.0]),
+    ],
+    ids=["zero_", "fill_", "copy_"],
+)
+def test_replacing_contents_ignores_nan_and_inf_there(change, expected):
+    """As torch: zero_, fill_ and copy_ overwrite; the old values (uninitialized memory from empty(),
+    a NaN from a diverged run) do not leak into the new ones."""
+    t = ember.tensor([float("nan"), float("inf"), -float("inf")])
+    change(t)
+    np.testing.assert_array_equal(t.data, expected)
+
+
+def test_replacing_a_recorded_tensors_contents_keeps_it_in_the_graph_with_zero_gradient():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    source = ember.tensor([5.0, 6.0], requires_grad=True)
+    y = x * 3
+    y.copy_(source)
+    assert y.grad_fn is not None
+    (y * ember.tensor([1.0, 10.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(source.grad.data, [1.0, 10.0])
+    np.testing.assert_array_equal(y.data, [5.0, 6.0])
+
+
+def test_the_version_is_an_int_as_in_pytorch():
+    x = ember.zeros(2)
+    assert x._version == 0
+    x.add_(1)
+    x[0] = 3.0
+    assert x._version == 2

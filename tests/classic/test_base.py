@@ -45,10 +45,10 @@ def test_passes_sklearns_common_checks_except_its_own_classes(estimator):
 def test_get_params_reads_init_and_set_params_writes_it():
     model = LinearClassifier("svm", reg=0.5)
     params = model.get_params()
-    assert params["loss"] == "svm" and params["reg"] == 0.5 and params["epochs"] == 10
+    assert params["loss"] == "svm" and params["reg"] == 0.5 and params["epochs"] == 30
     assert set(params) == {
         "loss", "reg", "reg_type", "l1_ratio", "lr", "epochs", "batch_size", "momentum", "lr_decay",
-        "weight_scale", "random_state", "verbose",
+        "standardize", "weight_scale", "random_state", "verbose",
     }  # fmt: skip
     assert model.set_params(reg=0.1, epochs=3) is model
     assert (model.reg, model.epochs) == (0.1, 3)

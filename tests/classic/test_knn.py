@@ -32,22 +32,42 @@ def reference_predictions(X_train, y_train, X_test, k, distance):
     return np.array([np.bincount(row, minlength=10).argmax() for row in labels])
 
 
+# Two distances closer than this (relative) may be ordered either way by rounding: float32 sums, and the
+# matrix product's summation order, which depends on the processor's BLAS kernel (AVX2 and AVX-512 differ).
+RANK_RTOL = {np.float32: 1e-4, np.float64: 1e-9}
+
+
+def clearly_ranked(X_train, X_test, distance, k, rtol, whole_order=False):
+    """Test rows whose k nearest training rows are not a matter of rounding: in the exact distances, the
+    (k+1)-th exceeds the k-th by more than ``rtol`` (relative); with ``whole_order``, each of the first k + 1
+    exceeds the one before it, so that the order of the k is clear too."""
+    exact = np.sort(cdist(X_test, X_train, SCIPY[distance]), axis=1)[:, : k + 1]
+    gaps = np.diff(exact, axis=1) > rtol * exact[:, 1:]
+    return gaps.all(axis=1) if whole_order else gaps[:, -1]
+
+
 @pytest.mark.parametrize("distance", ["l2", "l1"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_predictions_equal_sklearn_without_distance_ties(digits, distance, dtype):
-    # A little noise makes every distance distinct, so the k nearest are unambiguous and the results must be
-    # identical, vote ties included (both give them to the smallest label).
+    # A little noise breaks the exact ties of integer pixels; the results must then be identical, vote ties
+    # included (both give them to the smallest label), for every test image whose k nearest are clear to
+    # the precision of the type.
     X, y = digits
     X = X + np.random.default_rng(0).uniform(0, 0.01, X.shape)
     X_train, y_train, X_test = X[:1200].astype(dtype), y[:1200], X[1200:].astype(dtype)
+    exact_train, exact_test = X_train.astype(np.float64), X_test.astype(np.float64)
     for k in (1, 2, 3, 4, 5, 8, 10):
+        clear = clearly_ranked(exact_train, exact_test, distance, k, RANK_RTOL[dtype])
+        assert clear.mean() > 0.9
         ours = KNearestNeighbors(k, distance).fit(X_train, y_train)
         theirs = KNeighborsClassifier(k, metric=METRICS[distance], algorithm="brute").fit(X_train, y_train)
-        np.testing.assert_array_equal(ours.predict(X_test), theirs.predict(X_test), err_msg=f"k={k}")
-        np.testing.assert_allclose(ours.predict_proba(X_test), theirs.predict_proba(X_test))
+        np.testing.assert_array_equal(ours.predict(X_test)[clear], theirs.predict(X_test)[clear], f"k={k}")
+        np.testing.assert_allclose(ours.predict_proba(X_test)[clear], theirs.predict_proba(X_test)[clear])
+    clear = clearly_ranked(exact_train, exact_test, distance, 10, RANK_RTOL[dtype], whole_order=True)
+    assert clear.mean() > 0.5
     distances, indices = ours.kneighbors(X_test)
     their_distances, their_indices = theirs.kneighbors(X_test)
-    np.testing.assert_array_equal(indices, their_indices)
+    np.testing.assert_array_equal(indices[clear], their_indices[clear])
     np.testing.assert_allclose(distances, their_distances, rtol=1e-4 if dtype == np.float32 else 1e-9)
 
 
@@ -149,6 +169,15 @@ def test_errors_are_clear():
         KNearestNeighbors().fit(np.full((3, 2), np.nan), [0, 1, 2])
 
 
+def tie_shares(X, distance, k, folds):
+    """Per fold of KFold(folds): the share of validation rows whose k-th and (k+1)-th distances are equal."""
+    shares = []
+    for train, validation in KFold(folds).split(X):
+        exact = np.sort(cdist(X[validation], X[train], SCIPY[distance]), axis=1)
+        shares.append(np.mean(exact[:, k - 1] == exact[:, k]))
+    return np.array(shares)
+
+
 def test_cross_validation_equals_sklearn_cross_val_score(digits):
     X, y = digits
     X, y = X[:600], y[:600]
@@ -157,7 +186,9 @@ def test_cross_validation_equals_sklearn_cross_val_score(digits):
         sklearn = cross_val_score(KNeighborsClassifier(k, metric=METRICS[distance]), X, y, cv=KFold(5))
         ours = cross_val_score(KNearestNeighbors(k, distance), X, y, cv=KFold(5))
         np.testing.assert_allclose(accuracies, ours, err_msg=f"{distance}, k={k}")
-        assert abs(accuracies.mean() - sklearn.mean()) <= 0.01  # they differ only at distance ties
+        # scikit-learn's choice among equal distances depends on its partition code (SIMD-specific), so
+        # each fold's accuracies may differ by at most the share of images with a tie at the k-th neighbour.
+        assert np.all(np.abs(accuracies - sklearn) <= tie_shares(X, distance, k, folds=5) + 1e-12)
     best = max(result.accuracies, key=lambda key: result.accuracies[key].mean())
     assert result.mean_accuracy(result.best_distance, result.best_k) == result.accuracies[best].mean()
 

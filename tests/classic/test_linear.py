@@ -162,6 +162,39 @@ def test_separable_blobs_and_predict_proba():
     np.testing.assert_array_equal(model.classes_[probabilities.argmax(axis=1)], model.predict(X))
 
 
+def test_scores_of_a_row_do_not_depend_on_its_batch():
+    # scikit-learn's check_methods_subset_invariance: a float32 matrix product sums in an order that depends
+    # on the matrix shape and the processor's BLAS kernel; Ember's scores must not (one float32 rounding).
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 784)).astype(np.float32)
+    model = LinearClassifier(epochs=2, random_state=0).fit(X, np.arange(300) % 10)
+    batch = model.decision_function(X)
+    one_by_one = np.concatenate([model.decision_function(X[i : i + 1]) for i in range(len(X))])
+    np.testing.assert_allclose(one_by_one, batch, rtol=2.5e-7, atol=1e-7 * np.abs(batch).max())
+
+
+def test_mini_batch_training_runs_blas_on_one_thread():
+    # A mini-batch's products are too small for BLAS threads, whose synchronization at every call made fit
+    # 16 times slower on a busy machine; full-batch training keeps the threads the user gave BLAS.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+
+    class Recording(LinearClassifier):
+        def _score_loss(self, scores, y):
+            seen.append(
+                min(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
+            )
+            return super()._score_loss(scores, y)
+
+    X, y = np.random.default_rng(0).standard_normal((400, 5)).astype(np.float32), np.arange(400) % 3
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        Recording(epochs=1).fit(X, y)
+        assert set(seen) == {1}
+        seen.clear()
+        Recording(epochs=1, batch_size=None).fit(X, y)
+        assert set(seen) == {2}
+
+
 def test_predict_proba_exists_only_for_softmax():
     assert hasattr(LinearClassifier("softmax"), "predict_proba")
     assert not hasattr(LinearClassifier("svm"), "predict_proba")
@@ -188,7 +221,10 @@ def test_templates_render_as_images():
     images = rng.random((40, 3, 4, 5)).astype(np.float32)  # NCHW colour images
     model = LinearClassifier(epochs=1, random_state=0).fit(images, np.arange(40) % 4)
     assert model.templates().shape == (4, 3, 4, 5)
-    np.testing.assert_array_equal(model.templates()[2].ravel(), model.coef_[2])
+    # the weights on the standardized pixels: coef_ times each pixel's spread
+    np.testing.assert_allclose(model.templates()[2].ravel(), model.coef_[2] * model.scale_, rtol=1e-6)
+    raw = LinearClassifier(epochs=1, standardize=False, random_state=0).fit(images, np.arange(40) % 4)
+    np.testing.assert_array_equal(raw.templates()[2].ravel(), raw.coef_[2])
     rendered = model.template_images()
     assert rendered.shape == (4, 4, 5, 3) and rendered.dtype == np.uint8
     assert (rendered.reshape(4, -1).min(axis=1) == 0).all() and (
@@ -206,19 +242,33 @@ def mnist_pixels(mnist):
     return X_train, y_train, X_test, y_test
 
 
-@pytest.mark.parametrize(
-    ("loss", "lr"),
-    [("svm", 0.01), ("softmax", 0.05)],
-)
-def test_linear_classifiers_reach_91_percent_on_full_mnist(mnist_pixels, loss, lr):
-    X_train, y_train, X_test, y_test = mnist_pixels
-    model = LinearClassifier(
-        loss, reg=1e-4, lr=lr, epochs=8, batch_size=200, momentum=0.9, lr_decay=0.8, random_state=0
-    ).fit(X_train, y_train)
-    accuracy = model.score(X_test, y_test)
+@pytest.mark.parametrize("loss", ["svm", "softmax"])
+def test_defaults_need_no_tuning_on_20000_mnist_images(mnist, loss):
+    # The defaults are meant to be left alone: the first 20,000 training and 2,000 test images, as they come
+    # (uint8, 0..255) or scaled to 0..1. scikit-learn's LogisticRegression with its defaults scores 0.892
+    # there (pixels / 255), Ember's defaults about 0.895 (docs/classic.md); the old defaults 0.875-0.883 on
+    # pixels / 255 and 0.82-0.86 on 0..255. The bound leaves room for the last bits of float32 SGD, which
+    # differ between machines.
+    train_images, y_train, test_images, y_test = mnist
+    y_train, y_test = y_train[:20_000], y_test[:2000]
+    for scale in (None, 255):
+        train, test = train_images[:20_000], test_images[:2000]
+        if scale:
+            train, test = train / np.float32(scale), test / np.float32(scale)
+        model = LinearClassifier(loss, random_state=0).fit(train, y_train)
+        accuracy = model.score(test, y_test)
+        print(f"{loss}, pixels / {scale or 1}: accuracy {accuracy:.4f}")
+        assert accuracy >= 0.885
+        assert model.loss_history_[-100:].mean() < model.loss_history_[0] / 4
+
+
+@pytest.mark.parametrize("loss", ["svm", "softmax"])
+def test_defaults_reach_91_percent_on_full_mnist(mnist, loss):
+    train_images, y_train, test_images, y_test = mnist
+    model = LinearClassifier(loss, random_state=0).fit(train_images, y_train)
+    accuracy = model.score(test_images, y_test)
     print(f"{loss}: MNIST test accuracy {accuracy:.4f}")
     assert accuracy >= 0.91
-    assert model.loss_history_[-100:].mean() < model.loss_history_[:100].mean() / 2
 
 
 def test_softmax_classifier_matches_sklearn_logistic_regression_on_mnist(mnist_pixels):
@@ -229,7 +279,13 @@ def test_softmax_classifier_matches_sklearn_logistic_regression_on_mnist(mnist_p
         warnings.simplefilter("ignore")  # L-BFGS stops at max_iter before its tolerance, and says so
         theirs = SklearnLogisticRegression(C=1.0).fit(X_train, y_train).score(X_test, y_test)
     ours = LinearClassifier(
-        "softmax", reg=1 / (2 * len(X_train)), lr=0.05, epochs=15, momentum=0.9, lr_decay=0.85, random_state=0
+        "softmax",
+        reg=1 / (2 * len(X_train)),
+        lr=0.05,
+        epochs=15,
+        lr_decay=0.85,
+        standardize=False,
+        random_state=0,
     )
     mine = ours.fit(X_train, y_train).score(X_test, y_test)
     print(f"softmax on MNIST: ember {mine:.4f}, sklearn LogisticRegression {theirs:.4f}")

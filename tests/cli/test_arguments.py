@@ -4,6 +4,7 @@ says what is wrong and what to do, with exit status 2 (1 for a failed run) and n
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 import pytest
@@ -111,10 +112,6 @@ def test_an_unknown_option_shows_the_commands_usage_and_the_closest_option(capsy
             "argument --input: expected positive sizes joined by 'x'",
         ),
         (["summary", "vgg16", "--input", "3x0x224"], "C x H x W such as 3x224x224, got '3x0x224'"),
-        (["eval", "no/such/run"], "ember eval: argument CHECKPOINT: no such checkpoint or run directory"),
-        (["predict", "no/such/run", "x.png"], "argument CHECKPOINT: no such checkpoint or run directory"),
-        (["report", "no/such/run"], "ember report: argument RUN: no such run directory: no/such/run"),
-        (["resume", "no/such/run"], "ember resume: argument RUN: no such run directory: no/such/run"),
         (["eval"], "ember eval: the following arguments are required: CHECKPOINT"),
     ],
 )
@@ -122,11 +119,6 @@ def test_a_bad_value_names_the_argument_and_what_it_takes(capsys, argv, message)
     status, _, err = ember_cli(capsys, *argv)
     assert status == 2 and message in err
     assert err.startswith(f"usage: ember {argv[0]}")
-
-
-def test_a_missing_image_is_named(capsys, finished_run):
-    status, _, err = ember_cli(capsys, "predict", str(finished_run), "no-such.png")
-    assert status == 2 and "ember predict: argument IMAGE: no such image file: no-such.png" in err
 
 
 @pytest.mark.parametrize(
@@ -190,8 +182,9 @@ def test_train_warns_when_the_estimate_is_close_to_the_available_memory(
     argv = train_args(mnist_root, tmp_path, "--epochs", "1", "--no-report")
     _, commands = build_parser()
     config = ember.cli.train.configuration(commands["train"].parse_args(argv[1:]))
-    needed = memory.check_training(config, warn=print).total
-    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # this machine may be close already
+        needed = memory.check_training(config).total
     monkeypatch.setattr(memory, "available_memory", lambda: int(needed / 0.8))
     status, _, err = ember_cli(capsys, *argv)
     assert status == 0

@@ -81,7 +81,7 @@ def test_predict_names_an_unreadable_image(finished_run, tmp_path, capsys):
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     assert main(["predict", str(finished_run), str(text)]) == 1
-    assert f"{text}: cannot read the image" in capsys.readouterr().err
+    assert f"{text}: not an image Pillow can read" in capsys.readouterr().err
 
 
 def test_report_is_rewritten_from_the_best_checkpoint(finished_run, tmp_path, capsys):

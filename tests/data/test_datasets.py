@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import gzip
-import os
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ember.autograd import Tensor
 from ember.data import CIFAR10, CIFAR100, MNIST, DatasetNotFoundError, FashionMNIST, ImageFolder
-from ember.data.datasets.cifar import load_pickle
 from ember.data.datasets.mnist import read_idx
 from ember.data.transforms import Compose, Normalize, ToTensor
-from ember.tensor import Tensor
 
 from .conftest import MNIST_DIR, cifar_batch, idx_bytes, mnist_arrays, py2_pickle, write_cifar10
 
@@ -82,10 +79,10 @@ def test_found_in_ember_data_and_torchvision_layout(tmp_path: Path, monkeypatch:
 
 def test_read_idx_rejects_bad_files(tmp_path: Path) -> None:
     (tmp_path / "bad").write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x02ab")
-    with pytest.raises(ValueError, match="magic"):
+    with pytest.raises(ValueError, match="not an IDX file"):
         read_idx(tmp_path / "bad")
     (tmp_path / "short").write_bytes(idx_bytes(np.zeros((4, 2), np.uint8))[:-3])
-    with pytest.raises(ValueError, match="header says"):
+    with pytest.raises(ValueError, match="header announces"):
         read_idx(tmp_path / "short")
 
 
@@ -111,23 +108,6 @@ def test_cifar100_fine_labels(tmp_path: Path) -> None:
     (folder / "meta").write_bytes(py2_pickle({b"fine_label_names": names, b"coarse_label_names": []}))
     dataset = CIFAR100(tmp_path)
     assert len(dataset) == 6 and len(dataset.classes) == 100 and dataset.targets.max() < 100
-
-
-class Exploit:
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return os.system, ("touch pwned",)
-
-
-def test_malicious_pickle_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "evil").write_bytes(pickle.dumps({"data": Exploit()}, protocol=2))
-    with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        load_pickle(tmp_path / "evil")
-    assert not (tmp_path / "pwned").exists()
-    # Modern pickles of NumPy 2 arrays use other helpers (e.g. _codecs.encode): also refused, not trusted.
-    (tmp_path / "numpy2").write_bytes(pickle.dumps(np.zeros(3, np.uint8), protocol=2))
-    with pytest.raises(pickle.UnpicklingError):
-        load_pickle(tmp_path / "numpy2")
 
 
 def test_image_folder(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import ember
+from ember.autograd import Tensor
 from ember.data import (
     ArrayDataset,
     BatchSampler,
@@ -32,7 +33,6 @@ from ember.data.transforms import (
     RandomRotation,
     ToTensor,
 )
-from ember.tensor import Tensor
 
 
 def images(n: int = 50, channels: int = 0, seed: int = 0) -> ArrayDataset:

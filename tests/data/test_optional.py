@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 import ember
+from ember.autograd import Tensor
 from ember.data.transforms import RandomCrop, random_source
-from ember.tensor import Tensor
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

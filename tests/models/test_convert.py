@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import ember
 from ember import atomic, models
 from ember.models import convert
 
@@ -75,10 +76,23 @@ def test_a_missing_safetensors_package_is_explained(monkeypatch):
         convert.load_safetensors("anything.safetensors")
 
 
-def test_shape_mismatches_name_the_key(tmp_path):
-    convert.save_safetensors({"fc.weight": np.zeros((3, 64), dtype=np.float32)}, tmp_path / "w.safetensors")
-    with pytest.raises(RuntimeError, match=r"fc\.weight"):
-        convert.load_safetensors_into(models.resnet20(), tmp_path / "w.safetensors", strict=False)
+def test_shape_mismatches_name_the_key_and_the_file(tmp_path):
+    path = tmp_path / "w.safetensors"
+    convert.save_safetensors({"fc.weight": np.zeros((3, 64), dtype=np.float32)}, path)
+    with pytest.raises(RuntimeError, match=rf"for ResNet from {path}:\n\tsize mismatch for fc\.weight"):
+        convert.load_safetensors_into(models.resnet20(), path, strict=False)
+
+
+def test_a_damaged_or_missing_weights_file_is_named(tmp_path):
+    from ember.errors import DataFormatError, MissingFileError
+
+    path = tmp_path / "w.safetensors"
+    convert.save_safetensors({"w": np.zeros(10, np.float32)}, path)
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(DataFormatError, match=rf"^{path}: not a readable safetensors file \(.*incomplete"):
+        convert.load_safetensors(path)
+    with pytest.raises(MissingFileError, match=r"nowhere\.safetensors: no such weights file"):
+        convert.load_safetensors(tmp_path / "nowhere.safetensors")
 
 
 def test_saving_weights_is_atomic(tmp_path, monkeypatch):
@@ -94,3 +108,17 @@ def test_saving_weights_is_atomic(tmp_path, monkeypatch):
         convert.save_safetensors({"w": np.ones(1000, np.float32)}, path)
     np.testing.assert_array_equal(convert.load_safetensors(path)["w"], np.zeros(1000, np.float32))
     assert [p.name for p in tmp_path.iterdir()] == ["weights.safetensors"]  # no temporary file left
+
+
+def test_ember_weights_load_back_into_ember_with_their_shapes(tmp_path):
+    model = models.create("small_cnn", num_classes=10, in_channels=1)  # batch norm: a 0-d counter buffer
+    model.train()
+    model(ember.randn(4, 1, 28, 28))  # moves the running statistics and the counter
+    convert.save_safetensors(model.state_dict(), tmp_path / "w.safetensors")
+    state = model.state_dict()
+    arrays = convert.load_safetensors(tmp_path / "w.safetensors")
+    assert {k: v.shape for k, v in arrays.items()} == {k: v.shape for k, v in state.items()}
+    fresh = models.create("small_cnn", num_classes=10, in_channels=1)
+    assert convert.load_safetensors_into(fresh, tmp_path / "w.safetensors") == ([], [])
+    for key, value in fresh.state_dict().items():
+        np.testing.assert_array_equal(value.data, state[key].data, err_msg=key)

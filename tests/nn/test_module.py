@@ -2,6 +2,7 @@
 
 import copy
 import pickle
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -132,8 +133,54 @@ def test_shape_mismatch_names_the_key_and_both_shapes_and_changes_nothing():
 def test_load_copies_in_place_so_references_stay_valid():
     model = nn.Linear(3, 2)
     weight = model.weight
-    model.load_state_dict({"weight": np.ones((2, 3)), "bias": np.zeros(2)})
+    model.load_state_dict({"weight": np.ones((2, 3), np.float32), "bias": np.zeros(2, np.float32)})
     assert model.weight is weight and weight.dtype == np.float32 and np.all(weight.data == 1)
+
+
+@pytest.mark.parametrize(
+    "weight, message",
+    [
+        (np.ones((2, 3), np.int64), r"dtype mismatch for weight: .* type int64 .* model is float32"),
+        (np.ones((2, 3), bool), r"dtype mismatch for weight: .* type bool .* model is float32"),
+        (np.ones((2, 3), np.complex64), r"dtype mismatch for weight: .* type complex64"),
+        (np.full((2, 3), 1e40), r"values of weight overflow float32"),
+    ],
+)
+def test_load_refuses_values_of_another_kind_and_changes_nothing(weight, message):
+    model = nn.Linear(3, 2)
+    before = model.weight.data.copy()
+    with pytest.raises(RuntimeError, match=message) as error:
+        model.load_state_dict({"weight": weight, "bias": np.zeros(2, np.float32)})
+    assert isinstance(error.value, ember.errors.EmberError) and len(error.value.problems) == 1
+    np.testing.assert_array_equal(model.weight.data, before)
+
+
+def test_load_rounds_float64_with_a_warning_naming_the_keys_and_widens_float16_silently():
+    model = nn.Linear(3, 2)
+    with pytest.warns(UserWarning, match=r"rounded .*: weight \(float64 to float32\), bias \(float64 to"):
+        model.load_state_dict({"weight": np.full((2, 3), 1 / 3), "bias": np.zeros(2)})
+    assert model.weight.data[0, 0] == np.float32(1 / 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.load_state_dict({"weight": np.ones((2, 3), np.float16), "bias": np.zeros(2, np.float32)})
+    assert np.all(model.weight.data == 1)
+
+
+def test_load_integer_buffers_must_fit():
+    model = nn.BatchNorm1d(2)
+    state = {k: v.data.copy() for k, v in model.state_dict().items()}
+    model.load_state_dict({**state, "num_batches_tracked": np.array(7, np.int32)})
+    assert model.num_batches_tracked.item() == 7
+    with pytest.raises(RuntimeError, match="dtype mismatch for num_batches_tracked"):
+        model.load_state_dict({**state, "num_batches_tracked": np.array(7.0)})
+    with pytest.raises(RuntimeError, match=r"values of num_batches_tracked \(uint64\) do not fit in int64"):
+        model.load_state_dict({**state, "num_batches_tracked": np.array(2**63, np.uint64)})
+
+
+def test_long_key_lists_are_shortened():
+    model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(8)])
+    with pytest.raises(RuntimeError, match=r'missing key\(s\) in state_dict: "0.weight", .* and 6 more$'):
+        model.load_state_dict({})
 
 
 def test_traversal_parameters_buffers_children_modules():

@@ -116,6 +116,35 @@ def test_newer_format_version_is_refused(tmp_path):
         load_checkpoint(path)
 
 
+def with_metadata(path: Path, **fields: str) -> Path:
+    """The checkpoint at ``path`` with some of its header metadata replaced."""
+    data = path.read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + size])
+    header["__metadata__"].update(fields)
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + size :])
+    return path
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"version": "one"}, "damaged checkpoint header: version 'one' is not a number"),
+        ({"metadata": "[1, 2]"}, "damaged checkpoint metadata"),
+        ({"state": '{"$dict": [1]}'}, "damaged checkpoint state description"),
+        ({"state": '{"w": {"$array": "nowhere"}}'}, "damaged checkpoint: the tensor 'nowhere' is missing"),
+        ({"state": '{"$tuple": 5}'}, "damaged checkpoint state description"),
+    ],
+)
+def test_a_damaged_header_is_reported_with_the_file_name(tmp_path, fields, message):
+    path = save_checkpoint(tmp_path / "c.safetensors", {"w": np.zeros(2, np.float32)}, {"a": 1})
+    with_metadata(path, **fields)
+    with pytest.raises(CheckpointError, match=rf"^{path}: {message}"):
+        load_checkpoint(path)
+        read_metadata(path)
+
+
 def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "last.safetensors", {"epoch": 1, "w": np.zeros(1000, np.float32)})
 

@@ -120,6 +120,9 @@ def test_bad_files_are_reported(tmp_path):
         load_config_file(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="is a folder; --config takes a YAML, TOML or JSON file"):
         load_config_file(tmp_path)
+    (tmp_path / "binary.yaml").write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")  # e.g. a gzip file
+    with pytest.raises(ConfigError, match=r"binary\.yaml: not a text file \(it is not UTF-8\)"):
+        load_config_file(tmp_path / "binary.yaml")
     (tmp_path / "typo.yaml").write_text("optimizer:\n  lr: -1\n")
     with pytest.raises(
         ConfigError, match=r"invalid configuration in .*typo\.yaml:\n  optimizer\.lr: must be"

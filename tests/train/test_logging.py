@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ember.train import MetricLogger
+from ember.train import Callback, MetricLogger
 from ember.train.callbacks import read_csv
 from ember.train.callbacks.logging import EPOCH_COLUMNS, STEP_COLUMNS
 
@@ -28,6 +28,21 @@ def test_epoch_and_step_files(tmp_path):
     assert [row["epoch"] for row in steps] == [1] * 10 + [2] * 10
     assert steps[0]["lr"] == 0.05 and steps[-1]["lr"] < steps[0]["lr"]  # the cosine schedule, per step
     assert all(0 <= row["accuracy"] <= 1 and row["images_per_second"] > 0 for row in steps)
+
+
+def test_each_steps_row_is_on_disk_before_that_steps_checkpoint(tmp_path):
+    """A process killed after a mid-epoch checkpoint must not lose the rows up to it."""
+    rows_on_disk = []
+
+    class ReadTheLog(Callback):
+        order = 99  # last but the checkpoint callback (100)
+
+        def on_train_batch_end(self, trainer, logs):
+            rows_on_disk.append(len(read_csv(tmp_path / "steps.csv")))
+
+    trainer, train, val = make_run(tmp_path, callbacks=[ReadTheLog()])
+    trainer.fit(train, val, epochs=1)
+    assert rows_on_disk == list(range(1, 11))
 
 
 def test_a_line_cut_short_by_a_kill_is_skipped(tmp_path):

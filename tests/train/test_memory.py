@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from ember.models import registry
@@ -72,18 +74,21 @@ def test_the_largest_batch_that_fits_a_budget():
 
 
 def test_check_refuses_above_the_available_memory_and_warns_near_it():
-    warnings: list[str] = []
-    memory.check(5 * GB, "it needs 5 GB", "Do less.", warnings.append, available=10 * GB)
-    assert warnings == []
-    memory.check(7 * GB, "it needs 7 GB", "Do less.", warnings.append, available=10 * GB)
-    assert warnings == ["it needs 7 GB, and this machine has 10.0 GB available: it may not fit (the estimate "
-                        "can be 40% low). Do less."]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        memory.check(5 * GB, "it needs 5 GB", "Do less.", available=10 * GB)  # no warning
+    with pytest.warns(UserWarning) as caught:
+        memory.check(7 * GB, "it needs 7 GB", "Do less.", available=10 * GB)
+    assert [str(warning.message) for warning in caught] == [
+        "it needs 7 GB, and this machine has 10.0 GB available: it may not fit (the estimate can be 40% "
+        "low). Do less."
+    ]
     with pytest.raises(memory.InsufficientMemoryError) as error:
-        memory.check(11 * GB, "it needs 11 GB", "Do less.", warnings.append, available=10 * GB)
+        memory.check(11 * GB, "it needs 11 GB", "Do less.", available=10 * GB)
     assert str(error.value) == (
         "it needs 11 GB, but this machine has 10.0 GB available: it would be killed. Do less."
     )
-    assert isinstance(error.value, MemoryError)
+    assert isinstance(error.value, MemoryError) and error.value.exit_status == 2
 
 
 def test_the_available_memory_is_read_from_the_system():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember import optim
+from ember import nn, optim
 from ember.data import ArrayDataset, DataLoader, TensorDataset
 from ember.data import transforms as T
 from ember.train import (
@@ -180,6 +180,27 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, cap
     assert state["progress"]["epoch"] == 1 and state["progress"]["step"] == 10
     assert all(np.isfinite(tensor.data).all() for tensor in state["model"].values())
     assert len(read_csv(tmp_path / "metrics.csv")) == 1
+
+
+class NaNWhenEvaluating(nn.Module):
+    """Scores that overflow on the validation split only, as those of weights grown far too large can."""
+
+    def forward(self, x):
+        return x if self.training else x * float("nan")
+
+
+def test_a_nan_validation_loss_is_a_divergence_too(tmp_path, capsys):
+    trainer, train, val = make_run(tmp_path, callbacks=[ProgressBar(bar=False)])
+    trainer.model = nn.Sequential(trainer.model, NaNWhenEvaluating())
+    trainer.fit(train, val, epochs=EPOCHS)
+    assert trainer.diverged and trainer.epoch == 1 and np.isfinite(trainer.history[0]["train_loss"])
+    reason = (
+        "validation loss is NaN after epoch 1 (step 10): the learning rate is probably too high, "
+        "or the initialization is bad"
+    )
+    assert trainer.stop_reason == reason
+    assert capsys.readouterr().out.count(reason) == 1
+    assert not (tmp_path / "checkpoints" / "last.safetensors").exists()  # the broken weights are not saved
 
 
 def test_early_stopping_waits_patience_epochs():

@@ -10,6 +10,12 @@ arguments (other arguments pass through unchanged) and returns an array; ``backw
 gradient per positional input (``None`` where there is none). Between them, ``ctx`` carries what backward
 needs: ``ctx.save_for_backward(*arrays)`` and ``ctx.saved_tensors``, or plain attributes for small values.
 
+The gradients backward returns are handed to the engine, which may keep one as a leaf's ``.grad`` and add
+later gradients into it in place. So backward returns a new array per input, or else the upstream ``grad``
+itself, a view, one array for several inputs, or an array kept on ``ctx`` (the engine sees these and copies
+them; the ownership rule in ``ember.autograd.graph``), but never an array it keeps anywhere else (a cache, a
+global).
+
 Example, a user's own operation (``ember.gradcheck`` verifies it)::
 
     class Cube(ember.autograd.Function):
@@ -28,85 +34,13 @@ Example, a user's own operation (``ember.gradcheck`` verifies it)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ember.autograd.grad_mode import STATE
-
-if TYPE_CHECKING:
-    from ember.tensor import Tensor
-
-
-class VersionCounter:
-    """Counts in-place changes of a tensor's storage (shared by views of the same storage)."""
-
-    __slots__ = ("shared", "value")
-
-    def __init__(self) -> None:
-        self.value = 0
-        self.shared = False
-
-
-class Context:
-    """A node of the computational graph: one application of a ``Function`` to its inputs."""
-
-    # Defaults as class attributes: recording a node sets only what that node has (the hot path).
-    _saved: tuple[Any, ...] = ()
-    _saved_versions: tuple[tuple[VersionCounter, int, int], ...] = ()
-    released = False
-    hooks: list[Any] | None = None
-    retained_output: Any = None
-
-    def __init__(self, function: type[Function], inputs: tuple[Any, ...], needs_input_grad: tuple[bool, ...]):
-        self.function = function
-        self.inputs = inputs
-        self.needs_input_grad = needs_input_grad
-
-    if TYPE_CHECKING:  # a Function keeps its own values on ctx as plain attributes (ctx.axis = ...)
-
-        def __getattr__(self, name: str) -> Any: ...
-
-        def __setattr__(self, name: str, value: Any) -> None: ...
-
-    @property
-    def name(self) -> str:
-        return self.function.__name__
-
-    def save_for_backward(self, *values: Any) -> None:
-        """Keep arrays (or anything) that backward needs; freed after backward unless retain_graph."""
-        self._saved = values
-
-    @property
-    def saved_tensors(self) -> tuple[Any, ...]:
-        if self.released:
-            raise RuntimeError(
-                f"{self.name}: trying to backward through the graph a second time (or to read saved "
-                "values after they were freed). Saved intermediate values are freed when you call "
-                ".backward(); pass retain_graph=True to the first backward if you need a second one."
-            )
-        return self._saved
-
-    def release(self) -> None:
-        """Free what forward saved (arrays kept on ctx included); keep only what a second walk reads."""
-        function, inputs = self.function, self.inputs
-        self.__dict__.clear()
-        self.function, self.inputs, self.released = function, inputs, True
-
-    def check_versions(self) -> None:
-        """Raise if a tensor saved for backward was changed in place after it was saved."""
-        for counter, saved_at, position in self._saved_versions:
-            if counter.value != saved_at:
-                which = "its output" if position < 0 else f"input {position}"
-                raise RuntimeError(
-                    f"one of the variables needed for gradient computation has been modified by an "
-                    f"in-place operation: {which} of {self.name} is at version {counter.value}, expected "
-                    f"version {saved_at}. Use an out-of-place operation (e.g. x = x + 1 instead of "
-                    "x += 1), or .clone() the tensor before changing it."
-                )
-
-    def __repr__(self) -> str:
-        return f"<{self.name}Backward>"
+from ember.autograd.graph import Context, VersionCounter
+from ember.autograd.tensor import Tensor
 
 
 class Function:
@@ -143,7 +77,7 @@ class Function:
         out = cls.forward(ctx, *arrays, **kwargs)
         version = None
         if cls.returns_view and isinstance(args[0], Tensor) and np.may_share_memory(out, arrays[0]):
-            version = args[0]._version
+            version = args[0]._counter()
         if not record:
             return Tensor._from_op(out, None, version)
         result = Tensor._from_op(out, ctx, version)
@@ -161,14 +95,11 @@ def _versions_of_saved(
         if value is None:
             continue
         if value is out:
-            versions.append((result._version, 0, -1))
+            versions.append((result._counter(), 0, -1))
             continue
         for position, array in enumerate(arrays):
             if value is array and isinstance(args[position], Tensor):
-                counter = args[position]._version
+                counter = args[position]._counter()
                 versions.append((counter, counter.value, position))
                 break
     return tuple(versions)
-
-
-from ember.tensor import Tensor  # noqa: E402 - Tensor and Function refer to each other

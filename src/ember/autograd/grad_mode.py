@@ -2,31 +2,35 @@
 
 Inference needs no graph: under ``no_grad()`` operations record nothing and save nothing for backward,
 so memory and time are spent on the forward computation only (as ``torch.no_grad``).
+
+The mode belongs to the thread that sets it, as in PyTorch: ``no_grad()`` in the main thread leaves the
+loader's worker threads and any other thread recording, and every new thread starts with recording on.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _GradState:
-    enabled = True
+class _GradState(threading.local):
+    enabled = True  # each thread sees this default until it sets its own value
 
 
 STATE = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations currently record the graph for backward."""
+    """Whether operations in the calling thread currently record the graph for backward."""
     return STATE.enabled
 
 
 class set_grad_enabled:
-    """Context manager (and decorator) that sets gradient recording on or off."""
+    """Context manager (and decorator) that sets gradient recording on or off in the calling thread."""
 
     def __init__(self, mode: bool) -> None:
         self.previous = STATE.enabled

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd.grad_mode import no_grad
-from ember.tensor import Tensor
+from ember.autograd.tensor import Tensor
 
 
 class GradcheckError(RuntimeError):

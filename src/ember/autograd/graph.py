@@ -1,32 +1,103 @@
-"""Reverse-mode automatic differentiation: walk the graph backward from the output.
+"""The computational graph: its nodes (``Context``), and the walk backward from an output.
 
 Backpropagation as the course draws it: order the nodes so that each comes before the nodes that produced
 its inputs (a reverse topological order, found iteratively so that a chain of any length works), then visit
 them once each, turning the upstream gradient into downstream gradients. Where a value feeds several
 operations its gradients are summed (the "copy gate" is a gradient adder); leaves accumulate into ``.grad``.
+
+The walk works on arrays and nodes only; a leaf tensor takes its gradient through
+``Tensor._accumulate_grad`` (``ember.autograd.tensor``), the one thing it asks of a tensor.
+
+Ownership of gradient arrays. A leaf keeps the first gradient it receives as its ``.grad`` and adds later
+ones into it in place (``.grad`` accumulates until zeroed, as in PyTorch). So the walk lets a leaf keep an
+array without copying it only if nothing else can see it, which it decides from what it knows, never from
+reference counts: an array that ``Function.backward`` returned is *handed over* if it owns its memory (it is
+not a view), is not the upstream gradient that backward received, was returned for one input only, and is
+not held by the node (saved for backward, or an attribute of ``ctx``). Every other array (the upstream
+gradient passed through, a view, an array shared by two inputs or kept on ``ctx``, the caller's
+``gradient=``, an array a hook saw or returned) is copied before a leaf keeps it. The one thing the walk
+cannot see is an array a Function keeps outside ``ctx`` (a cache, a global); ``Function`` forbids that.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ember.autograd.function import Context
+GradHook = Callable[[np.ndarray], np.ndarray]  # on the gradient array; returns it, or its replacement
 
 
-def _count_references_to_a_fresh_array() -> int:
-    """References that the backward loop itself holds to a gradient just returned by a Function (the
-    tuple of gradients, the loop variable, getrefcount's argument), measured with the loop's own shape."""
-    input_grads = (np.empty(1),)
-    for position in range(1):
-        parent_grad = input_grads[position]
-        return sys.getrefcount(parent_grad)
-    raise AssertionError("unreachable")
+class VersionCounter:
+    """Counts in-place changes of a tensor's storage (shared by views of the same storage)."""
+
+    __slots__ = ("shared", "value")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.shared = False
 
 
-_REFERENCES_TO_A_FRESH_ARRAY = _count_references_to_a_fresh_array()
+class Context:
+    """A node of the computational graph: one application of a ``Function`` to its inputs."""
+
+    # Defaults as class attributes: recording a node sets only what that node has (the hot path).
+    _saved: tuple[Any, ...] = ()
+    _saved_versions: tuple[tuple[VersionCounter, int, int], ...] = ()
+    released = False
+    hooks: list[GradHook] | None = None
+    retained_output: Any = None  # a weak reference to the output tensor, if it retains its grad
+
+    def __init__(self, function: type[Any], inputs: tuple[Any, ...], needs_input_grad: tuple[bool, ...]):
+        self.function = function
+        self.inputs = inputs
+        self.needs_input_grad = needs_input_grad
+
+    if TYPE_CHECKING:  # a Function keeps its own values on ctx as plain attributes (ctx.axis = ...)
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep arrays (or anything) that backward needs; freed after backward unless retain_graph."""
+        self._saved = values
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        if self.released:
+            raise RuntimeError(
+                f"{self.name}: trying to backward through the graph a second time (or to read saved "
+                "values after they were freed). Saved intermediate values are freed when you call "
+                ".backward(); pass retain_graph=True to the first backward if you need a second one."
+            )
+        return self._saved
+
+    def release(self) -> None:
+        """Free what forward saved (arrays kept on ctx included); keep only what a second walk reads."""
+        function, inputs, needs = self.function, self.inputs, self.needs_input_grad
+        self.__dict__.clear()
+        self.function, self.inputs, self.needs_input_grad, self.released = function, inputs, needs, True
+
+    def check_versions(self) -> None:
+        """Raise if a tensor saved for backward was changed in place after it was saved."""
+        for counter, saved_at, position in self._saved_versions:
+            if counter.value != saved_at:
+                which = "its output" if position < 0 else f"input {position}"
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by an "
+                    f"in-place operation: {which} of {self.name} is at version {counter.value}, expected "
+                    f"version {saved_at}. Use an out-of-place operation (e.g. x = x + 1 instead of "
+                    "x += 1), or .clone() the tensor before changing it."
+                )
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
 
 
 def topological_order(root: Context) -> list[Context]:
@@ -43,52 +114,29 @@ def topological_order(root: Context) -> list[Context]:
             continue
         visited.add(node)
         stack.append((node, True))
-        for parent in node.inputs:
-            if isinstance(parent, Tensor):
-                producer = parent.grad_fn
-                if producer is not None and producer not in visited:
-                    stack.append((producer, False))
+        for parent, needed in zip(node.inputs, node.needs_input_grad):  # noqa: B905 - same length
+            # An input that needs a gradient is a tensor that requires grad; others lead nowhere.
+            producer = parent.grad_fn if needed else None
+            if producer is not None and producer not in visited:
+                stack.append((producer, False))
     order.reverse()
     return order
 
 
-def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
-    """Accumulate d(tensor)/d(leaf) into ``.grad`` of every leaf that requires grad."""
-    if not tensor.requires_grad:
-        raise RuntimeError(
-            "backward: this tensor does not require grad and has no grad_fn; nothing to differentiate. "
-            "Create the inputs with requires_grad=True (and not under no_grad())."
-        )
-    if gradient is None:
-        if tensor.data.size != 1:
-            raise RuntimeError(
-                f"backward: grad can be implicitly created only for scalar outputs, but the output has "
-                f"shape {tuple(tensor.shape)}; pass gradient= (the upstream gradient, same shape)."
-            )
-        root_grad = np.ones_like(tensor.data)
-    else:
-        root_grad = np.asarray(getattr(gradient, "data", gradient), dtype=tensor.dtype)
-        if root_grad.shape != tensor.shape:
-            raise RuntimeError(
-                f"backward: gradient has shape {root_grad.shape} but the output has shape "
-                f"{tuple(tensor.shape)}; they must match."
-            )
-    if tensor.grad_fn is None:
-        _accumulate_into_leaf(tensor, root_grad)
-        return
-
-    pending: dict[Context, np.ndarray] = {tensor.grad_fn: root_grad}
-    for node in topological_order(tensor.grad_fn):
-        grad = pending.pop(node, None)
-        if grad is None:
+def backward(root: Context, grad: np.ndarray, retain_graph: bool = False) -> None:
+    """Push ``grad`` (d output / d output of ``root``) through the graph into the leaves' ``.grad``."""
+    pending: dict[Context, np.ndarray] = {root: grad}
+    for node in topological_order(root):
+        upstream = pending.pop(node, None)
+        if upstream is None:
             continue  # no gradient flows to this node (e.g. it only feeds integer outputs)
         if node.released:
             node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
         if node.hooks or node.retained_output is not None:
-            grad = _run_output_hooks(node, grad)
+            upstream = _run_output_hooks(node, upstream)
         if node._saved_versions:
             node.check_versions()
-        input_grads = node.function.backward(node, grad)
+        input_grads = node.function.backward(node, upstream)
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
         for position, parent in enumerate(node.inputs):
@@ -104,10 +152,7 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
                 )
             producer = parent.grad_fn
             if producer is None:
-                fresh = (
-                    parent_grad.flags.owndata and sys.getrefcount(parent_grad) <= _REFERENCES_TO_A_FRESH_ARRAY
-                )
-                _accumulate_into_leaf(parent, parent_grad, fresh)
+                parent._accumulate_grad(parent_grad, handed_over(parent_grad, node, upstream, input_grads))
             elif producer in pending:
                 pending[producer] = pending[producer] + parent_grad
             else:
@@ -116,35 +161,21 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False) -
             node.release()
 
 
+def handed_over(array: np.ndarray, node: Context, upstream: np.ndarray, returned: tuple[Any, ...]) -> bool:
+    """Whether a leaf may keep ``array``, one of the gradients ``returned`` by ``node``'s backward (which
+    received ``upstream``), without copying it: the ownership rule in this module's docstring."""
+    if array.base is not None or array is upstream:
+        return False
+    if sum(other is array for other in returned) != 1:
+        return False
+    return not any(value is array for value in (*node._saved, *vars(node).values()))
+
+
 def _run_output_hooks(node: Context, grad: np.ndarray) -> np.ndarray:
     """Hooks registered on a non-leaf tensor see (and may replace) its full gradient; retain_grad keeps it."""
-    if node.hooks:
-        for hook in node.hooks:
-            replaced = hook(Tensor._from_op(grad, None))
-            if replaced is not None:
-                grad = np.asarray(getattr(replaced, "data", replaced))
+    for hook in node.hooks or ():
+        grad = hook(grad)
     retained = node.retained_output() if node.retained_output is not None else None
     if retained is not None:
-        _accumulate_into_leaf(retained, grad, fresh=False, run_hooks=False)
+        retained._accumulate_grad(grad, owned=False, run_hooks=False)
     return grad
-
-
-def _accumulate_into_leaf(
-    leaf: Tensor, grad: np.ndarray, fresh: bool = False, run_hooks: bool = True
-) -> None:
-    """Add ``grad`` into ``leaf.grad``. A ``fresh`` array (made by backward, held by nothing else) is kept
-    as it is; any other is copied, since it may also be another tensor's gradient (add passes one array to
-    both inputs) or the caller's own array."""
-    if run_hooks and leaf._hooks:
-        for hook in leaf._hooks:
-            replaced = hook(Tensor._from_op(grad, None))
-            if replaced is not None:
-                grad, fresh = np.asarray(getattr(replaced, "data", replaced)), False
-    if leaf.grad is None:
-        keep = fresh and grad.dtype == leaf.dtype and grad.flags.writeable
-        leaf.grad = Tensor._from_op(grad if keep else np.array(grad, dtype=leaf.dtype, copy=True), None)
-    else:
-        np.add(leaf.grad.data, grad, out=leaf.grad.data, casting="unsafe")
-
-
-from ember.tensor import Tensor  # noqa: E402 - the graph holds tensors; tensor.py imports this module lazily

@@ -9,22 +9,36 @@ contrast the two. Both functions here take a whole batch and work on it at once 
   gradients; in each cell of ``cell x cell`` pixels, a histogram of gradient orientations (unsigned, 0-180
   degrees) weighted by gradient magnitude; then every ``block x block`` group of cells normalized together,
   which makes the feature robust to local contrast. It follows scikit-image's ``skimage.feature.hog`` exactly
-  (centred differences with zero borders; for colour, the channel with the strongest gradient at each pixel;
-  each pixel votes into one orientation bin, without the paper's bilinear interpolation and Gaussian window;
-  cell histograms divided by the cell's area; blocks overlapping with a stride of one cell; the same four
-  block normalizations), so that the two can be compared number for number.
+  (centred differences with zero borders; for colour, the channel with the strongest gradient at each pixel,
+  the first of equally strong ones; each pixel votes into one orientation bin, without the paper's bilinear
+  interpolation and Gaussian window; cell histograms divided by the cell's area; blocks overlapping with a
+  stride of one cell; the same four block normalizations), so that the two can be compared number for
+  number wherever no gradient lies on a bin edge.
+
+Bin k of ``bins`` holds the orientations in [180 k / bins, 180 (k + 1) / bins) degrees: a gradient exactly on
+an edge goes to the upper bin (scikit-image's half-open ranges). The bin is decided by sign tests on the
+gradient itself, not by rounding an angle: ``arctan2`` is rounded differently by the SIMD code of different
+processors (AVX2, AVX-512), and integer-valued images put many gradients exactly on the edges at 45, 90 and
+135 degrees, so an angle-based bin would depend on the machine. Those edges (the only angles with a rational
+tangent, by Niven's theorem, so the only ones a gradient can lie on exactly) are tested in exact arithmetic;
+the others by float64 products, which every processor rounds alike.
 
 Images are ``(N, H, W)`` for grey or ``(N, C, H, W)`` for colour (Ember's NCHW layout), uint8 or float.
 """
 
 from __future__ import annotations
 
+import functools
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
-_CHUNK_PIXELS = 2**23  # images per chunk in hog: bounds the index and weight arrays of the histogram
+# pi in fixed point with 80 decimals, for the bin edges' cos and sin (_cos_sin)
+_ONE = 10**80
+_PI = 314159265358979323846264338327950288419716939937510582097494459230781640628620899  # floor(pi * _ONE)
+_CHUNK_PIXELS = 2**22  # pixels per chunk in hog: bounds its float64 gradient and index arrays (32 MB each)
 
 
 def color_histogram(images: Any, bins: int = 10) -> np.ndarray:
@@ -73,6 +87,9 @@ def hog(images: Any, cell: int = 8, bins: int = 9, block: int = 2, block_norm: s
     (H // cell - block + 1) * (W // cell - block + 1) * block^2 * bins. float64 images give float64
     features; anything else gives float32.
     """
+    for name, value in (("cell", cell), ("bins", bins), ("block", block)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"hog: {name} must be a positive integer, got {value!r}")
     if block_norm not in BLOCK_NORMS:
         raise ValueError(f"hog: block_norm must be one of {BLOCK_NORMS}, got {block_norm!r}")
     x = _float_images(images, "hog")
@@ -94,22 +111,73 @@ def hog(images: Any, cell: int = 8, bins: int = 9, block: int = 2, block_norm: s
 
 def _cell_histograms(x: np.ndarray, cell: int, bins: int, cells: tuple[int, int]) -> np.ndarray:
     """(N, cell rows, cell columns, bins): per cell, the gradient magnitude summed per orientation bin."""
-    g_row, g_col = _gradients(x)
-    if x.ndim == 4:  # colour: at each pixel, the channel whose gradient is strongest
-        strongest = np.hypot(g_row, g_col).argmax(axis=1)[:, None]
-        g_row = np.take_along_axis(g_row, strongest, axis=1)[:, 0]
-        g_col = np.take_along_axis(g_col, strongest, axis=1)[:, 0]
     rows, cols = cells[0] * cell, cells[1] * cell
-    g_row, g_col = g_row[:, :rows, :cols], g_col[:, :rows, :cols]
-    magnitude = np.hypot(g_row, g_col)
-    orientation = np.rad2deg(np.arctan2(g_row, g_col)) % 180
-    orientation_bin = np.minimum((orientation / (180 / bins)).astype(np.intp), bins - 1)
+    g_row, g_col = (g.astype(np.float64) for g in _gradients(x))  # float32 values are exact in float64
+    squared = g_row * g_row + g_col * g_col
+    if x.ndim == 4:  # colour: at each pixel, the channel whose gradient is strongest (the first among equals)
+        strongest = squared.argmax(axis=1)[:, None]
+        g_row, g_col, squared = (
+            np.take_along_axis(g, strongest, axis=1)[:, 0] for g in (g_row, g_col, squared)
+        )
+    g_row, g_col, squared = (g[:, :rows, :cols] for g in (g_row, g_col, squared))
     # One bincount fills every histogram of the batch: pixel -> (image, cell row, cell column, bin).
     cell_of_pixel = (np.arange(rows)[:, None] // cell) * cells[1] + np.arange(cols)[None, :] // cell
     n = len(x)
-    slot = (np.arange(n)[:, None, None] * (cells[0] * cells[1]) + cell_of_pixel) * bins + orientation_bin
-    sums = np.bincount(slot.ravel(), weights=magnitude.ravel(), minlength=n * cells[0] * cells[1] * bins)
+    slot = (np.arange(n)[:, None, None] * (cells[0] * cells[1]) + cell_of_pixel) * bins
+    slot += orientation_bins(g_row, g_col, bins)
+    sums = np.bincount(
+        slot.ravel(), weights=np.sqrt(squared).ravel(), minlength=n * cells[0] * cells[1] * bins
+    )
     return (sums / (cell * cell)).astype(x.dtype).reshape(n, cells[0], cells[1], bins)
+
+
+def orientation_bins(g_row: np.ndarray, g_col: np.ndarray, bins: int) -> np.ndarray:
+    """The unsigned orientation bin (0 .. bins - 1) of each gradient ``(g_row, g_col)``, as ``np.intp``.
+
+    The orientation is the angle of (g_col, g_row) folded into [0, 180) degrees; bin k holds [180 k / bins,
+    180 (k + 1) / bins), so an orientation exactly on an edge goes to the upper bin, and 0 and 180 degrees
+    are both 0. A gradient is at or past edge k when the cross product of the edge's direction with the
+    gradient, folded into the upper half-plane, is not negative: no angle is computed, so nothing depends on
+    how a processor rounds ``arctan2``. Zero gradients go to bin 0.
+    """
+    flip = (g_row < 0) | ((g_row == 0) & (g_col < 0))  # v and -v have the same unsigned orientation
+    y = np.where(flip, -g_row, g_row)
+    x = np.where(flip, -g_col, g_col)
+    index = np.zeros(y.shape, dtype=np.intp)
+    for cos, sin in _edge_directions(bins):
+        index += cos * y >= sin * x  # sin(angle - edge) >= 0, the angle being in [0, 180)
+    return index
+
+
+@functools.cache
+def _edge_directions(bins: int) -> list[tuple[float, float]]:
+    """A direction (cos, sin) of each inner bin edge, 180 k / bins degrees for k = 1 .. bins - 1.
+
+    Edges at multiples of 45 degrees get exact directions, (1, 1), (0, 1) or (-1, 1): a gradient on one of
+    them ties exactly and goes to the upper bin on every machine. No gradient lies exactly on another edge
+    (its tangent is irrational); their cos and sin come from exact rational arithmetic, not from the C
+    library (whose last bit may depend on the processor), so every machine tests against the same numbers.
+    """
+    exact = {1: (1.0, 1.0), 2: (0.0, 1.0), 3: (-1.0, 1.0)}  # 45, 90, 135 degrees
+    directions = []
+    for k in range(1, bins):
+        multiple, remainder = divmod(4 * k, bins)  # the edge is at 45 * (4k / bins) degrees
+        directions.append(exact[multiple] if remainder == 0 else _cos_sin(k, bins))
+    return directions
+
+
+def _cos_sin(k: int, bins: int) -> tuple[float, float]:
+    """cos and sin of pi k / bins (k < bins) by their Taylor series in integer fixed-point arithmetic."""
+    angle = _PI * k // bins
+    cos = sin = 0
+    term = _ONE
+    for n in range(60):  # pi^60 / 60! < 1e-51: far below float64's resolution
+        if n % 2 == 0:
+            cos += term if n % 4 == 0 else -term
+        else:
+            sin += term if n % 4 == 1 else -term
+        term = term * angle // (_ONE * (n + 1))
+    return float(Fraction(cos, _ONE)), float(Fraction(sin, _ONE))
 
 
 def _gradients(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,4 +208,7 @@ def _float_images(images: Any, owner: str) -> np.ndarray:
     array = np.asarray(images)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{owner}: images must hold numbers, got dtype {array.dtype}")
-    return array if array.dtype == np.float64 else array.astype(np.float32)
+    array = array if array.dtype == np.float64 else array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{owner}: images contain NaN or infinity; replace them (np.nan_to_num) first")
+    return array

@@ -45,8 +45,9 @@ def sigmoid(s: np.ndarray) -> np.ndarray:
 class LogisticRegression(SGDClassifier):
     """Logistic regression (one-vs-rest beyond two classes) trained by mini-batch SGD on the cross-entropy.
 
-    Parameters as ``LinearClassifier`` (``reg``, ``reg_type``, ``l1_ratio``, ``lr``, ``epochs``,
-    ``batch_size``, ``momentum``, ``lr_decay``, ``weight_scale``, ``random_state``, ``verbose``). The classes
+    Parameters as ``LinearClassifier`` (``reg``, ``None`` meaning 3e-3, ``reg_type``, ``l1_ratio``, ``lr``,
+    ``epochs``, ``batch_size``, ``momentum``, ``lr_decay``, ``standardize``, ``weight_scale``,
+    ``random_state``, ``verbose``), with the same defaults. The classes
     may have any labels; with two, ``classes_[1]`` is the positive class and ``coef_`` is ``(1, D)``,
     ``intercept_`` ``(1,)``, as in scikit-learn; with C > 2, ``coef_`` is ``(C, D)``.
     """

@@ -11,8 +11,8 @@ import argparse
 import json
 from typing import Any
 
-from ember.cli.common import OK, guarded, warn
-from ember.cli.parser import existing, whole_number
+from ember.cli.common import OK, guarded
+from ember.cli.parser import whole_number
 
 SPLITS = ("test", "val", "train")
 
@@ -22,7 +22,6 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "checkpoint",
         metavar="CHECKPOINT",
-        type=existing("checkpoint or run directory"),
         help="a .safetensors checkpoint or a run directory",
     )
     parser.add_argument("--split", choices=SPLITS, default="test", help="which split (default test)")
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if dataset is None:
             raise ConfigError([("--split", "this run has no validation split (val_size was 0)")])
         size = tuple(int(side) for side in metadata["input_size"])
-        check_inference(model, size, min(args.batch_size, len(dataset)), config.model, warn("eval"))
+        check_inference(model, size, min(args.batch_size, len(dataset)), config.model)
         result = evaluate(
             model,
             DataLoader(dataset, batch_size=args.batch_size),

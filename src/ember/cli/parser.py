@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -100,16 +99,4 @@ def whole_number(minimum: int = 1, maximum: int | None = None) -> Callable[[str]
         return value
 
     parse.__name__ = f"whole number {bounds}"
-    return parse
-
-
-def existing(what: str) -> Callable[[str], str]:
-    """An argparse type: a path that exists (``what`` names it in the error: 'run directory')."""
-
-    def parse(text: str) -> str:
-        if not os.path.exists(text):
-            raise argparse.ArgumentTypeError(f"no such {what}: {text}")
-        return text
-
-    parse.__name__ = what
     return parse

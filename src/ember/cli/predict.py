@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ember.cli.common import OK, guarded, warn
-from ember.cli.parser import existing, whole_number
+from ember.cli.common import OK, guarded
+from ember.cli.parser import whole_number
 
 DARK_BACKGROUND = ("mnist", "fashion-mnist")
 
@@ -26,12 +26,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "checkpoint",
         metavar="CHECKPOINT",
-        type=existing("checkpoint or run directory"),
         help="a .safetensors checkpoint or a run directory",
     )
-    parser.add_argument(
-        "images", metavar="IMAGE", nargs="+", type=existing("image file"), help="image files (PNG, JPEG, ...)"
-    )
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, ...)")
     parser.add_argument(
         "--top-k",
         type=whole_number(1),
@@ -53,17 +50,13 @@ def read_image(
     path: str | Path, channels: int, size: int, invert: str, dark_background: bool
 ) -> tuple[np.ndarray, bool]:
     """The file as a uint8 array (H x W, or H x W x 3) of the data set's size, and whether it was inverted."""
+    from ember.data.images import open_image
     from ember.data.optional import require
 
-    image_module = require("PIL.Image", "ember predict")
-    try:
-        with image_module.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
-            if image.size != (size, size):
-                image = image.resize((size, size), image_module.Resampling.BILINEAR)
-            pixels = np.asarray(image, dtype=np.uint8)
-    except (OSError, ValueError) as error:
-        raise FileNotFoundError(f"{path}: cannot read the image ({error})") from None
+    image = open_image(path, "L" if channels == 1 else "RGB", "ember predict")
+    if image.size != (size, size):
+        image = image.resize((size, size), require("PIL.Image", "ember predict").Resampling.BILINEAR)
+    pixels = np.asarray(image, dtype=np.uint8)
     border = np.concatenate(
         [pixels[0].ravel(), pixels[-1].ravel(), pixels[:, 0].ravel(), pixels[:, -1].ravel()]
     )
@@ -89,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         channels, height, width = (int(v) for v in metadata["input_size"])
         input_size = (channels, height, width)
         fewer = "Classify fewer images at a time."
-        check_inference(model, input_size, len(pixels), config.model, warn("predict"), fewer)
+        check_inference(model, input_size, len(pixels), config.model, fewer)
         dataset = ArrayDataset(
             pixels, np.zeros(len(pixels), np.int64), recipes.transforms_for(info, input_size)
         )

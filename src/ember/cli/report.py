@@ -12,12 +12,11 @@ import argparse
 from typing import Any
 
 from ember.cli.common import OK, guarded
-from ember.cli.parser import existing
 
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("report", help="(re)write a run's HTML/PNG report from its best checkpoint")
-    parser.add_argument("run_dir", metavar="RUN", type=existing("run directory"), help="the run directory")
+    parser.add_argument("run_dir", metavar="RUN", help="the run directory")
     parser.add_argument(
         "--data-root", metavar="DIR", help="folder holding the data set's files (default: the run's)"
     )

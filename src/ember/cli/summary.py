@@ -13,7 +13,7 @@ import argparse
 import re
 from typing import Any
 
-from ember.cli.common import OK, guarded, warn
+from ember.cli.common import OK, guarded
 from ember.cli.parser import whole_number
 
 MAX_CLASSES = 100_000  # more than any data set Ember reads (ImageNet-21k has 21,841 classes)
@@ -85,7 +85,6 @@ def check_memory(name: str, input_size: tuple[int, ...], batch_size: int, num_cl
         need,
         f"the summary of {name} on {images} needs about {need / memory.GB:,.1f} GB",
         f"Use {' or '.join(advice)}.",
-        warn("summary"),
     )
 
 

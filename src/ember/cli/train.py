@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ember.cli.common import guarded, run_status, warn
+from ember.cli.common import guarded, run_status
 
 # flag, field path, placeholder, help; flags take strings that the configuration checks (so errors name
 # the field)
@@ -208,15 +208,17 @@ def configuration(args: argparse.Namespace) -> Any:
     return resolve_config(merge(raw, overrides(args)), args.config)
 
 
-def check_workers(config: Any, echo: Any) -> None:
+def check_workers(config: Any) -> None:
     """Warn, as PyTorch's DataLoader does, about more loader workers than the machine has CPUs."""
     import os
+    import warnings
 
     cpus = os.cpu_count() or 1
     if config.workers > cpus:
-        echo(
+        warnings.warn(
             f"--workers {config.workers} is more than this machine's {cpus} CPUs: the extra threads only "
-            f"wait and hold batches in memory; use --workers {min(cpus, 2)} or fewer"
+            f"wait and hold batches in memory; use --workers {min(cpus, 2)} or fewer",
+            stacklevel=2,
         )
 
 
@@ -226,8 +228,8 @@ def run(args: argparse.Namespace) -> int:
         from ember.train import run as runs
 
         config = configuration(args)
-        check_workers(config, warn("train"))
-        memory.check_training(config, warn("train"))
+        check_workers(config)
+        memory.check_training(config)
         return run_status(runs.start(config))
 
     return guarded("train", action)

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ember.autograd import Tensor
 from ember.random import Generator, numpy_generator
-from ember.tensor import Tensor
 
 
 class Dataset:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ember.atomic import atomic_file
-from ember.errors import EmberError
+from ember.errors import DataFormatError, EmberError
 
 CHUNK = 1 << 20
 TIMEOUT = 30.0
@@ -98,6 +98,14 @@ def not_found(dataset: str, names: Sequence[str], places: Sequence[Path]) -> Dat
         f"Pass root= the folder that holds them, set $EMBER_DATA, or pass download=True to fetch them "
         f"from the dataset's mirrors (checksums are verified)."
     )
+
+
+REFETCH = "delete it and download it again (download=True, or --download on the command line)"
+
+
+def damaged(path: str | os.PathLike[str], problem: str, remedy: str = REFETCH) -> DataFormatError:
+    """The one-line error for a data file that exists but is not what it should be: file, problem, remedy."""
+    return DataFormatError(f"{path}: {problem}; {remedy}")
 
 
 def file_digest(path: str | os.PathLike[str], algorithm: str = "md5") -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ember.autograd import Tensor, from_numpy
 from ember.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -37,13 +38,12 @@ from ember.data.sampler import (
 )
 from ember.data.transforms.base import random_source
 from ember.random import Generator, numpy_generator
-from ember.tensor import Tensor
 
 
 def default_convert(value: Any) -> Any:
     """NumPy arrays (also nested in tuples, lists, dicts) become Tensors; everything else stays."""
     if isinstance(value, np.ndarray):
-        return Tensor._from_op(value, None)
+        return from_numpy(value)
     if isinstance(value, Mapping):
         return {key: default_convert(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
@@ -65,13 +65,13 @@ def default_collate(batch: Sequence[Any]) -> Any:
             raise RuntimeError(
                 f"default_collate: samples differ in shape {sorted(shapes)}; resize or crop them"
             )
-        return Tensor._from_op(np.stack(arrays), None)
+        return from_numpy(np.stack(arrays))
     if isinstance(first, bool):
-        return Tensor._from_op(np.asarray(batch, dtype=np.bool_), None)
+        return from_numpy(np.asarray(batch, dtype=np.bool_))
     if isinstance(first, int):
-        return Tensor._from_op(np.asarray(batch, dtype=np.int64), None)
+        return from_numpy(np.asarray(batch, dtype=np.int64))
     if isinstance(first, float):
-        return Tensor._from_op(np.asarray(batch, dtype=np.float64), None)
+        return from_numpy(np.asarray(batch, dtype=np.float64))
     if isinstance(first, str | bytes):
         return list(batch)
     if isinstance(first, Mapping):
@@ -86,7 +86,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
 
 
 def _batch_tensors(arrays: tuple[Any, ...]) -> list[Tensor]:
-    return [Tensor._from_op(np.ascontiguousarray(a), None) for a in arrays]
+    return [from_numpy(np.ascontiguousarray(a)) for a in arrays]
 
 
 class DataLoader:

@@ -25,9 +25,9 @@ torchvision does, so that smaller images also run.
 from __future__ import annotations
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.layers import gaussian_001, initialize, ones
 from ember.models.registry import register_model
-from ember.tensor import Tensor
 
 
 def alexnet_classifier(num_classes: int, dropout: float, hidden: int = 4096) -> nn.Sequential:

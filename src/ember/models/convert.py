@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from ember.atomic import atomic_write
-from ember.nn.module import IncompatibleKeys, Module
-from ember.tensor import Tensor
+from ember.autograd import Tensor
+from ember.errors import DataFormatError, MissingFileError
+from ember.nn.module import IncompatibleKeys, Module, StateDictError
 
 PathLike = str | os.PathLike[str]
 
@@ -53,7 +54,7 @@ def state_dict_arrays(source: Module | Mapping[str, Any]) -> dict[str, np.ndarra
     arrays = {}
     for key, value in state.items():
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
-        arrays[key] = np.ascontiguousarray(array)
+        arrays[key] = np.asarray(array, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     return arrays
 
 
@@ -67,12 +68,25 @@ def save_safetensors(source: Module | Mapping[str, Any], path: PathLike) -> None
 
 def load_safetensors(path: PathLike) -> dict[str, np.ndarray]:
     """The arrays of a safetensors file, by name, with legacy torchvision key names updated."""
-    return rename_legacy_keys(_safetensors_numpy().load_file(os.fspath(path)))
+    reader = _safetensors_numpy()
+    from safetensors import SafetensorError
+
+    if not os.path.isfile(path):
+        raise MissingFileError(f"{path}: no such weights file")
+    try:
+        arrays = reader.load_file(os.fspath(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise DataFormatError(f"{path}: not a readable safetensors file ({error})") from None
+    return rename_legacy_keys(arrays)
 
 
 def load_safetensors_into(model: Module, path: PathLike, strict: bool = True) -> IncompatibleKeys:
-    """Load a safetensors file into ``model`` (shapes checked, values copied in place)."""
-    return model.load_state_dict(load_safetensors(path), strict=strict)
+    """Load a safetensors file into ``model`` (keys, shapes and types checked by ``load_state_dict``,
+    values copied in place); an error names the file."""
+    try:
+        return model.load_state_dict(load_safetensors(path), strict=strict)
+    except StateDictError as error:
+        raise StateDictError(f"{type(model).__name__} from {path}", error.problems) from None
 
 
 def rename_legacy_keys(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -20,9 +20,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.layers import he_normal_fan_in, initialize, pool_and_classify
 from ember.models.registry import variant
-from ember.tensor import Tensor
 
 
 class _DenseLayer(nn.Module):

@@ -24,10 +24,10 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.layers import ConvBNReLU, initialize
 from ember.models.registry import register_model
 from ember.nn import init
-from ember.tensor import Tensor
 
 BasicConv2d = partial(ConvBNReLU, eps=0.001)
 

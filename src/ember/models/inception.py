@@ -20,9 +20,9 @@ by batch norm (Inception v2/v3 "use batch normalization!") and ReLU.
 from __future__ import annotations
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.layers import ConvBNReLU, he_normal_fan_out, initialize, pool_and_classify
 from ember.models.registry import register_model
-from ember.tensor import Tensor
 
 
 def factorized(in_channels: int, out_channels: int, n: int) -> list[nn.Module]:

@@ -20,8 +20,8 @@ from functools import partial
 from typing import Any
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.nn import init
-from ember.tensor import Tensor
 
 Initializer = Callable[[Tensor], Any]
 

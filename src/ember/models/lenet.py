@@ -19,10 +19,10 @@ the fan-in of the unit.
 from __future__ import annotations
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.layers import initialize, zeros
 from ember.models.registry import register_model
 from ember.nn import init
-from ember.tensor import Tensor
 
 
 def lecun_uniform(weight: Tensor) -> Tensor:

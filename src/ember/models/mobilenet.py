@@ -17,9 +17,9 @@ as torchvision's MobileNets. ``first_stride=1`` keeps more resolution for 32x32 
 from __future__ import annotations
 
 from ember import nn
+from ember.autograd import Tensor
 from ember.models.layers import ConvBNReLU, gaussian_001, he_normal_fan_out, initialize, pool_and_classify
 from ember.models.registry import register_model
-from ember.tensor import Tensor
 
 # (output channels, stride) of the 13 depthwise separable blocks (the paper's Table 1).
 BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]

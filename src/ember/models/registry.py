@@ -28,12 +28,16 @@ from ember.nn.module import Module
 class UnknownModelError(EmberError, KeyError):
     """A model name the registry does not know; the message names the closest ones."""
 
+    exit_status = 2  # for the ember command: a bad argument
+
     def __str__(self) -> str:  # KeyError's str() would quote the message
         return str(self.args[0])
 
 
 class InputSizeError(EmberError, ValueError):
     """An input size a model cannot take (not C x H x W, or sides outside the model's range)."""
+
+    exit_status = 2  # for the ember command: a bad argument
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.layers import he_normal_fan_out, initialize, pool_and_classify
 from ember.models.registry import variant
 from ember.nn import init
-from ember.tensor import Tensor
 
 
 def conv3x3(

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ember import nn
+from ember.autograd import Tensor
 from ember.models.registry import variant
 from ember.models.resnet import BasicBlock, ResNet, conv1x1, conv3x3
-from ember.tensor import Tensor
 
 CIFAR = (3, 32, 32)
 

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.registry import variant
 from ember.models.resnet import BasicBlock, Bottleneck, ResidualBlock, ResNet
 from ember.models.resnet_cifar import CIFAR, cifar_resnet
-from ember.tensor import Tensor
 
 
 class SqueezeExcitation(nn.Module):

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ember import nn
+from ember.autograd import Tensor
 from ember.models.registry import register_model
-from ember.tensor import Tensor
 
 
 @register_model("Multi-layer perceptron 784-512-256-10 with ReLU (image flattened)", (1, 28, 28))

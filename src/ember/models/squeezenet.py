@@ -15,10 +15,10 @@ for convs, N(0, 0.01) for the final one, zero biases) are torchvision's.
 from __future__ import annotations
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.layers import gaussian_001, initialize
 from ember.models.registry import variant
 from ember.nn import init
-from ember.tensor import Tensor
 
 
 class Fire(nn.Module):

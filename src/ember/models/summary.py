@@ -38,8 +38,7 @@ from typing import Any
 import numpy as np
 
 from ember import nn
-from ember.autograd.grad_mode import no_grad
-from ember.tensor import Tensor
+from ember.autograd import Tensor, no_grad
 
 MB, MIB = 10**6, 2**20
 

@@ -24,10 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 from ember import nn, ops
+from ember.autograd import Tensor
 from ember.models.alexnet import lrn
 from ember.models.layers import gaussian_001, he_normal_fan_out, initialize
 from ember.models.registry import variant
-from ember.tensor import Tensor
 
 # An int is a 3x3 conv with that many filters, (n, 1) a 1x1 conv, "M" a 2x2 max pool, "LRN" a local
 # response normalization.

@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ember.autograd import Tensor, no_grad
 from ember.random import Generator, numpy_generator
-from ember.tensor import Tensor
 
 FanMode = Literal["fan_in", "fan_out"]
 
@@ -100,10 +100,9 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    """Write ``values`` into the tensor's storage (no graph), bumping its version as an in-place op."""
-    tensor.data[...] = values
-    tensor._version.value += 1
-    return tensor
+    """Write ``values`` into the tensor, an in-place change outside the graph (as torch.nn.init does)."""
+    with no_grad():
+        return tensor.copy_(values)
 
 
 def _draw_dtype(tensor: Tensor) -> Any:

@@ -4,10 +4,20 @@ A module holds parameters (learned), buffers (state such as batch norm's running
 modules, found by attribute assignment as in PyTorch. ``forward`` computes the layer's output; the backward
 pass comes from the operations it uses. ``state_dict`` names every parameter and buffer by its path
 (``features.0.weight``), the same names PyTorch gives, so weights move between the two.
+
+``load_state_dict`` checks every key, shape and type before it copies anything. Its type rule is stricter than
+PyTorch's, which casts whatever it is given: a value must be of the same kind as the tensor it goes into (a
+float into a float tensor, an integer into an integer one, a bool into a bool one). An integer or boolean
+array where a float parameter belongs is a wrong key or a wrong file far more often than a wish to cast, so
+it is refused, naming the key and both types. Floats of higher precision (float64 weights, as NumPy makes by
+default and ``model.double()`` saves) are rounded to the tensor's type with a warning naming the keys, and
+refused if a value does not fit in it (overflow to infinity); lower precision (float16) widens exactly,
+silently. Integers must fit the tensor's integer type.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -15,9 +25,42 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ember import dtypes
-from ember.autograd.grad_mode import no_grad
+from ember.autograd import Tensor, from_numpy, no_grad
+from ember.errors import EmberError, name_list
 from ember.nn.parameter import Buffer, Parameter
-from ember.tensor import Tensor
+
+
+class StateDictError(EmberError, RuntimeError):
+    """A state dict does not fit a module: missing or unexpected keys, other shapes or other types.
+
+    ``problems`` lists them, one line each (the message is PyTorch's: the module's name, then the list).
+    """
+
+    def __init__(self, owner: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"Error(s) in loading state_dict for {owner}:\n\t" + "\n\t".join(problems))
+
+
+def _converted(key: str, array: np.ndarray, dtype: np.dtype[Any]) -> tuple[np.ndarray | None, str | None]:
+    """``array`` in ``dtype`` under the type rule (module docstring), or None and what is wrong."""
+    source = array.dtype
+    if source == dtype:
+        return array, None
+    refused = (
+        f"dtype mismatch for {key}: copying a param of type {source} from checkpoint, the type in current "
+        f"model is {dtype} (convert it first, e.g. with .astype(np.{dtype}), if that is what you mean)"
+    )
+    kinds = {"f": "f", "i": "i", "u": "i", "b": "b"}
+    if kinds.get(source.kind) != kinds.get(dtype.kind):
+        return None, refused
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = array.astype(dtype)
+    if dtype.kind == "f":
+        if np.any(np.isfinite(array) & ~np.isfinite(cast)):
+            return None, f"values of {key} overflow {dtype} (the largest is {np.finfo(dtype).max:.3g})"
+    elif not np.array_equal(cast, array):
+        return None, f"values of {key} ({source}) do not fit in {dtype}"
+    return cast, None
 
 
 class IncompatibleKeys(NamedTuple):
@@ -299,17 +342,21 @@ class Module:
         """Copy values (Ember tensors, NumPy arrays, or anything array-like) into this module's tensors.
 
         With ``strict`` every key must match; missing and unexpected keys are listed, and a shape mismatch
-        names the key and both shapes. Values are copied in place, so optimizers keep their references.
+        names the key and both shapes; types follow the rule in the module docstring (``StateDictError``, a
+        ``RuntimeError`` as in PyTorch, lists every problem). Nothing is copied unless everything fits;
+        values are copied in place, so optimizers keep their references.
         """
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
         problems = []
         if strict and missing:
-            problems.append("missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
+            problems.append("missing key(s) in state_dict: " + name_list([f'"{k}"' for k in missing], 10))
         if strict and unexpected:
-            problems.append("unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
-        arrays = {}
+            problems.append(
+                "unexpected key(s) in state_dict: " + name_list([f'"{k}"' for k in unexpected], 10)
+            )
+        arrays, rounded = {}, []
         for key, target in own.items():
             if key not in state_dict:
                 continue
@@ -320,16 +367,25 @@ class Module:
                     f"size mismatch for {key}: copying a param with shape {array.shape} from checkpoint, "
                     f"the shape in current model is {tuple(target.shape)}"
                 )
-            arrays[key] = array
+                continue
+            converted, problem = _converted(key, array, target.data.dtype)
+            if converted is None:
+                problems.append(str(problem))
+                continue
+            if array.dtype.kind == "f" and array.dtype.itemsize > target.data.dtype.itemsize:
+                rounded.append(f"{key} ({array.dtype} to {target.data.dtype})")
+            arrays[key] = converted
         if problems:
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems)
+            raise StateDictError(type(self).__name__, problems)
+        if rounded:
+            warnings.warn(
+                f"load_state_dict: rounded to the model's precision: {name_list(rounded)}",
+                UserWarning,
+                stacklevel=2,
             )
         with no_grad():  # check everything first, then copy: a failed load changes nothing
             for key, array in arrays.items():
-                target = own[key]
-                np.copyto(target.data, array, casting="unsafe")
-                target._version.value += 1
+                own[key].copy_(from_numpy(array))
         return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.tensor import Tensor
+from ember.autograd import Tensor
 
 
 class Parameter(Tensor):

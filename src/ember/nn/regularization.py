@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.nn.module import Module
-from ember.tensor import Tensor
 
 Selector = str | Callable[[str, Tensor], bool] | None
 Source = Module | Iterable[Tensor] | Iterable[tuple[str, Tensor]]

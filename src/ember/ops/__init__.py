@@ -1,5 +1,8 @@
 """Differentiable operations on tensors, each a ``Function`` with its forward and backward side by side."""
 
+import sys
+
+from ember.autograd.methods import bind_operations
 from ember.ops.arithmetic import (
     add,
     allclose,
@@ -103,3 +106,7 @@ __all__ = [
     "sign", "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "tensor", "to_dtype",
     "transpose", "unbind", "unsqueeze", "var", "view", "where", "zeros", "zeros_like",
 ]  # fmt: skip
+
+# The one place the operations reach into the engine: Tensor's PyTorch methods (x + y, x.sum(), x.add_(y),
+# the table in ember/autograd/methods.py) call the operations of this module.
+bind_operations(sys.modules[__name__])

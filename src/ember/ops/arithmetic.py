@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor, from_numpy
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
-from ember.tensor import Tensor
 
 Operand = Any  # a Tensor, a NumPy array or a Python scalar
 
@@ -212,7 +211,7 @@ def _kind(value: Any) -> str:
 # Comparisons and logic: no gradient, boolean results.
 def _compare(ufunc: np.ufunc, name: str, a: Operand, b: Operand) -> Tensor:
     a, b = operands(a, b)
-    return Tensor._from_op(elementwise(name, ufunc, getattr(a, "data", a), getattr(b, "data", b)), None)
+    return from_numpy(np.asarray(elementwise(name, ufunc, getattr(a, "data", a), getattr(b, "data", b))))
 
 
 def eq(a: Operand, b: Operand) -> Tensor:
@@ -248,7 +247,7 @@ def logical_or(a: Operand, b: Operand) -> Tensor:
 
 
 def logical_not(a: Tensor) -> Tensor:
-    return Tensor._from_op(np.logical_not(a.data), None)
+    return from_numpy(np.asarray(np.logical_not(a.data)))
 
 
 def equal(a: Tensor, b: Tensor) -> bool:
@@ -278,7 +277,7 @@ def to_dtype(a: Tensor, dtype: Any) -> Tensor:
     if a.dtype == dtype:
         return a
     if dtype.kind not in "fc":  # integers and booleans carry no gradient
-        return Tensor._from_op(a.data.astype(dtype), None)
+        return from_numpy(a.data.astype(dtype))
     return ToDtype.apply(a, dtype)
 
 

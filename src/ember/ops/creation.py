@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
+from ember.autograd import Tensor, from_numpy
 from ember.random import Generator, numpy_generator
-from ember.tensor import Tensor
 
 
 def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
@@ -23,7 +23,7 @@ def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
 
 
 def _made(array: np.ndarray, requires_grad: bool) -> Tensor:
-    tensor = Tensor._from_op(array, None)
+    tensor = from_numpy(array)
     if requires_grad:
         tensor.requires_grad = True
     return tensor
@@ -39,15 +39,8 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.as_dtype(dtype)):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtypes.as_dtype(dtype)):
-        return Tensor._from_op(data, None)
+        return from_numpy(data)
     return Tensor(data, dtype=dtype)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing ``array``'s memory and type."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
-    return Tensor._from_op(array, None)
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -136,7 +129,7 @@ def randint(
         size, high, low = (high if high is not None else size), low, 0
     dtype = dtypes.as_dtype(dtype or dtypes.int64)
     values = numpy_generator(generator).integers(low, high, size=_size((size,)), dtype=np.int64)
-    return Tensor._from_op(values.astype(dtype, copy=False), None)
+    return from_numpy(values.astype(dtype, copy=False))
 
 
 def rand_like(x: Tensor, generator: Generator | None = None, requires_grad: bool = False) -> Tensor:
@@ -148,4 +141,4 @@ def randn_like(x: Tensor, generator: Generator | None = None, requires_grad: boo
 
 
 def randperm(n: int, generator: Generator | None = None) -> Tensor:
-    return Tensor._from_op(numpy_generator(generator).permutation(n).astype(np.int64), None)
+    return from_numpy(numpy_generator(generator).permutation(n).astype(np.int64))

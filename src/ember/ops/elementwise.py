@@ -11,10 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.ops.arithmetic import Operand, elementwise, operands
-from ember.ops.broadcast import shape_of, unbroadcast
-from ember.tensor import Tensor
+from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
 
 
 def pass_where(mask: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -212,8 +211,6 @@ class Where(Function):
         try:
             return np.where(condition, a, b)
         except ValueError:
-            from ember.ops.broadcast import broadcast_shapes
-
             broadcast_shapes("where", shape_of(condition), shape_of(a), shape_of(b))
             raise
 

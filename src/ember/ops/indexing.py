@@ -11,10 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.ops.broadcast import unbroadcast
-from ember.ops.reduction import normalize_dim
-from ember.tensor import Tensor
+from ember.ops.dims import normalize_dim
 
 
 def normalize_index(index: Any) -> tuple[Any, ...]:

@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
-from ember.ops.reduction import normalize_dim
-from ember.tensor import Tensor
+from ember.autograd import Context, Function, Tensor
+from ember.ops.dims import normalize_dim
 
 
 class Concatenate(Function):

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
+from ember.ops.arithmetic import operands
 from ember.ops.broadcast import unbroadcast
-from ember.tensor import Tensor
 
 
 class MatMul(Function):
@@ -59,8 +59,6 @@ class MatMul(Function):
 
 
 def matmul(a: Any, b: Any) -> Tensor:
-    from ember.ops.arithmetic import operands
-
     return MatMul.apply(*operands(a, b))
 
 

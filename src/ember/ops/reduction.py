@@ -12,33 +12,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
-from ember.tensor import Tensor
-
-Dim = int | tuple[int, ...] | list[int] | None
-
-
-def normalize_dims(dim: Dim, ndim: int, operation: str = "reduction") -> tuple[int, ...] | None:
-    """Dimensions as a sorted tuple of non-negative ints (None means all), checking their range."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
-    normalized = []
-    for d in dims:
-        d = int(d)
-        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
-            raise IndexError(
-                f"{operation}: dimension {d} is out of range for a tensor with {ndim} dimensions "
-                f"(expected a value in [{-builtins.max(ndim, 1)}, {builtins.max(ndim, 1) - 1}])"
-            )
-        normalized.append(d % ndim if ndim else 0)
-    return tuple(sorted(set(normalized)))
-
-
-def normalize_dim(dim: int, ndim: int, operation: str) -> int:
-    """One dimension as a non-negative int, checking its range."""
-    (axis,) = normalize_dims(dim, ndim, operation) or (0,)
-    return axis
+from ember.autograd import Context, Function, Tensor, from_numpy
+from ember.ops.arithmetic import pow
+from ember.ops.dims import Dim, normalize_dim, normalize_dims
+from ember.ops.elementwise import abs
+from ember.ops.indexing import gather
 
 
 def expand_back(grad: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool):
@@ -193,14 +171,12 @@ def amin(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
 
 def _extremum_along(x: Tensor, dim: int, keepdim: bool, find: Any) -> ValuesIndices:
     """Values and their indices along ``dim``: the gradient goes to the returned index only."""
-    from ember.ops.indexing import gather
-
     axis = normalize_dim(dim, x.ndim, find.__name__)
     if x.ndim == 0:
-        return ValuesIndices(x, Tensor._from_op(np.zeros((), dtype=np.int64), None))
+        return ValuesIndices(x, from_numpy(np.zeros((), dtype=np.int64)))
     indices = np.expand_dims(find(x.data, axis=axis), axis)
     values = gather(x, axis, indices)
-    indices_tensor = Tensor._from_op(indices if keepdim else indices.squeeze(axis), None)
+    indices_tensor = from_numpy(indices if keepdim else indices.squeeze(axis))
     return ValuesIndices(values if keepdim else values.squeeze(axis), indices_tensor)
 
 
@@ -219,20 +195,20 @@ def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     axis = None if dim is None else normalize_dim(dim, x.ndim, "argmax")
-    return Tensor._from_op(np.argmax(x.data, axis=axis, keepdims=keepdim).astype(np.int64), None)
+    return from_numpy(np.asarray(np.argmax(x.data, axis=axis, keepdims=keepdim).astype(np.int64)))
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     axis = None if dim is None else normalize_dim(dim, x.ndim, "argmin")
-    return Tensor._from_op(np.argmin(x.data, axis=axis, keepdims=keepdim).astype(np.int64), None)
+    return from_numpy(np.asarray(np.argmin(x.data, axis=axis, keepdims=keepdim).astype(np.int64)))
 
 
 def all(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return Tensor._from_op(np.all(x.data, axis=dim, keepdims=keepdim), None)
+    return from_numpy(np.asarray(np.all(x.data, axis=dim, keepdims=keepdim)))
 
 
 def any(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return Tensor._from_op(np.any(x.data, axis=dim, keepdims=keepdim), None)
+    return from_numpy(np.asarray(np.any(x.data, axis=dim, keepdims=keepdim)))
 
 
 class EuclideanNorm(Function):
@@ -255,9 +231,6 @@ class EuclideanNorm(Function):
 
 def norm(x: Tensor, p: Any = "fro", dim: Dim = None, keepdim: bool = False) -> Tensor:
     """The vector p-norm over ``dim`` (default: all elements); p is 'fro' or 2, 1, inf, -inf, 0 or a float."""
-    from ember.ops.arithmetic import pow
-    from ember.ops.elementwise import abs
-
     axes = normalize_dims(dim, x.ndim, "norm")
     if p in ("fro", 2, 2.0):
         return EuclideanNorm.apply(x, axes, keepdim)
@@ -266,7 +239,7 @@ def norm(x: Tensor, p: Any = "fro", dim: Dim = None, keepdim: bool = False) -> T
     if p == float("-inf"):
         return amin(abs(x), axes, keepdim)
     if p == 0:
-        return Tensor._from_op(np.sum(x.data != 0, axis=axes, keepdims=keepdim).astype(x.dtype), None)
+        return from_numpy(np.asarray(np.sum(x.data != 0, axis=axes, keepdims=keepdim).astype(x.dtype)))
     if p == 1:
         return sum(abs(x), axes, keepdim)
     if not isinstance(p, int | float):

@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.ops.broadcast import unbroadcast
-from ember.ops.reduction import normalize_dim, normalize_dims
-from ember.tensor import Tensor
+from ember.ops.dims import normalize_dim, normalize_dims
 
 
 class Reshape(Function):

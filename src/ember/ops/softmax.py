@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
-from ember.ops.reduction import Dim, expand_back, normalize_dim, normalize_dims
-from ember.tensor import Tensor
+from ember.autograd import Context, Function, Tensor
+from ember.ops.dims import Dim, normalize_dim, normalize_dims
+from ember.ops.reduction import expand_back
 
 
 def _shifted(x: np.ndarray, axis: Any) -> np.ndarray:

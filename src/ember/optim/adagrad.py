@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ember.autograd import Tensor, from_numpy
 from ember.optim.optimizer import Optimizer, Params, check_non_negative, check_torch_flags, step_state
-from ember.tensor import Tensor
 
 
 class Adagrad(Optimizer):
@@ -63,7 +63,7 @@ class Adagrad(Optimizer):
         state = self.state[param]
         if not state:
             state["step"] = step_state()
-            state["sum"] = Tensor._from_op(np.full_like(param.data, group["initial_accumulator_value"]), None)
+            state["sum"] = from_numpy(np.full_like(param.data, group["initial_accumulator_value"]))
         return state
 
     def _update_group(self, group: dict[str, Any]) -> None:

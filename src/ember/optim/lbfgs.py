@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.grad_mode import enable_grad, no_grad
+from ember.autograd import Tensor, enable_grad, from_numpy, no_grad
 from ember.optim.optimizer import Optimizer, Params, check_non_negative
-from ember.tensor import Tensor
 
 
 class LBFGS(Optimizer):
@@ -209,7 +208,7 @@ class _Memory:
 
     def save(self, state: dict[str, Any]) -> None:
         def tensor(array: np.ndarray | None) -> Tensor | None:
-            return None if array is None else Tensor._from_op(array, None)
+            return None if array is None else from_numpy(array)
 
         state["d"] = tensor(self.direction)
         state["t"] = _scalar(self.step_size)

@@ -28,9 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.grad_mode import enable_grad, no_grad
+from ember.autograd import Tensor, enable_grad, from_numpy, no_grad
 from ember.nn.module import zero_gradients
-from ember.tensor import Tensor
 
 
 class _RequiredParameter:
@@ -255,7 +254,7 @@ def _copy_state_value(value: Any, param: Tensor, key: Any) -> Any:
         array = np.asarray(getattr(value, "data", value))
         if key != "step" and array.dtype.kind == "f":
             array = array.astype(param.dtype, copy=False)
-        return Tensor._from_op(np.array(array, copy=True), None)
+        return from_numpy(np.array(array, copy=True))
     if isinstance(value, dict):
         return {k: _copy_state_value(v, param, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -288,9 +287,9 @@ def decay_square_(average: np.ndarray, g: np.ndarray, decay: float, scratch: np.
 
 def zeros_state(like: np.ndarray) -> Tensor:
     """A state tensor of zeros shaped like a parameter."""
-    return Tensor._from_op(np.zeros_like(like), None)
+    return from_numpy(np.zeros_like(like))
 
 
 def step_state() -> Tensor:
     """The step counter: a 0-d float32 tensor, as PyTorch keeps it."""
-    return Tensor._from_op(np.zeros((), dtype=np.float32), None)
+    return from_numpy(np.zeros((), dtype=np.float32))

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ember.autograd import from_numpy
 from ember.optim.optimizer import Optimizer, Params, check_non_negative, check_torch_flags
-from ember.tensor import Tensor
 
 
 class SGD(Optimizer):
@@ -77,7 +77,7 @@ class SGD(Optimizer):
                 state = self.state[key]
                 buffer = state.get("momentum_buffer")
                 if buffer is None:
-                    state["momentum_buffer"] = Tensor._from_op(np.array(g, copy=True), None)
+                    state["momentum_buffer"] = from_numpy(np.array(g, copy=True))
                     velocity = state["momentum_buffer"].data
                 else:
                     velocity = buffer.data

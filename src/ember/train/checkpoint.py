@@ -11,7 +11,8 @@ arrays only, so it never executes code from the file (unlike a pickle).
 A save is atomic (``ember.atomic``: a temporary file beside the target, ``fsync``, ``os.replace``): a
 process killed mid-write leaves the previous checkpoint intact (and a stray ``.NAME.tmp-PID`` file that
 the next save ignores). ``load_checkpoint`` checks the file before trusting it, so a truncated or foreign
-file is reported by name with what is wrong with it.
+file is reported by name with what is wrong with it; ``load_weights`` also checks that a checkpoint's model
+weights fit a model and are finite.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from ember.atomic import atomic_write
-from ember.errors import EmberError
-from ember.tensor import Tensor
+from ember.autograd import Tensor, from_numpy
+from ember.errors import EmberError, name_list
+from ember.nn.module import Module, StateDictError
 
 FORMAT = "ember.checkpoint"
 VERSION = 1
@@ -97,7 +100,7 @@ def _decode(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
         array = arrays[str(value[_TENSOR] if _TENSOR in value else value[_ARRAY])]
         if value.get("scalar"):
             return array[()]
-        return Tensor._from_op(array, None) if _TENSOR in value else array
+        return from_numpy(array) if _TENSOR in value else array
     if _DICT in value:
         return {key: _decode(item, arrays) for key, item in value[_DICT]}
     if _TUPLE in value:
@@ -178,7 +181,12 @@ def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
             f"{path}: a safetensors file but not an Ember checkpoint (no 'format: {FORMAT}' in its "
             f"metadata; it holds {len(header)} tensors: {names or 'none'})"
         )
-    version = int(metadata.get("version", "0"))
+    try:
+        version = int(metadata.get("version", "0"))
+    except (TypeError, ValueError):
+        raise CheckpointError(
+            f"{path}: damaged checkpoint header: version {metadata.get('version')!r} is not a number"
+        ) from None
     if version > VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {version} is newer than this Ember reads ({VERSION})"
@@ -191,9 +199,14 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     _, metadata = _read_header(path)
     try:
-        return dict(json.loads(metadata.get("metadata", "{}")))
+        found = json.loads(metadata.get("metadata", "{}"))
     except ValueError as error:
         raise CheckpointError(f"{path}: damaged checkpoint metadata ({error})") from None
+    if not isinstance(found, dict):
+        raise CheckpointError(
+            f"{path}: damaged checkpoint metadata (a {type(found).__name__}, not a mapping)"
+        )
+    return found
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -218,6 +231,37 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         state = _decode(skeleton, arrays)
     except KeyError as error:
         raise CheckpointError(f"{path}: damaged checkpoint: the tensor {error} is missing") from None
+    except (TypeError, ValueError, IndexError) as error:
+        raise CheckpointError(f"{path}: damaged checkpoint state description ({error})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: damaged checkpoint: its state is not a mapping")
     return state
+
+
+def load_weights(path: str | os.PathLike[str], model: Module, described: str = "the model") -> None:
+    """Load a checkpoint's model weights into ``model`` for evaluation or prediction, or say what is wrong.
+
+    Keys, shapes and types follow ``Module.load_state_dict`` (float64 is rounded with a warning, integers
+    and booleans are refused); the message names the file and each problem. NaN or infinite weights can only
+    make NaN predictions, so they are refused too, naming the tensors.
+    """
+    state = load_checkpoint(path)
+    if not isinstance(state.get("model"), dict):
+        raise CheckpointError(f"{path}: holds no model weights (no 'model' entry)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_state_dict(state["model"])
+        except StateDictError as error:
+            raise CheckpointError(
+                f"{path}: does not fit {described}: {'; '.join(error.problems)}. Was the file edited, or "
+                "its weights taken from another model? Use a checkpoint as its run saved it"
+            ) from None
+    for warning in caught:
+        warnings.warn(f"{path}: {warning.message}", warning.category, stacklevel=2)
+    broken = [name for name, tensor in model.state_dict().items() if not np.isfinite(tensor.data).all()]
+    if broken:
+        raise CheckpointError(
+            f"{path}: NaN or infinite values in {name_list(broken)}: training diverged before this save. "
+            "Use an earlier checkpoint (a run's best.safetensors), or train again with a lower learning rate"
+        )

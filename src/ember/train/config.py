@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ember.atomic import atomic_write
 from ember.errors import EmberError
 from ember.train.datasets import DATASETS
 
@@ -154,9 +155,9 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError([("", f"{path} is a folder; --config takes a YAML, TOML or JSON file")])
     if not path.is_file():
         raise ConfigError([("", f"no such config file: {path}")])
-    text = path.read_text()
     suffix = path.suffix.lower()
     try:
+        text = path.read_text(encoding="utf-8")
         if suffix == ".toml":
             data: Any = tomllib.loads(text)
         elif suffix == ".json":
@@ -173,6 +174,12 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise ConfigError([("", f"{path}: unknown config format '{suffix}' (use .yaml, .toml or .json)")])
     except ConfigError:
         raise
+    except UnicodeDecodeError:
+        raise ConfigError(
+            [("", f"{path}: not a text file (it is not UTF-8): pass a YAML, TOML or JSON file")]
+        ) from None
+    except OSError as error:
+        raise ConfigError([("", f"{path}: cannot read it ({error.strerror})")]) from None
     except Exception as error:  # each parser has its own exception type
         raise ConfigError([("", f"{path}: cannot parse: {error}")]) from None
     if data is None:
@@ -185,8 +192,7 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def dump_config(config: TrainConfig, path: str | os.PathLike[str]) -> Path:
-    """Write the resolved configuration as YAML (JSON, itself valid YAML, if PyYAML is missing)."""
-    path = Path(path)
+    """Write the resolved configuration atomically as YAML (as JSON, itself YAML, if PyYAML is missing)."""
     data = config.to_dict()
     try:
         import yaml
@@ -194,8 +200,7 @@ def dump_config(config: TrainConfig, path: str | os.PathLike[str]) -> Path:
         text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
     except ImportError:
         text = json.dumps(data, indent=2) + "\n"
-    path.write_text(text)
-    return path
+    return atomic_write(path, text)
 
 
 def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,8 @@ class DatasetInfo:
     std: tuple[float, ...]
     augment: tuple[str, ...]
     epochs: int  # the recipe's default: what a small CNN needs here (measured: docs/training.md)
-    how_to_get: str
+    how_to_get: str  # where to put the files (the commands that can download add how: downloadable)
+    downloadable: bool = False
     num_classes: int = 10
     train_images: int = 60_000
     test_images: int = 10_000
@@ -34,7 +35,8 @@ DATASETS = {
         ("crop",),  # no flips: a mirrored digit is not the same digit
         12,
         "put the four MNIST files (train-images-idx3-ubyte.gz, ...) in a folder and pass --data-root, "
-        "or set EMBER_DATA, or pass --download to fetch it",
+        "or set EMBER_DATA",
+        downloadable=True,
     ),
     "fashion-mnist": DatasetInfo(
         "FashionMNIST",
@@ -46,7 +48,8 @@ DATASETS = {
         8,
         "on Debian or Ubuntu: sudo apt-get install dataset-fashion-mnist (installs it in "
         "/usr/share/datasets/fashion-mnist); or put the four files in a folder and pass --data-root, "
-        "or set EMBER_DATA; or pass --download to fetch it",
+        "or set EMBER_DATA",
+        downloadable=True,
     ),
     "cifar10": DatasetInfo(
         "CIFAR10",

@@ -27,6 +27,7 @@ exceeds what is available, and warned about from ``WARN_FRACTION`` of it.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ GB = 10**9
 
 class InsufficientMemoryError(EmberError, MemoryError):
     """The configuration needs more memory than the machine has; the message says what to change."""
+
+    exit_status = 2  # like a bad argument: change it and run again
 
 
 @dataclass
@@ -154,7 +157,7 @@ def estimate_inference(
     return int(baseline(model_summary) + weights + batch_size * scale * FLOAT * (values + images))
 
 
-def check_training(config: Any, warn: Any) -> MemoryEstimate:
+def check_training(config: Any) -> MemoryEstimate:
     """Refuse a configuration that cannot fit in this machine's memory; warn when it is close.
 
     Builds the model once to tabulate it (``ember.summary`` at the size it will be trained at).
@@ -184,7 +187,7 @@ def check_training(config: Any, warn: Any) -> MemoryEstimate:
             f"The model alone (weights, gradients, optimizer state) needs {estimate.parameters / GB:.1f} GB: "
             "use a smaller model ('ember summary --list'; 'ember summary MODEL' shows its size)."
         )
-    check(estimate.total, what, advice, warn, available)
+    check(estimate.total, what, advice, available)
     return estimate
 
 
@@ -193,7 +196,6 @@ def check_inference(
     input_size: tuple[int, ...],
     batch_size: int,
     name: str,
-    warn: Any,
     advice: str = "Use a smaller --batch-size.",
 ) -> None:
     """Refuse (or warn about) running ``model`` on batches of ``batch_size`` that this machine cannot hold."""
@@ -202,7 +204,7 @@ def check_inference(
     need = estimate_inference(summary(model, input_size), batch_size)
     shape = "x".join(map(str, input_size))
     what = f"{name} on batches of {batch_size:,} images of {shape} needs about {need / GB:,.1f} GB"
-    check(need, what, advice, warn)
+    check(need, what, advice)
 
 
 def available_memory() -> int | None:
@@ -224,11 +226,11 @@ def available_memory() -> int | None:
     return available + (_resident() or 0)
 
 
-def check(estimate: int, what: str, advice: str, warn: Any, available: int | None = None) -> None:
+def check(estimate: int, what: str, advice: str, available: int | None = None) -> None:
     """Refuse (``InsufficientMemoryError``) if ``estimate`` bytes cannot fit, warn if it is close.
 
     ``what`` names the configuration ('vgg16 on 1x32x32 inputs, batch size 128, needs about ...'),
-    ``advice`` says what to change; ``warn`` prints a warning.
+    ``advice`` says what to change. The warning is Python's (``ember`` prints it as one line).
     """
     available = available_memory() if available is None else available
     if available is None:
@@ -237,7 +239,8 @@ def check(estimate: int, what: str, advice: str, warn: Any, available: int | Non
     if estimate > available:
         raise InsufficientMemoryError(f"{what}, but {have}: it would be killed. {advice}")
     if estimate > WARN_FRACTION * available:
-        warn(f"{what}, and {have}: it may not fit (the estimate can be 40% low). {advice}")
+        message = f"{what}, and {have}: it may not fit (the estimate can be 40% low). {advice}"
+        warnings.warn(message, stacklevel=2)
 
 
 def _meminfo(field: str) -> int | None:

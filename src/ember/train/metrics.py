@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.tensor import Tensor
+from ember.autograd import Tensor
 
 
 def _array(value: Any) -> np.ndarray:

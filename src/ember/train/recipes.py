@@ -114,8 +114,9 @@ def transforms_for(
     return T.Compose(steps)
 
 
-def load_split(config: TrainConfig, train: bool) -> Any:
-    """The raw data set (train or test split), or ``DataUnavailable`` saying how to get it."""
+def load_split(config: TrainConfig, train: bool, can_download: bool = False) -> Any:
+    """The raw data set (train or test split), or ``DataUnavailable`` saying how to get it (``--download``
+    only where the command takes it: ``can_download``)."""
     import ember.data
 
     info = DATASETS[config.dataset]
@@ -123,17 +124,20 @@ def load_split(config: TrainConfig, train: bool) -> Any:
     try:
         return cls(root=config.data_root, train=train, download=config.download)
     except ember.data.DatasetNotFoundError as error:
-        raise DataUnavailable(f"{config.dataset} not found: {error}\nTo get it: {info.how_to_get}") from None
+        how = info.how_to_get
+        if can_download and info.downloadable:
+            how += ", or pass --download to fetch it"
+        raise DataUnavailable(f"{config.dataset} not found: {error}\nTo get it: {how}") from None
 
 
-def load_data(config: TrainConfig) -> RunData:
+def load_data(config: TrainConfig, can_download: bool = False) -> RunData:
     """Training, validation and test splits as datasets with their transforms (not loaders yet)."""
     from ember.data import ArrayDataset, Subset
 
     info = DATASETS[config.dataset]
     input_size = model_input_size(config, info)
-    full = load_split(config, train=True)
-    test = load_split(config, train=False)
+    full = load_split(config, train=True, can_download=can_download)
+    test = load_split(config, train=False, can_download=can_download)
     order = np.random.default_rng(config.seed).permutation(len(full))
     if config.subset is not None:
         order = order[: config.subset]

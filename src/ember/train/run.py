@@ -1,9 +1,13 @@
 """A training run from start to report: what ``ember train`` and ``ember resume`` do.
 
-``start(config)`` makes the run directory, writes the resolved configuration, builds the pieces
-(``ember.train.recipes``), trains with the standard callbacks and finishes: the best checkpoint (by
-validation accuracy) is measured on the test split and the report is written. ``resume(directory)`` reads
-the directory's configuration and ``checkpoints/last.safetensors`` and continues the same run, bit for bit.
+``start(config)`` builds every piece of the run first (``ember.train.recipes``: data, model, optimizer,
+schedule), so that a configuration that cannot run (a validation split larger than the data, options a
+model does not take) is refused before anything is written; then it makes the run directory (new or
+empty, locked: ``ember.train.rundir``), writes the resolved configuration, trains with the standard
+callbacks and finishes: the best checkpoint (by validation accuracy) is measured on the test split and the
+report is written. ``resume(directory)`` continues the run in a directory from ``checkpoints/
+last.safetensors``, bit for bit; what it accepts as changed and how it extends a run to more epochs is in
+``ember.train.resuming``.
 
 A run directory::
 
@@ -13,29 +17,37 @@ A run directory::
     checkpoints/         last.safetensors (to resume), best.safetensors (the model to keep)
     summary.json         the test split's loss, top-1, top-5, per-class accuracy, confusion matrix
     report/              index.html and the PNG plots
+    resumes.jsonl        one line per ember resume: when, from where, the settings changed
+    .lock                the lock of the process writing the run (see ember.train.rundir)
+
+Every file written whole is written atomically (``ember.atomic``); a full disk or a read-only directory
+stops the run with one message naming the file, and the last checkpoint is left intact to resume from.
 """
 
 from __future__ import annotations
 
-import datetime
+import contextlib
 import json
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ember
-from ember.train import recipes
+from ember.atomic import WriteError, atomic_write
+from ember.train import recipes, resuming, rundir
 from ember.train.callbacks import DivergenceGuard, EarlyStopping, MetricLogger, ModelCheckpoint, ProgressBar
 from ember.train.callbacks.checkpoint import BEST, LAST
+from ember.train.callbacks.progress import duration
 from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, require_safetensors
 from ember.train.config import ConfigError, TrainConfig, dump_config, load_config_file, resolve_config
 from ember.train.metrics import EvaluationResult
+from ember.train.rundir import CONFIG_FILE, RunDirectoryError
 from ember.train.trainer import Trainer
 
-CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
 
 
@@ -55,28 +67,24 @@ class RunResult:
     interrupted: bool
     seconds: float
     report: Path | None
+    signal: int | None = None  # the signal that interrupted the run (SIGINT, SIGTERM)
 
     @property
     def finished(self) -> bool:
         return not (self.diverged or self.interrupted)
 
 
-def new_directory(config: TrainConfig) -> Path:
-    """``output/name`` (default name: dataset-model-date-time); refuses to overwrite a run that saved."""
-    name = config.name or f"{config.dataset}-{config.model}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    directory = Path(config.output) / name
-    if (directory / "checkpoints" / LAST).exists():
-        raise ConfigError(
-            [
-                (
-                    "name",
-                    f"{directory} already holds a run: continue it with 'ember resume {directory}' "
-                    "or choose another --name",
-                )
-            ]
-        )
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+@dataclass
+class RunPieces:
+    """Everything a run is built from, made (and so checked) before the run directory is touched."""
+
+    data: recipes.RunData
+    train_loader: Any
+    val_loader: Any
+    test_loader: Any
+    model: Any
+    optimizer: Any
+    scheduler: Any
 
 
 def checkpoint_metadata(config: TrainConfig, data: recipes.RunData) -> dict[str, Any]:
@@ -93,54 +101,49 @@ def _count_parameters(model: Any) -> int:
     return sum(int(p.data.size) for p in model.parameters())
 
 
-def _adjust_schedule_state(trainer: Trainer, state: dict[str, Any]) -> None:
-    """Extending a run (more epochs): keep the schedule's position but the new schedule's length."""
-    if trainer.scheduler is None or state.get("scheduler") is None:
-        return
-    fresh = trainer.scheduler.state_dict()
-    position = ("last_epoch", "_step_count", "_last_lr", "_get_lr_called_within_step", "last_epoch_")
-    state["scheduler"] = {**fresh, **{k: v for k, v in state["scheduler"].items() if k in position}}
+def build(config: TrainConfig, can_download: bool = False) -> RunPieces:
+    """Load the data and build the model, optimizer and schedule: every check that needs the data or the
+    zoo happens here, before a run directory exists."""
+    require_safetensors()
+    ember.manual_seed(config.seed)
+    data = recipes.load_data(config, can_download=can_download)
+    train_loader, val_loader, test_loader = recipes.loaders(config, data)
+    if config.early_stopping and val_loader is None:
+        raise ConfigError([("early_stopping", "needs a validation split (val_size > 0)")])
+    model = recipes.build_model(config, len(data.classes), data.info.channels, data.input_size[1])
+    optimizer = recipes.build_optimizer(config, model)
+    scheduler = recipes.build_scheduler(config, optimizer, len(train_loader))
+    return RunPieces(data, train_loader, val_loader, test_loader, model, optimizer, scheduler)
 
 
 def execute(
     config: TrainConfig,
+    pieces: RunPieces,
     directory: Path,
-    resume_from: Path | None = None,
     resume_state: dict[str, Any] | None = None,
-    extend: bool = False,
     echo: Callable[[str], None] = _stdout,
     progress: ProgressBar | None = None,
+    note: str | None = None,
+    resume_note: str | None = None,
 ) -> RunResult:
-    """Build the run's pieces, train (from scratch or from a checkpoint), finish (test, summary, report)."""
+    """Train (from scratch, or from ``resume_state``) in ``directory`` and finish (test, summary, report)."""
     started = time.perf_counter()
-    require_safetensors()
-    ember.manual_seed(config.seed)
-    data = recipes.load_data(config)
-    train_loader, val_loader, test_loader = recipes.loaders(config, data)
-    model = recipes.build_model(config, len(data.classes), data.info.channels, data.input_size[1])
-    optimizer = recipes.build_optimizer(config, model)
-    scheduler = recipes.build_scheduler(config, optimizer, len(train_loader))
+    data = pieces.data
     checkpoints = ModelCheckpoint(
         directory / "checkpoints",
-        monitor="val_accuracy" if val_loader is not None else None,
+        monitor="val_accuracy" if pieces.val_loader is not None else None,
         every_n_steps=config.checkpoint_every,
         metadata=checkpoint_metadata(config, data),
     )
-    callbacks: list[Any] = [
-        DivergenceGuard(),
-        progress or ProgressBar(),
-        MetricLogger(directory),
-        checkpoints,
-    ]
+    callbacks: list[Any] = [DivergenceGuard(), progress or ProgressBar(), MetricLogger(directory)]
+    callbacks.append(checkpoints)
     if config.early_stopping:
-        if val_loader is None:
-            raise ConfigError([("early_stopping", "needs a validation split (val_size > 0)")])
         callbacks.append(EarlyStopping("val_accuracy", patience=config.early_stopping))
     trainer = Trainer(
-        model,
-        optimizer,
+        pieces.model,
+        pieces.optimizer,
         recipes.build_loss(config),
-        scheduler=scheduler,
+        scheduler=pieces.scheduler,
         scheduler_interval=config.schedule.interval or "epoch",
         regularization=recipes.build_regularization(config),
         callbacks=callbacks,
@@ -148,18 +151,17 @@ def execute(
     )
     held_out = len(data.val) if data.val is not None else 0
     splits = f"{len(data.train)} train / {held_out} val / {len(data.test)} test"
-    echo(f"run directory: {directory}")
+    echo(f"run directory: {directory}" + (f" ({note})" if note else ""))
     echo(f"data: {config.dataset}, {splits}, augmentation: {', '.join(config.augment)}")
     shape = recipes.describe_input(config, data.info, data.input_size)
-    echo(f"model: {config.model}, {_count_parameters(model):,} parameters, {shape}")
+    echo(f"model: {config.model}, {_count_parameters(pieces.model):,} parameters, {shape}")
     echo(describe_optimization(config))
-    if resume_from is not None:
-        state = resume_state if resume_state is not None else load_checkpoint(resume_from)
-        if extend:
-            _adjust_schedule_state(trainer, state)
-        trainer.load_state_dict(state)
-        echo(f"resuming from {resume_from} (epoch {trainer.epoch}, step {trainer.step})")
-    trainer.fit(train_loader, val_loader, epochs=config.total_epochs)
+    if resume_state is not None:
+        trainer.load_state_dict(resume_state)
+        echo(f"resuming from {checkpoints.last_path} (epoch {trainer.epoch}, step {trainer.step})")
+        if resume_note:
+            echo(resume_note)
+    trainer.fit(pieces.train_loader, pieces.val_loader, epochs=config.total_epochs)
     result = RunResult(
         directory=directory,
         config=config,
@@ -171,20 +173,16 @@ def execute(
         interrupted=trainer.interrupted,
         seconds=time.perf_counter() - started,
         report=None,
+        signal=trainer.interrupt_signal,
     )
-    if trainer.diverged:
+    if trainer.diverged:  # the progress callback has printed the diagnosis
         last = checkpoints.last_path
-        kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved before it"
-        echo(f"{trainer.stop_reason}\n{kept}")
+        echo(f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved before it")
         return result
     if trainer.interrupted:
-        echo(f"interrupted: continue with 'ember resume {directory}'")
+        echo(f"continue with 'ember resume {directory}'")
         return result
-    return finish(result, trainer, data, test_loader, checkpoints, echo, started)
-
-
-def duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+    return finish(result, trainer, data, pieces.test_loader, checkpoints, echo, started)
 
 
 def describe_optimization(config: TrainConfig) -> str:
@@ -228,7 +226,7 @@ def finish(
         "model": result.config.model,
         "epochs": trainer.epoch,
         "best_epoch": result.best_epoch,
-        "checkpoint": str(chosen),
+        "checkpoint": chosen.relative_to(result.directory).as_posix(),
         "stop_reason": result.stop_reason,
         "seconds": round(result.seconds, 1),
     }
@@ -254,7 +252,7 @@ def finish(
 def write_summary(
     directory: Path, summary: dict[str, Any], test: EvaluationResult, classes: list[str]
 ) -> dict[str, Any]:
-    """``summary.json``: the run's facts and its test-split measures."""
+    """``summary.json``: the run's facts and its test-split measures (written atomically)."""
     summary = {
         **summary,
         "test": {
@@ -266,76 +264,127 @@ def write_summary(
             "confusion_matrix": test.confusion.tolist(),
         },
     }
-    (directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def rewrite_report(directory: Path, data_root: str | None = None) -> Path:
+@contextlib.contextmanager
+def stops_cleanly(directory: Path, command: str) -> Iterator[None]:
+    """A refused write (full disk, read-only folder) ends ``command`` with one message: which file, what
+    happened, what to do, and what is intact (every file written whole is atomic, so all of them are)."""
+    try:
+        yield
+    except WriteError as error:
+        reporting = error.path == directory / SUMMARY_FILE or directory / "report" in error.path.parents
+        if command == "report" or reporting:  # the run has finished: only its report is missing
+            then = f"then run 'ember report {directory}' again (the files already there are intact)"
+        else:
+            then = "then start the run again (it had saved no checkpoint)"
+            last = directory / "checkpoints" / LAST
+            with contextlib.suppress(CheckpointError):
+                saved = read_metadata(last)
+                then = (
+                    f"then continue with 'ember resume {directory}' (nothing was half-written: "
+                    f"{last} is intact, epoch {saved.get('epoch')}, step {saved.get('step')})"
+                )
+        raise WriteError(error.path, error, advice=f"{error.advice}, {then}") from error
+
+
+def rewrite_report(directory: str | Path, data_root: str | None = None) -> Path:
     """Evaluate the run's best checkpoint on the test split again and rewrite summary.json and report/."""
     from ember.data import DataLoader
     from ember.train.report import write_report
     from ember.train.trainer import evaluate
 
-    config, model, metadata, path = load_trained(directory)
-    if data_root:
-        config.data_root = data_root
-    data = recipes.load_data(config)
-    test = evaluate(
-        model, DataLoader(data.test, batch_size=500), recipes.build_loss(config), len(data.classes), True
-    )
-    summary_path = directory / SUMMARY_FILE
-    previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    facts = {key: value for key, value in previous.items() if key != "test"}
-    facts.update(dataset=config.dataset, model=config.model, checkpoint=str(path))
-    facts.setdefault("epochs", metadata.get("epoch"))
-    write_summary(directory, facts, test, data.classes)
-    return write_report(directory, test=test, images=data.test_images, classes=data.classes)
+    directory = rundir.existing(directory)
+    with rundir.RunLock.acquire(directory), stops_cleanly(directory, "report"):
+        config, model, metadata, path = load_trained(directory)
+        if data_root:
+            config.data_root = data_root
+        data = recipes.load_data(config)
+        test = evaluate(
+            model, DataLoader(data.test, batch_size=500), recipes.build_loss(config), len(data.classes), True
+        )
+        summary_path = directory / SUMMARY_FILE
+        previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+        facts = {key: value for key, value in previous.items() if key != "test"}
+        chosen = path.relative_to(directory).as_posix()
+        facts.update(dataset=config.dataset, model=config.model, checkpoint=chosen)
+        facts.setdefault("epochs", metadata.get("epoch"))
+        write_summary(directory, facts, test, data.classes)
+        return write_report(directory, test=test, images=data.test_images, classes=data.classes)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Entry points
+def absolute(path: str | None) -> str | None:
+    """A data folder as an absolute path, so a checkpoint finds its data from any working directory."""
+    return os.path.abspath(os.path.expanduser(path)) if path else path
+
+
 def start(config: TrainConfig, echo: Callable[[str], None] = _stdout, **options: Any) -> RunResult:
-    """A new run of ``config`` in a new run directory."""
-    require_safetensors()
-    directory = new_directory(config)
-    dump_config(config, directory / CONFIG_FILE)
-    return execute(config, directory, echo=echo, **options)
+    """A new run of ``config`` in a new run directory (made only once every piece of the run is built)."""
+    config.data_root = absolute(config.data_root)
+    pieces = build(config, can_download=True)
+    directory, lock, note = rundir.create(config)
+    with lock, stops_cleanly(directory, "train"):
+        dump_config(config, directory / CONFIG_FILE)
+        return execute(config, pieces, directory, echo=echo, note=note, **options)
 
 
 def resume(
     directory: str | Path,
     epochs: int | None = None,
+    data_root: str | None = None,
     echo: Callable[[str], None] = _stdout,
     **options: Any,
 ) -> RunResult:
-    """Continue the run in ``directory`` from its last checkpoint (to ``epochs`` in all, if given)."""
-    directory = Path(directory)
-    if directory.is_file():  # a checkpoint inside a run directory
-        directory = directory.parent.parent
-    config_path = directory / CONFIG_FILE
-    if not config_path.exists():
-        raise ConfigError([("", f"{directory} is not a run directory (no {CONFIG_FILE})")])
-    config = resolve_config(load_config_file(config_path), str(config_path))
-    last = directory / "checkpoints" / LAST
-    if not last.exists():
-        raise CheckpointError(f"{last}: no checkpoint to resume from (the run stopped before its first save)")
-    state = load_checkpoint(last)
-    done, state_reason = int(state["progress"]["epoch"]), state["progress"].get("stop_reason")
-    extend = epochs is not None and epochs != config.epochs
-    if epochs is not None:
-        if epochs < done:
-            raise ConfigError([("epochs", f"the run has already done {done} epochs")])
-        config.epochs = epochs
+    """Continue the run in ``directory`` from its last checkpoint (to ``epochs`` in all, if given).
+
+    Refused, with the reason and what to do: a run in use by another process, a ``config.yaml`` changed in
+    a field other than ``ember.train.resuming.OVERRIDABLE``, a finished run without more ``epochs``.
+    """
+    directory = rundir.existing(directory)
+    with rundir.RunLock.acquire(directory), stops_cleanly(directory, "resume"):
+        config_path = directory / CONFIG_FILE
+        config = resolve_config(load_config_file(config_path), str(config_path))
+        if epochs is not None:
+            config.epochs = epochs
+        config.data_root = absolute(data_root) or config.data_root
+        last = directory / "checkpoints" / LAST
+        if not last.exists():
+            raise RunDirectoryError(
+                f"{last}: no checkpoint to resume from (the run stopped before its first save): start a "
+                f"new run with its settings: ember train --config {config_path} --name NEW-NAME"
+            )
+        changes = resuming.check_changes(directory, read_metadata(last).get("config"), config)
+        state = load_checkpoint(last)
+        done, step = int(state["progress"]["epoch"]), int(state["progress"]["step"])
+        extend = "epochs" in changes
+        if config.total_epochs < done:
+            raise RunDirectoryError(f"epochs {config.epochs}: the run has already done {done} epochs")
+        stopped = state["progress"].get("stop_reason")
+        if stopped and not extend:
+            raise RunDirectoryError(f"{directory} finished ({stopped}): pass --epochs N to train it further")
+        if done >= config.total_epochs and not extend:
+            raise RunDirectoryError(
+                f"{directory} has done its {done} epochs: pass --epochs N (more than {done}) to train "
+                "it further"
+            )
+        pieces = build(config)
+        note = None
+        if extend:
+            before = float(state["optimizer"]["param_groups"][0]["lr"])
+            state = resuming.relay_schedule(pieces.scheduler, pieces.optimizer, state)
+            after = float(state["optimizer"]["param_groups"][0]["lr"])
+            note = (
+                f"epochs {changes['epochs'][0]} -> {config.epochs}: the {config.schedule.name} schedule is "
+                f"laid over {config.epochs} epochs; from step {step} the learning rate is the one a "
+                f"{config.epochs}-epoch run has there: {after:.4g} (it was {before:.4g})"
+            )
         dump_config(config, config_path)
-    if state_reason and not extend:
-        raise ConfigError([("", f"{directory} finished ({state_reason}); pass --epochs to train it further")])
-    if done >= config.total_epochs and not extend:
-        raise ConfigError(
-            [("", f"{directory} has done its {config.epochs} epochs; pass --epochs to train it further")]
-        )
-    return execute(
-        config, directory, resume_from=last, resume_state=state, extend=extend, echo=echo, **options
-    )
+        resuming.record_resume(directory, done, step, changes)
+        return execute(config, pieces, directory, resume_state=state, echo=echo, resume_note=note, **options)
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -352,14 +401,19 @@ def checkpoint_path(path: str | Path) -> Path:
 
 
 def load_trained(path: str | Path) -> tuple[TrainConfig, Any, dict[str, Any], Path]:
-    """(config, model with the checkpoint's weights in eval mode, checkpoint metadata, checkpoint path)."""
+    """(config, model with the checkpoint's weights in eval mode, checkpoint metadata, checkpoint path).
+
+    The weights are checked as ``load_weights`` does (they fit the model, and are finite).
+    """
+    from ember.train.checkpoint import load_weights
+
     path = checkpoint_path(path)
     metadata = read_metadata(path)
-    if "config" not in metadata or "classes" not in metadata:
+    if not {"config", "classes", "input_size"} <= metadata.keys():
         raise CheckpointError(f"{path}: a checkpoint without its run's configuration (saved by hand?)")
     config = resolve_config(metadata["config"], f"{path} (metadata)")
     channels, side = int(metadata["input_size"][0]), int(metadata["input_size"][1])
     model = recipes.build_model(config, len(metadata["classes"]), channels, side)
-    model.load_state_dict(load_checkpoint(path)["model"])
+    load_weights(path, model, f"the {config.model} model its configuration describes")
     model.eval()
     return config, model, metadata, path

@@ -16,7 +16,8 @@ hooks (progress bar, logs, checkpoints, early stopping, the divergence guard; ``
 Resuming: ``load_state_dict`` restores the model, the optimizer, the scheduler, the counters, the random
 number generators (Ember's default one, NumPy's global one, and the training loader's, which is applied when
 ``fit`` receives the loader) and the callbacks' own state. A run stopped between two steps (Ctrl-C, or a
-checkpoint taken every N steps) continues mid-epoch with the same batches it would have seen.
+checkpoint taken every N steps) continues mid-epoch with the same batches it would have seen. Ctrl-C and
+SIGTERM both stop the loop after the step under way (``interrupted``, ``interrupt_signal``).
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from typing import Any
 import numpy as np
 
 import ember.random
-from ember.autograd.grad_mode import no_grad
+from ember.autograd import Tensor, from_numpy, no_grad
 from ember.nn.module import Module
-from ember.tensor import Tensor
 from ember.train.callbacks.base import BatchLogs, Callback, CallbackList
 from ember.train.metrics import ClassificationMetrics, EvaluationResult
 
 INTERVALS = ("step", "epoch")
+STOP_SIGNALS: dict[int, str] = {signal.SIGINT.value: "Ctrl-C", signal.SIGTERM.value: "SIGTERM"}
 
 
 def quiet_floats() -> np.errstate:
@@ -107,7 +108,8 @@ class Trainer:
         self.stop_reason: str | None = None
         self.diverged = False
         self.interrupted = False
-        self._interrupt_requested = False
+        self.interrupt_signal: int | None = None  # the signal that stopped the run (SIGINT or SIGTERM)
+        self._interrupt_requested: int | None = None
         self._epoch_totals = self._fresh_totals()
         self._loader_state: dict[str, Any] | None = None
 
@@ -130,6 +132,7 @@ class Trainer:
         """
         self.train_loader, self.max_epochs = train_loader, epochs
         self.should_stop, self.stop_reason, self.diverged, self.interrupted = False, None, False, False
+        self.interrupt_signal = None
         if self._loader_state is not None and hasattr(train_loader, "load_state_dict"):
             train_loader.load_state_dict(self._loader_state)
         self._loader_state = None
@@ -141,6 +144,7 @@ class Trainer:
                     if self.should_stop:  # stopped between two steps: the epoch is not complete
                         break
                     self._end_epoch(val_loader)
+                    self._honour_interrupt()  # a signal during validation: stop at the epoch's end
         finally:
             self.callbacks.on_fit_end(self)
         return self.history
@@ -182,11 +186,14 @@ class Trainer:
             totals["lr"] = lr
             tick = now
             self.callbacks.on_train_batch_end(self, logs)
-            if self._interrupt_requested:
-                self.interrupted = True
-                self.stop("interrupted (Ctrl-C)")
+            self._honour_interrupt()
             if self.should_stop:
                 return
+
+    def _honour_interrupt(self) -> None:
+        if self._interrupt_requested and not self.should_stop:
+            self.interrupted, self.interrupt_signal = True, self._interrupt_requested
+            self.stop(f"interrupted ({STOP_SIGNALS[self._interrupt_requested]})")
 
     def _end_epoch(self, val_loader: Any) -> None:
         totals = self._epoch_totals
@@ -225,8 +232,9 @@ class Trainer:
 
     @contextlib.contextmanager
     def _graceful_interrupt(self) -> Iterator[None]:
-        """The first Ctrl-C stops the run after the current step (a consistent state to checkpoint)."""
-        self._interrupt_requested = False
+        """The first Ctrl-C or SIGTERM (what ``kill``, a job scheduler or a container stop sends) stops the
+        run after the current step, a consistent state to checkpoint; a second one aborts at once."""
+        self._interrupt_requested = None
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -234,14 +242,16 @@ class Trainer:
         def handler(signum: int, frame: Any) -> None:
             if self._interrupt_requested:
                 raise KeyboardInterrupt
-            self._interrupt_requested = True
-            print("\nstopping after this step (Ctrl-C again to abort at once)", file=sys.stderr)
+            self._interrupt_requested = signum
+            name = STOP_SIGNALS[signum]
+            print(f"\nstopping after this step ({name}; {name} again to abort at once)", file=sys.stderr)
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {number: signal.signal(number, handler) for number in STOP_SIGNALS}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for number, action in previous.items():
+                signal.signal(number, action)
 
     @property
     def lr(self) -> float:
@@ -349,8 +359,8 @@ def predict(model: Module, data: Any, batch_size: int = 256) -> Tensor:
         if isinstance(data, Tensor | np.ndarray):
             array = data.data if isinstance(data, Tensor) else np.asarray(data, dtype=np.float32)
             for start in range(0, len(array), batch_size):
-                outputs.append(model(Tensor._from_op(array[start : start + batch_size], None)))
+                outputs.append(model(from_numpy(array[start : start + batch_size])))
         else:
             for batch in data:
                 outputs.append(model(batch[0] if isinstance(batch, list | tuple) else batch))
-    return Tensor._from_op(np.concatenate([out.data for out in outputs]), None)
+    return from_numpy(np.concatenate([out.data for out in outputs]))

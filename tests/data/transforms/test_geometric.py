@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import ember
+from ember.autograd import Tensor
 from ember.data.transforms import (
     CenterCrop,
     Pad,
@@ -15,7 +16,6 @@ from ember.data.transforms import (
     RandomVerticalFlip,
     Resize,
 )
-from ember.tensor import Tensor
 
 
 def batch(n: int = 6, channels: int = 3, size: int = 9, seed: int = 0) -> np.ndarray:

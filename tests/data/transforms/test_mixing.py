@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import ember
+from ember.autograd import Tensor
 from ember.data.transforms import CutMix, MixUp, Mixup, RandomErasing
-from ember.tensor import Tensor
 
 
 def test_random_erasing_blanks_one_box_per_chosen_sample() -> None:

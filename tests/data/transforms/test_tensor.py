@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from ember.autograd import Tensor
 from ember.data import ArrayDataset
 from ember.data.transforms import Compose, Normalize, SubtractMean, ToTensor, channel_stats, mean_image
-from ember.tensor import Tensor
 
 from ..conftest import mnist_arrays
 

@@ -2,17 +2,15 @@
 
 Each batch file is a Python pickle of a dict: ``data`` (a uint8 N x 3072 array, the red plane, then green,
 then blue, row by row), ``labels`` (CIFAR-10) or ``fine_labels``/``coarse_labels`` (CIFAR-100), and some
-names. A pickle can run any code on loading, and a data file must never be able to, so these are read with a
-restricted unpickler: ``find_class`` hands out only what a pickled NumPy array needs (``_reconstruct``,
-``ndarray`` and ``dtype``) and refuses every other global, so a file that asks for ``os.system`` fails before
-anything runs.
+names. A pickle can run any code on loading, and a data file must never be able to, so these are read with
+``ember.data.safe_pickle``, which builds containers and plain NumPy arrays only, as written by Python 2 (the
+published batches) or Python 3 with any protocol. A batch is checked after loading (its fields, N x 3072
+values in 0-255, one label in range per image), and every problem is reported by file name.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,49 +19,23 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ember.data.datasets.base import FileDataset
-from ember.data.files import download, extract_tar
+from ember.data.files import damaged, download, extract_tar
+from ember.data.safe_pickle import load_pickle
 
 
-def _reconstruct() -> Any:
-    try:
-        from numpy._core.multiarray import _reconstruct as reconstruct  # NumPy 2
-    except ImportError:  # pragma: no cover - NumPy 1
-        from numpy.core.multiarray import _reconstruct as reconstruct  # type: ignore[no-redef]
-    return reconstruct
-
-
-ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),  # how NumPy 1 (and the published files) name it
-    ("numpy._core.multiarray", "_reconstruct"),  # how NumPy 2 names it
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that builds only plain containers and NumPy arrays, never arbitrary objects."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(
-                f"refusing to load global {module}.{name}: a data file may hold only containers and arrays"
-            )
-        if name == "_reconstruct":
-            return _reconstruct()
-        return np.ndarray if name == "ndarray" else np.dtype
-
-
-def load_pickle(path: str | os.PathLike[str]) -> Any:
-    """Unpickle a data file safely (``latin1`` decodes the Python 2 strings of the published batches)."""
-    with open(path, "rb") as stream:
-        return RestrictedUnpickler(io.BytesIO(stream.read()), encoding="latin1").load()
-
-
-def _field(entry: dict[Any, Any], key: str) -> Any:
+def _field(path: Path, entry: Any, key: str) -> Any:
     """A batch's field by its name, whether the keys were decoded to str or kept as bytes."""
-    if key in entry:
-        return entry[key]
-    return entry[key.encode()]
+    if not isinstance(entry, dict):
+        raise damaged(path, f"expected a dict of fields (a CIFAR batch), found a {type(entry).__name__}")
+    for candidate in (key, key.encode()):
+        if candidate in entry:
+            return entry[candidate]
+    keys = ", ".join(repr(k) for k in list(entry)[:8])
+    raise damaged(path, f"no {key!r} field (a CIFAR batch has data and labels; this one has {keys})")
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin1") if isinstance(value, bytes) else str(value)
 
 
 class CIFAR10(FileDataset):
@@ -84,13 +56,29 @@ class CIFAR10(FileDataset):
         return [*(self.train_list if train else self.test_list), self.meta["filename"]]
 
     def read(self, folder: Path, names: list[str]) -> tuple[np.ndarray, Any]:
+        meta = folder / names[-1]
+        self.classes = [_text(c) for c in _field(meta, load_pickle(meta), self.meta["key"])]
         images, labels = [], []
         for name in names[:-1]:
-            entry = load_pickle(folder / name)
-            images.append(np.asarray(_field(entry, "data"), dtype=np.uint8).reshape(-1, 3, 32, 32))
-            labels.extend(_field(entry, self.label_key))
-        self.classes = [str(c) for c in _field(load_pickle(folder / names[-1]), self.meta["key"])]
+            data, targets = self._batch(folder / name, len(self.classes))
+            images.append(data)
+            labels.extend(targets)
         return np.ascontiguousarray(np.concatenate(images).transpose(0, 2, 3, 1)), labels  # N x 32 x 32 x 3
+
+    def _batch(self, path: Path, classes: int) -> tuple[np.ndarray, list[int]]:
+        """A batch file's images (N x 3 x 32 x 32 uint8) and labels, checked."""
+        entry = load_pickle(path)
+        data = np.asarray(_field(path, entry, "data"))
+        labels = np.asarray(_field(path, entry, self.label_key))
+        if data.ndim != 2 or data.shape[1] != 3072 or data.dtype.kind not in "iu":
+            raise damaged(path, f"expected data of N x 3072 integers, found {data.dtype} {data.shape}")
+        if data.size and (data.min() < 0 or data.max() > 255):
+            raise damaged(path, "pixel values outside 0-255")
+        if labels.shape != (len(data),) or labels.dtype.kind not in "iu":
+            raise damaged(path, f"expected {len(data)} integer labels, found {labels.dtype} {labels.shape}")
+        if labels.size and (labels.min() < 0 or labels.max() >= classes):
+            raise damaged(path, f"labels outside 0-{classes - 1}, the classes of its meta file")
+        return data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32), labels.tolist()
 
     def fetch(self, target: Path) -> None:
         """Fetch the archive beside ``target``, unpack it in a scratch folder, rename the result in place."""

@@ -16,16 +16,15 @@ from typing import Any
 import numpy as np
 
 from ember.data.dataset import Dataset
-from ember.data.optional import require
+from ember.data.images import open_image
+from ember.errors import MissingFileError
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 def pil_loader(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image file as a uint8 H x W x 3 RGB array."""
-    image_module = require("PIL.Image", "ImageFolder")
-    with image_module.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+    """An image file as a uint8 H x W x 3 RGB array (``DataFormatError`` naming a file that is not one)."""
+    return np.asarray(open_image(path, "RGB", "ImageFolder"))
 
 
 class ImageFolder(Dataset):
@@ -44,10 +43,10 @@ class ImageFolder(Dataset):
         self.transform, self.target_transform, self.loader = transform, target_transform, loader
         folder = Path(root)
         if not folder.is_dir():
-            raise FileNotFoundError(f"ImageFolder: {folder} is not a folder")
+            raise MissingFileError(f"ImageFolder: {folder} is not a folder")
         self.classes = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
         if not self.classes:
-            raise FileNotFoundError(f"ImageFolder: no class folders found in {folder}")
+            raise MissingFileError(f"ImageFolder: no class folders found in {folder}")
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
         valid = is_valid_file or (lambda path: path.lower().endswith(IMG_EXTENSIONS))
         self.samples: list[tuple[str, int]] = []
@@ -56,7 +55,7 @@ class ImageFolder(Dataset):
                 str(path) for path in (folder / name).rglob("*") if path.is_file() and valid(str(path))
             )
             if not found and not allow_empty:
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"ImageFolder: found no valid file for class {name!r} in {folder / name} "
                     f"(supported extensions: {', '.join(IMG_EXTENSIONS)})"
                 )

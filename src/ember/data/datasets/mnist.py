@@ -2,21 +2,28 @@
 
 IDX is a tiny binary format: two zero bytes, a type code (0x08 unsigned byte, ...), the number of dimensions,
 each dimension as a big-endian 32-bit integer, then the values. Files may be gzip-compressed (as published) or
-not. Both data sets hold 60,000 training and 10,000 test images; the whole set lives in memory as one uint8
-array (``.data``, N x 28 x 28) with int64 labels (``.targets``), so the loader takes its fast path.
+not; the first two bytes tell (gzip's magic number), not the name. Both data sets hold 60,000 training and
+10,000 test images; the whole set lives in memory as one uint8 array (``.data``, N x 28 x 28) with int64
+labels (``.targets``), so the loader takes its fast path.
+
+A file is read header first: the size the header announces is checked against the file (exactly, for an
+uncompressed file; for a gzip file, against the most that deflate can expand its bytes to, about 1032 to 1)
+and against ``MAX_BYTES`` before anything is allocated, then the values stream into one preallocated array.
+A damaged file (truncated, not gzip after all, a wrong header) is reported by name with what is wrong.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import numpy as np
 
 from ember.data.datasets.base import FileDataset
-from ember.data.files import download, existing
+from ember.data.files import damaged, download, existing
 
 IDX_TYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(np.uint8),
@@ -26,23 +33,77 @@ IDX_TYPES: dict[int, np.dtype[Any]] = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
+GZIP_MAGIC = b"\x1f\x8b"
+DEFLATE_MAX_RATIO = 1032  # deflate's ceiling: a 258-byte match costs at least 2 bits (RFC 1951)
+MAX_BYTES = 1 << 34  # 16 GiB: no IDX file Ember reads into memory may announce more
+CHUNK = 1 << 20  # the most held twice: the inflated chunk and its place in the array
+
+
+def _read_exact(stream: IO[bytes], count: int) -> bytes:
+    data = stream.read(count)
+    return data if data is not None else b""
+
+
+def _parse_header(path: Path, stream: IO[bytes]) -> tuple[np.dtype[Any], tuple[int, ...], int]:
+    """(type, shape, header length) from the first bytes of an IDX stream."""
+    magic = _read_exact(stream, 4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_TYPES:
+        raise damaged(
+            path,
+            f"not an IDX file (it starts with {magic.hex() or 'nothing'}; an IDX file starts with 00 00, a "
+            "type code and the number of dimensions)",
+        )
+    dims = _read_exact(stream, 4 * magic[3])
+    if len(dims) < 4 * magic[3]:
+        raise damaged(path, f"truncated in its IDX header ({magic[3]} dimensions announced)")
+    shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+    return IDX_TYPES[magic[2]], shape, 4 + len(dims)
+
+
+def _check_size(path: Path, shape: tuple[int, ...], nbytes: int, header: int, size: int, gz: bool) -> None:
+    """Refuse a header that announces more than the file can hold, before allocating anything."""
+    announced = f"its header announces {shape} values ({nbytes:,} bytes)"
+    if nbytes > MAX_BYTES:
+        raise damaged(path, f"{announced}, more than Ember reads into memory ({MAX_BYTES:,} bytes)")
+    if gz and nbytes + header > DEFLATE_MAX_RATIO * size + 1024:
+        raise damaged(
+            path, f"{announced}, more than a {size:,}-byte gzip file can expand to: its header is wrong"
+        )
+    if not gz and nbytes != size - header:
+        raise damaged(path, f"{announced} but {size - header:,} bytes follow the header")
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """An IDX file (gzip-compressed or not) as a NumPy array of its shape and type."""
+    """An IDX file (gzip-compressed or not) as a NumPy array of its shape and type.
+
+    Raises ``DataFormatError`` naming the file for anything but a whole, consistent IDX file.
+    """
     path = Path(path)
-    opener: Any = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as stream:
-        raw = stream.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
-        raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
-    dtype, ndim = IDX_TYPES[raw[2]], raw[3]
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    offset = 4 + 4 * ndim
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - offset != expected:
-        raise ValueError(f"{path}: IDX header says {shape} ({expected} bytes) but {len(raw) - offset} follow")
-    return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
+    with open(path, "rb") as raw:
+        size = os.fstat(raw.fileno()).st_size
+        gz = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+        what = "gzip-compressed IDX" if gz else "IDX"
+        try:
+            dtype, shape, header = _parse_header(path, stream)
+            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            _check_size(path, shape, nbytes, header, size, gz)
+            values = np.empty(nbytes, dtype=np.uint8)
+            view, filled = memoryview(values.data), 0
+            while filled < nbytes:
+                count = stream.readinto(view[filled : filled + CHUNK])
+                if not count:
+                    raise damaged(
+                        path, f"truncated: its header announces {nbytes:,} bytes of values, {filled:,} follow"
+                    )
+                filled += count
+            if stream.read(1):  # for gzip this also checks the CRC and the length in the trailer
+                raise damaged(path, f"more data than its header announces ({shape} values)")
+        except (EOFError, OSError, zlib.error) as error:  # BadGzipFile is an OSError
+            raise damaged(path, f"damaged {what} file ({error or type(error).__name__})") from None
+    array = values.view(dtype).reshape(shape)
+    return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
 
 
 class MNIST(FileDataset):
@@ -72,9 +133,22 @@ class MNIST(FileDataset):
         return [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
 
     def read(self, folder: Path, names: list[str]) -> tuple[np.ndarray, Any]:
-        images, labels = (read_idx(existing(folder, name)) for name in names)  # type: ignore[arg-type]
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(f"{type(self).__name__}: unexpected shapes {images.shape} and {labels.shape}")
+        """The images (N x 28 x 28 uint8) and labels (N, in range), checked against each other."""
+        image_path, label_path = (existing(folder, name) for name in names)
+        assert image_path is not None and label_path is not None  # found by find_or_download
+        images, labels = read_idx(image_path), read_idx(label_path)
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise damaged(image_path, f"expected 28 x 28 uint8 images, found {images.dtype} {images.shape}")
+        if labels.dtype != np.uint8 or labels.ndim != 1:
+            raise damaged(label_path, f"expected uint8 labels (N,), found {labels.dtype} {labels.shape}")
+        if len(images) != len(labels):
+            raise damaged(
+                label_path,
+                f"{len(labels):,} labels for the {len(images):,} images of {image_path}: the two files are "
+                "not from the same set",
+            )
+        if labels.size and labels.max() >= len(self.classes):
+            raise damaged(label_path, f"label {labels.max()} is not one of the {len(self.classes)} classes")
         return images, labels
 
     def fetch(self, target: Path) -> None:

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from ember.autograd import Tensor, from_numpy
 from ember.random import Generator, numpy_generator
-from ember.tensor import Tensor
 
 _local = threading.local()
 
@@ -94,7 +94,7 @@ class Transform:
                 )
             batch = array if array.ndim == 4 else array.reshape((1,) * (4 - array.ndim) + array.shape)
             out = self.apply_batch(batch)
-            return Tensor._from_op(out if array.ndim == 4 else out[0], None)
+            return from_numpy(out if array.ndim == 4 else out[0])
         if isinstance(sample, np.ndarray):
             if sample.ndim not in (2, 3):
                 raise ValueError(
@@ -102,7 +102,7 @@ class Transform:
                 )
             out = self.apply_batch(to_nchw(sample[None]))
             if self.makes_tensor:
-                return Tensor._from_op(out[0], None)
+                return from_numpy(out[0])
             return from_nchw(out, sample.ndim + 1)[0]
         raise TypeError(
             f"{type(self).__name__}: expected an image (NumPy array, H x W or H x W x C) or an Ember Tensor "

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from ember.autograd import Tensor
 from ember.data.optional import require
 from ember.data.transforms.base import as_float, batch_images, random_source, to_nchw
 from ember.random import Generator, numpy_generator
-from ember.tensor import Tensor
 
 
 def make_grid(

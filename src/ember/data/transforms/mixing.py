@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from ember.autograd import Tensor, from_numpy
 from ember.data.transforms.base import RandomTransform
 from ember.data.transforms.geometric import sample_boxes
 from ember.random import Generator
-from ember.tensor import Tensor
 
 
 class RandomErasing(RandomTransform):
@@ -101,7 +101,7 @@ class _BatchMixer:
         mixed, lam = self.mix(images, lam, rng)
         targets = self.soft_labels(labels, lam, images.dtype)
         if was_tensor:
-            return Tensor._from_op(mixed, None), Tensor._from_op(targets, None)
+            return from_numpy(mixed), from_numpy(targets)
         return mixed, targets
 
     def mix(self, images: np.ndarray, lam: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:

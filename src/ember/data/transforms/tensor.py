@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ember.autograd import Tensor
 from ember.data.transforms.base import Transform, to_nchw
-from ember.tensor import Tensor
 
 
 class ToTensor(Transform):

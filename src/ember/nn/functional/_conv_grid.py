@@ -136,8 +136,12 @@ def grid_body(grid: np.ndarray, geo: ConvGeometry, offset: int, rows: int, cols:
 
 def input_grid(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """x (N, C, H, W) copied into a zero-gapped channel-major grid (a reused workspace)."""
-    grid = _workspace.zeroed_grid("input", geo, (x.shape[1], geo.grid_size), x.dtype)
-    split_copy(grid_body(grid, geo, geo.lead, geo.height, geo.width), x.transpose(1, 0, 2, 3))
+
+    def values(g: np.ndarray) -> tuple[np.ndarray]:
+        return (grid_body(g, geo, geo.lead, geo.height, geo.width),)
+
+    grid = _workspace.zeroed_grid("input", geo, (x.shape[1], geo.grid_size), x.dtype, values)
+    split_copy(values(grid)[0], x.transpose(1, 0, 2, 3))
     return grid
 
 
@@ -145,18 +149,25 @@ def output_grid(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """dy (N, O, Ho, Wo) in a zero-gapped grid of the input's geometry, with the zero margins of
     ``output_margins`` before and after, for the transposed convolution."""
     front, back = geo.output_margins
-    grid = _workspace.zeroed_grid(
-        "output", geo, (grad.shape[1], front + geo.batch * geo.plane + back), grad.dtype
-    )
-    split_copy(grid_body(grid, geo, front, geo.out_height, geo.out_width), grad.transpose(1, 0, 2, 3))
+
+    def values(g: np.ndarray) -> tuple[np.ndarray]:
+        return (grid_body(g, geo, front, geo.out_height, geo.out_width),)
+
+    shape = (grad.shape[1], front + geo.batch * geo.plane + back)
+    grid = _workspace.zeroed_grid("output", geo, shape, grad.dtype, values)
+    split_copy(values(grid)[0], grad.transpose(1, 0, 2, 3))
     return grid
 
 
 def output_positions(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """dy (N, O, Ho, Wo) as the (O, N, Ho, out_cols) matrix of the computed positions, zero in the gaps."""
+
+    def values(p: np.ndarray) -> tuple[np.ndarray]:
+        return (p[..., : geo.out_width],)
+
     shape = (grad.shape[1], geo.batch, geo.out_height, geo.out_cols)
-    positions = _workspace.zeroed_grid("positions", geo, shape, grad.dtype)
-    split_copy(positions[..., : geo.out_width], grad.transpose(1, 0, 2, 3))
+    positions = _workspace.zeroed_grid("positions", geo, shape, grad.dtype, values)
+    split_copy(values(positions)[0], grad.transpose(1, 0, 2, 3))
     return positions
 
 

@@ -71,6 +71,7 @@ def prefers_transposed(geo: ConvGeometry, in_channels: int, out_channels: int) -
 # The three products of a convolution
 
 
+@_workspace.kernel
 def forward(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, groups: int
 ) -> np.ndarray:
@@ -96,6 +97,7 @@ def forward(
     return to_nchw(out[..., : geo.out_width], x.dtype, bias)
 
 
+@_workspace.kernel
 def backward(
     x: np.ndarray | None,
     weight: np.ndarray | None,
@@ -111,6 +113,7 @@ def backward(
     return grad_input, grad_weight
 
 
+@_workspace.kernel
 def weight_gradient(
     x: np.ndarray,
     grad: np.ndarray,
@@ -149,6 +152,7 @@ def _sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
     return total
 
 
+@_workspace.kernel
 def input_gradient(
     weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int, positions: np.ndarray | None = None
 ) -> np.ndarray:

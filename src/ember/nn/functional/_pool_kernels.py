@@ -145,11 +145,15 @@ def phases(x: np.ndarray, geo: PoolGeometry, fill: float) -> np.ndarray:
     if (sh, sw) == (1, 1) and not geo.needs_padding:
         return x[None, None]
     size_q, parts = _phase_plan(geo)
+
+    def values(phased: np.ndarray) -> list[np.ndarray]:
+        return [phased[a, b, ..., rows, cols] for a, b, rows, cols in parts]
+
     shape = (sh, sw, *x.shape[:-2], *size_q)
-    q = _workspace.zeroed_grid("pool-phases", geo, shape, x.dtype, fill)
+    q = _workspace.zeroed_grid("pool-phases", geo, shape, x.dtype, values, fill)
     top, left = geo.padding
-    for a, b, rows, cols in parts:
-        q[a, b, ..., rows, cols] = x[..., (a - top) % sh :: sh, (b - left) % sw :: sw]
+    for (a, b, _, _), target in zip(parts, values(q), strict=True):
+        target[...] = x[..., (a - top) % sh :: sh, (b - left) % sw :: sw]
     return q
 
 
@@ -208,6 +212,7 @@ def _pool_arguments(geo: PoolGeometry) -> tuple[int, ...]:
     return (sh, sw, dh, dw, top, left)
 
 
+@_workspace.kernel
 def max_pool(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray]:
     """(maximum over each window, its tap index); ties go to the first tap in row-major order."""
     lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
@@ -311,6 +316,7 @@ def average_divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
     return sizes[0][:, None] * sizes[1][None, :]
 
 
+@_workspace.kernel
 def avg_pool_sum(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     """Sum of each window (taps added in row-major order, as PyTorch accumulates)."""
     source = phases(x, geo, 0.0)

@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from ember import ops
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.ops.broadcast import unbroadcast
 from ember.ops.linalg import Linear as LinearFunction
-from ember.tensor import Tensor
 
 
 class LeakyReLU(Function):

@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.nn.functional import _conv_kernels as kernels
 from ember.nn.functional._conv_grid import ConvGeometry, geometry
-from ember.tensor import Tensor
 
 IntPair = int | Sequence[int]
 

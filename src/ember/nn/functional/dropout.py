@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor, from_numpy
 from ember.nn.shape_check import input_shape_error
 from ember.random import Generator, numpy_generator
-from ember.tensor import Tensor
 
 
 def dropout_mask(
@@ -56,7 +55,7 @@ def _apply(input: Tensor, mask_shape: tuple[int, ...], p: float, inplace: bool, 
     else:
         mask = dropout_mask(mask_shape, p, input.dtype, generator)
     if inplace:
-        return input.mul_(Tensor._from_op(mask, None))
+        return input.mul_(from_numpy(mask))
     return Dropout.apply(input, mask)
 
 

@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.nn.functional.reduction import check_reduction, reduce, upstream
-from ember.nn.shape_check import input_shape_error
-from ember.tensor import Tensor
+from ember.nn.shape_check import InputShapeError, input_shape_error
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
@@ -57,7 +56,12 @@ class ClassTargets:
         dtype: Any,
     ) -> None:
         self.out_shape = () if len(shape) == 1 else (shape[0], *shape[2:])
-        if target.shape != self.out_shape or target.dtype.kind not in "iu":
+        if target.dtype.kind not in "iu":
+            raise InputShapeError(
+                f"{name}: expected target class indices (an integer array) of shape {self.out_shape}, got "
+                f"{target.dtype} values of shape {target.shape}"
+            )
+        if target.shape != self.out_shape:
             expected = f"class indices of shape {self.out_shape} for input {tuple(shape)}"
             raise input_shape_error(name, expected, target.shape, what="target")
         classes = shape[0] if len(shape) == 1 else shape[1]
@@ -80,6 +84,13 @@ class ClassTargets:
         else:
             self.total_weight = labels.size
         self.index = (np.arange(labels.size), self.classes)
+
+
+def _check_class_weight(name: str, input: Tensor, weight: Tensor | None) -> None:
+    """A class weight must hold one number per class, as PyTorch requires."""
+    classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    if weight is not None and tuple(weight.shape) != (classes,):
+        raise input_shape_error(name, f"({classes},) (one per class)", weight.shape, what="weight")
 
 
 class CrossEntropy(Function):
@@ -200,6 +211,7 @@ def cross_entropy(
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim == 0:
         raise input_shape_error("cross_entropy", "logits (N, C, ...) or (C,)", input.shape)
+    _check_class_weight("cross_entropy", input, weight)
     return CrossEntropy.apply(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
@@ -237,6 +249,7 @@ def nll_loss(
     check_reduction("nll_loss", reduction)
     if input.ndim == 0:
         raise input_shape_error("nll_loss", "log-probabilities (N, C, ...) or (C,)", input.shape)
+    _check_class_weight("nll_loss", input, weight)
     return NLL.apply(input, target, weight, ignore_index, reduction)
 
 
@@ -256,7 +269,8 @@ class MultiMargin(Function):
     ) -> np.ndarray:
         z = _rows(scores)
         dtype = z.dtype.type
-        targets = ClassTargets("multi_margin_loss", scores.shape[:2], target, None, -(2**62), z.dtype)
+        name = "multi_margin_loss" if per_class else "svm_loss"
+        targets = ClassTargets(name, scores.shape[:2], target, None, -(2**62), z.dtype)
         margins = z - z[targets.index][:, None]
         margins += dtype(margin)
         margins[targets.index] = 0  # j = y_i is not a wrong class
@@ -301,6 +315,7 @@ def multi_margin_loss(
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: only p = 1 and p = 2 are supported, got {p}")
     _check_margin_input("multi_margin_loss", input)
+    _check_class_weight("multi_margin_loss", input, weight)
     return MultiMargin.apply(input, target, weight, p, margin, reduction, True)
 
 

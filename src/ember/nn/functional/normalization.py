@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.nn.shape_check import input_shape_error
-from ember.tensor import Tensor
 
 # Slices of the batch (2 MB) small enough that a slice and its temporaries stay in cache: each big array is
 # then read from memory once per pass instead of once per NumPy operation.

@@ -6,18 +6,24 @@ and undoes broadcasting, and the reduction ('mean' | 'sum' | 'none') is shared t
 probabilities clamps its logarithms at -100 (PyTorch's choice: a confident wrong prediction gives a large
 finite loss, not infinity). ``binary_cross_entropy_with_logits`` fuses the sigmoid and is stable for logits of
 any size: log(1 + e^-x) = max(-x, 0) + log(e^-max(-x, 0) + e^(-x - max(-x, 0))).
+
+Shapes follow PyTorch: a target whose shape differs from the input's broadcasts in the regression losses,
+with a warning (predictions (4, 1) against targets (4,) make a 4 x 4 loss, which is rarely what was meant),
+and is refused by the binary cross-entropies; a weight (or ``pos_weight``) must broadcast to the input's
+shape without enlarging it. A Python number as the target is a constant, not a shape mistake.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.nn.functional.reduction import check_reduction, reduce, upstream
+from ember.nn.shape_check import input_shape_error
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
-from ember.tensor import Tensor
 
 Local = np.ndarray | None
 
@@ -132,16 +138,46 @@ class BinaryCrossEntropyWithLogits(PointwiseLoss):
 
 
 def _pointwise(
-    function: type[PointwiseLoss], name: str, input: Tensor, target: Any, reduction: str, *options: Any
+    function: type[PointwiseLoss],
+    name: str,
+    input: Tensor,
+    target: Any,
+    reduction: str,
+    *options: Any,
+    same_shape: bool = False,
 ) -> Tensor:
+    """Check the reduction and the target's shape (refused unless equal if ``same_shape``), then apply."""
     check_reduction(name, reduction)
-    broadcast_shapes(name, input.shape, shape_of(getattr(target, "data", target)))
+    if not isinstance(target, int | float):  # a Python number is a constant
+        shape = np.shape(getattr(target, "data", target))
+        if shape != input.shape and same_shape:
+            raise input_shape_error(name, f"of the input's shape {input.shape}", shape, what="target")
+        broadcast = broadcast_shapes(name, input.shape, shape)
+        if shape != input.shape:  # PyTorch's warning
+            warnings.warn(
+                f"{name}: target size {shape} is different to the input size {input.shape}; they broadcast "
+                f"to {broadcast}, which is likely not what you mean. Make the shapes equal, e.g. "
+                "target.reshape(input.shape)",
+                UserWarning,
+                stacklevel=3,
+            )
     return function.apply(input, target, reduction, *options)
 
 
-def _array(value: Any, like: Tensor) -> Any:
-    """A weight as an array of the input's type (an option, not an input: it gets no gradient)."""
-    return None if value is None else np.asarray(getattr(value, "data", value), dtype=like.dtype)
+def _array(name: str, what: str, value: Any, like: Tensor) -> Any:
+    """A weight as an array of the input's type (an option, not an input: it gets no gradient), whose shape
+    broadcasts to the input's without enlarging it."""
+    if value is None:
+        return None
+    array = np.asarray(getattr(value, "data", value), dtype=like.dtype)
+    try:
+        fits = np.broadcast_shapes(like.shape, array.shape) == like.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        expected = f"a shape that broadcasts to the input's {like.shape}"
+        raise input_shape_error(name, expected, array.shape, what=what)
+    return array
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -165,9 +201,9 @@ def binary_cross_entropy(
     input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
 ) -> Tensor:
     """Binary cross-entropy of probabilities ``input`` in [0, 1] against targets in [0, 1]."""
-    return _pointwise(
-        BinaryCrossEntropy, "binary_cross_entropy", input, target, reduction, _array(weight, input)
-    )
+    name = "binary_cross_entropy"
+    weight = _array(name, "weight", weight, input)
+    return _pointwise(BinaryCrossEntropy, name, input, target, reduction, weight, same_shape=True)
 
 
 def binary_cross_entropy_with_logits(
@@ -178,12 +214,6 @@ def binary_cross_entropy_with_logits(
     pos_weight: Tensor | None = None,
 ) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable step; ``pos_weight`` weighs the positive examples."""
-    return _pointwise(
-        BinaryCrossEntropyWithLogits,
-        "binary_cross_entropy_with_logits",
-        input,
-        target,
-        reduction,
-        _array(weight, input),
-        _array(pos_weight, input),
-    )
+    name = "binary_cross_entropy_with_logits"
+    weights = _array(name, "weight", weight, input), _array(name, "pos_weight", pos_weight, input)
+    return _pointwise(BinaryCrossEntropyWithLogits, name, input, target, reduction, *weights, same_shape=True)

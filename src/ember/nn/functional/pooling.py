@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd.function import Context, Function
+from ember.autograd import Context, Function, Tensor
 from ember.nn.functional import _pool_kernels as kernels
 from ember.nn.functional._pool_kernels import PoolGeometry
 from ember.nn.functional.conv import IntPair, pair
-from ember.tensor import Tensor
 
 OutputSize = int | None | Sequence[int | None]
 

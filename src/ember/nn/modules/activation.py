@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ember import ops
+from ember.autograd import Tensor
 from ember.nn import init
 from ember.nn.functional import activation as functional
 from ember.nn.functional.activation import ELU as ELUFunction
@@ -21,7 +22,6 @@ from ember.nn.modules.linear import Linear, new_parameter
 from ember.ops.elementwise import ReLU as ReLUFunction
 from ember.ops.elementwise import Sigmoid as SigmoidFunction
 from ember.ops.elementwise import Tanh as TanhFunction
-from ember.tensor import Tensor
 
 
 class ReLU(Module):

@@ -17,13 +17,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ember.autograd import Tensor
 from ember.nn import init
 from ember.nn.functional import conv as F
 from ember.nn.functional.conv import IntPair, pair
 from ember.nn.module import Module
 from ember.nn.modules.linear import init_bias_from_fan_in, new_parameter
 from ember.nn.shape_check import input_shape_error
-from ember.tensor import Tensor
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 

@@ -5,9 +5,9 @@ Inverted dropout: scaled by 1 / (1 - p) while training, the identity in eval mod
 
 from __future__ import annotations
 
+from ember.autograd import Tensor
 from ember.nn.functional.dropout import dropout, dropout2d
 from ember.nn.module import Module
-from ember.tensor import Tensor
 
 
 class _DropoutNd(Module):

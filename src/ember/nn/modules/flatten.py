@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ember import ops
+from ember.autograd import Tensor
 from ember.nn.module import Module
 from ember.nn.shape_check import input_shape_error
-from ember.tensor import Tensor
 
 
 class Flatten(Module):

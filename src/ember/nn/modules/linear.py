@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
+from ember.autograd import Tensor
 from ember.nn import init
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.nn.shape_check import input_shape_error
 from ember.ops.linalg import Linear as LinearFunction
-from ember.tensor import Tensor
 
 
 def new_parameter(shape: tuple[int, ...], dtype: Any = None) -> Parameter:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ember.autograd import Tensor
 from ember.nn.functional import loss as classification
 from ember.nn.functional import pointwise_loss as pointwise
 from ember.nn.functional.reduction import check_reduction
 from ember.nn.module import Module
-from ember.tensor import Tensor
 
 
 class _Loss(Module):

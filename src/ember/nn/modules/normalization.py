@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
+from ember.autograd import Tensor
 from ember.nn import init
 from ember.nn.functional.normalization import BatchNorm, local_response_norm
 from ember.nn.module import Module
 from ember.nn.modules.linear import new_parameter
 from ember.nn.shape_check import check_channels, input_shape_error
-from ember.tensor import Tensor
 
 
 class _BatchNorm(Module):

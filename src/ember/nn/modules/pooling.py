@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ember.autograd import Tensor
 from ember.nn.functional import pooling as F
 from ember.nn.functional.conv import IntPair, pair
 from ember.nn.module import Module
 from ember.nn.shape_check import input_shape_error
-from ember.tensor import Tensor
 
 
 def _check_input(layer: Module, input: Tensor) -> None:

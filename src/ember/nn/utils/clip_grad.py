@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.tensor import Tensor
+from ember.autograd import Tensor, from_numpy
 
 Parameters = Tensor | Iterable[Tensor]
 
@@ -56,7 +56,7 @@ def get_total_norm(
             "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
             "anyway, set `error_if_nonfinite=False`"
         )
-    return Tensor._from_op(np.asarray(total), None)
+    return from_numpy(np.asarray(total))
 
 
 def clip_grads_with_norm_(
@@ -82,7 +82,7 @@ def clip_grad_norm_(
     """Rescale the gradients so that their joint norm is at most ``max_norm``; returns the norm before."""
     parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = _gradients(parameters)
-    total_norm = get_total_norm([Tensor._from_op(g, None) for g in grads], norm_type, error_if_nonfinite)
+    total_norm = get_total_norm([from_numpy(g) for g in grads], norm_type, error_if_nonfinite)
     clip_grads_with_norm_(parameters, max_norm, total_norm)
     return total_norm
 

@@ -3,9 +3,9 @@
 After every epoch the run's whole state goes to ``last.safetensors`` (what ``ember resume`` continues from)
 and, when the monitored validation metric improved, also to ``best.safetensors`` (the model to keep: the
 one that did best on held-out data). ``every_n_steps`` adds mid-epoch saves of ``last`` for long epochs.
-A run stopped by Ctrl-C saves ``last`` where it stopped, so it can continue mid-epoch; a run stopped by
-the divergence guard saves nothing, so the last good checkpoint is the one left. Each write is atomic
-(``ember.atomic.atomic_write``).
+A run stopped by Ctrl-C or SIGTERM saves ``last`` where it stopped, so it can continue mid-epoch; a run
+stopped by the divergence guard saves nothing, so the last good checkpoint is the one left. Each write is
+atomic (``ember.atomic.atomic_write``).
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ class ModelCheckpoint(Callback):
             self.save(trainer, [self.last_path])
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        if trainer.diverged:  # NaN validation loss: broken weights, keep the last good ones
+            return
         paths = [self.last_path]
         if self.monitor is not None and self.monitor in record:  # no validation split: no best
             value = monitored(record, self.monitor)

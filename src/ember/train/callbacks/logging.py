@@ -8,17 +8,24 @@
 
 On a resumed run the files are rewritten up to the checkpoint (the epoch history travels in the checkpoint;
 steps after it are dropped), so a run that was killed and resumed leaves the same files as one that was not.
+Every step's row is flushed to the file before the step's checkpoint can be written, so the file always
+holds the rows up to the last checkpoint, whenever the process is killed. The rewrites are atomic
+(``ember.atomic``) and a full disk or a read-only folder raises ``ember.atomic.WriteError`` naming the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ember.atomic import atomic_write, writing
 from ember.train.callbacks.base import BatchLogs, Callback
 
 if TYPE_CHECKING:
@@ -42,6 +49,15 @@ def _number(value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else str(value).lower()
     return "" if value is None else str(value)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A CSV file's text: the header, then one line per row (numbers written exactly, see ``_number``)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows([_number(value) for value in row] for row in rows)
+    return buffer.getvalue()
 
 
 def read_csv(path: str | os.PathLike[str]) -> list[dict[str, float]]:
@@ -110,21 +126,19 @@ class MetricLogger(Callback):
         return self.directory / "steps.csv"
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        kept = [row for row in read_csv(self.steps_csv) if row.get("step", math.inf) <= trainer.step]
-        with open(self.epochs_csv, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(EPOCH_COLUMNS)
-            for record in trainer.history:
-                writer.writerow([_number(record.get(column)) for column in EPOCH_COLUMNS])
-        with open(self.epochs_jsonl, "w") as handle:
-            handle.writelines(json.dumps(record) + "\n" for record in trainer.history)
-        self._steps = open(self.steps_csv, "w", newline="")  # noqa: SIM115 - open for the whole run
+        kept = [
+            {**row, "step": int(row["step"]), "epoch": int(row.get("epoch", 0))}
+            for row in read_csv(self.steps_csv)
+            if row.get("step", math.inf) <= trainer.step
+        ]
+        epochs = ([record.get(column) for column in EPOCH_COLUMNS] for record in trainer.history)
+        atomic_write(self.epochs_csv, csv_text(EPOCH_COLUMNS, epochs))
+        atomic_write(self.epochs_jsonl, "".join(json.dumps(record) + "\n" for record in trainer.history))
+        steps = ([row.get(column) for column in STEP_COLUMNS] for row in kept)
+        atomic_write(self.steps_csv, csv_text(STEP_COLUMNS, steps))
+        with writing(self.steps_csv):
+            self._steps = open(self.steps_csv, "a", newline="")  # noqa: SIM115 - open for the whole run
         self._steps_writer = csv.writer(self._steps)
-        self._steps_writer.writerow(STEP_COLUMNS)
-        for row in kept:
-            values = {**row, "step": int(row["step"]), "epoch": int(row.get("epoch", 0))}
-            self._steps_writer.writerow([_number(values.get(column)) for column in STEP_COLUMNS])
         if self.tensorboard:
             self._board = _TensorBoard(self.directory / "tensorboard")
 
@@ -132,17 +146,18 @@ class MetricLogger(Callback):
         speed = logs.size / logs.seconds if logs.seconds > 0 else math.nan
         accuracy = logs.correct / max(logs.size, 1)
         row = [logs.step, logs.epoch + 1, logs.loss, accuracy, logs.lr, round(speed, 1)]
-        self._steps_writer.writerow([_number(value) for value in row])
+        with writing(self.steps_csv):
+            self._steps_writer.writerow([_number(value) for value in row])
+            self._steps.flush()  # before this step's checkpoint (the checkpoint callback comes last)
         if self._board is not None:
             self._board.scalar("train/loss_step", logs.loss, logs.step)
             self._board.scalar("train/lr", logs.lr, logs.step)
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        with open(self.epochs_csv, "a", newline="") as handle:
+        with writing(self.epochs_csv), open(self.epochs_csv, "a", newline="") as handle:
             csv.writer(handle).writerow([_number(record.get(column)) for column in EPOCH_COLUMNS])
-        with open(self.epochs_jsonl, "a") as handle:
+        with writing(self.epochs_jsonl), open(self.epochs_jsonl, "a") as handle:
             handle.write(json.dumps(record) + "\n")
-        self._steps.flush()
         if self._board is not None:
             for key, value in record.items():
                 if key not in ("epoch", "step") and isinstance(value, int | float):
@@ -153,7 +168,8 @@ class MetricLogger(Callback):
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if self._steps is not None:
-            self._steps.close()
+            with contextlib.suppress(OSError):  # every row was flushed (or its failure reported) already
+                self._steps.close()
             self._steps = None
         if self._board is not None:
             self._board.close()

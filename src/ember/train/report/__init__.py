@@ -3,6 +3,7 @@
 ``write_report`` reads what the run left in its directory (``metrics.csv``, ``steps.csv``,
 ``summary.json``, ``config.yaml``) and takes the test split's predictions and raw images, which are not
 stored, for the confusion matrix and the misclassified grid. Needs matplotlib (the ``train`` extra).
+Every file is written atomically (``ember.atomic``): a full disk leaves the previous page and plots whole.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ember.atomic import atomic_write
 from ember.train.callbacks.logging import read_csv
 
 
@@ -32,7 +34,6 @@ def write_report(
 
     directory = Path(directory)
     out = directory / "report"
-    out.mkdir(parents=True, exist_ok=True)
     history = read_csv(directory / "metrics.csv")
     steps = read_csv(directory / "steps.csv")
     summary_path = directory / "summary.json"
@@ -63,9 +64,8 @@ def write_report(
         )
     config_path = directory / "config.yaml"
     config_text = config_path.read_text() if config_path.exists() else ""
-    page = out / "index.html"
-    page.write_text(render_page(summary, config_text, history, names, pictures, shown))
-    return page
+    page = render_page(summary, config_text, history, names, pictures, shown)
+    return atomic_write(out / "index.html", page)
 
 
 __all__ = ["write_report"]

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ember.atomic import atomic_file
+
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"
 
 
@@ -29,7 +31,9 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(figure: Any, path: str | os.PathLike[str]) -> None:
-    figure.savefig(path, format="png", dpi=100)
+    """The figure as a PNG file, written all or nothing (``ember.atomic``)."""
+    with atomic_file(path) as handle:
+        figure.savefig(handle, format="png", dpi=100)
 
 
 def _column(rows: Sequence[dict[str, float]], key: str) -> np.ndarray:

@@ -1,0 +1,442 @@
+"""Tensor's PyTorch method table: ``x + y``, ``x.sum(1)``, ``x.view(2, 3)``, ``x.add_(y)``, ``x.float()``, ...
+
+Each method calls the operation of the same name in ``ember.ops``, where the mathematics lives (a
+``Function`` per operation, forward and backward side by side). The engine sits below the operations
+(``ember.ops`` imports it), so it does not import them: ``ember.ops`` binds itself here when it is imported,
+with ``bind_operations`` (the last lines of ``ember/ops/__init__.py``, the one place it does so), and the
+methods look the operation up when they are called.
+
+``Tensor`` (``ember.autograd.tensor``) inherits the table; ``TensorT`` is Tensor itself, so that the type
+checker sees every method return a ``Tensor``.
+"""
+
+from __future__ import annotations
+
+from builtins import bool as _bool
+from builtins import float as _float
+from builtins import int as _int
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import numpy as np
+
+from ember import dtypes
+from ember.autograd.grad_mode import is_grad_enabled
+from ember.random import numpy_generator
+
+TensorT = TypeVar("TensorT")
+Scalar = int | float | bool
+
+operations: Any = None  # the module ember.ops, bound by bind_operations
+
+
+def bind_operations(module: Any) -> None:
+    """Let Tensor's methods call ``module``'s operations (ember.ops calls this once, when it is imported)."""
+    global operations
+    operations = module
+
+
+class TensorMethods(Generic[TensorT]):
+    """PyTorch's method names for the operations of ``ember.ops``."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # what the table uses of Tensor itself (ember.autograd.tensor)
+        data: np.ndarray
+
+        def _inplace(self, name: str, op: Callable[..., Any], *args: Any, **kwargs: Any) -> TensorT: ...
+
+    # ----------------------------------------------------------------------------------------------
+    # Operators
+    def __add__(self, other: Any) -> TensorT:
+        return operations.add(self, other)
+
+    def __radd__(self, other: Any) -> TensorT:
+        return operations.add(other, self)
+
+    def __sub__(self, other: Any) -> TensorT:
+        return operations.sub(self, other)
+
+    def __rsub__(self, other: Any) -> TensorT:
+        return operations.sub(other, self)
+
+    def __mul__(self, other: Any) -> TensorT:
+        return operations.mul(self, other)
+
+    def __rmul__(self, other: Any) -> TensorT:
+        return operations.mul(other, self)
+
+    def __truediv__(self, other: Any) -> TensorT:
+        return operations.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> TensorT:
+        return operations.div(other, self)
+
+    def __pow__(self, exponent: Any) -> TensorT:
+        return operations.pow(self, exponent)
+
+    def __rpow__(self, base: Any) -> TensorT:
+        return operations.pow(base, self)
+
+    def __matmul__(self, other: Any) -> TensorT:
+        return operations.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> TensorT:
+        return operations.matmul(other, self)
+
+    def __neg__(self) -> TensorT:
+        return operations.neg(self)
+
+    def __pos__(self) -> TensorT:
+        return self  # type: ignore[return-value]
+
+    def __abs__(self) -> TensorT:
+        return operations.abs(self)
+
+    def __eq__(self, other: Any) -> TensorT:  # type: ignore[override]
+        return operations.eq(self, other)
+
+    def __ne__(self, other: Any) -> TensorT:  # type: ignore[override]
+        return operations.ne(self, other)
+
+    def __lt__(self, other: Any) -> TensorT:
+        return operations.lt(self, other)
+
+    def __le__(self, other: Any) -> TensorT:
+        return operations.le(self, other)
+
+    def __gt__(self, other: Any) -> TensorT:
+        return operations.gt(self, other)
+
+    def __ge__(self, other: Any) -> TensorT:
+        return operations.ge(self, other)
+
+    def __invert__(self) -> TensorT:
+        return operations.logical_not(self)
+
+    def __and__(self, other: Any) -> TensorT:
+        return operations.logical_and(self, other)
+
+    def __or__(self, other: Any) -> TensorT:
+        return operations.logical_or(self, other)
+
+    __hash__ = object.__hash__  # identity, as PyTorch (defining __eq__ would otherwise remove it)
+
+    def __iadd__(self, other: Any) -> TensorT:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> TensorT:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> TensorT:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> TensorT:
+        return self.div_(other)
+
+    def __getitem__(self, index: Any) -> TensorT:
+        return operations.getitem(self, index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._inplace("__setitem__", operations.index_put, index, value)
+
+    # ----------------------------------------------------------------------------------------------
+    # Type conversion ('cpu' as a device is accepted and changes nothing)
+    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> TensorT:
+        target = kwargs.get("dtype", dtype)
+        if target is None or (isinstance(target, str) and target.startswith("cpu")):
+            return self  # type: ignore[return-value]
+        return operations.to_dtype(self, dtypes.as_dtype(target))
+
+    def type(self, dtype: Any) -> TensorT:
+        return self.to(dtype)
+
+    def float(self) -> TensorT:
+        return self.to(dtypes.float32)
+
+    def double(self) -> TensorT:
+        return self.to(dtypes.float64)
+
+    def half(self) -> TensorT:
+        return self.to(dtypes.float16)
+
+    def long(self) -> TensorT:
+        return self.to(dtypes.int64)
+
+    def int(self) -> TensorT:
+        return self.to(dtypes.int32)
+
+    def bool(self) -> TensorT:
+        return self.to(dtypes.bool_)
+
+    def cpu(self) -> TensorT:
+        return self  # type: ignore[return-value]
+
+    def contiguous(self) -> TensorT:
+        return self  # type: ignore[return-value]
+
+    def clone(self) -> TensorT:
+        return operations.clone(self)
+
+    # ----------------------------------------------------------------------------------------------
+    # In-place operations (Tensor._inplace: the version counter, and the graph when it is recorded)
+    def add_(self, other: Any, alpha: Scalar = 1) -> TensorT:
+        return self._inplace("add_", operations.add, other if alpha == 1 else operations.mul(other, alpha))
+
+    def sub_(self, other: Any, alpha: Scalar = 1) -> TensorT:
+        return self._inplace("sub_", operations.sub, other if alpha == 1 else operations.mul(other, alpha))
+
+    def mul_(self, other: Any) -> TensorT:
+        return self._inplace("mul_", operations.mul, other)
+
+    def div_(self, other: Any) -> TensorT:
+        return self._inplace("div_", operations.div, other)
+
+    def pow_(self, exponent: Any) -> TensorT:
+        return self._inplace("pow_", operations.pow, exponent)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> TensorT:
+        return self._inplace("clamp_", operations.clamp, min, max)
+
+    clip_ = clamp_
+
+    def relu_(self) -> TensorT:
+        return self._inplace("relu_", operations.relu)
+
+    def neg_(self) -> TensorT:
+        return self._inplace("neg_", operations.neg)
+
+    def masked_fill_(self, mask: Any, value: Any) -> TensorT:
+        return self._inplace("masked_fill_", operations.masked_fill, mask, value)
+
+    def zero_(self) -> TensorT:
+        return self._inplace("zero_", _replaced_by, 0)
+
+    def fill_(self, value: Any) -> TensorT:
+        return self._inplace("fill_", _replaced_by, value)
+
+    def copy_(self, source: Any) -> TensorT:
+        return self._inplace("copy_", _replaced_by, source)
+
+    def uniform_(self, a: _float = 0.0, b: _float = 1.0, generator: Any = None) -> TensorT:
+        values = numpy_generator(generator).uniform(a, b, self.data.shape)
+        return self._inplace("uniform_", _replaced_by, values)
+
+    def normal_(self, mean: _float = 0.0, std: _float = 1.0, generator: Any = None) -> TensorT:
+        values = numpy_generator(generator).normal(mean, std, self.data.shape)
+        return self._inplace("normal_", _replaced_by, values)
+
+    # ----------------------------------------------------------------------------------------------
+    # Mathematics
+    def add(self, other: Any, alpha: Scalar = 1) -> TensorT:
+        return operations.add(self, other if alpha == 1 else operations.mul(other, alpha))
+
+    def sub(self, other: Any, alpha: Scalar = 1) -> TensorT:
+        return operations.sub(self, other if alpha == 1 else operations.mul(other, alpha))
+
+    def mul(self, other: Any) -> TensorT:
+        return operations.mul(self, other)
+
+    def div(self, other: Any) -> TensorT:
+        return operations.div(self, other)
+
+    def pow(self, exponent: Any) -> TensorT:
+        return operations.pow(self, exponent)
+
+    def neg(self) -> TensorT:
+        return operations.neg(self)
+
+    def exp(self) -> TensorT:
+        return operations.exp(self)
+
+    def log(self) -> TensorT:
+        return operations.log(self)
+
+    def sqrt(self) -> TensorT:
+        return operations.sqrt(self)
+
+    def square(self) -> TensorT:
+        return operations.mul(self, self)
+
+    def abs(self) -> TensorT:
+        return operations.abs(self)
+
+    def sign(self) -> TensorT:
+        return operations.sign(self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> TensorT:
+        return operations.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> TensorT:
+        return operations.maximum(self, other)
+
+    def minimum(self, other: Any) -> TensorT:
+        return operations.minimum(self, other)
+
+    def sigmoid(self) -> TensorT:
+        return operations.sigmoid(self)
+
+    def tanh(self) -> TensorT:
+        return operations.tanh(self)
+
+    def relu(self) -> TensorT:
+        return operations.relu(self)
+
+    def masked_fill(self, mask: Any, value: Any) -> TensorT:
+        return operations.masked_fill(self, mask, value)
+
+    def sum(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None) -> TensorT:
+        return operations.sum(self, dim, keepdim, dtype=dtype)
+
+    def mean(self, dim: Any = None, keepdim: _bool = False) -> TensorT:
+        return operations.mean(self, dim, keepdim)
+
+    def var(
+        self,
+        dim: Any = None,
+        unbiased: _bool | None = None,
+        keepdim: _bool = False,
+        *,
+        correction: Any = None,
+    ) -> TensorT:
+        return operations.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(
+        self,
+        dim: Any = None,
+        unbiased: _bool | None = None,
+        keepdim: _bool = False,
+        *,
+        correction: Any = None,
+    ) -> TensorT:
+        return operations.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def max(self, dim: Any = None, keepdim: _bool = False) -> Any:
+        return operations.max(self, dim, keepdim)
+
+    def min(self, dim: Any = None, keepdim: _bool = False) -> Any:
+        return operations.min(self, dim, keepdim)
+
+    def amax(self, dim: Any = None, keepdim: _bool = False) -> TensorT:
+        return operations.amax(self, dim, keepdim)
+
+    def amin(self, dim: Any = None, keepdim: _bool = False) -> TensorT:
+        return operations.amin(self, dim, keepdim)
+
+    def argmax(self, dim: _int | None = None, keepdim: _bool = False) -> TensorT:
+        return operations.argmax(self, dim, keepdim)
+
+    def argmin(self, dim: _int | None = None, keepdim: _bool = False) -> TensorT:
+        return operations.argmin(self, dim, keepdim)
+
+    def logsumexp(self, dim: Any, keepdim: _bool = False) -> TensorT:
+        return operations.logsumexp(self, dim, keepdim)
+
+    def softmax(self, dim: _int) -> TensorT:
+        return operations.softmax(self, dim)
+
+    def log_softmax(self, dim: _int) -> TensorT:
+        return operations.log_softmax(self, dim)
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: _bool = False) -> TensorT:
+        return operations.norm(self, p, dim, keepdim)
+
+    def all(self, dim: _int | None = None, keepdim: _bool = False) -> TensorT:
+        return operations.all(self, dim, keepdim)
+
+    def any(self, dim: _int | None = None, keepdim: _bool = False) -> TensorT:
+        return operations.any(self, dim, keepdim)
+
+    # ----------------------------------------------------------------------------------------------
+    # Shape
+    def reshape(self, *shape: Any) -> TensorT:
+        return operations.reshape(self, _shape_args(shape))
+
+    def view(self, *shape: Any) -> TensorT:
+        return operations.reshape(self, _shape_args(shape))
+
+    def view_as(self, other: Any) -> TensorT:
+        return operations.reshape(self, other.shape)
+
+    def reshape_as(self, other: Any) -> TensorT:
+        return operations.reshape(self, other.shape)
+
+    def transpose(self, dim0: _int, dim1: _int) -> TensorT:
+        return operations.transpose(self, dim0, dim1)
+
+    def t(self) -> TensorT:
+        if self.data.ndim > 2:
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but this one has {self.data.ndim}"
+            )
+        return self if self.data.ndim < 2 else operations.transpose(self, 0, 1)  # type: ignore[return-value]
+
+    @property
+    def T(self) -> TensorT:
+        return operations.permute(self, tuple(reversed(range(self.data.ndim))))
+
+    @property
+    def mT(self) -> TensorT:
+        return operations.transpose(self, -2, -1)
+
+    def permute(self, *dims: Any) -> TensorT:
+        return operations.permute(self, _shape_args(dims))
+
+    def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> TensorT:
+        return operations.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim: Any = None) -> TensorT:
+        return operations.squeeze(self, dim)
+
+    def unsqueeze(self, dim: _int) -> TensorT:
+        return operations.unsqueeze(self, dim)
+
+    def expand(self, *sizes: Any) -> TensorT:
+        return operations.expand(self, _shape_args(sizes))
+
+    def expand_as(self, other: Any) -> TensorT:
+        return operations.expand(self, other.shape)
+
+    def flip(self, dims: Any) -> TensorT:
+        return operations.flip(self, dims)
+
+    def repeat(self, *repeats: Any) -> TensorT:
+        return operations.repeat(self, _shape_args(repeats))
+
+    def split(self, split_size_or_sections: Any, dim: _int = 0) -> tuple[TensorT, ...]:
+        return operations.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: _int, dim: _int = 0) -> tuple[TensorT, ...]:
+        return operations.chunk(self, chunks, dim)
+
+    def unbind(self, dim: _int = 0) -> tuple[TensorT, ...]:
+        return operations.unbind(self, dim)
+
+    def gather(self, dim: _int, index: Any) -> TensorT:
+        return operations.gather(self, dim, index)
+
+    def matmul(self, other: Any) -> TensorT:
+        return operations.matmul(self, other)
+
+    def mm(self, other: Any) -> TensorT:
+        return operations.matmul(self, other)
+
+
+def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
+    """``x.view(2, 3)`` and ``x.view((2, 3))`` mean the same."""
+    if len(args) == 1 and isinstance(args[0], Sequence | np.ndarray):
+        return tuple(_int(a) for a in args[0])
+    return tuple(_int(a) for a in args)
+
+
+def _replaced_by(tensor: Any, values: Any) -> Any:
+    """The new contents of ``tensor`` for ``fill_``/``copy_``/``zero_``: ``values`` broadcast to its shape
+    and type; the old contents get a zero gradient, and do not enter the values (a NaN there is gone)."""
+    replacement = operations.as_tensor(values)
+    if not is_grad_enabled():  # nothing recorded: Tensor._inplace's copy into the storage broadcasts,
+        # and casts within a kind (float64 -> float32) in the same pass; across kinds, convert first
+        same_kind = replacement.dtype.kind == tensor.dtype.kind
+        return replacement if same_kind else operations.to_dtype(replacement, tensor.dtype)
+    return operations.where(True, operations.to_dtype(replacement, tensor.dtype), tensor)

@@ -1,0 +1,114 @@
+"""Who owns a gradient array: the walk lets a leaf keep an array without a copy only if nothing else sees it.
+
+A leaf adds later gradients into its ``.grad`` in place, so keeping an array that something else also
+holds would change that other array. The rule (``ember.autograd.graph``) is decided from what the engine
+knows, never from CPython's reference counts: every test here runs with ``sys.getrefcount`` answering 1,
+as if nothing else held any array, and must still pass.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+
+
+@pytest.fixture(autouse=True)
+def no_reference_counts(monkeypatch):
+    monkeypatch.setattr(sys, "getrefcount", lambda obj: 1)
+
+
+def twice(x):
+    return (x * 2).sum()
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_the_callers_gradient_passed_to_two_leaves_is_copied_for_each(as_tensor):
+    a, b = ember.ones(3, requires_grad=True), ember.ones(3, requires_grad=True)
+    upstream = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    (a + b).backward(ember.from_numpy(upstream) if as_tensor else upstream)  # add passes it to both
+    a.grad.data[0] = 99.0
+    np.testing.assert_array_equal(b.grad.data, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(upstream, [1.0, 2.0, 3.0])
+
+
+def test_one_new_array_returned_for_two_inputs_is_copied():
+    class Both(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad):
+            g = grad * 1.0  # new, but given to both inputs
+            return g, g
+
+    a, b = ember.ones(2, requires_grad=True), ember.ones(2, requires_grad=True)
+    y = Both.apply(a, b).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0])
+
+
+def test_a_view_of_an_array_the_function_keeps_is_copied():
+    class ViewOfKept(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.buffer = np.full((2, x.size), 3.0, dtype=x.dtype)
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            return ctx.buffer[0].reshape(grad.shape)
+
+    x = ember.ones(2, requires_grad=True)
+    y = ViewOfKept.apply(x).sum()
+    y.backward(retain_graph=True)
+    y.backward(retain_graph=True)
+    x.grad = None
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+def test_a_gradient_a_hook_saw_is_not_changed_by_the_next_backward():
+    x = ember.ones(2, requires_grad=True)
+    seen = []
+    x.register_hook(seen.append)
+    twice(x).backward()
+    twice(x).backward()
+    np.testing.assert_array_equal(seen[0].data, [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.data, [4.0, 4.0])
+
+
+def test_a_tensor_a_hook_returns_is_not_changed_by_the_next_backward():
+    x = ember.ones(2, requires_grad=True)
+    replacement = ember.tensor([5.0, 5.0])
+    remove = x.register_hook(lambda grad: replacement)
+    twice(x).backward()
+    remove()
+    twice(x).backward()
+    np.testing.assert_array_equal(replacement.data, [5.0, 5.0])
+    np.testing.assert_array_equal(x.grad.data, [7.0, 7.0])
+
+
+def test_a_retained_non_leaf_gradient_is_its_own_array():
+    x = ember.ones(2, requires_grad=True)
+    y = x * 1.0
+    y.retain_grad()
+    y.sum().backward()
+    y.grad.data[:] = 99.0
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
+
+
+def test_a_gradient_kept_by_one_leaf_is_not_another_leafs():
+    w = ember.ones(2, requires_grad=True)
+    out = (w * ember.tensor([1.0, 2.0])).sum()
+    out.backward()
+    first = w.grad
+    (w * ember.tensor([10.0, 10.0])).sum().backward()
+    assert w.grad is first  # accumulated in place, as in PyTorch
+    np.testing.assert_array_equal(first.data, [11.0, 12.0])
