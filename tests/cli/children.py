@@ -76,14 +76,29 @@ def spawn(script: str, args: list[str], prefix: list[str] | None = None, **env: 
 
 
 def pause_at(step: int, action: str, args: list[str]) -> subprocess.Popen[str]:
-    """``ember ARGS`` in a child that does ``action`` at training step ``step``, once it has said so."""
+    """``ember ARGS`` in a child that does ``action`` at training step ``step``, once it has said so.
+
+    The lines up to "STEP" are read a byte at a time: a buffered read could take in what the child writes
+    next ("stopped: ..." after a SIGTERM, on a busy machine) and keep it from ``communicate()``.
+    """
     child = spawn(PAUSE_AT_STEP, args, PAUSE_STEP=str(step), PAUSE_ACTION=action)
     assert child.stdout is not None
-    for line in child.stdout:
+    while line := _read_line(child.stdout.fileno()):
         if line.startswith("STEP"):
             return child
     child.wait(timeout=60)
     raise AssertionError(f"the child ended before step {step}: {child.stderr.read() if child.stderr else ''}")
+
+
+def _read_line(fd: int) -> str:
+    """One line from a pipe without reading past it ('' at the end)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        data += byte
+    return data.decode()
 
 
 def unprivileged() -> list[str] | None:
