@@ -247,3 +247,14 @@ def test_eval_and_predict_refuse_batches_this_machine_cannot_hold(
     Image.new("L", (28, 28)).save(tmp_path / "digit.png")
     status, out, err = ember_cli(capsys, "predict", str(finished_run), str(tmp_path / "digit.png"))
     assert status == 2 and out == "" and err.endswith("Classify fewer images at a time.\n")
+
+
+def test_resume_refuses_a_run_this_machine_cannot_hold(finished_run, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**8)
+    status, _, err = ember_cli(capsys, "resume", str(run), "--epochs", "3")
+    assert status == 2 and "ember resume: mlp on 1x28x28 inputs, batch size 100, needs about" in err
+    assert "it would be killed" in err

@@ -157,10 +157,12 @@ def estimate_inference(
     return int(baseline(model_summary) + weights + batch_size * scale * FLOAT * (values + images))
 
 
-def check_training(config: Any) -> MemoryEstimate:
+def check_training(config: Any, model: Any = None) -> MemoryEstimate:
     """Refuse a configuration that cannot fit in this machine's memory; warn when it is close.
 
-    Builds the model once to tabulate it (``ember.summary`` at the size it will be trained at).
+    ``model`` is the run's (built from ``config`` if not given); it is tabulated by ``ember.summary`` at
+    the size it will be trained at (eval mode, no graph, a zero input: its state and the random state are
+    left as they were).
     """
     from ember.models.summary import summary
     from ember.train import recipes
@@ -168,7 +170,8 @@ def check_training(config: Any) -> MemoryEstimate:
 
     info = DATASETS[config.dataset]
     size = recipes.model_input_size(config, info)
-    model = recipes.build_model(config, info.num_classes, size[0], size[1])
+    if model is None:
+        model = recipes.build_model(config, info.num_classes, size[0], size[1])
     estimate = estimate_training(config, summary(model, size), info, recipes.eval_images(size))
     available = available_memory()
     if available is None:
