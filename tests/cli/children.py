@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 from threadpoolctl import threadpool_info
@@ -49,9 +48,12 @@ def child_env(**extra: str) -> dict[str, str]:
     """This process's environment, with Ember's source first and as many BLAS threads as here.
 
     The same thread count matters for bit-for-bit claims: OpenBLAS may round the last bit differently on
-    another thread count (one under pytest-xdist).
+    another thread count (one under pytest-xdist). NumPy's BLAS counts, not another one an earlier test
+    loaded (scipy's, with its own count: the child then multiplied on 2 threads and differed).
     """
-    threads = str(max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"))
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    numpy_blas = [info for info in blas if "numpy" in info["filepath"]] or blas  # NumPy's wheels ship it
+    threads = str(max(info["num_threads"] for info in numpy_blas))
     return {
         **os.environ,
         "PYTHONPATH": SOURCE + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -76,16 +78,27 @@ def spawn(script: str, args: list[str], prefix: list[str] | None = None, **env: 
 def pause_at(step: int, action: str, args: list[str]) -> subprocess.Popen[str]:
     """``ember ARGS`` in a child that does ``action`` at training step ``step``, once it has said so.
 
-    The child's standard output has been read through its text buffer up to the STEP line: collect the
-    rest with ``finish`` (``communicate`` reads the pipe itself and would miss what the buffer holds).
+    The lines up to "STEP" are read a byte at a time: a buffered read could take in what the child writes
+    next ("stopped: ..." after a SIGTERM, on a busy machine) and keep it from ``communicate()``.
     """
     child = spawn(PAUSE_AT_STEP, args, PAUSE_STEP=str(step), PAUSE_ACTION=action)
     assert child.stdout is not None
-    for line in iter(child.stdout.readline, ""):
+    while line := _read_line(child.stdout.fileno()):
         if line.startswith("STEP"):
             return child
     child.wait(timeout=60)
     raise AssertionError(f"the child ended before step {step}: {child.stderr.read() if child.stderr else ''}")
+
+
+def _read_line(fd: int) -> str:
+    """One line from a pipe without reading past it ('' at the end)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        data += byte
+    return data.decode()
 
 
 def unprivileged() -> list[str] | None:
@@ -104,26 +117,3 @@ def unprivileged() -> list[str] | None:
     except OSError:
         return None
     return prefix if done.returncode == 0 else None
-
-
-def finish(child: subprocess.Popen[str], text: str | None = None, timeout: float = 120) -> tuple[str, str]:
-    """(rest of standard output, standard error) of a child, after sending it ``text`` on its input.
-
-    Reads through the streams' text buffers (unlike ``communicate``), each in its own thread so that
-    neither pipe can fill up and stall the child.
-    """
-    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
-    if text is not None:
-        child.stdin.write(text)
-    child.stdin.close()
-    results: dict[str, str] = {}
-    readers = [
-        threading.Thread(target=lambda name=name, stream=stream: results.__setitem__(name, stream.read()))
-        for name, stream in (("out", child.stdout), ("err", child.stderr))
-    ]
-    for reader in readers:
-        reader.start()
-    child.wait(timeout=timeout)
-    for reader in readers:
-        reader.join(timeout=timeout)
-    return results["out"], results["err"]

@@ -16,7 +16,7 @@ from ember.train.callbacks import read_csv
 from ember.train.checkpoint import load_checkpoint
 
 from ..train.helpers import same_state
-from .children import finish, pause_at, spawn
+from .children import pause_at, spawn
 from .conftest import train_args
 
 # Run `ember train` in a child process whose checkpoint writer stops half way through the second write of
@@ -236,7 +236,7 @@ def test_sigterm_stops_after_the_step_saves_and_says_how_to_continue(
     finished_run, mnist_root, tmp_path, capsys
 ):
     child = pause_at(13, "sigterm", train_args(mnist_root, tmp_path, "--no-report"))
-    out, err = finish(child)
+    out, err = child.communicate(timeout=120)
     assert child.returncode == 143
     run = tmp_path / "run"
     assert "stopping after this step (SIGTERM; SIGTERM again to abort at once)" in err

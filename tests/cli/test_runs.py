@@ -13,7 +13,7 @@ import pytest
 from ember.cli import main
 from ember.train.callbacks import read_csv
 
-from .children import finish, pause_at, spawn
+from .children import pause_at, spawn
 from .conftest import train_args
 
 
@@ -27,7 +27,7 @@ def test_a_second_run_into_a_directory_in_use_is_refused(mnist_root, tmp_path, c
             "or use another run directory\n"
         )
         assert status == 1
-        out, err = finish(first, "go\n")
+        out, err = first.communicate("go\n", timeout=120)
     finally:
         if first.poll() is None:
             first.kill()

@@ -153,6 +153,8 @@ AUGMENTATIONS = {
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A YAML (``.yaml``/``.yml``), TOML (``.toml``) or JSON file as a nested dict."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError([("", f"{path} is a folder; --config takes a YAML, TOML or JSON file")])
     if not path.is_file():
         raise ConfigError([("", f"no such config file: {path}")])
     suffix = path.suffix.lower()
@@ -459,6 +461,15 @@ def resolve_config(raw: Mapping[str, Any], source: str | None = None) -> TrainCo
     problems = []
     if config.optimizer.name == "sgd" and config.optimizer.nesterov and not config.optimizer.momentum:
         problems.append(("optimizer.nesterov", "Nesterov momentum needs optimizer.momentum > 0"))
+    warmup = config.schedule.warmup_epochs
+    if warmup and warmup >= config.total_epochs:
+        problems.append(
+            (
+                "schedule.warmup_epochs",
+                f"{warmup} warm-up epochs leave none of the run's {config.total_epochs} to the "
+                f"{config.schedule.name} schedule; use fewer warm-up epochs than epochs",
+            )
+        )
     if problems:
         raise ConfigError(problems, source)
     return config

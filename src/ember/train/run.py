@@ -40,7 +40,7 @@ from typing import Any
 
 import ember
 from ember.atomic import WriteError, atomic_write
-from ember.train import recipes, resuming, rundir
+from ember.train import memory, recipes, resuming, rundir
 from ember.train.callbacks import DivergenceGuard, EarlyStopping, MetricLogger, ModelCheckpoint, ProgressBar
 from ember.train.callbacks.checkpoint import BEST, LAST
 from ember.train.callbacks.progress import duration
@@ -114,6 +114,7 @@ def build(config: TrainConfig, can_download: bool = False) -> RunPieces:
     if config.early_stopping and val_loader is None:
         raise ConfigError([("early_stopping", "needs a validation split (val_size > 0)")])
     model = recipes.build_model(config, len(data.classes), data.info.channels, data.input_size[1])
+    memory.check_training(config, model)  # refuse what this machine cannot hold, before the directory
     optimizer = recipes.build_optimizer(config, model)
     scheduler = recipes.build_scheduler(config, optimizer, len(train_loader))
     return RunPieces(data, train_loader, val_loader, test_loader, model, optimizer, scheduler)
@@ -161,8 +162,8 @@ def execute(
     splits = f"{len(data.train)} train / {held_out} val / {len(data.test)} test"
     echo(f"run directory: {directory}" + (f" ({note})" if note else ""))
     echo(f"data: {config.dataset}, {splits}, augmentation: {', '.join(config.augment)}")
-    shape = "x".join(map(str, data.input_size))
-    echo(f"model: {config.model}, {_count_parameters(pieces.model):,} parameters, input {shape}")
+    shape = recipes.describe_input(config, data.info, data.input_size)
+    echo(f"model: {config.model}, {_count_parameters(pieces.model):,} parameters, {shape}")
     echo(describe_optimization(config))
     if resume_state is not None:
         trainer.load_state_dict(resume_state)
