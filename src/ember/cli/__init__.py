@@ -20,6 +20,7 @@ COMMANDS = {
     "predict": "predict",
     "report": "report",
     "summary": "summary",
+    "export": "export",
 }
 
 
