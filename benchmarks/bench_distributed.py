@@ -88,7 +88,7 @@ def worker_train(model_name: str, steps: int, overlap: bool) -> dict[str, Any]:
         if step >= 3:  # the first steps warm the caches and the allocator
             step_times.append(time.perf_counter() - started)
             reduce_times.append(timed.seconds)
-    gradient_bytes = sum(p.data.nbytes for p in model.parameters())
+    gradient_bytes = sum(p.array.nbytes for p in model.parameters())
     return {
         "rank": world.rank,
         "size": world.size,

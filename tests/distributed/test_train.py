@@ -55,12 +55,13 @@ def test_every_rank_resumes_from_the_same_checkpoint(mpirun, distributed_run):
     assert len((directory / "resumes.jsonl").read_text().splitlines()) == 1
 
 
-def test_a_batch_that_does_not_divide_among_the_ranks_is_refused(mpirun, tmp_path):
+def test_what_cannot_run_across_ranks_is_refused_before_the_run(mpirun, tmp_path):
     root = write_mnist_subset(tmp_path / "mnist", train=300, test=100)
-    arguments = train_args(root, tmp_path / "runs", "--batch-size", "101")
+    arguments = train_args(root, tmp_path / "runs", "--batch-size", "101", "--lr", "auto")
     finished = run(mpirun, ["-m", "ember.cli", *arguments], timeout=300)
     assert finished.returncode == 2
     assert "ember train: invalid configuration:\n  batch_size: 101 does not divide among 2 processes" in (
         finished.stderr
     )
+    assert "optimizer.lr: auto (the range test) runs in one process" in finished.stderr
     assert not (tmp_path / "runs" / "run").exists()

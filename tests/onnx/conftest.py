@@ -37,11 +37,11 @@ def calibrate(model: nn.Module, x: np.ndarray, seed: int = 0) -> nn.Module:
     random = np.random.default_rng(seed)
     for layer in layers:
         channels = layer.num_features
-        variance = float(layer.running_var.data.mean()) * random.uniform(0.5, 2.0, channels)
-        layer.running_var.data[...] = variance
+        variance = float(layer.running_var.array.mean()) * random.uniform(0.5, 2.0, channels)
+        layer.running_var.array[...] = variance
         if layer.weight is not None:
-            layer.weight.data[...] = random.uniform(0.5, 1.5, channels)
-            layer.bias.data[...] = random.normal(0.0, 0.1, channels)
+            layer.weight.array[...] = random.uniform(0.5, 1.5, channels)
+            layer.bias.array[...] = random.normal(0.0, 0.1, channels)
     return model.eval()
 
 

@@ -115,9 +115,9 @@ class SyncBatchNorm(BatchNorm2d):
             return super().forward(input)  # BatchNorm2d's own message for a wrong shape
         factor = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
+            self.num_batches_tracked.array[...] += 1
             if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / int(self.num_batches_tracked.data)
+                factor = 1.0 / int(self.num_batches_tracked.array)
         return SyncBatchNormFunction.apply(
             input, self.weight, self.bias, self.running_mean, self.running_var, factor, self.eps, world
         )

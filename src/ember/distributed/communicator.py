@@ -184,13 +184,13 @@ def destroy_process_group() -> None:
 
 def all_reduce(tensor: Tensor, op: str = ReduceOp.SUM) -> Tensor:
     """Reduce ``tensor`` across the processes, in place (``torch.distributed.all_reduce``)."""
-    get_world().allreduce(tensor.data, op)
+    get_world().allreduce(tensor.array, op)
     return tensor
 
 
 def broadcast(tensor: Tensor, src: int = 0) -> Tensor:
     """Copy rank ``src``'s ``tensor`` into every process's, in place."""
-    get_world().broadcast(tensor.data, src)
+    get_world().broadcast(tensor.array, src)
     return tensor
 
 

@@ -56,20 +56,20 @@ class Bucket:
     def pack(self) -> None:
         for parameter, offset in zip(self.parameters, self.offsets, strict=True):
             grad = parameter.grad
-            piece = self.buffer[offset : offset + parameter.data.size]
+            piece = self.buffer[offset : offset + parameter.array.size]
             if grad is None:
                 piece[...] = 0
             else:
-                piece[...] = grad.data.reshape(-1)
+                piece[...] = grad.array.reshape(-1)
 
     def unpack(self, scale: float) -> None:
         self.buffer *= self.buffer.dtype.type(scale)
         for parameter, offset in zip(self.parameters, self.offsets, strict=True):
-            average = self.buffer[offset : offset + parameter.data.size].reshape(parameter.data.shape)
+            average = self.buffer[offset : offset + parameter.array.size].reshape(parameter.array.shape)
             if parameter.grad is None:
                 parameter.grad = Tensor(average.copy())
             else:
-                parameter.grad.data[...] = average
+                parameter.grad.array[...] = average
 
 
 def make_buckets(parameters: list[Parameter], cap_bytes: int) -> list[Bucket]:
@@ -79,15 +79,15 @@ def make_buckets(parameters: list[Parameter], cap_bytes: int) -> list[Bucket]:
 
     def close() -> None:
         if group:
-            offsets = list(np.cumsum([0] + [p.data.size for p in group[:-1]]))
-            size = sum(p.data.size for p in group)
+            offsets = list(np.cumsum([0] + [p.array.size for p in group[:-1]]))
+            size = sum(p.array.size for p in group)
             buckets.append(Bucket(list(group), np.zeros(size, group[0].dtype), [int(o) for o in offsets]))
             group.clear()
 
     for parameter in parameters:
         if group and (
             parameter.dtype != group[0].dtype
-            or sum(p.data.nbytes for p in group) + parameter.data.nbytes > cap_bytes
+            or sum(p.array.nbytes for p in group) + parameter.array.nbytes > cap_bytes
         ):
             close()
         group.append(parameter)
@@ -141,14 +141,14 @@ class DistributedDataParallel(Module):
             tensors = [*self.module.parameters(), *tensors]
         by_type: dict[np.dtype[Any], list[Tensor]] = {}
         for tensor in tensors:
-            by_type.setdefault(tensor.data.dtype, []).append(tensor)
+            by_type.setdefault(tensor.array.dtype, []).append(tensor)
         for group in by_type.values():
-            flat = np.concatenate([t.data.reshape(-1) for t in group])
+            flat = np.concatenate([t.array.reshape(-1) for t in group])
             self.communicator.broadcast(flat)
             offset = 0
             for tensor in group:
-                tensor.data[...] = flat[offset : offset + tensor.data.size].reshape(tensor.data.shape)
-                offset += tensor.data.size
+                tensor.array[...] = flat[offset : offset + tensor.array.size].reshape(tensor.array.shape)
+                offset += tensor.array.size
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self.module.training and is_grad_enabled() and self.communicator.size > 1:
@@ -197,7 +197,7 @@ class DistributedDataParallel(Module):
                 self.start_ready_buckets(key)
             return None
         # The last gradient: it is not in .grad yet, so it is put there first, then everything is reduced.
-        parameter.grad = Tensor(grad.data if parameter.grad is None else parameter.grad.data + grad.data)
+        parameter.grad = Tensor(grad.array if parameter.grad is None else parameter.grad.array + grad.array)
         self.reduce_all()
         state.done = True
         final = parameter.grad

@@ -102,6 +102,22 @@ class ModelSummary:
         return 2 * self.forward_bytes
 
     @property
+    def output_values(self) -> int:
+        """Values of every layer output per image, in-place layers included: what training keeps for the
+        backward pass is of this order (an in-place ReLU still saves its mask, dropout its mask)."""
+        return sum(math.prod(layer.output_shape[1:]) for layer in self.layers)
+
+    @property
+    def largest_output_values(self) -> int:
+        """The largest layer output per image (inference holds about a layer's input and output at once)."""
+        return max([math.prod(layer.output_shape[1:]) for layer in self.layers], default=0)
+
+    @property
+    def largest_parameter(self) -> int:
+        """Values of the largest parameter tensor (an optimizer's step makes temporaries of its size)."""
+        return max([count for layer in self.layers for count in layer.parameters.values()], default=0)
+
+    @property
     def multiply_adds(self) -> int:
         return sum(layer.multiply_adds for layer in self.layers) // self.batch_size
 
@@ -231,7 +247,7 @@ def summary(
     called: set[int] = set()
     x = Tensor(np.zeros((batch_size, *input_size), dtype=dtype))
     # Storage already counted (the input's and every layer output's), kept alive so that no id is reused.
-    counted = {id(x.data): x.data}
+    counted = {id(x.array): x.array}
     names = {id(module): name for name, module in model.named_modules()}
 
     def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
@@ -243,8 +259,8 @@ def summary(
                 return
         # In place: the output reuses its input's storage, and that storage was already counted (a
         # tensor made by an operation in forward(), such as a residual sum, is counted where it surfaces).
-        root = _root(output.data)
-        in_place = first is not None and root is _root(first.data) and id(root) in counted
+        root = _root(output.array)
+        in_place = first is not None and root is _root(first.array) and id(root) in counted
         counted[id(root)] = root
         values = 0 if in_place else int(np.prod(output.shape))
         parameters = {name: p.numel() for name, p in module.named_parameters(recurse=False)}
@@ -255,7 +271,7 @@ def summary(
                 tuple(output.shape),
                 parameters,
                 values,
-                values * output.data.itemsize,
+                values * output.array.itemsize,
                 multiply_adds(module, first, output) if first is not None else 0,
                 in_place,
             )
@@ -282,9 +298,9 @@ def summary(
         layers=rows,
         total_parameters=sum(p.numel() for p in params),
         trainable_parameters=sum(p.numel() for p in params if p.requires_grad),
-        parameter_bytes=sum(p.data.nbytes for p in params),
+        parameter_bytes=sum(p.array.nbytes for p in params),
         input_values=x.numel(),
-        input_bytes=x.data.nbytes,
+        input_bytes=x.array.nbytes,
         batch_size=batch_size,
         uncalled_parameters=uncalled,
     )

@@ -25,8 +25,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ember import dtypes
-from ember.autograd import Tensor, from_numpy, no_grad
+from ember.autograd import Tensor, from_numpy, is_grad_enabled, no_grad
 from ember.errors import EmberError, name_list
+from ember.nn.hooks import BackwardHook, RemovableHandle, add_hook
 from ember.nn.parameter import Buffer, Parameter
 
 
@@ -81,23 +82,31 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        if not (
+            self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks
+        ):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             replaced = hook(self, args)
             if replaced is not None:
                 args = replaced if isinstance(replaced, tuple) else (replaced,)
+        backward = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward = BackwardHook(self, self._backward_hooks.values(), self._backward_pre_hooks.values())
+            args = backward.wrap_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             replaced = hook(self, args, output)
             if replaced is not None:
                 output = replaced
-        return output
+        return backward.wrap_outputs(output) if backward is not None else output
 
     # ----------------------------------------------------------------------------------------------
     # Registration
@@ -115,7 +124,7 @@ class Module:
             self._modules[name] = value
         elif isinstance(value, Buffer):
             self._discard(name)
-            self.register_buffer(name, Tensor(value.data), value.persistent)
+            self.register_buffer(name, Tensor(value.array), value.persistent)
         elif "_parameters" in self.__dict__ and name in self._parameters:
             if value is not None:
                 raise TypeError(
@@ -187,13 +196,28 @@ class Module:
 
     register_module = add_module
 
-    def register_forward_hook(self, hook: Callable[..., Any]) -> Callable[[], None]:
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False) -> RemovableHandle:
         """``hook(module, inputs, output)`` after each forward; returning a value replaces the output."""
-        return _add_hook(self._forward_hooks, hook)
+        return add_hook(self._forward_hooks, hook, prepend)
 
-    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> Callable[[], None]:
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False
+    ) -> RemovableHandle:
         """``hook(module, inputs)`` before each forward; returning a value replaces the inputs."""
-        return _add_hook(self._forward_pre_hooks, hook)
+        return add_hook(self._forward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` once the gradients with respect to this call's inputs
+        are computed (PyTorch's semantics, ``ember.nn.hooks``): one entry per positional argument (None
+        where it does not require grad), one per output; returning a tuple replaces ``grad_input``."""
+        return add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """``hook(module, grad_output)`` when the gradients with respect to the outputs are computed, before
+        those with respect to the inputs; returning a tuple replaces ``grad_output``."""
+        return add_hook(self._backward_pre_hooks, hook, prepend)
 
     # ----------------------------------------------------------------------------------------------
     # Traversal
@@ -302,9 +326,9 @@ class Module:
             raise TypeError(f"Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for tensor in [*self.parameters(), *self.buffers()]:
             if tensor.dtype.kind == "f" and tensor.dtype != dtype:
-                tensor.data = tensor.data.astype(dtype)
+                tensor.data = tensor.data.to(dtype)
                 if tensor.grad is not None:
-                    tensor.grad.data = tensor.grad.data.astype(dtype)
+                    tensor.grad.data = tensor.grad.data.to(dtype)
         return self
 
     def float(self) -> Module:
@@ -364,19 +388,19 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            array = np.asarray(value.array if isinstance(value, Tensor) else value)
             if array.shape != target.shape:
                 problems.append(
                     f"size mismatch for {key}: copying a param with shape {array.shape} from checkpoint, "
                     f"the shape in current model is {tuple(target.shape)}"
                 )
                 continue
-            converted, problem = _converted(key, array, target.data.dtype)
+            converted, problem = _converted(key, array, target.array.dtype)
             if converted is None:
                 problems.append(str(problem))
                 continue
-            if array.dtype.kind == "f" and array.dtype.itemsize > target.data.dtype.itemsize:
-                rounded.append(f"{key} ({array.dtype} to {target.data.dtype})")
+            if array.dtype.kind == "f" and array.dtype.itemsize > target.array.dtype.itemsize:
+                rounded.append(f"{key} ({array.dtype} to {target.array.dtype})")
             arrays[key] = converted
         if problems:
             raise StateDictError(type(self).__name__, problems)
@@ -419,14 +443,8 @@ def zero_gradients(params: Iterable[Tensor], set_to_none: bool = True) -> None:
         if set_to_none:
             param.grad = None
         else:
-            param.grad.data[...] = 0
+            param.grad.array[...] = 0
 
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
-
-
-def _add_hook(hooks: OrderedDict[int, Any], hook: Callable[..., Any]) -> Callable[[], None]:
-    key = id(hook)
-    hooks[key] = hook
-    return lambda: hooks.pop(key, None)

@@ -19,7 +19,7 @@ PROTOBUF_LIMIT = 2**31 - 1  # a protobuf message (the whole file, weights inline
 
 
 def as_array(example_input: Any) -> np.ndarray:
-    array = example_input.data if isinstance(example_input, Tensor) else np.asarray(example_input)
+    array = example_input.array if isinstance(example_input, Tensor) else np.asarray(example_input)
     if array.dtype.kind != "f" or array.ndim < 1:
         raise ExportError(
             f"export: example_input must be a floating-point batch (N, ...), got {array.dtype} of shape "
@@ -116,7 +116,7 @@ def compare(model: Module, onnx_model: Any, inputs: Any, threads: int = 1) -> fl
         for batch in inputs if isinstance(inputs, list) else [inputs]:
             array = as_array(batch)
             with no_grad():
-                ours = [t.data for t in outputs_of(model(from_numpy(array)))]
+                ours = [t.array for t in outputs_of(model(from_numpy(array)))]
             theirs = runner.run(None, {"input": array})
             for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
                 if not np.isfinite(a).all():

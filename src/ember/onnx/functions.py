@@ -27,7 +27,7 @@ def operand(call: Call, item: Any, result: Tensor) -> str:
     tracer = call.tracer
     if tracer.known(item) or (isinstance(item, Tensor) and item.dtype == result.dtype):
         return call.value(item)
-    array = item.data if isinstance(item, Tensor) else item
+    array = item.array if isinstance(item, Tensor) else item
     return call.constant(array, result.dtype)
 
 

@@ -181,7 +181,7 @@ def adaptive_max_pool2d(call: Call) -> str:
 def prelu(call: Call) -> str:
     module: nn.PReLU = call.module
     ndim = call.args[0].ndim
-    slope = module.weight.data
+    slope = module.weight.array
     if slope.size > 1 and ndim > 2:  # one slope per channel (dimension 1): broadcast over the positions
         slope = slope.reshape(slope.size, *([1] * (ndim - 2)))
     return call.node("PRelu", [call.input(), call.parameter("weight", slope)])

@@ -200,7 +200,7 @@ class Tracer:
         key = (id(tensor), stored is not None)
         cache = self.initializers
         if key not in cache:
-            array = tensor.data if stored is None else stored
+            array = tensor.array if stored is None else stored
             if array.dtype != np.float32 and array.dtype.kind == "f":
                 raise ExportError(f"{self.where()}: a {array.dtype} tensor; Ember exports float32 models")
             cache[key] = self.graph.initializer(array, self.keys.get(id(tensor), "const"))

@@ -42,15 +42,28 @@ def process_group() -> Communicator:
     return get_world()
 
 
+def check(config: TrainConfig, world: Communicator) -> None:
+    """What a run across ``world.size`` processes cannot do, each with what to do instead."""
+    problems = []
+    if config.batch_size % world.size:
+        problems.append(("batch_size", f"{config.batch_size} does not divide among {world.size} processes"))
+    if config.lr_finder:
+        problems.append(
+            (
+                "optimizer.lr",
+                "auto (the range test) runs in one process: run 'ember train --lr auto' without mpirun "
+                "and give the rate it chose with --lr",
+            )
+        )
+    if problems:
+        raise ConfigError(problems)
+
+
 def train_loader(config: TrainConfig, dataset: Any, world: Communicator) -> Any:
     """This process's loader of the training split: its shard, ``batch_size / N`` images a step."""
     import ember
     from ember.data import DataLoader
 
-    if config.batch_size % world.size:
-        raise ConfigError(
-            [("batch_size", f"{config.batch_size} does not divide among {world.size} processes")]
-        )
     sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=config.seed)
     return DataLoader(
         dataset,
