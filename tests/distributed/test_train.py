@@ -28,6 +28,7 @@ def test_rank_0_alone_logs_and_writes_the_run(distributed_run):
     out = finished.stdout
     assert out.count("run directory:") == 1 and out.count("test accuracy") == 1  # one process speaks
     assert out.count("epoch 2/2") == 1 and "report:" in out
+    assert "processes: 2 (mpirun), 50 images of each batch in each" in out
     assert {p.name for p in (directory / "checkpoints").iterdir()} == {"best.safetensors", "last.safetensors"}
     summary = json.loads((directory / "summary.json").read_text())
     assert summary["test"]["count"] == 300 and summary["test"]["accuracy"] > 0.5

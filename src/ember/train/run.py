@@ -184,6 +184,9 @@ def execute(
     shape = recipes.describe_input(config, data.info, data.input_size)
     echo(f"model: {config.model}, {_count_parameters(pieces.model):,} parameters, {shape}")
     echo(describe_optimization(config))
+    if pieces.world is not None and pieces.world.size > 1:
+        size = pieces.world.size
+        echo(f"processes: {size} (mpirun), {config.batch_size // size} images of each batch in each")
     if resume_state is not None:
         trainer.load_state_dict(resume_state)
         echo(f"resuming from {checkpoints.last_path} (epoch {trainer.epoch}, step {trainer.step})")
