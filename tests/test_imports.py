@@ -9,8 +9,8 @@ importing ``a.b.c`` also runs ``a/__init__.py`` and ``a/b/__init__.py`` is not a
 would depend on ``ember/__init__.py``, which imports the public API).
 
 The layers, from the bottom (DESIGN.md section 1): the helpers every layer may use (dtypes, random,
-errors, atomic), the engine (``ember.autograd``), ops, nn, optim and data, models and classic,
-``ember/__init__.py`` (the public API: ``import ember``), train, cli.
+errors, atomic), the engine (``ember.autograd``), ops, nn, optim, data and distributed, models, classic and
+onnx, ``ember/__init__.py`` (the public API: ``import ember``), train, cli.
 """
 
 from __future__ import annotations
@@ -29,14 +29,17 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("nn", ("ember.nn",)),
     ("optim", ("ember.optim",)),
     ("data", ("ember.data",)),
+    ("distributed", ("ember.distributed",)),
     ("models", ("ember.models",)),
+    ("onnx", ("ember.onnx",)),
     ("classic", ("ember.classic",)),
     ("ember", ()),  # ember/__init__.py alone
     ("train", ("ember.train",)),
     ("cli", ("ember.cli",)),
 ]
 # Layers side by side: neither imports the other.
-LEVEL = {"helpers": 0, "engine": 1, "ops": 2, "nn": 3, "optim": 4, "data": 4, "models": 5, "classic": 5}
+LEVEL = {"helpers": 0, "engine": 1, "ops": 2, "nn": 3, "optim": 4, "data": 4, "distributed": 4}
+LEVEL |= {"models": 5, "classic": 5, "onnx": 5}
 LEVEL |= {"ember": 6, "train": 7, "cli": 8}
 
 

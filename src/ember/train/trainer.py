@@ -85,6 +85,7 @@ class Trainer:
         regularization: Callable[[Module], Tensor] | None = None,
         callbacks: Iterable[Callback] = (),
         num_classes: int | None = None,
+        communicator: Any = None,
     ) -> None:
         if scheduler_interval not in INTERVALS:
             raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got {scheduler_interval!r}")
@@ -99,6 +100,8 @@ class Trainer:
         self.regularization = regularization
         self.callbacks = CallbackList(callbacks)
         self.num_classes = num_classes
+        # The processes of a distributed run (ember.train.distributed): logs summed, stops agreed.
+        self.communicator: Any = communicator if communicator is not None and communicator.size > 1 else None
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
         self.history: list[dict[str, Any]] = []
@@ -145,6 +148,7 @@ class Trainer:
                         break
                     self._end_epoch(val_loader)
                     self._honour_interrupt()  # a signal during validation: stop at the epoch's end
+                    self._agree_to_stop()
         finally:
             self.callbacks.on_fit_end(self)
         return self.history
@@ -154,6 +158,9 @@ class Trainer:
         self.callbacks.on_epoch_start(self)
         totals = self._epoch_totals
         batches = len(train_loader)  # a resumed epoch yields only the batches it has not done yet
+        set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(self.epoch)  # a DistributedSampler's order is a function of the epoch
         tick = time.perf_counter()
         for batch in train_loader:
             inputs, targets = _split_batch(batch)
@@ -165,28 +172,32 @@ class Trainer:
                 self.scheduler.step()
             labels = _labels(targets)
             correct = int((scores.array.argmax(axis=1) == labels).sum())
+            measured = (float(loss.item()), float(objective.item()), correct, len(labels))
+            if self.communicator is not None:
+                measured = self._summed_over_processes(*measured)
             now = time.perf_counter()
             logs = BatchLogs(
                 step=self.step,
                 epoch=self.epoch,
                 batch=totals["batches"],
                 batches=batches,
-                loss=float(loss.item()),
-                objective=float(objective.item()),
-                correct=correct,
-                size=len(labels),
+                loss=measured[0],
+                objective=measured[1],
+                correct=measured[2],
+                size=measured[3],
                 lr=lr,
                 seconds=now - tick,
             )
             totals["batches"] += 1
             totals["loss"] += logs.loss * logs.size
-            totals["correct"] += correct
+            totals["correct"] += logs.correct
             totals["count"] += logs.size
             totals["seconds"] += logs.seconds
             totals["lr"] = lr
             tick = now
             self.callbacks.on_train_batch_end(self, logs)
             self._honour_interrupt()
+            self._agree_to_stop()
             if self.should_stop:
                 return
 
@@ -194,6 +205,32 @@ class Trainer:
         if self._interrupt_requested and not self.should_stop:
             self.interrupted, self.interrupt_signal = True, self._interrupt_requested
             self.stop(f"interrupted ({STOP_SIGNALS[self._interrupt_requested]})")
+
+    def _summed_over_processes(
+        self, loss: float, objective: float, correct: int, size: int
+    ) -> tuple[float, float, int, int]:
+        """The global batch's mean loss and objective, correct count and size (each process has a part)."""
+        totals = np.array([loss * size, objective * size, correct, size], dtype=np.float64)
+        self.communicator.allreduce(totals)
+        count = int(totals[3])
+        return float(totals[0] / count), float(totals[1] / count), int(totals[2]), count
+
+    def _agree_to_stop(self) -> None:
+        """In a distributed run every process stops after the same step: if any one stops (divergence,
+        early stopping, a signal), all do, for its reason."""
+        if self.communicator is None:
+            return
+        flags = np.array([self.should_stop, self.diverged, self.interrupt_signal or 0], dtype=np.float64)
+        self.communicator.allreduce(flags, "max")
+        if flags[0] and not self.should_stop:
+            signal_number = int(flags[2])
+            if flags[1]:
+                self.stop("the loss diverged in another process", diverged=True)
+            elif signal_number:
+                self.interrupted, self.interrupt_signal = True, signal_number
+                self.stop(f"interrupted ({STOP_SIGNALS[signal_number]}, in another process)")
+            else:
+                self.stop("stopped by another process")
 
     def _end_epoch(self, val_loader: Any) -> None:
         totals = self._epoch_totals
