@@ -11,6 +11,9 @@ pooling and so run at any side above the point where their poolings and strides 
 (VGG: five 2x2 poolings, 32 pixels; torchvision's VGG behaves the same); LeNet-5's fully connected C5 fixes
 its input at 32x32. ``ember train`` runs a model at its data
 set's size when the model can take it (``ModelEntry.smallest_side``).
+
+The table is full whenever it is read: importing this module runs ``ember/models/__init__.py`` first,
+which imports every family file, and each registers its models as it is imported.
 """
 
 from __future__ import annotations
@@ -141,7 +144,6 @@ def variant(
 
 def entry(name: str) -> ModelEntry:
     """The registry entry of ``name``; an unknown name is reported with the closest known ones."""
-    _load_families()
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -178,9 +180,4 @@ def create_for_input(
 
 def list_models() -> dict[str, str]:
     """Every registered model name (sorted) with its one-line description."""
-    _load_families()
     return {name: _REGISTRY[name].description for name in sorted(_REGISTRY)}
-
-
-def _load_families() -> None:
-    import ember.models  # noqa: F401  (importing the package registers every family)

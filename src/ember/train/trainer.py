@@ -259,6 +259,11 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     @property
+    def batches_done(self) -> int:
+        """Steps taken in the epoch under way (more than 0 at the start of a resumed epoch)."""
+        return int(self._epoch_totals["batches"])
+
+    @property
     def finished(self) -> bool:
         """True when the run has done all its epochs or was stopped for good (early stopping, divergence)."""
         return self.epoch >= self.max_epochs or (self.should_stop and not self.interrupted)
