@@ -9,7 +9,7 @@ importing ``a.b.c`` also runs ``a/__init__.py`` and ``a/b/__init__.py`` is not a
 would depend on ``ember/__init__.py``, which imports the public API).
 
 The layers, from the bottom (DESIGN.md section 1): the helpers every layer may use (dtypes, random,
-errors, atomic), the engine (``ember.autograd``), ops, nn, optim and data, models and classic,
+errors, atomic, registry), the engine (``ember.autograd``), ops, nn, optim and data, models and classic,
 ``ember/__init__.py`` (the public API: ``import ember``), train, cli.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [  # bottom first; a module may import its own layer and the layers before it
-    ("helpers", ("ember.dtypes", "ember.random", "ember.errors", "ember.atomic")),
+    ("helpers", ("ember.dtypes", "ember.random", "ember.errors", "ember.atomic", "ember.registry")),
     ("engine", ("ember.autograd",)),
     ("ops", ("ember.ops",)),
     ("nn", ("ember.nn",)),

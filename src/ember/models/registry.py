@@ -18,7 +18,6 @@ which imports every family file, and each registers its models as it is imported
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,15 +25,11 @@ from typing import Any, TypeVar
 
 from ember.errors import EmberError
 from ember.nn.module import Module
+from ember.registry import Registry, UnknownNameError
 
 
-class UnknownModelError(EmberError, KeyError):
+class UnknownModelError(UnknownNameError):
     """A model name the registry does not know; the message names the closest ones."""
-
-    exit_status = 2  # for the ember command: a bad argument
-
-    def __str__(self) -> str:  # KeyError's str() would quote the message
-        return str(self.args[0])
 
 
 class InputSizeError(EmberError, ValueError):
@@ -91,7 +86,9 @@ class ModelEntry:
             )
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
+MODELS: Registry[ModelEntry] = Registry(
+    "model", "ember.models.list() (or 'ember summary --list') names them all"
+)
 
 Constructor = TypeVar("Constructor", bound=Callable[..., Module])
 Model = TypeVar("Model", bound=Module)
@@ -111,9 +108,7 @@ def register_model(
 
     def decorate(constructor: Constructor) -> Constructor:
         key = name or constructor.__name__
-        if key in _REGISTRY:
-            raise ValueError(f"register_model: a model named '{key}' is already registered")
-        _REGISTRY[key] = ModelEntry(key, description, input_size, constructor, min_size, max_size)
+        MODELS.register(key, ModelEntry(key, description, input_size, constructor, min_size, max_size))
         return constructor
 
     return decorate
@@ -144,13 +139,9 @@ def variant(
 
 def entry(name: str) -> ModelEntry:
     """The registry entry of ``name``; an unknown name is reported with the closest known ones."""
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UnknownModelError(
-            f"unknown model '{name}'{hint}; ember.models.list() (or 'ember summary --list') names them all"
-        )
-    return _REGISTRY[name]
+    if name not in MODELS:
+        raise UnknownModelError(MODELS.unknown(name))
+    return MODELS[name]
 
 
 def create(
@@ -180,4 +171,4 @@ def create_for_input(
 
 def list_models() -> dict[str, str]:
     """Every registered model name (sorted) with its one-line description."""
-    return {name: _REGISTRY[name].description for name in sorted(_REGISTRY)}
+    return {name: MODELS[name].description for name in sorted(MODELS)}
