@@ -69,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
         from ember.data import ArrayDataset
         from ember.nn.functional import softmax
         from ember.train import recipes
+        from ember.train.datasets import DATASETS
         from ember.train.memory import check_inference
         from ember.train.run import load_trained
         from ember.train.trainer import predict
 
         config, model, metadata, _ = load_trained(args.checkpoint)
-        info = recipes.DATASETS[config.dataset]
+        info = DATASETS[config.dataset]
         classes = metadata["classes"]
         dark = config.dataset in DARK_BACKGROUND
         read = [read_image(path, info.channels, info.size, args.invert, dark) for path in args.images]
