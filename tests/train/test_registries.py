@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import ember
 from ember import nn
 from ember.cli import build_parser
 from ember.data import transforms as T
@@ -85,3 +86,16 @@ def test_the_train_help_lists_every_registered_name():
             assert name in text, f"{registry.family} {name} is not in 'ember train --help'"
     for name, entry in SCHEDULES.items():
         assert f"{name:14} {entry.help}" in text
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_an_optimizers_state_slots_are_the_buffers_it_keeps(name):
+    """The memory estimate counts ``state_slots`` tensors of each parameter's size: what a step keeps."""
+    model = nn.Linear(3, 2)
+    config = resolve_config({"optimizer": {"name": name}})
+    optimizer = recipes.build_optimizer(config, model)
+    model(ember.ones(4, 3)).sum().backward()
+    optimizer.step()
+    state = optimizer.state_dict()["state"][0]
+    shaped = [key for key, value in state.items() if getattr(value, "shape", ()) == model.weight.shape]
+    assert len(shaped) == OPTIMIZERS[name].state_slots, shaped

@@ -18,8 +18,6 @@ import numpy as np
 from ember.cli.common import OK, guarded
 from ember.cli.parser import whole_number
 
-DARK_BACKGROUND = ("mnist", "fashion-mnist")
-
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("predict", help="classify image files with a checkpoint (top-k classes)")
@@ -77,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         config, model, metadata, _ = load_trained(args.checkpoint)
         info = DATASETS[config.dataset]
         classes = metadata["classes"]
-        dark = config.dataset in DARK_BACKGROUND
+        dark = info.dark_background
         read = [read_image(path, info.channels, info.size, args.invert, dark) for path in args.images]
         pixels = np.stack([image for image, _ in read])
         channels, height, width = (int(v) for v in metadata["input_size"])

@@ -25,6 +25,7 @@ class DatasetInfo:
     num_classes: int = 10
     train_images: int = 60_000
     test_images: int = 10_000
+    dark_background: bool = False  # light shapes on black (a photo of dark ink on white is inverted)
 
 
 DATASETS = Registry(
@@ -41,6 +42,7 @@ DATASETS = Registry(
             "put the four MNIST files (train-images-idx3-ubyte.gz, ...) in a folder and pass --data-root, "
             "or set EMBER_DATA",
             downloadable=True,
+            dark_background=True,
         ),
         "fashion-mnist": DatasetInfo(
             "FashionMNIST",
@@ -54,6 +56,7 @@ DATASETS = Registry(
             "/usr/share/datasets/fashion-mnist); or put the four files in a folder and pass --data-root, "
             "or set EMBER_DATA",
             downloadable=True,
+            dark_background=True,
         ),
         "cifar10": DatasetInfo(
             "CIFAR10",

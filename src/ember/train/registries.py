@@ -29,21 +29,29 @@ class OptimizerEntry:
     cls: type[optim.Optimizer]
     defaults: dict[str, Any]  # lr, momentum, weight_decay (sgd's nesterov: whenever momentum > 0)
     help: str
+    state_slots: int  # tensors of a parameter's size that it keeps per parameter (ember.train.memory)
 
 
 OPTIMIZERS = Registry(
     "optimizer",
     entries={
         "sgd": OptimizerEntry(
-            optim.SGD, {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}, "SGD with Nesterov momentum"
+            optim.SGD,
+            {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4},
+            "SGD with Nesterov momentum",
+            state_slots=1,  # the momentum buffer (none without momentum)
         ),
-        "adam": OptimizerEntry(optim.Adam, {"lr": 1e-3, "weight_decay": 0.0}, "Adam"),
-        "adamw": OptimizerEntry(optim.AdamW, {"lr": 1e-3, "weight_decay": 0.05}, "Adam with decoupled decay"),
-        "rmsprop": OptimizerEntry(
-            optim.RMSprop, {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}, "RMSprop"
+        "adam": OptimizerEntry(optim.Adam, {"lr": 1e-3, "weight_decay": 0.0}, "Adam", state_slots=2),
+        "adamw": OptimizerEntry(
+            optim.AdamW, {"lr": 1e-3, "weight_decay": 0.05}, "Adam with decoupled decay", state_slots=2
         ),
-        "adagrad": OptimizerEntry(optim.Adagrad, {"lr": 1e-2, "weight_decay": 0.0}, "Adagrad"),
-        "adadelta": OptimizerEntry(optim.Adadelta, {"lr": 1.0, "weight_decay": 0.0}, "Adadelta"),
+        "rmsprop": OptimizerEntry(  # one more each with momentum and centered
+            optim.RMSprop, {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}, "RMSprop", state_slots=1
+        ),
+        "adagrad": OptimizerEntry(optim.Adagrad, {"lr": 1e-2, "weight_decay": 0.0}, "Adagrad", state_slots=1),
+        "adadelta": OptimizerEntry(
+            optim.Adadelta, {"lr": 1.0, "weight_decay": 0.0}, "Adadelta", state_slots=2
+        ),
     },
 )
 
