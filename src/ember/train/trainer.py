@@ -37,7 +37,7 @@ import ember.random
 from ember.autograd import Tensor, from_numpy, no_grad
 from ember.nn.module import Module
 from ember.train.callbacks.base import BatchLogs, Callback, CallbackList
-from ember.train.metrics import ClassificationMetrics, EvaluationResult
+from ember.train.metrics import ClassificationMetrics, EvaluationResult, topk_correct
 
 INTERVALS = ("step", "epoch")
 STOP_SIGNALS: dict[int, str] = {signal.SIGINT.value: "Ctrl-C", signal.SIGTERM.value: "SIGTERM"}
@@ -168,7 +168,7 @@ class Trainer:
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             labels = _labels(targets)
-            correct = int((scores.array.argmax(axis=1) == labels).sum())
+            correct = topk_correct(scores, labels, 1)
             now = time.perf_counter()
             logs = BatchLogs(
                 step=self.step,
