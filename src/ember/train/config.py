@@ -335,7 +335,7 @@ def _check_schedule(config: ScheduleConfig, problems: list[tuple[str, str]]) -> 
         problems.append(
             (
                 "schedule.warmup_epochs",
-                f"the {config.name} schedule takes no warm-up ({entry.help}); leave this at 0",
+                f"the {config.name} schedule takes no warm-up ({entry.no_warmup}); leave this at 0",
             )
         )
 

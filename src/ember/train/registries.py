@@ -84,7 +84,11 @@ class ScheduleEntry:
     interval: str  # "step" or "epoch"
     build: Builder
     help: str
-    takes_warmup: bool = True  # onecycle has its own warm-up; plateau watches a metric, not the steps
+    no_warmup: str = ""  # why no warm-up may precede it ("": one may)
+
+    @property
+    def takes_warmup(self) -> bool:
+        return not self.no_warmup
 
     @property
     def needs_metric(self) -> bool:
@@ -115,7 +119,7 @@ SCHEDULES = Registry(
                 o, **{"max_lr": span.lr, "total_steps": span.total, **options}
             ),
             "one cycle: up to the rate and down again, with momentum cycled against it",
-            takes_warmup=False,
+            no_warmup="it has its own",
         ),
         "linear": ScheduleEntry(
             S.LinearLR,
@@ -154,7 +158,7 @@ SCHEDULES = Registry(
             "epoch",
             lambda o, span, options: S.ReduceLROnPlateau(o, **{"factor": 0.1, "patience": 2, **options}),
             "divide by 10 when the validation loss stops improving for 2 epochs",
-            takes_warmup=False,
+            no_warmup="it follows the validation loss, not the step count",
         ),
         "inverse-time": ScheduleEntry(
             S.InverseTimeLR,
