@@ -9,8 +9,8 @@ importing ``a.b.c`` also runs ``a/__init__.py`` and ``a/b/__init__.py`` is not a
 would depend on ``ember/__init__.py``, which imports the public API).
 
 The layers, from the bottom (DESIGN.md section 1): the helpers every layer may use (dtypes, random,
-errors, atomic), the engine (``ember.autograd``), ops, nn, optim, data and distributed, models, classic and
-onnx, ``ember/__init__.py`` (the public API: ``import ember``), train, cli.
+errors, atomic, registry), the engine (``ember.autograd``), ops, nn, optim, data and distributed, models,
+classic and onnx, ``ember/__init__.py`` (the public API: ``import ember``), train, cli.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [  # bottom first; a module may import its own layer and the layers before it
-    ("helpers", ("ember.dtypes", "ember.random", "ember.errors", "ember.atomic")),
+    ("helpers", ("ember.dtypes", "ember.random", "ember.errors", "ember.atomic", "ember.registry")),
     ("engine", ("ember.autograd",)),
     ("ops", ("ember.ops",)),
     ("nn", ("ember.nn",)),
@@ -146,6 +146,12 @@ def test_the_engine_and_the_operations_import_without_cycles():
     graph = import_graph()
     low = {name for name in graph if LEVEL[layer_of(name)] <= LEVEL["ops"]}
     assert cycles({name: graph[name] & low for name in low}) == []
+
+
+def test_no_cycle_anywhere():
+    """Not even within a layer: the model registry does not import its package, the callbacks do not
+    import the Trainer, the doctor does not import the run that uses its range test."""
+    assert cycles(import_graph()) == []
 
 
 def test_the_engine_imports_nothing_above_it():

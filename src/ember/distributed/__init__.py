@@ -14,6 +14,9 @@ from ember.distributed.communicator import (
     DistributedError,
     LocalCommunicator,
     ReduceOp,
+    launched_size,
+)
+from ember.distributed.group import (
     all_reduce,
     barrier,
     broadcast,
@@ -23,7 +26,6 @@ from ember.distributed.communicator import (
     get_world_size,
     init_process_group,
     is_initialized,
-    launched_size,
 )
 from ember.distributed.parallel import DistributedDataParallel
 from ember.distributed.sampler import DistributedSampler

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor
-from ember.distributed.communicator import Communicator, get_world
+from ember.distributed.communicator import Communicator
+from ember.distributed.group import get_world
 from ember.nn import BatchNorm2d
 from ember.nn.module import Module
 

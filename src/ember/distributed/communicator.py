@@ -1,4 +1,4 @@
-"""``Communicator``: the collective operations data-parallel training needs, and the process group.
+"""``Communicator``: the collective operations data-parallel training needs.
 
 A communicator connects ``size`` processes, each knowing its ``rank``; every process calls the same
 collectives in the same order. ``allreduce`` sums (or takes the max or min of) an array across the
@@ -7,10 +7,7 @@ processes in place, ``broadcast`` copies rank ``root``'s array into everyone's, 
 written for N processes runs unchanged in one. ``MPICommunicator`` (``ember.distributed.mpi``) runs them
 with Open MPI through mpi4py.
 
-The process group, with PyTorch's names: ``init_process_group(backend)`` makes the communicator of this
-process (``"mpi"`` when the process was started by ``mpirun``, else ``"local"``), ``get_rank()``,
-``get_world_size()``, ``all_reduce(tensor)``, ``broadcast(tensor, src)``, ``barrier()``,
-``destroy_process_group()``.
+The process group that holds this process's communicator is ``ember.distributed.group``.
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd import Tensor
 from ember.errors import EmberError
 
 # Set by mpirun: Open MPI's names, then MPICH's and PMIx's (any launcher speaking PMI).
@@ -127,72 +123,3 @@ class LocalCommunicator(Communicator):
 
     def barrier(self) -> None:
         pass
-
-
-_WORLD: Communicator | None = None
-
-
-def init_process_group(
-    backend: str | None = None, timeout: timedelta | float | None = None, **ignored: Any
-) -> Communicator:
-    """Make this process's communicator: ``"mpi"`` (Open MPI through mpi4py), ``"local"`` (one process),
-    or, by default, ``"mpi"`` if mpirun started more than one process and ``"local"`` otherwise.
-
-    ``timeout``: how long a collective waits for the other processes before the job is stopped with a
-    message (a crashed or hung rank must not leave the others waiting forever); default ten minutes, or
-    ``$EMBER_DISTRIBUTED_TIMEOUT`` seconds. PyTorch's ``init_method``, ``world_size`` and ``rank`` are
-    accepted and ignored: with MPI the launcher decides them.
-    """
-    global _WORLD
-    if _WORLD is not None:
-        raise DistributedError("init_process_group: the process group is already initialized")
-    backend = backend or ("mpi" if launched_size() > 1 else "local")
-    if backend == "local":
-        _WORLD = LocalCommunicator()
-    elif backend == "mpi":
-        from ember.distributed.mpi import MPICommunicator
-
-        _WORLD = MPICommunicator(timeout=timeout_seconds(timeout))
-    else:
-        raise DistributedError(f"init_process_group: backend must be 'mpi' or 'local', got {backend!r}")
-    return _WORLD
-
-
-def is_initialized() -> bool:
-    return _WORLD is not None
-
-
-def get_world() -> Communicator:
-    """The process group's communicator; a one-process one if none was initialized."""
-    return _WORLD if _WORLD is not None else LocalCommunicator()
-
-
-def get_rank() -> int:
-    return get_world().rank
-
-
-def get_world_size() -> int:
-    return get_world().size
-
-
-def destroy_process_group() -> None:
-    global _WORLD
-    if _WORLD is not None:
-        _WORLD.close()
-    _WORLD = None
-
-
-def all_reduce(tensor: Tensor, op: str = ReduceOp.SUM) -> Tensor:
-    """Reduce ``tensor`` across the processes, in place (``torch.distributed.all_reduce``)."""
-    get_world().allreduce(tensor.array, op)
-    return tensor
-
-
-def broadcast(tensor: Tensor, src: int = 0) -> Tensor:
-    """Copy rank ``src``'s ``tensor`` into every process's, in place."""
-    get_world().broadcast(tensor.array, src)
-    return tensor
-
-
-def barrier() -> None:
-    get_world().barrier()

@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Tensor, is_grad_enabled
-from ember.distributed.communicator import Communicator, DistributedError, get_world
+from ember.distributed.communicator import Communicator, DistributedError
+from ember.distributed.group import get_world
 from ember.nn.module import IncompatibleKeys, Module
 from ember.nn.parameter import Parameter
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ember.distributed.communicator import DistributedError, get_world
+from ember.distributed.communicator import DistributedError
+from ember.distributed.group import get_world
 
 
 class DistributedSampler:

@@ -286,17 +286,7 @@ def write_summary(
     directory: Path, summary: dict[str, Any], test: EvaluationResult, classes: list[str]
 ) -> dict[str, Any]:
     """``summary.json``: the run's facts and its test-split measures (written atomically)."""
-    summary = {
-        **summary,
-        "test": {
-            "loss": test.loss,
-            "accuracy": test.accuracy,
-            "top5": test.top5,
-            "count": test.count,
-            "per_class_accuracy": dict(zip(classes, map(float, test.per_class_accuracy), strict=True)),
-            "confusion_matrix": test.confusion.tolist(),
-        },
-    }
+    summary = {**summary, "test": test.summary(classes)}
     atomic_write(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -9,7 +9,8 @@ loss, an optimizer from ``ember.optim``, a loader from ``ember.data``).
 
 What the Trainer adds is bookkeeping: the step and epoch counters, a learning-rate schedule stepped after
 each iteration (``scheduler_interval="step"``, as cosine or one-cycle schedules over the whole run expect)
-or after each epoch (``"epoch"``; ``ReduceLROnPlateau`` is given the validation loss), the per-epoch
+or after each epoch (``"epoch"``; a scheduler whose ``needs_metric`` is true, as ``ReduceLROnPlateau``, is
+given the validation loss), the per-epoch
 ``history``, a ``state_dict`` that holds everything needed to continue a run bit for bit, and the callback
 hooks (progress bar, logs, checkpoints, early stopping, the divergence guard; ``ember.train.callbacks``).
 
@@ -36,7 +37,7 @@ import ember.random
 from ember.autograd import Tensor, from_numpy, no_grad
 from ember.nn.module import Module
 from ember.train.callbacks.base import BatchLogs, Callback, CallbackList
-from ember.train.metrics import ClassificationMetrics, EvaluationResult
+from ember.train.metrics import ClassificationMetrics, EvaluationResult, topk_correct
 
 INTERVALS = ("step", "epoch")
 STOP_SIGNALS: dict[int, str] = {signal.SIGINT.value: "Ctrl-C", signal.SIGTERM.value: "SIGTERM"}
@@ -47,9 +48,10 @@ def quiet_floats() -> np.errstate:
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
-def is_plateau_scheduler(scheduler: Any) -> bool:
-    """``ReduceLROnPlateau`` and its kin: stepped with a metric, once per epoch."""
-    return type(scheduler).__name__ == "ReduceLROnPlateau" or hasattr(scheduler, "num_bad_epochs")
+def needs_metric(scheduler: Any) -> bool:
+    """Whether ``scheduler`` declares that it is stepped with a metric, once per epoch
+    (``LRScheduler.needs_metric``: ``ReduceLROnPlateau`` does)."""
+    return bool(getattr(scheduler, "needs_metric", False))
 
 
 def _split_batch(batch: Any) -> tuple[Any, Any]:
@@ -89,8 +91,10 @@ class Trainer:
     ) -> None:
         if scheduler_interval not in INTERVALS:
             raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got {scheduler_interval!r}")
-        if is_plateau_scheduler(scheduler) and scheduler_interval != "epoch":
-            raise ValueError("ReduceLROnPlateau watches the validation loss: step it per epoch")
+        if needs_metric(scheduler) and scheduler_interval != "epoch":
+            raise ValueError(
+                f"{type(scheduler).__name__} watches the validation loss (needs_metric): step it per epoch"
+            )
         if loss_fn is None:
             from ember.nn import CrossEntropyLoss
 
@@ -171,7 +175,7 @@ class Trainer:
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             labels = _labels(targets)
-            correct = int((scores.array.argmax(axis=1) == labels).sum())
+            correct = topk_correct(scores, labels, 1)
             measured = (float(loss.item()), float(objective.item()), correct, len(labels))
             if self.communicator is not None:
                 measured = self._summed_over_processes(*measured)
@@ -249,7 +253,7 @@ class Trainer:
             record.update(val_loss=result.loss, val_accuracy=result.accuracy, val_top5=result.top5)
         record["seconds"] = totals["seconds"] + time.perf_counter() - started
         if self.scheduler is not None and self.scheduler_interval == "epoch":
-            if is_plateau_scheduler(self.scheduler):
+            if needs_metric(self.scheduler):
                 self.scheduler.step(record.get("val_loss", record["train_loss"]))
             else:
                 self.scheduler.step()
@@ -294,6 +298,11 @@ class Trainer:
     def lr(self) -> float:
         """The learning rate of the optimizer's first parameter group."""
         return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def batches_done(self) -> int:
+        """Steps taken in the epoch under way (more than 0 at the start of a resumed epoch)."""
+        return int(self._epoch_totals["batches"])
 
     @property
     def finished(self) -> bool:
