@@ -39,11 +39,10 @@ def draw_scene(axes: Any, image: np.ndarray, target: dict[str, Any], classes: Se
     """One scene on ``axes``: canvas, masks, boxes (half-open pixels) and labels (1 + class)."""
     from matplotlib.patches import Rectangle
 
-    masks = np.asarray(target.get("masks", np.zeros((0, *image.shape))))
     labels = np.asarray(target["labels"]).astype(np.int64)
     semantic = np.zeros(image.shape, dtype=np.int64)
-    for mask, label in zip(masks, labels, strict=True):
-        semantic[mask > 0] = label
+    for mask, label in zip(target.get("masks", ()), labels, strict=False):  # boxes alone: no masks
+        semantic[np.asarray(mask) > 0] = label
     axes.imshow(tinted(image, semantic), interpolation="nearest")
     colours = class_colours()
     for (x1, y1, x2, y2), label in zip(np.asarray(target["boxes"]), labels, strict=True):
