@@ -107,7 +107,9 @@ def main() -> None:
             record.update(evaluate(args.task, model, test_images, test_targets)[0].as_dict("test_"))
         record["seconds"] = time.perf_counter() - started
         history.append(record)
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}), flush=True)
+        print(
+            json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}), flush=True
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = f"{args.task}-{model_name}"
@@ -122,15 +124,24 @@ def main() -> None:
         chosen = range(16)
         drawn = [{"boxes": boxes[k : k + 1], "labels": [scores[k].argmax() + 1]} for k in chosen]
         titles = [f"truth {test.classes[test_targets[0][k]][0]}" for k in chosen]
-        save_scene_grid(out / f"{name}.png", [test_images[k] for k in chosen], drawn, test.classes, titles=titles)
+        save_scene_grid(
+            out / f"{name}.png", [test_images[k] for k in chosen], drawn, test.classes, titles=titles
+        )
         extra = {}
     report = {
-        "task": args.task, "model": model_name, "train_scenes": args.train, "test_scenes": args.test,
-        "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+        "task": args.task,
+        "model": model_name,
+        "train_scenes": args.train,
+        "test_scenes": args.test,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "lr": args.lr,
         "parameters": sum(int(p.array.size) for p in model.parameters()),
-        "history": history, "test": {**result.as_dict(), **extra},
-        "train_seconds": round(time.perf_counter() - started, 1), "data_seconds": round(data_seconds, 1),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
+        "history": history,
+        "test": {**result.as_dict(), **extra},
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "data_seconds": round(data_seconds, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
     }
     (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["test"]), f"{report['train_seconds']} s")

@@ -46,7 +46,7 @@ def test_the_localizer_is_in_the_zoo():
     assert isinstance(model, Localizer)
     scores, boxes = model(ember.randn(3, 1, 64, 64))
     assert scores.shape == (3, 10) and boxes.shape == (3, 4)
-    assert 0 <= boxes.array.min() and boxes.array.max() <= 1
+    assert boxes.array.min() >= 0 and boxes.array.max() <= 1
 
 
 def arrays(data: Scenes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

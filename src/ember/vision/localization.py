@@ -48,7 +48,12 @@ class Localizer(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for a, b in zip([in_channels, *widths], widths, strict=False):
-            layers += [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(a, b, 3, padding=1, bias=False),
+                nn.BatchNorm2d(b),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
         self.features = nn.Sequential(*layers)
         side = image_size // 2 ** len(widths)
         self.shared = nn.Sequential(nn.Flatten(), nn.Linear(widths[-1] * side * side, hidden), nn.ReLU())
@@ -67,7 +72,9 @@ class Localizer(nn.Module):
     min_size=64,
     max_size=64,
 )
-def localizer(num_classes: int = 10, in_channels: int = 1, widths: Sequence[int] = (16, 32, 64, 64)) -> Localizer:
+def localizer(
+    num_classes: int = 10, in_channels: int = 1, widths: Sequence[int] = (16, 32, 64, 64)
+) -> Localizer:
     return Localizer(num_classes, in_channels, widths)
 
 

@@ -90,7 +90,8 @@ class SegmentationMetrics:
         predicted = outputs.argmax(axis=1) if outputs.ndim == targets.ndim + 1 else outputs.astype(np.int64)
         if predicted.shape != targets.shape:
             raise ValueError(
-                f"SegmentationMetrics: predictions of shape {predicted.shape} for targets of shape {targets.shape}"
+                f"SegmentationMetrics: predictions of shape {predicted.shape} "
+                f"for targets of shape {targets.shape}"
             )
         k = self.num_classes
         self.confusion += np.bincount(

@@ -18,6 +18,7 @@ Both output (N, num_classes, H, W) scores for (N, in_channels, H, W) inputs whos
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from ember import nn
@@ -47,10 +48,12 @@ class FCN(nn.Module):
     def __init__(self, num_classes: int = 11, in_channels: int = 1, widths: Sequence[int] = WIDTHS) -> None:
         super().__init__()
         sizes = [in_channels, *widths]
-        self.encoder = nn.ModuleList(double_conv(a, b) for a, b in zip(sizes, sizes[1:], strict=False))
+        self.encoder = nn.ModuleList(double_conv(a, b) for a, b in itertools.pairwise(sizes))
         self.pool = nn.MaxPool2d(2)
         pairs = list(zip(widths[1:], widths, strict=False))[::-1]  # (deeper, shallower), deepest first
-        self.upsample = nn.ModuleList(nn.ConvTranspose2d(deep, shallow, 2, stride=2) for deep, shallow in pairs)
+        self.upsample = nn.ModuleList(
+            nn.ConvTranspose2d(deep, shallow, 2, stride=2) for deep, shallow in pairs
+        )
         self.decoder = nn.ModuleList(double_conv(2 * shallow, shallow) for _, shallow in pairs)
         self.classifier = nn.Conv2d(widths[0], num_classes, 1)
 
@@ -77,7 +80,7 @@ class SegNet(nn.Module):
     def __init__(self, num_classes: int = 11, in_channels: int = 1, widths: Sequence[int] = WIDTHS) -> None:
         super().__init__()
         sizes = [in_channels, *widths]
-        self.encoder = nn.ModuleList(double_conv(a, b) for a, b in zip(sizes, sizes[1:], strict=False))
+        self.encoder = nn.ModuleList(double_conv(a, b) for a, b in itertools.pairwise(sizes))
         self.pool = nn.MaxPool2d(2, return_indices=True)
         self.unpool = nn.MaxUnpool2d(2)
         pairs = list(zip(widths[1:], widths, strict=False))[::-1]
