@@ -70,7 +70,7 @@ class Localizer(nn.Module):
     "(the lectures' multitask loss)",
     (1, 64, 64),
     min_size=64,
-    max_size=64,
+    max_size=79,  # four 2x2 pools leave the 4 x 4 map the fully connected layer takes for sides 64-79
 )
 def localizer(
     num_classes: int = 10, in_channels: int = 1, widths: Sequence[int] = (16, 32, 64, 64)
