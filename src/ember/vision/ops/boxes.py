@@ -114,7 +114,7 @@ def nms(boxes: Any, scores: Any, iou_threshold: float) -> Tensor:
     (ties in score keep the earlier box first).
     """
     values = _values(as_boxes(boxes))
-    score_values = _values(scores).reshape(-1) if np.ndim(_values(scores)) else _values(scores).reshape(1)
+    score_values = _values(scores).reshape(-1)
     _check_scores(values, score_values, "nms")
     order = np.argsort(-score_values.astype(np.float64), kind="stable")
     iou = _pairwise_iou(values[order])
