@@ -75,7 +75,7 @@ def read_csv(path: str | os.PathLike[str]) -> list[dict[str, float]]:
     return rows
 
 
-class _TensorBoard:
+class TensorBoardWriter:
     """Scalars to TensorBoard event files through the ``tensorboard`` package (only if it is installed)."""
 
     def __init__(self, directory: Path) -> None:
@@ -111,7 +111,7 @@ class MetricLogger(Callback):
         self.tensorboard = tensorboard_available() if tensorboard is None else tensorboard
         self._steps: Any = None
         self._steps_writer: Any = None
-        self._board: _TensorBoard | None = None
+        self._board: TensorBoardWriter | None = None
 
     @property
     def epochs_csv(self) -> Path:
@@ -140,7 +140,7 @@ class MetricLogger(Callback):
             self._steps = open(self.steps_csv, "a", newline="")  # noqa: SIM115 - open for the whole run
         self._steps_writer = csv.writer(self._steps)
         if self.tensorboard:
-            self._board = _TensorBoard(self.directory / "tensorboard")
+            self._board = TensorBoardWriter(self.directory / "tensorboard")
 
     def on_train_batch_end(self, trainer: Trainer, logs: BatchLogs) -> None:
         speed = logs.size / logs.seconds if logs.seconds > 0 else math.nan

@@ -33,12 +33,14 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.88em; }
 """
 
 
-def _image(path: Path, alt: str) -> str:
+def embedded_image(path: Path, alt: str) -> str:
+    """An ``<img>`` holding the PNG itself (base64), so the page needs no other file."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
-def _card(value: str, label: str) -> str:
+def card(value: str, label: str) -> str:
+    """A big number with its label, for the row of cards at the top of a page."""
     value_html = f'<div class="value">{html.escape(value)}</div>'
     return f'<div class="card">{value_html}<div class="label">{html.escape(label)}</div></div>'
 
@@ -82,20 +84,21 @@ def render_page(
     classes: Sequence[str],
     pictures: dict[str, Path],
     misclassified: int,
+    notes: dict[str, str] | None = None,
 ) -> str:
-    """The HTML text of the report."""
+    """The HTML text of the report; ``notes`` adds a paragraph under a picture's caption (by its key)."""
     test = summary.get("test", {})
     per_class = list(test.get("per_class_accuracy", {}).values())
     counts = [sum(row) for row in test.get("confusion_matrix", [])]
     title = f"{summary.get('model', '?')} on {summary.get('dataset', '?')}"
     best = summary.get("best_epoch")
     cards = [
-        _card(_percent(test.get("accuracy")), "test accuracy (top-1)"),
-        _card(_percent(test.get("top5")), "test top-5 accuracy"),
-        _card(f"{test.get('loss', float('nan')):.4f}", "test loss"),
-        _card(f"{summary.get('epochs', '?')}", "epochs trained"),
-        _card(f"{best}" if best else "last", "epoch of the model tested"),
-        _card(f"{summary.get('seconds', 0) / 60:.1f} min", "wall time"),
+        card(_percent(test.get("accuracy")), "test accuracy (top-1)"),
+        card(_percent(test.get("top5")), "test top-5 accuracy"),
+        card(f"{test.get('loss', float('nan')):.4f}", "test loss"),
+        card(f"{summary.get('epochs', '?')}", "epochs trained"),
+        card(f"{best}" if best else "last", "epoch of the model tested"),
+        card(f"{summary.get('seconds', 0) / 60:.1f} min", "wall time"),
     ]
     sections = [f"<h1>Ember training report: {html.escape(title)}</h1>"]
     sections.append(
@@ -124,20 +127,34 @@ def render_page(
             f"{misclassified} test images the model got wrong, in test-set order, captioned "
             "true / predicted.",
         ),
+        "lr_find": (
+            "Learning rate chosen by the range test (--lr auto)",
+            "Loss as the rate grows over one sweep, and short runs at 1/10x, 1x and 10x the suggestion.",
+        ),
+        "monitor": (
+            "Layer statistics per epoch (--monitor)",
+            "Dead ReLUs, activation spread, gradient norms and update/weight ratios (~1e-3 is healthy).",
+        ),
     }
     for key, (heading, note) in captions.items():
         if key in pictures:
+            extra = (notes or {}).get(key)
+            note_html = html.escape(note) + (f"</p><p>{html.escape(extra)}" if extra else "")
             sections.append(
-                f"<h2>{heading}</h2><p class='note'>{html.escape(note)}</p>{_image(pictures[key], heading)}"
+                f"<h2>{heading}</h2><p class='note'>{note_html}</p>{embedded_image(pictures[key], heading)}"
             )
     if per_class:
         sections.append("<h2>Accuracy per class</h2>" + _class_table(classes, per_class, counts))
     if history:
         sections.append("<h2>Epochs</h2>" + _epoch_table(history))
     sections.append(f"<h2>Configuration</h2><pre>{html.escape(config_text)}</pre>")
-    body = "\n".join(sections)
+    return html_page(f"Ember report: {title}", "\n".join(sections))
+
+
+def html_page(title: str, body: str, style: str = "") -> str:
+    """A whole page: ``body`` (HTML) under ``title``, in the report's style (plus ``style``, CSS)."""
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>Ember report: {html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
+        f"<title>{html.escape(title)}</title>\n<style>{STYLE}{style}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )

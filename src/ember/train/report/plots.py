@@ -24,13 +24,13 @@ from ember.atomic import atomic_file
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"
 
 
-def _figure(width: float, height: float) -> Any:
+def new_figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
-def _save(figure: Any, path: str | os.PathLike[str]) -> None:
+def save_png(figure: Any, path: str | os.PathLike[str]) -> None:
     """The figure as a PNG file, written all or nothing (``ember.atomic``)."""
     with atomic_file(path) as handle:
         figure.savefig(handle, format="png", dpi=100)
@@ -44,7 +44,7 @@ def plot_curves(
     history: Sequence[dict[str, float]], path: str | os.PathLike[str], best_epoch: int | None = None
 ) -> None:
     """Loss and accuracy per epoch, training against validation."""
-    figure = _figure(12, 4.5)
+    figure = new_figure(12, 4.5)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     epochs = _column(history, "epoch")
     for axes, key, title in ((loss_axes, "loss", "Loss"), (accuracy_axes, "accuracy", "Accuracy (%)")):
@@ -62,7 +62,7 @@ def plot_curves(
         if len(epochs):
             axes.set_xticks(epochs if len(epochs) <= 20 else epochs[:: max(1, len(epochs) // 10)])
     figure.suptitle("Beyond training error: training vs. validation", fontsize=14)
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -75,7 +75,7 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 def plot_steps(steps: Sequence[dict[str, float]], path: str | os.PathLike[str]) -> None:
     """The loss at every step (with a moving average) above the learning rate at every step."""
-    figure = _figure(12, 6.5)
+    figure = new_figure(12, 6.5)
     loss_axes, lr_axes = figure.subplots(2, 1, sharex=True)
     step, loss, lr = _column(steps, "step"), _column(steps, "loss"), _column(steps, "lr")
     finite = np.isfinite(loss)
@@ -97,14 +97,14 @@ def plot_steps(steps: Sequence[dict[str, float]], path: str | os.PathLike[str]) 
     lr_axes.set_title("Learning rate schedule", fontsize=13)
     lr_axes.grid(True, alpha=0.3)
     lr_axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path: str | os.PathLike[str]) -> None:
     """Row-normalized confusion matrix with counts (rows: true class, columns: predicted class)."""
     n = len(classes)
     size = max(6.0, 0.6 * n + 3)
-    figure = _figure(size + 1.5, size)
+    figure = new_figure(size + 1.5, size)
     axes = figure.subplots()
     totals = confusion.sum(axis=1, keepdims=True)
     shares = confusion / np.maximum(totals, 1)
@@ -125,7 +125,7 @@ def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path: str | os
     axes.set_ylabel("true class", fontsize=11)
     accuracy = np.trace(confusion) / max(confusion.sum(), 1)
     axes.set_title(f"Confusion matrix on the test set (accuracy {100 * accuracy:.2f}%)", fontsize=13)
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def plot_misclassified(
@@ -140,7 +140,7 @@ def plot_misclassified(
     """The first ``count`` misclassified images with "true / predicted" captions; returns how many."""
     wrong = np.flatnonzero(predictions != targets)[:count]
     rows = max(1, -(-len(wrong) // columns))
-    figure = _figure(1.5 * columns, 1.9 * rows + 0.5)  # about the page's width: captions stay legible
+    figure = new_figure(1.5 * columns, 1.9 * rows + 0.5)  # about the page's width: captions stay legible
     grid = figure.subplots(rows, columns, squeeze=False)
     for k, axes in enumerate(grid.flat):
         axes.set_axis_off()
@@ -159,5 +159,5 @@ def plot_misclassified(
         f"Misclassified test images: {len(wrong)} of {total} shown (true class / predicted class)",
         fontsize=13,
     )
-    _save(figure, path)
+    save_png(figure, path)
     return len(wrong)
