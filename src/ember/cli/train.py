@@ -55,6 +55,15 @@ def add_parser(commands: Any) -> None:
         help="train a model (default: a small CNN on Fashion-MNIST)",
         description="Train a classifier into a run directory (config, metrics, checkpoints, report).",
     )
+    add_config_arguments(parser)
+    parser.add_argument(
+        "--no-report", dest="report", action="store_const", const=False, help="skip the HTML/PNG report"
+    )
+    parser.set_defaults(run=run)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config, a flag per field of the table, --nesterov, --download and --set (train and search)."""
     parser.add_argument("--config", metavar="FILE", help="a YAML, TOML or JSON file of settings")
     for flag, path, text in FLAGS:
         parser.add_argument(flag, dest=path, metavar=flag.lstrip("-").split("-")[0].upper(), help=text)
@@ -74,9 +83,6 @@ def add_parser(commands: Any) -> None:
         help="download a missing data set (needs the network)",
     )
     parser.add_argument(
-        "--no-report", dest="report", action="store_const", const=False, help="skip the HTML/PNG report"
-    )
-    parser.add_argument(
         "--set",
         dest="assignments",
         action="append",
@@ -84,7 +90,6 @@ def add_parser(commands: Any) -> None:
         metavar="FIELD=VALUE",
         help="set any field, e.g. --set schedule.options.gamma=0.5 (repeatable)",
     )
-    parser.set_defaults(run=run)
 
 
 def _nest(path: str, value: Any) -> dict[str, Any]:
@@ -126,11 +131,13 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def configuration(args: argparse.Namespace) -> Any:
+def configuration(args: argparse.Namespace, base: str | None = None) -> Any:
+    """The configuration of --config FILE (or ``base``, a file, if there is no --config), flags over it."""
     from ember.train.config import load_config_file, merge, resolve_config
 
-    raw: dict[str, Any] = load_config_file(args.config) if args.config else {}
-    return resolve_config(merge(raw, overrides(args)), args.config)
+    source = args.config or base
+    raw: dict[str, Any] = load_config_file(source) if source else {}
+    return resolve_config(merge(raw, overrides(args)), source)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ import ember
 from ember.atomic import WriteError, atomic_write
 from ember.train import recipes, resuming, rundir
 from ember.train.callbacks import DivergenceGuard, EarlyStopping, MetricLogger, ModelCheckpoint, ProgressBar
+from ember.train.callbacks.base import Callback
 from ember.train.callbacks.checkpoint import BEST, LAST
 from ember.train.callbacks.progress import duration
 from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, require_safetensors
@@ -125,8 +126,11 @@ def execute(
     progress: ProgressBar | None = None,
     note: str | None = None,
     resume_note: str | None = None,
+    extra_callbacks: Sequence[Callback] = (),
 ) -> RunResult:
-    """Train (from scratch, or from ``resume_state``) in ``directory`` and finish (test, summary, report)."""
+    """Train (from scratch, or from ``resume_state``) in ``directory`` and finish (test, summary, report).
+
+    ``extra_callbacks`` join the standard ones (a search trial's pruning callback, for one)."""
     started = time.perf_counter()
     data = pieces.data
     checkpoints = ModelCheckpoint(
@@ -139,6 +143,7 @@ def execute(
     callbacks.append(checkpoints)
     if config.early_stopping:
         callbacks.append(EarlyStopping("val_accuracy", patience=config.early_stopping))
+    callbacks.extend(extra_callbacks)
     trainer = Trainer(
         pieces.model,
         pieces.optimizer,
