@@ -15,6 +15,7 @@ import sys
 COMMANDS = {
     "demo": "demo",
     "train": "train",
+    "search": "search",
     "resume": "resume",
     "eval": "evaluate",
     "predict": "predict",

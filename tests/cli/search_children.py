@@ -1,0 +1,62 @@
+"""``ember search`` in child processes that stop where a test wants them: in a given trial, at a step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from subprocess import Popen
+
+from .children import spawn
+
+# ember ARGS in a child that, in its trial number PAUSE_TRIAL (counted from 1 in this process) at training
+# step PAUSE_STEP, says STEP and then sends itself SIGTERM or sleeps until it is killed.
+PAUSE_IN_TRIAL = """
+import os, signal, sys, time
+from ember.train.trainer import Trainer
+
+trial, step = int(os.environ["PAUSE_TRIAL"]), int(os.environ["PAUSE_STEP"])
+action = os.environ["PAUSE_ACTION"]
+original_fit, original_step = Trainer.fit, Trainer.training_step
+fits = [0]
+
+def fit(self, *args, **kwargs):
+    fits[0] += 1
+    return original_fit(self, *args, **kwargs)
+
+def training_step(self, inputs, targets):
+    if fits[0] == trial and self.step + 1 == step:
+        print("STEP", step, flush=True)
+        if action == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)
+        else:
+            time.sleep(600)
+    return original_step(self, inputs, targets)
+
+Trainer.fit, Trainer.training_step = fit, training_step
+from ember.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def search_args(root: Path, output: Path, *extra: str) -> list[str]:
+    """``ember search`` on the MNIST subset with a tiny MLP: 4 trials of 2 epochs, 10 steps each."""
+    return [
+        "search",
+        "--dataset", "mnist", "--data-root", str(root), "--model", "mlp",
+        "--set", "model_options.hidden=[32]", "--epochs", "2", "--augment", "none", "--batch-size", "100",
+        "--val-size", "200", "--set", "workers=0", "--output", str(output), "--name", "s",
+        "--param", "lr=log:0.01:0.3", "--trials", "4", "--pruner", "none", "--no-report", "--heartbeat", "1",
+        *extra,
+    ]  # fmt: skip
+
+
+def pause(args: list[str], trial: int, step: int, action: str) -> Popen[str]:
+    child = spawn(PAUSE_IN_TRIAL, args, PAUSE_TRIAL=str(trial), PAUSE_STEP=str(step), PAUSE_ACTION=action)
+    assert child.stdout is not None
+    said = []
+    for line in child.stdout:
+        if line.startswith("STEP"):
+            return child
+        said.append(line)
+    child.wait(timeout=60)
+    error = child.stderr.read() if child.stderr else ""
+    raise AssertionError(f"the child ended before the pause:\n{''.join(said[-20:])}{error}")
