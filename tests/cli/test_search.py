@@ -14,7 +14,10 @@ import pytest
 from ember.cli import main
 
 from ..train.search_helpers import by_slot, stage_trials
+from .children import spawn
 from .search_children import pause, search_args
+
+MAIN = "import sys\nfrom ember.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
 pytest.importorskip("optuna")
 
@@ -124,3 +127,36 @@ def test_a_worker_needs_a_storage(capsys, monkeypatch):
     assert main(["search", "worker", "--study", "x"]) == 1
     assert "pass --storage URL (or set EMBER_SEARCH_STORAGE)" in capsys.readouterr().err
     assert os.environ.get("EMBER_SEARCH_STORAGE") is None
+
+
+def test_two_local_workers_run_each_grid_point_once(mnist_root, tmp_path):
+    args = search_args(mnist_root, tmp_path, "--strategy", "grid", "--grid-points", "5", "--workers", "2")
+    args[args.index("--trials") : args.index("--trials") + 2] = []
+    assert main(args) == 0
+    # a worker may make one more trial when the last was taken under it: marked unused, never run
+    trials = [trial for trial in stage_trials(tmp_path / "s") if not trial.user_attrs.get("unused")]
+    values = sorted(trial.params["optimizer.lr"] for trial in trials)
+    assert values == [0.01, 0.0234035, 0.0547723, 0.128186, 0.3]  # 0.01 * 30 ** (k / 4)
+    assert all(trial.state.name == "COMPLETE" for trial in trials)
+    assert {trial.user_attrs["worker"] for trial in trials} <= {1, 2}
+    for worker in (1, 2):
+        assert "nothing left to do" in (tmp_path / "s" / "logs" / f"worker-{worker}.log").read_text()
+
+
+def test_ctrl_c_reaches_every_local_worker_once_and_the_search_resumes(mnist_root, tmp_path):
+    """Ctrl-C at the command stops its workers (each in its own process group, so the signal is passed on
+    exactly once): exit 130; the resumed search ends with every slot of the budget finished once."""
+    args = search_args(mnist_root, tmp_path, "--workers", "2")
+    args[args.index("--trials") + 1] = "6"
+    child = spawn(MAIN, args)
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("stage 1 trial"):  # the workers are at work
+            break
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 130, err
+    assert "search stopped: continue it with 'ember search resume" in out
+    assert main(["search", "resume", str(tmp_path / "s")]) == 0
+    slots = by_slot(stage_trials(tmp_path / "s"))
+    assert sorted(slots) == list(range(6)) and all(len(trials) == 1 for trials in slots.values())

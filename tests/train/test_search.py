@@ -18,7 +18,7 @@ from ember.train.search.settings import SearchSettings
 from ember.train.search.space import Param, narrow
 
 from .helpers import write_mnist_subset
-from .search_helpers import LR, WEIGHT_DECAY, by_slot, stage_trials, tiny_base, tiny_settings
+from .search_helpers import LR, WEIGHT_DECAY, by_slot, optuna, stage_trials, tiny_base, tiny_settings
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +137,38 @@ def test_ember_works_without_optuna_and_search_says_how_to_get_it(tmp_path):
 def test_settings_round_trip_through_the_plan():
     settings = SearchSettings(strategy="tpe", trials=[7], workers=3)
     assert SearchSettings(**json.loads(json.dumps(settings.to_dict()))) == settings
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() without optimize(): no heartbeat needed
+def test_sqlite_storage_changes_a_trials_state_and_numbers_trials_under_a_file_lock(tmp_path, monkeypatch):
+    """SQLite has no row locks: Optuna's check-then-set of a trial's state (taking a waiting trial) and its
+    count for a new trial's number must hold the storage's file lock, or two workers can take one trial."""
+    import fcntl
+
+    from ember.train.search import study as studies
+
+    def locked() -> bool:
+        with open(tmp_path / "study.db.lock", "a") as other:
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+            return False
+
+    held: dict[str, list[bool]] = {"_create_new_trial": [], "set_trial_state_values": []}
+    for name in held:
+        original = getattr(optuna.storages.RDBStorage, name)
+
+        def watched(self, *args, _name=name, _original=original, **kwargs):
+            held[_name].append(locked())
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(optuna.storages.RDBStorage, name, watched)
+    storage = studies.open_storage(f"sqlite:///{tmp_path / 'study.db'}", create_tables=True)
+    study = optuna.create_study(storage=storage, direction="maximize")
+    study.enqueue_trial({}, user_attrs={"slot": 0})  # makes a trial: numbered under the lock
+    trial = study.ask()  # takes the waiting trial: its state checked and set under the lock
+    assert trial.number == 0
+    assert held == {"_create_new_trial": [True], "set_trial_state_values": [True]}, held
+    assert not locked()  # and released after

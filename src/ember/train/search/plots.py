@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ember.train.report.plots import new_figure, save_png
-from ember.train.search.results import Row, format_value
+from ember.train.search.results import Row, format_value, short_name
 from ember.train.search.space import Param
 
 STAGE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -45,6 +45,14 @@ def _fraction(param: Param, value: Any) -> float:
     assert param.low is not None and param.high is not None
     low, high = param.forward(param.low), param.forward(param.high)
     return (param.forward(float(value)) - low) / (high - low)
+
+
+def _margins(param: Param) -> tuple[float, float]:
+    """The parameter's range with 3% more on each side, on its scale."""
+    assert param.low is not None and param.high is not None
+    low, high = param.forward(param.low), param.forward(param.high)
+    pad = 0.03 * (high - low)
+    return param.inverse(low - pad), param.inverse(high + pad)
 
 
 def _ranked(rows: Sequence[Row]) -> list[Row]:
@@ -114,6 +122,9 @@ def plot_objective(
             axes.set_xscale("log")
         if param.scale == "choice":
             axes.set_xticks(range(len(param.choices)), [str(choice) for choice in param.choices])
+            axes.set_xlim(-0.5, len(param.choices) - 0.5)
+        else:  # the whole range searched, so that where the trials fell in it shows
+            axes.set_xlim(*_margins(param))
         axes.set_title(f"{param.name} ({param.scale})", fontsize=12)
         axes.set_xlabel(param.name, fontsize=10)
         axes.set_ylabel("best val accuracy (%)", fontsize=10)
@@ -200,39 +211,40 @@ def plot_parallel(rows: Sequence[Row], space: Sequence[Param], path: str | os.Pa
 
 
 def plot_top_curves(rows: Sequence[Row], path: str | os.PathLike[str], count: int = 5) -> list[Row]:
-    """Loss (training dashed, validation solid) and validation accuracy per epoch of the top trials."""
+    """Loss (training dashed, validation solid) and validation accuracy per epoch of the last stage's top
+    complete trials (the trials of one stage share their budget, so their curves compare)."""
+    from matplotlib.ticker import MaxNLocator
+
+    complete = [row for row in rows if row.state == "COMPLETE" and row.history]
+    stage = max((row.stage for row in complete), default=1)
     top = sorted(
-        (row for row in rows if row.state == "COMPLETE" and row.history),
-        key=lambda row: (row.stage, row.value or 0),
-        reverse=True,
-    )[:count]
+        (row for row in complete if row.stage == stage), key=lambda row: row.value or 0, reverse=True
+    )
+    top = top[:count]
     figure = new_figure(12, 4.8)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     for k, row in enumerate(top):
         color = CURVE_COLORS[k % len(CURVE_COLORS)]
         epochs = [record["epoch"] for record in row.history]
-        label = (
-            f"trial {row.trial}"
-            + (f" (stage {row.stage})" if row.stage > 1 else "")
-            + f": {100 * (row.value or 0):.2f}%"
-        )
+        values = ", ".join(f"{short_name(name)} {format_value(value)}" for name, value in row.params.items())
+        label = f"trial {row.trial}: {100 * (row.value or 0):.2f}% ({values})"
         loss_axes.plot(
             epochs, [r.get("train_loss", np.nan) for r in row.history], "--", color=color, alpha=0.7
         )
         loss_axes.plot(
             epochs, [r.get("val_loss", np.nan) for r in row.history], "o-", color=color, label=label
         )
-        accuracy_axes.plot(
-            epochs, [100 * r.get("val_accuracy", np.nan) for r in row.history], "s-", color=color, label=label
-        )
+        accuracy = [100 * r.get("val_accuracy", np.nan) for r in row.history]
+        accuracy_axes.plot(epochs, accuracy, "s-", color=color, label=label)
     loss_axes.set_title("Loss per epoch (dashed: training, solid: validation)", fontsize=12)
     accuracy_axes.set_title("Validation accuracy per epoch", fontsize=12)
     for axes, label in ((loss_axes, "loss"), (accuracy_axes, "val accuracy (%)")):
         axes.set_xlabel("epoch", fontsize=11)
         axes.set_ylabel(label, fontsize=11)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(True, alpha=0.3)
-        if top:
-            axes.legend(fontsize=9)
-    figure.suptitle(f"Learning curves of the top {len(top)} trials (last stage first)", fontsize=14)
+    if top:
+        accuracy_axes.legend(fontsize=8)
+    figure.suptitle(f"Learning curves of the top {len(top)} trials of stage {stage}", fontsize=14)
     save_png(figure, path)
     return top

@@ -121,7 +121,7 @@ def start(
     name = base.name or f"search-{base.dataset}-{base.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     directory = Path(base.output) / name
     study_name = settings.study or name
-    url = settings.storage or f"sqlite:///{(directory / 'study.db').resolve()}"
+    url = absolute_sqlite(settings.storage or f"sqlite:///{directory / 'study.db'}")
     if settings.storage not in (None, "memory"):  # a shared database: the name must be free there
         storage = studies.open_storage(url, settings.heartbeat, create_tables=True)
         if studies.find_study(storage, study_name) is not None:
@@ -171,6 +171,14 @@ def report(directory: Path, echo: Callable[[str], None] = _stdout) -> SearchResu
     echo(results.table(rows, results.param_names(plan)))
     echo(f"report: {page}")
     return outcome
+
+
+def absolute_sqlite(url: str) -> str:
+    """A SQLite URL with an absolute path (workers and a later resume may start elsewhere)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return url
+    return prefix + str(Path(url[len(prefix) :]).expanduser().resolve())
 
 
 def read_record(directory: Path) -> dict[str, Any]:

@@ -16,11 +16,15 @@ finish (diverged, interrupted, an error).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -55,6 +59,52 @@ class TrialInterrupted(KeyboardInterrupt):
         self.signal = signal
 
 
+class StopRequest:
+    """Ctrl-C and SIGTERM in a worker, outside training: the first stops the work at the next safe point
+    (before a trial, or inside it at the next step, through the Trainer's own handling), the second at once.
+
+    So no signal lands in the middle of Optuna's or the database's bookkeeping, and every stopped trial
+    queues its retry.
+    """
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.passed_on = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+        name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        print(
+            f"\nstopping at the next step ({name}; {name} again to stop at once)", file=sys.stderr, flush=True
+        )
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {number: signal.signal(number, self.handler) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for number, action in previous.items():
+                signal.signal(number, action)
+
+    def check(self) -> None:
+        """Raise ``TrialInterrupted`` if a stop was asked for."""
+        if self.signal is not None:
+            raise TrialInterrupted(self.signal)
+
+    def pass_on(self) -> None:
+        """Inside training: hand a pending stop to the Trainer (its handler is in place), which stops after
+        the step under way and saves a checkpoint, as it does for ember train."""
+        if self.signal is not None and not self.passed_on:
+            self.passed_on = True
+            os.kill(os.getpid(), self.signal)
+
+
 def slim(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The per-epoch records as plain JSON numbers (what a trial stores with its study)."""
     return [{key: float(record[key]) for key in HISTORY_KEYS if key in record} for record in history]
@@ -67,10 +117,14 @@ class Pruning(Callback):
     median pruner, the median and the finished trials it was taken over (whichever worker ran them).
     """
 
-    def __init__(self, trial: Any, study: Any, pruner: str) -> None:
-        self.trial, self.study, self.pruner = trial, study, pruner
+    def __init__(self, trial: Any, study: Any, pruner: str, stop: StopRequest | None = None) -> None:
+        self.trial, self.study, self.pruner, self.stop = trial, study, pruner, stop
         self.decisions: list[dict[str, Any]] = list(trial.user_attrs.get("pruning", []))
         self.pruned_at: int | None = None
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        if self.stop is not None:  # a stop asked for while the run was being built
+            self.stop.pass_on()
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
         self.trial.set_user_attr("history", slim(trainer.history))
@@ -113,6 +167,7 @@ class TrialSetup:
     worker: int
     report: bool = True
     stream: TextIO | None = None  # the trials' progress lines (standard output if None)
+    stop: StopRequest = field(default_factory=StopRequest)
 
 
 def _say(stream: TextIO | None) -> Callable[[str], None]:
@@ -125,45 +180,23 @@ def _say(stream: TextIO | None) -> Callable[[str], None]:
 def objective(setup: TrialSetup, trial: Any) -> float:
     """Run the trial; its best validation accuracy, or ``optuna.TrialPruned`` / an error (module doc)."""
     optuna = studies.require_optuna()
-    from ember.train import run
-    from ember.train.callbacks import ProgressBar
-
     if trial.user_attrs.get("slot") is None:
         trial.set_user_attr("unused", True)
         raise UnusedTrial("the last queued trial was taken by another worker")
     values = {param.name: suggest(trial, param) for param in setup.space}
-    name = f"trial-{trial.number:04d}"
-    config = apply(
-        setup.base,
-        {**values, "epochs": setup.epochs, "output": str(setup.output), "name": name, "report": setup.report},
-    )
-    earlier = trial.user_attrs.get("directory")  # a retry: the directory of the trial it continues
-    here = trial.user_attrs.get("host", socket.gethostname()) == socket.gethostname()
-    trial.set_user_attr("host", socket.gethostname())
-    trial.set_user_attr("worker", setup.worker)
-    trial.set_user_attr("stopped", None)
-    echo = _say(setup.stream)
-    echo(f"\n=== trial {trial.number} (slot {trial.user_attrs['slot']}): {describe(values)}")
-    pruning = Pruning(trial, setup.study, setup.pruner)
-    progress = ProgressBar(stream=setup.stream, bar=False if setup.stream else None)
-    options: dict[str, Any] = {"progress": progress, "extra_callbacks": [pruning]}
+    pruning = Pruning(trial, setup.study, setup.pruner, setup.stop)
     try:
-        if earlier and here and (Path(earlier) / "checkpoints" / LAST).exists():
-            if (Path(earlier) / run.SUMMARY_FILE).exists():  # it had finished; only the telling was lost
-                return _finished(trial, Path(earlier))
-            result = run.resume(earlier, echo=echo, **options)
-        else:
-            trial.set_user_attr("directory", str((Path(config.output) / name).resolve()))
-            trial.set_user_attr("history", [])
-            pruning.decisions = []
-            result = run.start(config, echo=echo, **options)
-    except WriteError as error:  # a full disk: the run is intact up to its last checkpoint
-        trial.set_user_attr("stopped", str(error))
+        setup.stop.check()
+        result = _run(setup, trial, values, pruning)
+    except (KeyboardInterrupt, WriteError) as error:  # stopped, or a full disk: resumable
+        trial.set_user_attr("stopped", str(error) if isinstance(error, WriteError) else "interrupted")
         studies.retry(setup.study, trial.number)
         raise
     except EmberError as error:
         trial.set_user_attr("stopped", str(error))
         raise
+    if isinstance(result, float):  # a retry of a run that had finished
+        return result
     trial.set_user_attr("epochs", len(result.history))
     trial.set_user_attr("seconds", round(result.seconds, 1))
     if result.interrupted:
@@ -176,6 +209,33 @@ def objective(setup: TrialSetup, trial: Any) -> float:
     if pruning.pruned_at is not None:
         raise optuna.TrialPruned(result.stop_reason)
     return best_accuracy(result.history)
+
+
+def _run(setup: TrialSetup, trial: Any, values: dict[str, Any], pruning: Pruning) -> Any:  # RunResult | float
+    """The trial's run: a new run directory, or a retry continuing the directory of the trial it retries."""
+    from ember.train import run
+    from ember.train.callbacks import ProgressBar
+
+    name = f"trial-{trial.number:04d}"
+    fields = {"epochs": setup.epochs, "output": str(setup.output), "name": name, "report": setup.report}
+    config = apply(setup.base, {**values, **fields})
+    earlier = trial.user_attrs.get("directory")  # a retry: the directory of the trial it continues
+    here = trial.user_attrs.get("host", socket.gethostname()) == socket.gethostname()
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("worker", setup.worker)
+    trial.set_user_attr("stopped", None)
+    echo = _say(setup.stream)
+    echo(f"\n=== trial {trial.number} (slot {trial.user_attrs['slot']}): {describe(values)}")
+    progress = ProgressBar(stream=setup.stream, bar=False if setup.stream else None)
+    options: dict[str, Any] = {"echo": echo, "progress": progress, "extra_callbacks": [pruning]}
+    if earlier and here and (Path(earlier) / "checkpoints" / LAST).exists():
+        if (Path(earlier) / run.SUMMARY_FILE).exists():  # it had finished; only the telling was lost
+            return _finished(trial, Path(earlier))
+        return run.resume(earlier, **options)
+    trial.set_user_attr("directory", str((Path(config.output) / name).resolve()))
+    trial.set_user_attr("history", [])
+    pruning.decisions = []
+    return run.start(config, **options)
 
 
 def best_accuracy(history: list[dict[str, Any]]) -> float:

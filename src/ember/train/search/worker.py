@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ember.train.search import study as studies
-from ember.train.search.trial import TrialDiverged, TrialSetup, UnusedTrial, objective
+from ember.train.search.trial import StopRequest, TrialDiverged, TrialSetup, UnusedTrial, objective
 
 
 def stage_folder(plan: dict[str, Any], stage: int) -> str:
@@ -29,11 +29,14 @@ def poll_seconds(plan: dict[str, Any]) -> float:
     return float(min(5, plan["settings"]["heartbeat"]))
 
 
-def wait_for_stage(storage: Any, plan: dict[str, Any], stage: int, echo: Any = None) -> Any:
+def wait_for_stage(
+    storage: Any, plan: dict[str, Any], stage: int, stop: StopRequest, echo: Any = None
+) -> Any:
     """The stage's study once ``ember search`` has queued its trials."""
     name = studies.stage_name(plan["study"], stage)
     said = False
     while True:
+        stop.check()
         study = studies.find_study(storage, name)
         if study is not None and study.user_attrs.get(studies.READY):
             return study
@@ -44,9 +47,19 @@ def wait_for_stage(storage: Any, plan: dict[str, Any], stage: int, echo: Any = N
 
 
 def work_stage(
-    storage: Any, plan: dict[str, Any], stage: int, worker: int, output: Path, stream: TextIO | None = None
+    storage: Any,
+    plan: dict[str, Any],
+    stage: int,
+    worker: int,
+    output: Path,
+    stream: TextIO | None = None,
+    stop: StopRequest | None = None,
 ) -> int:
-    """Run the stage's queued trials until none is left and none runs; returns how many this worker ran."""
+    """Run the stage's queued trials until none is left and none runs; returns how many this worker ran.
+
+    A stop asked for (``stop``) ends it with ``TrialInterrupted``, between trials or at a trial's next step.
+    """
+    stop = stop or StopRequest()
     optuna = studies.require_optuna()
     settings = plan["settings"]
     study = optuna.load_study(
@@ -66,10 +79,12 @@ def work_stage(
         worker=worker,
         report=bool(settings["report"]),
         stream=stream,
+        stop=stop,
     )
     run_one = functools.partial(objective, setup)
     ran = 0
     while True:
+        stop.check()
         studies.fail_stale(study)
         tally = studies.counts(study)
         if tally.get("WAITING"):
@@ -89,10 +104,15 @@ def work(
     stages: list[int] | None = None,
     stream: TextIO | None = None,
 ) -> int:
-    """Work on ``stages`` (default: every stage, in order, waiting for each to be set up)."""
+    """Work on ``stages`` (default: every stage, in order, waiting for each to be set up).
+
+    Ctrl-C and SIGTERM stop it cleanly (``StopRequest``): ``TrialInterrupted`` once the running trial has
+    saved its checkpoint and queued its retry."""
     ran = 0
-    for stage in stages or range(1, len(plan["stages"]) + 1):
-        study = wait_for_stage(storage, plan, stage, echo=lambda text: print(text, file=stream or sys.stdout))
-        if not studies.finished(study):
-            ran += work_stage(storage, plan, stage, worker, output, stream)
+    with StopRequest().installed() as stop:
+        for stage in stages or range(1, len(plan["stages"]) + 1):
+            echo = functools.partial(print, file=stream or sys.stdout)
+            study = wait_for_stage(storage, plan, stage, stop, echo)
+            if not studies.finished(study):
+                ran += work_stage(storage, plan, stage, worker, output, stream, stop)
     return ran
