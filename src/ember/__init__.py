@@ -51,15 +51,22 @@ __version__ = "0.1.0"
 # As with torch.nn and torch.optim: the layers above the engine are there after `import ember`.
 from ember import data, nn, optim  # noqa: E402 - they import the engine above
 
+# Loaded on first use (PEP 562): ``import ember`` stays light, and ``ember.classic``,
+# ``ember.models``, ``ember.train`` and ``ember.cli`` work without importing them first.
+_LAZY_SUBPACKAGES = ("classic", "cli", "models", "train")
+
 
 def __getattr__(name: str) -> object:
-    # ember.summary and ember.models load the model zoo (and with it every layer) only when first used.
-    if name == "summary":
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"ember.{name}")
+    if name == "summary":  # ember.summary(model, input_size): the model zoo's table of layers
         from ember.models.summary import summary
 
         return summary
-    if name == "models":
-        import ember.models
-
-        return ember.models
     raise AttributeError(f"module 'ember' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY_SUBPACKAGES, "summary"])

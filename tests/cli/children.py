@@ -48,9 +48,12 @@ def child_env(**extra: str) -> dict[str, str]:
     """This process's environment, with Ember's source first and as many BLAS threads as here.
 
     The same thread count matters for bit-for-bit claims: OpenBLAS may round the last bit differently on
-    another thread count (one under pytest-xdist).
+    another thread count (one under pytest-xdist). NumPy's BLAS counts, not another one an earlier test
+    loaded (scipy's, with its own count: the child then multiplied on 2 threads and differed).
     """
-    threads = str(max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"))
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    numpy_blas = [info for info in blas if "numpy" in info["filepath"]] or blas  # NumPy's wheels ship it
+    threads = str(max(info["num_threads"] for info in numpy_blas))
     return {
         **os.environ,
         "PYTHONPATH": SOURCE + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -73,14 +76,29 @@ def spawn(script: str, args: list[str], prefix: list[str] | None = None, **env: 
 
 
 def pause_at(step: int, action: str, args: list[str]) -> subprocess.Popen[str]:
-    """``ember ARGS`` in a child that does ``action`` at training step ``step``, once it has said so."""
+    """``ember ARGS`` in a child that does ``action`` at training step ``step``, once it has said so.
+
+    The lines up to "STEP" are read a byte at a time: a buffered read could take in what the child writes
+    next ("stopped: ..." after a SIGTERM, on a busy machine) and keep it from ``communicate()``.
+    """
     child = spawn(PAUSE_AT_STEP, args, PAUSE_STEP=str(step), PAUSE_ACTION=action)
     assert child.stdout is not None
-    for line in child.stdout:
+    while line := _read_line(child.stdout.fileno()):
         if line.startswith("STEP"):
             return child
     child.wait(timeout=60)
     raise AssertionError(f"the child ended before step {step}: {child.stderr.read() if child.stderr else ''}")
+
+
+def _read_line(fd: int) -> str:
+    """One line from a pipe without reading past it ('' at the end)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        data += byte
+    return data.decode()
 
 
 def unprivileged() -> list[str] | None:

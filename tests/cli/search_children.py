@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from subprocess import Popen
 
-from .children import spawn
+from .children import _read_line, spawn
 
 # ember ARGS in a child that, in its trial number PAUSE_TRIAL (counted from 1 in this process) at training
 # step PAUSE_STEP, says STEP and then sends itself SIGTERM or sleeps until it is killed.
@@ -50,13 +50,26 @@ def search_args(root: Path, output: Path, *extra: str) -> list[str]:
 
 
 def pause(args: list[str], trial: int, step: int, action: str) -> Popen[str]:
+    """``ember ARGS`` in a child that does ``action`` at step ``step`` of its trial ``trial``."""
     child = spawn(PAUSE_IN_TRIAL, args, PAUSE_TRIAL=str(trial), PAUSE_STEP=str(step), PAUSE_ACTION=action)
+    said = wait_for(child, "STEP")
+    if said is None:
+        raise AssertionError(
+            f"the child ended before the pause:\n{child.stderr.read() if child.stderr else ''}"
+        )
+    return child
+
+
+def wait_for(child: Popen[str], text: str) -> list[str] | None:
+    """The child's output lines up to the first that starts with ``text`` (None if it ends first).
+
+    Read a byte at a time (``children._read_line``), so that what follows stays for ``communicate()``.
+    """
     assert child.stdout is not None
-    said = []
-    for line in child.stdout:
-        if line.startswith("STEP"):
-            return child
-        said.append(line)
+    lines = []
+    while line := _read_line(child.stdout.fileno()):
+        lines.append(line)
+        if line.startswith(text):
+            return lines
     child.wait(timeout=60)
-    error = child.stderr.read() if child.stderr else ""
-    raise AssertionError(f"the child ended before the pause:\n{''.join(said[-20:])}{error}")
+    return None

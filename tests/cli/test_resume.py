@@ -169,7 +169,7 @@ def test_a_changed_setting_is_refused_with_the_field_named(finished_run, tmp_pat
     assert main(["resume", str(run), "--epochs", "3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"ember resume: {config} was changed after the run started ({named}): ")
-    assert "only epochs, data_root, download, workers, checkpoint_every, report may change" in err
+    assert "only epochs, data_root, download, workers, checkpoint_every, report, monitor may change" in err
     assert f"ember train --config {config} --name NEW-NAME" in err and err.count("\n") == 1
     assert config.read_text() == edited and not (run / "resumes.jsonl").exists()  # nothing written
     assert (run / "checkpoints" / "last.safetensors").read_bytes() == last

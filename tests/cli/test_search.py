@@ -15,7 +15,7 @@ from ember.cli import main
 
 from ..train.search_helpers import by_slot, stage_trials
 from .children import spawn
-from .search_children import pause, search_args
+from .search_children import pause, search_args, wait_for
 
 MAIN = "import sys\nfrom ember.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
@@ -149,10 +149,7 @@ def test_ctrl_c_reaches_every_local_worker_once_and_the_search_resumes(mnist_roo
     args = search_args(mnist_root, tmp_path, "--workers", "2")
     args[args.index("--trials") + 1] = "6"
     child = spawn(MAIN, args)
-    assert child.stdout is not None
-    for line in child.stdout:
-        if line.startswith("stage 1 trial"):  # the workers are at work
-            break
+    assert wait_for(child, "stage 1 trial") is not None  # the workers are at work
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=300)
     assert child.returncode == 130, err

@@ -12,7 +12,6 @@ decisions weigh the finished trials of both workers.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import pytest
 from ..train.search_helpers import by_slot
 from .children import spawn
 from .postgres import private_cluster
-from .search_children import pause, search_args
+from .search_children import pause, search_args, wait_for
 
 pytest.importorskip("psycopg2")
 pytest.importorskip("optuna")
@@ -34,18 +33,6 @@ def postgres() -> str:
         yield url
 
 
-def wait_for(child: subprocess.Popen[str], text: str) -> list[str]:
-    """The child's output lines up to the first one holding ``text``."""
-    assert child.stdout is not None
-    lines = []
-    for line in child.stdout:
-        lines.append(line)
-        if text in line:
-            return lines
-    child.wait(timeout=60)
-    raise AssertionError(f"the child ended before saying {text!r}: {''.join(lines)}{child.stderr.read()}")
-
-
 def test_two_workers_share_a_study_and_one_killed_mid_trial_is_retried(postgres, mnist_root, tmp_path):
     from ember.train.search import study as studies
 
@@ -54,7 +41,7 @@ def test_two_workers_share_a_study_and_one_killed_mid_trial_is_retried(postgres,
     args[args.index("--trials") + 1] = "8"
     args[args.index("--pruner") + 1] = "median"
     coordinator = spawn(MAIN, [*args, "--startup-trials", "1", "--set", "checkpoint_every=3"])
-    wait_for(coordinator, "waiting for workers")
+    assert wait_for(coordinator, "waiting for workers") is not None
     worker = ["search", "worker", *storage_args]
     first = pause(
         [*worker, "--worker", "1", "--output", str(tmp_path / "one")], trial=2, step=5, action="sleep"

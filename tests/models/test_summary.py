@@ -140,7 +140,7 @@ def test_cli_lists_models_and_rejects_unknown_ones(capsys):
     assert main(["summary", "--list"]) == 0
     assert "vgg16" in capsys.readouterr().out
     assert main(["summary", "vgg61"]) == 2
-    assert "unknown model" in capsys.readouterr().out
+    assert "ember summary: unknown model 'vgg61'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["summary", "vgg16", "--input", "3by224"])
 

@@ -59,6 +59,11 @@ def test_defaults_resolve_to_the_recipe():
         ({"subset": 100, "val_size": 500}, "val_size", "leave none of subset=100"),
         ({"name": "a/b"}, "name", "plain folder name"),
         ({"report": "maybe"}, "report", "must be true or false"),
+        (
+            {"epochs": 3, "schedule": {"warmup_epochs": 3}},
+            "schedule.warmup_epochs",
+            "3 warm-up epochs leave none of the run's 3 to the cosine schedule",
+        ),
     ],
 )
 def test_errors_name_the_field(raw, field, message):
@@ -113,6 +118,8 @@ def test_bad_files_are_reported(tmp_path):
         load_config_file(tmp_path / "list.yaml")
     with pytest.raises(ConfigError, match="no such config file"):
         load_config_file(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="is a folder; --config takes a YAML, TOML or JSON file"):
+        load_config_file(tmp_path)
     (tmp_path / "binary.yaml").write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")  # e.g. a gzip file
     with pytest.raises(ConfigError, match=r"binary\.yaml: not a text file \(it is not UTF-8\)"):
         load_config_file(tmp_path / "binary.yaml")

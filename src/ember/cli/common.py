@@ -2,7 +2,8 @@
 
 Exit statuses: 0 done, 1 the run failed (missing data, unreadable checkpoint, full disk, run directory in
 use), 2 a bad configuration or argument (a taken run name, a config changed before a resume), 3 the
-training diverged (NaN or infinite loss), 130 interrupted by Ctrl-C and 143 by SIGTERM (both resumable).
+training diverged (NaN or infinite loss), 4 ``ember doctor`` flagged a check, 130 interrupted by Ctrl-C and
+143 by SIGTERM (both resumable).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-OK, FAILED, USAGE, DIVERGED, INTERRUPTED, TERMINATED = 0, 1, 2, 3, 130, 143
+OK, FAILED, USAGE, DIVERGED, FLAGGED, INTERRUPTED, TERMINATED = 0, 1, 2, 3, 4, 130, 143
 
 
 class Terminated(KeyboardInterrupt):

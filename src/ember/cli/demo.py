@@ -13,6 +13,10 @@ from typing import Any
 import numpy as np
 
 import ember
+from ember.cli.common import OK, guarded
+from ember.cli.parser import whole_number
+
+LINES = 10  # the loss is printed at 11 evenly spaced steps: the first, the last and 9 between
 
 
 def spiral(points_per_class: int = 100, classes: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -26,7 +30,10 @@ def spiral(points_per_class: int = 100, classes: int = 3, seed: int = 0) -> tupl
 
 
 def run(steps: int = 2000, hidden: int = 100, learning_rate: float = 1.0, reg: float = 1e-3) -> float:
-    """Train and print the loss as it falls; returns the final training accuracy."""
+    """Train for ``steps`` updates, printing the loss as it falls; returns the final training accuracy."""
+    if steps < 1:
+        raise ValueError(f"demo: steps must be at least 1, got {steps}")
+    shown = {round(i * steps / LINES) for i in range(LINES + 1)}  # fewer lines if steps < 10
     ember.manual_seed(0)
     points, labels = spiral()
     x, y = ember.tensor(points), ember.tensor(labels)
@@ -36,15 +43,16 @@ def run(steps: int = 2000, hidden: int = 100, learning_rate: float = 1.0, reg: f
     b2 = ember.zeros(3, requires_grad=True)
     params = [w1, b1, w2, b2]
     print(f"ember demo: 2-layer ReLU network ({hidden} hidden units) on 300 spiral points, 3 classes")
-    for step in range(steps + 1):
+    accuracy = 0.0
+    for step in range(steps + 1):  # step `steps` only measures the result of the last update
         scores = (x @ w1 + b1).relu() @ w2 + b2
         data_loss = -scores.log_softmax(1).gather(1, y.reshape(-1, 1)).mean()
         loss = data_loss + 0.5 * reg * ((w1 * w1).sum() + (w2 * w2).sum())
-        if step % (steps // 10) == 0:
+        if step in shown:
             accuracy = (scores.argmax(1) == y).float().mean().item()
             print(f"  step {step:4d}  loss {loss.item():.4f}  training accuracy {accuracy:.1%}")
         if step == steps:
-            return accuracy
+            break
         for p in params:
             p.grad = None
         loss.backward()
@@ -52,15 +60,24 @@ def run(steps: int = 2000, hidden: int = 100, learning_rate: float = 1.0, reg: f
             for p in params:
                 assert p.grad is not None
                 p -= learning_rate * p.grad
-    raise AssertionError("unreachable")
+    return accuracy
 
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("demo", help="train a small network with the bare engine, printing its loss")
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument(
+        "--steps",
+        type=whole_number(1),
+        default=2000,
+        metavar="N",
+        help="gradient-descent updates (default 2000; the loss is printed 11 times along the way)",
+    )
     parser.set_defaults(run=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    run(steps=args.steps)
-    return 0
+    def action() -> int:
+        run(steps=args.steps)
+        return OK
+
+    return guarded("demo", action)

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from ember.cli.common import OK, guarded
+from ember.cli.parser import whole_number
 
 SPLITS = ("test", "val", "train")
 
@@ -19,11 +20,19 @@ SPLITS = ("test", "val", "train")
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("eval", help="measure a checkpoint on a data split")
     parser.add_argument(
-        "checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint or a run directory"
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="a .safetensors checkpoint or a run directory",
     )
     parser.add_argument("--split", choices=SPLITS, default="test", help="which split (default test)")
-    parser.add_argument("--data-root", help="folder holding the data set's files")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--data-root", metavar="DIR", help="folder holding the data set's files")
+    parser.add_argument(
+        "--batch-size",
+        type=whole_number(1),
+        default=500,
+        metavar="N",
+        help="images per forward pass (default 500; the results do not depend on it, the memory does)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(run=run)
 
@@ -39,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         from ember.data import DataLoader
         from ember.train import recipes
         from ember.train.config import ConfigError
+        from ember.train.memory import check_inference
         from ember.train.run import load_trained
         from ember.train.trainer import evaluate
 
@@ -49,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         dataset = {"test": data.test, "val": data.val, "train": data.train_eval}[args.split]
         if dataset is None:
             raise ConfigError([("--split", "this run has no validation split (val_size was 0)")])
+        size = tuple(int(side) for side in metadata["input_size"])
+        check_inference(model, size, min(args.batch_size, len(dataset)), config.model)
         result = evaluate(
             model,
             DataLoader(dataset, batch_size=args.batch_size),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ember.cli.common import OK, guarded
+from ember.cli.parser import whole_number
 
 DARK_BACKGROUND = ("mnist", "fashion-mnist")
 
@@ -23,10 +24,18 @@ DARK_BACKGROUND = ("mnist", "fashion-mnist")
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("predict", help="classify image files with a checkpoint (top-k classes)")
     parser.add_argument(
-        "checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint or a run directory"
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="a .safetensors checkpoint or a run directory",
     )
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, ...)")
-    parser.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (default 3)")
+    parser.add_argument(
+        "--top-k",
+        type=whole_number(1),
+        default=3,
+        metavar="K",
+        help="how many classes to list per image (default 3)",
+    )
     parser.add_argument(
         "--invert",
         choices=("auto", "yes", "no"),
@@ -60,12 +69,10 @@ def run(args: argparse.Namespace) -> int:
         from ember.data import ArrayDataset
         from ember.nn.functional import softmax
         from ember.train import recipes
-        from ember.train.config import ConfigError
+        from ember.train.memory import check_inference
         from ember.train.run import load_trained
         from ember.train.trainer import predict
 
-        if args.top_k < 1:
-            raise ConfigError([("--top-k", f"must be at least 1, got {args.top_k}")])
         config, model, metadata, _ = load_trained(args.checkpoint)
         info = recipes.DATASETS[config.dataset]
         classes = metadata["classes"]
@@ -74,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         pixels = np.stack([image for image, _ in read])
         channels, height, width = (int(v) for v in metadata["input_size"])
         input_size = (channels, height, width)
+        fewer = "Classify fewer images at a time."
+        check_inference(model, input_size, len(pixels), config.model, fewer)
         dataset = ArrayDataset(
             pixels, np.zeros(len(pixels), np.int64), recipes.transforms_for(info, input_size)
         )

@@ -17,7 +17,9 @@ from ember.cli.common import OK, guarded
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("report", help="(re)write a run's HTML/PNG report from its best checkpoint")
     parser.add_argument("run_dir", metavar="RUN", help="the run directory")
-    parser.add_argument("--data-root", help="folder holding the data set's files")
+    parser.add_argument(
+        "--data-root", metavar="DIR", help="folder holding the data set's files (default: the run's)"
+    )
     parser.set_defaults(run=run)
 
 

@@ -21,15 +21,22 @@ import argparse
 from typing import Any
 
 from ember.cli.common import guarded, run_status
+from ember.cli.parser import whole_number
 
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("resume", help="continue a stopped run from its last checkpoint")
     parser.add_argument(
-        "run_dir", metavar="RUN", help="the run directory (or its checkpoints/last.safetensors)"
+        "run_dir",
+        metavar="RUN",
+        help="the run directory (or its checkpoints/last.safetensors)",
     )
-    parser.add_argument("--epochs", type=int, help="train to this many epochs in all")
-    parser.add_argument("--data-root", help="folder holding the data set's files, if they have moved")
+    parser.add_argument(
+        "--epochs", type=whole_number(1), metavar="N", help="train to this many epochs in all"
+    )
+    parser.add_argument(
+        "--data-root", metavar="DIR", help="folder holding the data set's files, if they have moved"
+    )
     parser.set_defaults(run=run)
 
 

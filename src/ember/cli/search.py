@@ -25,21 +25,21 @@ from typing import Any
 from ember.cli.common import OK, Terminated, guarded, run_status
 from ember.cli.train import FLAGS, add_config_arguments, overrides
 
-# flag, setting, help: the search's own options (they override the config file's search section)
-SEARCH_FLAGS: list[tuple[str, str, str]] = [
-    ("--strategy", "strategy", "random (default), grid, tpe or coarse-to-fine"),
-    ("--trials", "trials", "trials to run (default 16); coarse-to-fine: per stage, e.g. 16,8"),
-    ("--stage-epochs", "epochs", "coarse-to-fine: epochs per stage, e.g. 2,8 (default: a quarter, then all)"),
-    ("--grid-points", "grid_points", "grid: values per range (default 3)"),
-    ("--pruner", "pruner", "median (default), halving or none: stop trials that fall behind after an epoch"),
-    ("--startup-trials", "startup_trials", "finished trials before the pruner judges (default 4)"),
-    ("--top-k", "top_k", "coarse-to-fine: trials the next ranges are drawn around (default a quarter, >= 2)"),
-    ("--widen", "widen", "coarse-to-fine: widen the top trials' span by this share each side (default 0.5)"),
-    ("--workers", "workers", "local worker processes (default 1; 0: only workers started elsewhere)"),
-    ("--storage", "storage", "Optuna storage: postgresql+psycopg2://..., sqlite:///FILE or memory"),
-    ("--study", "study", "the study's name (default: the search directory's name)"),
-    ("--final-epochs", "final_epochs", "--then-train: epochs (default twice the last stage's, at least 10)"),
-    ("--heartbeat", "heartbeat", "seconds between a trial's heartbeats; 3 missed: its worker is gone"),
+# flag, setting, placeholder, help: the search's own options (they override the config file's search section)
+SEARCH_FLAGS: list[tuple[str, str, str, str]] = [
+    ("--strategy", "strategy", "NAME", "random (default), grid, tpe or coarse-to-fine"),
+    ("--trials", "trials", "N[,N]", "trials to run (default 16); coarse-to-fine: per stage, e.g. 16,8"),
+    ("--stage-epochs", "epochs", "N,N", "coarse-to-fine: epochs per stage, e.g. 2,8 (default E/4, E)"),
+    ("--grid-points", "grid_points", "N", "grid: values per range (default 3)"),
+    ("--pruner", "pruner", "NAME", "median (default), halving or none: stop trials that fall behind"),
+    ("--startup-trials", "startup_trials", "N", "finished trials before the pruner judges (default 4)"),
+    ("--top-k", "top_k", "K", "coarse-to-fine: trials the next ranges are drawn around (default a quarter)"),
+    ("--widen", "widen", "F", "coarse-to-fine: widen the top trials' span by F of it a side (default 0.5)"),
+    ("--workers", "workers", "N", "local worker processes (default 1; 0: only workers started elsewhere)"),
+    ("--storage", "storage", "URL", "Optuna storage: postgresql+psycopg2://..., sqlite:///FILE or memory"),
+    ("--study", "study", "NAME", "the study's name (default: the search directory's name)"),
+    ("--final-epochs", "final_epochs", "N", "--then-train: epochs (default twice the last stage's, >= 10)"),
+    ("--heartbeat", "heartbeat", "SECONDS", "between a trial's heartbeats; 3 missed: its worker is gone"),
 ]
 
 
@@ -61,10 +61,8 @@ def add_parser(commands: Any) -> None:
         help="a hyperparameter: lr=log:1e-4:0.1, momentum=uniform:0.8:0.99, batch-size=int:32:256, "
         "optimizer.name=choice:sgd,adam (repeatable)",
     )
-    for flag, setting, text in SEARCH_FLAGS:
-        parser.add_argument(
-            flag, dest=f"search.{setting}", metavar=flag.lstrip("-").split("-")[0].upper(), help=text
-        )
+    for flag, setting, placeholder, text in SEARCH_FLAGS:
+        parser.add_argument(flag, dest=f"search.{setting}", metavar=placeholder, help=text)
     parser.add_argument(
         "--then-train", dest="search.then_train", action="store_const", const=True,
         help="then train the best configuration longer and measure it on the test split",
@@ -76,7 +74,9 @@ def add_parser(commands: Any) -> None:
         const=False,
         help="no HTML report per trial",
     )
-    modes = parser.add_subparsers(dest="mode", metavar="MODE")
+    modes = parser.add_subparsers(
+        dest="mode", metavar="MODE", help="resume, report or worker (none: start a new search)"
+    )
     resume = modes.add_parser("resume", help="continue a stopped search")
     resume.add_argument("directory", metavar="SEARCH", help="the search directory")
     resume.add_argument("--workers", dest="resume_workers", type=int, help="local worker processes")
@@ -102,7 +102,7 @@ def add_parser(commands: Any) -> None:
 
 def aliases() -> dict[str, str]:
     """``ember train`` flag names for fields: ``lr`` -> ``optimizer.lr``."""
-    return {flag.lstrip("-"): path for flag, path, _ in FLAGS}
+    return {flag.lstrip("-"): path for flag, path, _, _ in FLAGS}
 
 
 def search_request(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:

@@ -13,40 +13,112 @@ import argparse
 from typing import Any
 
 from ember.cli.common import guarded, run_status
+from ember.cli.parser import Parser
 
-# flag, field path, help; flags take strings that the configuration checks (so errors name the field)
-FLAGS: list[tuple[str, str, str]] = [
-    ("--model", "model", "architecture, a name from 'ember summary --list' (default small_cnn)"),
-    ("--dataset", "dataset", "mnist, fashion-mnist, cifar10 or cifar100 (default fashion-mnist)"),
-    ("--data-root", "data_root", "folder holding the data set's files (default: look in the usual places)"),
-    ("--epochs", "epochs", "passes over the training split (default 8)"),
-    ("--batch-size", "batch_size", "images per step (default 128)"),
-    ("--optimizer", "optimizer.name", "sgd, adam, adamw, rmsprop, adagrad or adadelta (default sgd)"),
-    ("--lr", "optimizer.lr", "learning rate (default: 0.05 for sgd, 1e-3 for adam)"),
-    ("--momentum", "optimizer.momentum", "momentum (sgd default 0.9, Nesterov)"),
-    ("--weight-decay", "optimizer.weight_decay", "the optimizer's weight decay (sgd default 5e-4)"),
+# flag, field path, placeholder, help; flags take strings that the configuration checks (so errors name
+# the field)
+FLAGS: list[tuple[str, str, str, str]] = [
+    ("--model", "model", "NAME", "architecture, a name from 'ember summary --list' (default small_cnn)"),
+    ("--dataset", "dataset", "NAME", "mnist, fashion-mnist, cifar10 or cifar100 (default fashion-mnist)"),
+    ("--data-root", "data_root", "DIR", "folder holding the data set's files (default: the usual places)"),
+    ("--epochs", "epochs", "N", "passes over the training split (default: the data set's recipe, 8-30)"),
+    ("--batch-size", "batch_size", "N", "images per step (default 128)"),
+    ("--optimizer", "optimizer.name", "NAME", "sgd, adam, adamw, rmsprop, adagrad or adadelta (default sgd)"),
+    (
+        "--lr",
+        "optimizer.lr",
+        "X",
+        "learning rate (default: 0.05 for sgd, 1e-3 for adam), or 'auto': the range test's verified choice",
+    ),
+    ("--momentum", "optimizer.momentum", "X", "momentum (sgd default 0.9, Nesterov)"),
+    ("--weight-decay", "optimizer.weight_decay", "X", "the optimizer's weight decay (sgd default 5e-4)"),
     (
         "--schedule",
         "schedule.name",
+        "NAME",
         "learning-rate schedule: cosine (default), onecycle, linear, step, "
         "multistep, exponential, plateau, inverse-time, inverse-sqrt, constant",
     ),
-    ("--schedule-interval", "schedule.interval", "step the schedule per 'step' or per 'epoch'"),
-    ("--warmup-epochs", "schedule.warmup_epochs", "linear warm-up from lr/10 over these first epochs"),
-    ("--l1", "regularization.l1", "L1 penalty strength: lambda * sum |W|"),
-    ("--l2", "regularization.l2", "L2 penalty strength: lambda * sum W^2"),
-    ("--label-smoothing", "label_smoothing", "cross-entropy label smoothing (default 0)"),
-    ("--augment", "augment", "comma-separated: default, none, crop, flip, affine, jitter, erasing"),
-    ("--early-stopping", "early_stopping", "stop after this many epochs without a better val accuracy"),
-    ("--val-size", "val_size", "held-out validation images: a count, or a fraction < 1 (default 5000)"),
-    ("--subset", "subset", "train on this many training images only (quick runs)"),
-    ("--test-subset", "test_subset", "measure on the first N test images only"),
-    ("--seed", "seed", "random seed: initialization, shuffling, augmentation, split (default 0)"),
-    ("--workers", "workers", "loader threads preparing batches ahead (default 1)"),
-    ("--output", "output", "folder for run directories (default runs)"),
-    ("--name", "name", "run directory name (default dataset-model-date-time)"),
-    ("--checkpoint-every", "checkpoint_every", "also save a resumable checkpoint every N steps"),
+    ("--schedule-interval", "schedule.interval", "step|epoch", "step the schedule per step or per epoch"),
+    ("--warmup-epochs", "schedule.warmup_epochs", "N", "linear warm-up from lr/10 over these first epochs"),
+    ("--l1", "regularization.l1", "X", "L1 penalty strength: lambda * sum |W|"),
+    ("--l2", "regularization.l2", "X", "L2 penalty strength: lambda * sum W^2"),
+    ("--label-smoothing", "label_smoothing", "X", "cross-entropy label smoothing, 0 to 1 (default 0)"),
+    ("--augment", "augment", "NAMES", "comma-separated: default, none, crop, flip, affine, jitter, erasing"),
+    (
+        "--early-stopping",
+        "early_stopping",
+        "PATIENCE",
+        "stop after this many epochs without a better validation accuracy",
+    ),
+    (
+        "--val-size",
+        "val_size",
+        "N",
+        "held-out validation images: a count, or a fraction of the training set below 1 (default 5000)",
+    ),
+    ("--subset", "subset", "N", "train on this many training images only (quick runs)"),
+    ("--test-subset", "test_subset", "N", "measure on the first N test images only"),
+    ("--seed", "seed", "N", "random seed: initialization, shuffling, augmentation, split (default 0)"),
+    ("--workers", "workers", "N", "loader threads preparing batches ahead (default 1)"),
+    ("--output", "output", "DIR", "folder for run directories (default runs)"),
+    ("--name", "name", "NAME", "run directory name (default dataset-model-date-time)"),
+    ("--checkpoint-every", "checkpoint_every", "STEPS", "also save a resumable checkpoint every STEPS steps"),
 ]
+# Names users know settings by from other tools, for 'did you mean' (the flags' own near-misses, such as
+# --optimiser, are found by similarity).
+ALIASES = {
+    "learning-rate": "--lr",
+    "base-lr": "--lr",
+    "bs": "--batch-size",
+    "wd": "--weight-decay",
+    "arch": "--model",
+    "architecture": "--model",
+    "network": "--model",
+    "data": "--data-root",
+    "data-dir": "--data-root",
+    "root": "--data-root",
+    "output-dir": "--output",
+    "out-dir": "--output",
+    "log-dir": "--output",
+    "num-epochs": "--epochs",
+    "max-epochs": "--epochs",
+    "num-workers": "--workers",
+    "scheduler": "--schedule",
+    "lr-scheduler": "--schedule",
+    "warmup": "--warmup-epochs",
+    "patience": "--early-stopping",
+    "val-split": "--val-size",
+    "validation-split": "--val-size",
+    "save-every": "--checkpoint-every",
+    "no-augment": "--augment none",
+    "dropout": "--set model_options.dropout=P",
+    "resume": "the command 'ember resume RUN'",
+}
+
+
+def suggestions() -> dict[str, str]:
+    """Other names for the flags, and the configuration's fields without a flag (set with --set)."""
+    import dataclasses
+    import typing
+
+    from ember.train.config import TrainConfig
+
+    flags = {path: flag for flag, path, _, _ in FLAGS}
+    names = {**ALIASES, **flags}  # --optimizer.lr: --lr
+
+    def visit(cls: Any, prefix: str) -> None:
+        for name, kind in typing.get_type_hints(cls).items():
+            path = prefix + name
+            if dataclasses.is_dataclass(kind):
+                visit(kind, path + ".")
+                continue
+            meant = flags.get(path, f"--set {path}=VALUE")
+            names.setdefault(path, meant)
+            names.setdefault(name, meant)
+
+    visit(TrainConfig, "")
+    return names
 
 
 def add_parser(commands: Any) -> None:
@@ -54,19 +126,30 @@ def add_parser(commands: Any) -> None:
         "train",
         help="train a model (default: a small CNN on Fashion-MNIST)",
         description="Train a classifier into a run directory (config, metrics, checkpoints, report).",
+        usage="%(prog)s [--config FILE] [--model NAME] [--dataset NAME] [--epochs N] [--batch-size N]\n"
+        "                   [--lr X] [--set FIELD=VALUE] [OPTION ...]   (all options: %(prog)s --help)",
     )
     add_config_arguments(parser)
     parser.add_argument(
         "--no-report", dest="report", action="store_const", const=False, help="skip the HTML/PNG report"
     )
+    parser.add_argument(
+        "--monitor",
+        dest="monitor",
+        action="store_const",
+        const=True,
+        help="log each layer's statistics per epoch (dead ReLUs, update/weight ratios) and warn",
+    )
     parser.set_defaults(run=run)
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """--config, a flag per field of the table, --nesterov, --download and --set (train and search)."""
+def add_config_arguments(parser: Parser) -> None:
+    """--config, a flag per field of the table, --nesterov, --download and --set (train, doctor, search),
+    and the other names of those settings for 'did you mean'."""
+    parser.aliases = suggestions
     parser.add_argument("--config", metavar="FILE", help="a YAML, TOML or JSON file of settings")
-    for flag, path, text in FLAGS:
-        parser.add_argument(flag, dest=path, metavar=flag.lstrip("-").split("-")[0].upper(), help=text)
+    for flag, path, placeholder, text in FLAGS:
+        parser.add_argument(flag, dest=path, metavar=placeholder, help=text)
     parser.add_argument(
         "--nesterov",
         dest="optimizer.nesterov",
@@ -74,7 +157,13 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         const=True,
         help="use Nesterov momentum (sgd default when momentum > 0)",
     )
-    parser.add_argument("--no-nesterov", dest="optimizer.nesterov", action="store_const", const=False)
+    parser.add_argument(
+        "--no-nesterov",
+        dest="optimizer.nesterov",
+        action="store_const",
+        const=False,
+        help="use plain (heavy-ball) momentum",
+    )
     parser.add_argument(
         "--download",
         dest="download",
@@ -118,7 +207,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     from ember.train.config import ConfigError, merge
 
     result: dict[str, Any] = {}
-    paths = [path for _, path, _ in FLAGS] + ["optimizer.nesterov", "download", "report"]
+    paths = [path for _, path, _, _ in FLAGS] + ["optimizer.nesterov", "download", "report", "monitor"]
     for path in paths:
         value = getattr(args, path, None)
         if value is not None:
@@ -140,11 +229,26 @@ def configuration(args: argparse.Namespace, base: str | None = None) -> Any:
     return resolve_config(merge(raw, overrides(args)), source)
 
 
+def check_workers(config: Any) -> None:
+    """Warn, as PyTorch's DataLoader does, about more loader workers than the machine has CPUs."""
+    import os
+    import warnings
+
+    cpus = os.cpu_count() or 1
+    if config.workers > cpus:
+        warnings.warn(
+            f"--workers {config.workers} is more than this machine's {cpus} CPUs: the extra threads only "
+            f"wait and hold batches in memory; use --workers {min(cpus, 2)} or fewer",
+            stacklevel=2,
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     def action() -> int:
         from ember.train import run as runs
 
         config = configuration(args)
-        return run_status(runs.start(config))
+        check_workers(config)
+        return run_status(runs.start(config))  # which refuses a run this machine cannot hold
 
     return guarded("train", action)

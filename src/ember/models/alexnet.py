@@ -56,7 +56,7 @@ class AlexNet(nn.Module):
         return self.classifier(ops.flatten(self.avgpool(self.features(x)), 1))
 
 
-@register_model("AlexNet, torchvision's single-GPU variant 64-192-384-256-256 (Krizhevsky 2014)")
+@register_model("AlexNet, torchvision's single-GPU variant 64-192-384-256-256 (Krizhevsky 2014)", min_size=63)
 def alexnet(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> AlexNet:
     features = nn.Sequential(
         nn.Conv2d(in_channels, 64, kernel_size=11, stride=4, padding=2),
@@ -82,7 +82,9 @@ def lrn() -> nn.LocalResponseNorm:
 
 
 @register_model(
-    "AlexNet as in the paper: 96-256-384-384-256, LRN, 2-GPU grouping (Krizhevsky 2012)", (3, 227, 227)
+    "AlexNet as in the paper: 96-256-384-384-256, LRN, 2-GPU grouping (Krizhevsky 2012)",
+    (3, 227, 227),
+    min_size=67,
 )
 def alexnet_original(
     num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, grouped: bool = True

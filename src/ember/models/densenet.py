@@ -126,6 +126,7 @@ def _densenet(
         growth_rate=growth_rate,
         block_config=blocks,
         num_init_features=init_features,
+        min_size=29,
     )
 
 

@@ -182,6 +182,8 @@ class AuxiliaryLoss(nn.Module):
         return loss
 
 
-@register_model("GoogLeNet / Inception v1 with 2 auxiliary classifiers (Szegedy et al. 2015), torchvision's")
+@register_model(
+    "GoogLeNet / Inception v1 with 2 auxiliary classifiers (Szegedy et al. 2015), torchvision's", min_size=15
+)
 def googlenet(num_classes: int = 1000, in_channels: int = 3, **options: Any) -> GoogLeNet:
     return GoogLeNet(num_classes, in_channels, **options)

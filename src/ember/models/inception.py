@@ -108,6 +108,7 @@ class InceptionNet(nn.Module):
 @register_model(
     "Small CIFAR net of Inception-v3 blocks: 5x5 as two 3x3, n x n as 1xn + nx1 (Szegedy et al. 2016)",
     (3, 32, 32),
+    min_size=2,
 )
 def inception_factorized(
     num_classes: int = 10, in_channels: int = 3, width: int = 32, n: int = 3

@@ -57,6 +57,11 @@ class LeNet5(nn.Module):
         return self.classifier(ops.flatten(self.features(x), 1))
 
 
-@register_model("LeNet-5 (LeCun et al. 1998): conv-pool-conv-pool-conv-fc-fc, tanh, 32x32", (1, 32, 32))
+@register_model(
+    "LeNet-5 (LeCun et al. 1998): conv-pool-conv-pool-conv-fc-fc, tanh, 32x32",
+    (1, 32, 32),
+    min_size=32,
+    max_size=32,
+)
 def lenet5(num_classes: int = 10, in_channels: int = 1, padding: int = 0) -> LeNet5:
     return LeNet5(num_classes, in_channels, padding)

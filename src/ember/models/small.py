@@ -68,7 +68,9 @@ class SmallCNN(nn.Module):
 
 
 @register_model(
-    "Small CNN: conv3x3 32-pool-64-pool, fc 128, batch norm and dropout (ember train's default)", (1, 28, 28)
+    "Small CNN: conv3x3 32-pool-64-pool, fc 128, batch norm and dropout (ember train's default)",
+    (1, 28, 28),
+    min_size=4,
 )
 def small_cnn(num_classes: int = 10, in_channels: int = 1, **options: float) -> SmallCNN:
     return SmallCNN(num_classes, in_channels, **options)  # type: ignore[arg-type]

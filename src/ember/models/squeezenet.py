@@ -102,11 +102,13 @@ squeezenet1_0 = variant(
     "squeezenet1_0",
     "SqueezeNet 1.0 (Iandola et al. 2016): fire modules, 50x fewer params than AlexNet",
     SqueezeNet,
+    min_size=21,
     version="1_0",
 )
 squeezenet1_1 = variant(
     "squeezenet1_1",
     "SqueezeNet 1.1 (Iandola et al. 2016): 3x3 first conv, 2.4x less computation",
     SqueezeNet,
+    min_size=17,
     version="1_1",
 )

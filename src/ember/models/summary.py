@@ -102,6 +102,22 @@ class ModelSummary:
         return 2 * self.forward_bytes
 
     @property
+    def output_values(self) -> int:
+        """Values of every layer output per image, in-place layers included: what training keeps for the
+        backward pass is of this order (an in-place ReLU still saves its mask, dropout its mask)."""
+        return sum(math.prod(layer.output_shape[1:]) for layer in self.layers)
+
+    @property
+    def largest_output_values(self) -> int:
+        """The largest layer output per image (inference holds about a layer's input and output at once)."""
+        return max([math.prod(layer.output_shape[1:]) for layer in self.layers], default=0)
+
+    @property
+    def largest_parameter(self) -> int:
+        """Values of the largest parameter tensor (an optimizer's step makes temporaries of its size)."""
+        return max([count for layer in self.layers for count in layer.parameters.values()], default=0)
+
+    @property
     def multiply_adds(self) -> int:
         return sum(layer.multiply_adds for layer in self.layers) // self.batch_size
 

@@ -21,6 +21,8 @@ from N(0, 0.01) and the deeper nets from A's weights, noting that Glorot initial
 
 from __future__ import annotations
 
+from typing import Any
+
 from ember import nn, ops
 from ember.autograd import Tensor
 from ember.models.alexnet import lrn
@@ -102,13 +104,20 @@ def vgg(
 
 
 _paper = "(Simonyan & Zisserman 2014), configuration"
-vgg11 = variant("vgg11", f"VGG-11 {_paper} A", vgg, cfg="A")
-vgg11_bn = variant("vgg11_bn", f"VGG-11 {_paper} A, with batch norm", vgg, cfg="A", batch_norm=True)
-vgg11_lrn = variant("vgg11_lrn", f"VGG-11 {_paper} A-LRN", vgg, cfg="A-LRN")
-vgg13 = variant("vgg13", f"VGG-13 {_paper} B", vgg, cfg="B")
-vgg13_bn = variant("vgg13_bn", f"VGG-13 {_paper} B, with batch norm", vgg, cfg="B", batch_norm=True)
-vgg16 = variant("vgg16", f"VGG-16 {_paper} D (the lecture's table)", vgg, cfg="D")
-vgg16_bn = variant("vgg16_bn", f"VGG-16 {_paper} D, with batch norm", vgg, cfg="D", batch_norm=True)
-vgg16_c = variant("vgg16_c", f"VGG-16 {_paper} C (three 1x1 convs)", vgg, cfg="C")
-vgg19 = variant("vgg19", f"VGG-19 {_paper} E", vgg, cfg="E")
-vgg19_bn = variant("vgg19_bn", f"VGG-19 {_paper} E, with batch norm", vgg, cfg="E", batch_norm=True)
+
+
+def _variant(name: str, description: str, **fixed: Any) -> Any:
+    # Five 2x2 poolings halve the side five times: 32 pixels is the least that leaves one (as torchvision's).
+    return variant(name, description, vgg, min_size=32, **fixed)
+
+
+vgg11 = _variant("vgg11", f"VGG-11 {_paper} A", cfg="A")
+vgg11_bn = _variant("vgg11_bn", f"VGG-11 {_paper} A, with batch norm", cfg="A", batch_norm=True)
+vgg11_lrn = _variant("vgg11_lrn", f"VGG-11 {_paper} A-LRN", cfg="A-LRN")
+vgg13 = _variant("vgg13", f"VGG-13 {_paper} B", cfg="B")
+vgg13_bn = _variant("vgg13_bn", f"VGG-13 {_paper} B, with batch norm", cfg="B", batch_norm=True)
+vgg16 = _variant("vgg16", f"VGG-16 {_paper} D (the lecture's table)", cfg="D")
+vgg16_bn = _variant("vgg16_bn", f"VGG-16 {_paper} D, with batch norm", cfg="D", batch_norm=True)
+vgg16_c = _variant("vgg16_c", f"VGG-16 {_paper} C (three 1x1 convs)", cfg="C")
+vgg19 = _variant("vgg19", f"VGG-19 {_paper} E", cfg="E")
+vgg19_bn = _variant("vgg19_bn", f"VGG-19 {_paper} E, with batch norm", cfg="E", batch_norm=True)

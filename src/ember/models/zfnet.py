@@ -23,7 +23,7 @@ from ember.models.layers import gaussian_001, initialize
 from ember.models.registry import register_model
 
 
-@register_model("ZFNet (Zeiler & Fergus 2014): AlexNet with 7x7/2 conv1 and stride-2 conv2")
+@register_model("ZFNet (Zeiler & Fergus 2014): AlexNet with 7x7/2 conv1 and stride-2 conv2", min_size=47)
 def zfnet(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> AlexNet:
     features = nn.Sequential(
         nn.Conv2d(in_channels, 96, kernel_size=7, stride=2, padding=1),

@@ -25,8 +25,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ember import dtypes
-from ember.autograd import Tensor, from_numpy, no_grad
+from ember.autograd import Tensor, from_numpy, is_grad_enabled, no_grad
 from ember.errors import EmberError, name_list
+from ember.nn.hooks import BackwardHook, RemovableHandle, add_hook
 from ember.nn.parameter import Buffer, Parameter
 
 
@@ -81,23 +82,31 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        if not (
+            self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks
+        ):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             replaced = hook(self, args)
             if replaced is not None:
                 args = replaced if isinstance(replaced, tuple) else (replaced,)
+        backward = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward = BackwardHook(self, self._backward_hooks.values(), self._backward_pre_hooks.values())
+            args = backward.wrap_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             replaced = hook(self, args, output)
             if replaced is not None:
                 output = replaced
-        return output
+        return backward.wrap_outputs(output) if backward is not None else output
 
     # ----------------------------------------------------------------------------------------------
     # Registration
@@ -184,13 +193,28 @@ class Module:
 
     register_module = add_module
 
-    def register_forward_hook(self, hook: Callable[..., Any]) -> Callable[[], None]:
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False) -> RemovableHandle:
         """``hook(module, inputs, output)`` after each forward; returning a value replaces the output."""
-        return _add_hook(self._forward_hooks, hook)
+        return add_hook(self._forward_hooks, hook, prepend)
 
-    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> Callable[[], None]:
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False
+    ) -> RemovableHandle:
         """``hook(module, inputs)`` before each forward; returning a value replaces the inputs."""
-        return _add_hook(self._forward_pre_hooks, hook)
+        return add_hook(self._forward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` once the gradients with respect to this call's inputs
+        are computed (PyTorch's semantics, ``ember.nn.hooks``): one entry per positional argument (None
+        where it does not require grad), one per output; returning a tuple replaces ``grad_input``."""
+        return add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """``hook(module, grad_output)`` when the gradients with respect to the outputs are computed, before
+        those with respect to the inputs; returning a tuple replaces ``grad_output``."""
+        return add_hook(self._backward_pre_hooks, hook, prepend)
 
     # ----------------------------------------------------------------------------------------------
     # Traversal
@@ -421,9 +445,3 @@ def zero_gradients(params: Iterable[Tensor], set_to_none: bool = True) -> None:
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
-
-
-def _add_hook(hooks: OrderedDict[int, Any], hook: Callable[..., Any]) -> Callable[[], None]:
-    key = id(hook)
-    hooks[key] = hook
-    return lambda: hooks.pop(key, None)

@@ -94,6 +94,8 @@ class TrainConfig:
     name: str | None = None  # the run directory's name; None: dataset-model-date-time
     checkpoint_every: int | None = None  # also save last.safetensors every N steps
     report: bool = True
+    monitor: bool = False  # per-epoch layer statistics and warnings (ember.train.doctor.Monitor)
+    lr_finder: bool = False  # choose optimizer.lr by the range test first (optimizer.lr: auto)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -151,6 +153,8 @@ AUGMENTATIONS = {
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A YAML (``.yaml``/``.yml``), TOML (``.toml``) or JSON file as a nested dict."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError([("", f"{path} is a folder; --config takes a YAML, TOML or JSON file")])
     if not path.is_file():
         raise ConfigError([("", f"no such config file: {path}")])
     suffix = path.suffix.lower()
@@ -431,13 +435,22 @@ def fill_recipe(config: TrainConfig) -> TrainConfig:
     return config
 
 
+def _auto_lr(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``optimizer.lr: auto`` (``--lr auto``) means ``lr_finder: true``: the range test chooses the rate."""
+    optimizer = raw.get("optimizer")
+    lr = optimizer.get("lr") if isinstance(optimizer, Mapping) else None
+    if isinstance(lr, str) and lr.strip().lower() == "auto":
+        return merge(raw, {"optimizer": {"lr": None}, "lr_finder": True})
+    return raw
+
+
 def resolve_config(raw: Mapping[str, Any], source: str | None = None) -> TrainConfig:
     """Check a nested mapping against ``TrainConfig`` and return it with the recipe's choices filled in.
 
     Raises ``ConfigError`` naming every bad field at once.
     """
     problems: list[tuple[str, str]] = []
-    config = _build(TrainConfig, raw, "", problems)
+    config = _build(TrainConfig, _auto_lr(raw), "", problems)
     unreadable = {name for name, _ in problems}
     checks: list[tuple[str, str]] = []
     check_config(config, checks)  # fields that could not be read are not checked again
@@ -448,6 +461,15 @@ def resolve_config(raw: Mapping[str, Any], source: str | None = None) -> TrainCo
     problems = []
     if config.optimizer.name == "sgd" and config.optimizer.nesterov and not config.optimizer.momentum:
         problems.append(("optimizer.nesterov", "Nesterov momentum needs optimizer.momentum > 0"))
+    warmup = config.schedule.warmup_epochs
+    if warmup and warmup >= config.total_epochs:
+        problems.append(
+            (
+                "schedule.warmup_epochs",
+                f"{warmup} warm-up epochs leave none of the run's {config.total_epochs} to the "
+                f"{config.schedule.name} schedule; use fewer warm-up epochs than epochs",
+            )
+        )
     if problems:
         raise ConfigError(problems, source)
     return config

@@ -20,6 +20,9 @@ class DatasetInfo:
     epochs: int  # the recipe's default: what a small CNN needs here (measured: docs/training.md)
     how_to_get: str  # where to put the files (the commands that can download add how: downloadable)
     downloadable: bool = False
+    num_classes: int = 10
+    train_images: int = 60_000
+    test_images: int = 10_000
 
 
 DATASETS = {
@@ -57,6 +60,7 @@ DATASETS = {
         ("crop", "flip"),
         30,
         "put cifar-10-batches-py (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
+        train_images=50_000,
     ),
     "cifar100": DatasetInfo(
         "CIFAR100",
@@ -67,5 +71,7 @@ DATASETS = {
         ("crop", "flip"),
         30,
         "put cifar-100-python (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
+        num_classes=100,
+        train_images=50_000,
     ),
 }

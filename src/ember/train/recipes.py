@@ -7,8 +7,13 @@ Data. The held-out validation split is drawn from the training set with a permut
 seed, so every run of a configuration validates on the same images and never on test images (the test set
 is measured once, at the end, on the model that did best on validation). Inputs are scaled to [0, 1] and
 normalized with the training set's channel statistics; augmentation is applied to the training split only.
-A model built for larger inputs than the data set's (LeNet-5 expects 32x32, MNIST is 28x28) gets its
-inputs zero-padded, as LeCun et al. padded theirs; much larger ones are resized.
+
+Input size. A model runs at its data set's image size whenever it can: every network of the zoo that ends
+in a global (adaptive) pooling does, trained from scratch (ResNet-18 on CIFAR-10 runs at 32x32, not at
+ImageNet's 224x224, which would cost 49 times the computation and memory). A model that needs larger
+inputs (``ember.models.registry``: LeNet-5 takes 32x32, VGG at least 32x32, AlexNet 63x63) gets the
+smallest size it takes: zero-padded when that is at most 8 pixels more (as LeCun et al. padded MNIST's
+28x28 digits to 32x32), resized otherwise. The run's banner says so (``describe_input``).
 """
 
 from __future__ import annotations
@@ -42,20 +47,34 @@ class RunData:
     test_images: np.ndarray  # the test split's raw uint8 images (for the misclassified grid)
 
 
+MAX_PADDING = 8  # pixels of zeros a model's larger input may get; beyond it, images are resized
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Data
 def model_input_size(config: TrainConfig, info: DatasetInfo) -> tuple[int, int, int]:
-    """The (C, H, W) the model is given: the data's, or the model's own if it needs larger images."""
-    size = info.size
-    try:
-        from ember.models.registry import entry
+    """The (C, H, W) the model is given: the data's own size if the model runs at it, else the nearest
+    size it takes."""
+    from ember.models.registry import entry
 
-        wanted = entry(config.model).input_size[1]
-    except (ImportError, KeyError):
-        wanted = size
-    if config.model_options.get("padding"):  # the model pads its input itself (LeNet-5's padding=2)
-        wanted = size
-    return (info.channels, max(size, wanted), max(size, wanted))
+    padding = int(config.model_options.get("padding") or 0)  # LeNet-5's padding=2 pads 28x28 to 32x32 itself
+    side = entry(config.model).smallest_side(info.size + 2 * padding) - 2 * padding
+    return (info.channels, side, side)
+
+
+def describe_input(config: TrainConfig, info: DatasetInfo, input_size: tuple[int, ...]) -> str:
+    """The banner's words for the input: 'input 1x28x28', and how the images were changed to fit."""
+    shape = "x".join(map(str, input_size))
+    side = input_size[1]
+    if side == info.size:
+        return f"input {shape}"
+    how = "zero-padded" if 0 < side - info.size <= MAX_PADDING else "resized"
+    from ember.models.registry import entry
+
+    return (
+        f"input {shape} (the data set's {info.size}x{info.size} images {how} to {side}x{side}: "
+        f"{config.model} takes {entry(config.model).sides()})"
+    )
 
 
 def _augmentations(names: list[str], info: DatasetInfo) -> tuple[list[Any], list[Any]]:
@@ -86,9 +105,10 @@ def transforms_for(
 
     before, after = _augmentations(augment or [], info)
     extra = input_size[1] - info.size
-    if 0 < extra <= 8:
-        before.append(T.Pad(extra // 2))  # on the uint8 image, so the border is the background, 0
-    elif extra > 8:
+    if 0 < extra <= MAX_PADDING:
+        first, second = extra // 2, extra - extra // 2  # (left, top, right, bottom); odd: one more after
+        before.append(T.Pad((first, first, second, second)))  # on the uint8 image: the background is 0
+    elif extra > MAX_PADDING:
         before.append(T.Resize(input_size[1:]))
     steps: list[Any] = [*before, T.ToTensor(), T.Normalize(info.mean, info.std), *after]
     return T.Compose(steps)
@@ -159,10 +179,21 @@ def loaders(config: TrainConfig, data: RunData) -> tuple[Any, Any, Any]:
         num_workers=config.workers,
         generator=ember.Generator(config.seed),
     )
-    eval_batch = max(config.batch_size, 500)
+    eval_batch = eval_batch_size(config, data.input_size)
     val = DataLoader(data.val, batch_size=eval_batch) if data.val is not None else None
     test = DataLoader(data.test, batch_size=eval_batch)
     return train, val, test
+
+
+def eval_batch_size(config: TrainConfig, input_size: tuple[int, ...]) -> int:
+    """Validation and test batches: ``eval_images``, or the training batch if it is larger."""
+    return max(config.batch_size, eval_images(input_size))
+
+
+def eval_images(input_size: tuple[int, ...]) -> int:
+    """500 images of 32x32 or less per evaluation batch (fewer Python steps), as many pixels in all for
+    larger inputs (64x64: 125): no graph is kept, but a 224x224 batch of 500 would hold gigabytes."""
+    return max(1, min(500, 500 * 32 * 32 // (input_size[-1] * input_size[-2])))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -171,19 +202,25 @@ def build_model(
     config: TrainConfig, num_classes: int, in_channels: int, image_size: int | None = None
 ) -> Any:
     """The zoo's model by name; a model that takes ``image_size`` (an MLP) is told the inputs' side."""
-    import inspect
-
-    from ember.models import create
-    from ember.models.registry import entry
+    from ember.models.registry import create, create_for_input
 
     options = dict(config.model_options)
-    if (
-        image_size is not None
-        and "image_size" in inspect.signature(entry(config.model).constructor).parameters
-    ):
-        options.setdefault("image_size", image_size)
+    # GoogLeNet's auxiliary classifiers return a tuple in training, which the Trainer cannot score.
+    if config.model == "googlenet" and options.setdefault("aux_logits", False):
+        raise ConfigError(
+            [
+                (
+                    "model_options.aux_logits",
+                    "ember train trains GoogLeNet's main classifier only; the auxiliary classifiers "
+                    "need a loop of your own with ember.models.AuxiliaryLoss",
+                )
+            ]
+        )
     try:
-        return create(config.model, num_classes=num_classes, in_channels=in_channels, **options)
+        if image_size is None:
+            return create(config.model, num_classes=num_classes, in_channels=in_channels, **options)
+        size = (in_channels, image_size, image_size)
+        return create_for_input(config.model, size, num_classes=num_classes, **options)
     except TypeError as error:
         raise ConfigError([("model_options", f"{config.model} does not accept them: {error}")]) from None
 

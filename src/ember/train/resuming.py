@@ -4,10 +4,11 @@ Changed settings. A run continues with the settings it was trained with: they ar
 checkpoint, and ``config.yaml`` is compared with the last checkpoint's before anything runs. Only the
 fields in ``OVERRIDABLE`` may differ (they change neither the numbers computed so far nor the meaning of
 the state saved: how long to train, where the data is, how many loader threads, how often to save, whether
-to write the report); ``output`` and ``name`` are where the run was made and are not compared (a run
-directory may be moved). Any other change (the learning rate, the seed, which would move the validation
-split, the batch size, the model...) is refused with the fields named. Every resume is recorded in
-``RUN/resumes.jsonl``: when, from which epoch and step, and the fields changed (old and new values).
+to write the report or watch the layers); ``output`` and ``name`` are where the run was made and are not
+compared (a run directory may be moved). Any other change (the learning rate, the seed, which would move
+the validation split, the batch size, the model...) is refused with the fields named. Every resume is
+recorded in ``RUN/resumes.jsonl``: when, from which epoch and step, and the fields changed (old and new
+values).
 
 Extending (``--epochs N``, or ``epochs`` edited). The schedule is re-laid over the new length: from the
 step where the run stopped, the learning rate is the one a run started with ``--epochs N`` would have at
@@ -34,7 +35,7 @@ from ember.train.config import TrainConfig, resolve_config
 from ember.train.rundir import CONFIG_FILE, RunDirectoryError
 from ember.train.trainer import is_plateau_scheduler
 
-OVERRIDABLE = ("epochs", "data_root", "download", "workers", "checkpoint_every", "report")
+OVERRIDABLE = ("epochs", "data_root", "download", "workers", "checkpoint_every", "report", "monitor")
 NOT_COMPARED = ("output", "name")  # where the run directory was made: it may have been moved since
 RESUMES_FILE = "resumes.jsonl"
 

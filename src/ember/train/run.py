@@ -18,6 +18,8 @@ A run directory::
     summary.json         the test split's loss, top-1, top-5, per-class accuracy, confusion matrix
     report/              index.html and the PNG plots
     resumes.jsonl        one line per ember resume: when, from where, the settings changed
+    lr_find.json         --lr auto: the range test's curve, candidates and verification runs
+    monitor.jsonl        --monitor: per epoch, each layer's statistics (ember.train.doctor.Monitor)
     .lock                the lock of the process writing the run (see ember.train.rundir)
 
 Every file written whole is written atomically (``ember.atomic``); a full disk or a read-only directory
@@ -38,7 +40,7 @@ from typing import Any
 
 import ember
 from ember.atomic import WriteError, atomic_write
-from ember.train import recipes, resuming, rundir
+from ember.train import memory, recipes, resuming, rundir
 from ember.train.callbacks import DivergenceGuard, EarlyStopping, MetricLogger, ModelCheckpoint, ProgressBar
 from ember.train.callbacks.base import Callback
 from ember.train.callbacks.checkpoint import BEST, LAST
@@ -50,6 +52,7 @@ from ember.train.rundir import CONFIG_FILE, RunDirectoryError
 from ember.train.trainer import Trainer
 
 SUMMARY_FILE = "summary.json"
+LR_FIND_FILE = "lr_find.json"  # the range test that chose the rate (ember train --lr auto)
 
 
 def _stdout(message: str) -> None:
@@ -112,6 +115,7 @@ def build(config: TrainConfig, can_download: bool = False) -> RunPieces:
     if config.early_stopping and val_loader is None:
         raise ConfigError([("early_stopping", "needs a validation split (val_size > 0)")])
     model = recipes.build_model(config, len(data.classes), data.info.channels, data.input_size[1])
+    memory.check_training(config, model)  # refuse what this machine cannot hold, before the directory
     optimizer = recipes.build_optimizer(config, model)
     scheduler = recipes.build_scheduler(config, optimizer, len(train_loader))
     return RunPieces(data, train_loader, val_loader, test_loader, model, optimizer, scheduler)
@@ -139,8 +143,13 @@ def execute(
         every_n_steps=config.checkpoint_every,
         metadata=checkpoint_metadata(config, data),
     )
-    callbacks: list[Any] = [DivergenceGuard(), progress or ProgressBar(), MetricLogger(directory)]
+    progress = progress or ProgressBar()
+    callbacks: list[Any] = [DivergenceGuard(), progress, MetricLogger(directory)]
     callbacks.append(checkpoints)
+    if config.monitor:
+        from ember.train.doctor import Monitor
+
+        callbacks.append(Monitor(directory, echo=progress.write))
     if config.early_stopping:
         callbacks.append(EarlyStopping("val_accuracy", patience=config.early_stopping))
     callbacks.extend(extra_callbacks)
@@ -158,8 +167,8 @@ def execute(
     splits = f"{len(data.train)} train / {held_out} val / {len(data.test)} test"
     echo(f"run directory: {directory}" + (f" ({note})" if note else ""))
     echo(f"data: {config.dataset}, {splits}, augmentation: {', '.join(config.augment)}")
-    shape = "x".join(map(str, data.input_size))
-    echo(f"model: {config.model}, {_count_parameters(pieces.model):,} parameters, input {shape}")
+    shape = recipes.describe_input(config, data.info, data.input_size)
+    echo(f"model: {config.model}, {_count_parameters(pieces.model):,} parameters, {shape}")
     echo(describe_optimization(config))
     if resume_state is not None:
         trainer.load_state_dict(resume_state)
@@ -331,9 +340,16 @@ def start(config: TrainConfig, echo: Callable[[str], None] = _stdout, **options:
     """A new run of ``config`` in a new run directory (made only once every piece of the run is built)."""
     config.data_root = absolute(config.data_root)
     pieces = build(config, can_download=True)
+    found = None
+    if config.lr_finder:  # --lr auto: the range test chooses the rate, config.yaml records the choice
+        from ember.train.doctor.runner import choose_learning_rate
+
+        found = choose_learning_rate(config, pieces, echo)
     directory, lock, note = rundir.create(config)
     with lock, stops_cleanly(directory, "train"):
         dump_config(config, directory / CONFIG_FILE)
+        if found is not None:
+            atomic_write(directory / LR_FIND_FILE, json.dumps(found.to_dict(), indent=2) + "\n")
         return execute(config, pieces, directory, echo=echo, note=note, **options)
 
 

@@ -62,10 +62,30 @@ def write_report(
         shown = plots.plot_misclassified(
             images, test.targets, test.predictions, names, pictures["misclassified"]
         )
+    notes = _doctor_pictures(directory, out, pictures)
     config_path = directory / "config.yaml"
     config_text = config_path.read_text() if config_path.exists() else ""
-    page = render_page(summary, config_text, history, names, pictures, shown)
+    page = render_page(summary, config_text, history, names, pictures, shown, notes)
     return atomic_write(out / "index.html", page)
+
+
+def _doctor_pictures(directory: Path, out: Path, pictures: dict[str, Path]) -> dict[str, str]:
+    """The range test of ``--lr auto`` and the layer statistics of ``--monitor``, if the run has them."""
+    from ember.train.doctor import RangeTest, read_monitor
+    from ember.train.doctor import plots as doctor_plots
+
+    notes = {}
+    found = directory / "lr_find.json"
+    if found.exists():
+        test = RangeTest.from_dict(json.loads(found.read_text()))
+        pictures["lr_find"] = out / "lr_find.png"
+        doctor_plots.plot_range_test(test, pictures["lr_find"])
+        notes["lr_find"] = f"{test.message}; the run trained at lr {test.verified_lr:g}."
+    records = read_monitor(directory)
+    if records:
+        pictures["monitor"] = out / "monitor.png"
+        doctor_plots.plot_monitor(records, pictures["monitor"])
+    return notes
 
 
 __all__ = ["write_report"]

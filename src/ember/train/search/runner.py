@@ -246,10 +246,9 @@ def drive(
                 continue
             info = study.user_attrs[studies.STAGE]
             title = f"stage {stage} of {count}: " if count > 1 else ""
-            echo(
-                f"{title}{budget.trials} trials of {budget.epochs} epochs, {settings['strategy']}, "
-                f"pruner {settings['pruner']}, {workers} worker{'s' if workers != 1 else ''}"
-            )
+            trials, epochs = results.plural(budget.trials, "trial"), results.plural(budget.epochs, "epoch")
+            how = f"{settings['strategy']}, pruner {settings['pruner']}, {results.plural(workers, 'worker')}"
+            echo(f"{title}{trials} of {epochs}, {how}")
             for param in studies.stage_space(study):
                 echo(f"  {param.describe()}")
             if info.get("around"):
