@@ -22,7 +22,7 @@ torch.set_num_threads(1)
 def to_torch(value: Any, requires_grad: bool = False) -> Any:
     """An Ember tensor or NumPy array as a torch tensor (same values and type)."""
     if isinstance(value, ember.Tensor):
-        value = value.data
+        value = value.array
     if isinstance(value, np.generic):
         value = np.asarray(value)
     if isinstance(value, np.ndarray):
@@ -43,7 +43,7 @@ def to_ember(value: Any, requires_grad: bool = False) -> Any:
 
 def assert_close(actual: Any, expected: Any, rtol: float, atol: float, what: str) -> None:
     """``actual`` (Ember or NumPy) equals ``expected`` (torch or NumPy) within tolerance."""
-    actual = np.asarray(actual.data if isinstance(actual, ember.Tensor) else actual)
+    actual = np.asarray(actual.array if isinstance(actual, ember.Tensor) else actual)
     if isinstance(expected, torch.Tensor):
         expected = expected.detach().numpy()
     expected = np.asarray(expected)
@@ -98,7 +98,7 @@ def check_parity(
     for k, (e, t) in enumerate(zip(ember_inputs, torch_inputs, strict=True)):
         if isinstance(t, torch.Tensor) and t.requires_grad:
             if t.grad is None:
-                assert e.grad is None or not np.any(e.grad.data), f"input {k}: torch has no gradient"
+                assert e.grad is None or not np.any(e.grad.array), f"input {k}: torch has no gradient"
                 continue
             assert e.grad is not None, f"input {k}: Ember computed no gradient, torch did"
             assert_close(

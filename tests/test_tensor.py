@@ -38,7 +38,7 @@ def test_python_data_gets_pytorch_types():
 def test_creation_matches_pytorch(make, torch_make):
     result, expected = make(ember), torch_make()
     assert result.dtype == expected.numpy().dtype
-    np.testing.assert_allclose(result.data, expected.numpy())
+    np.testing.assert_allclose(result.array, expected.numpy())
 
 
 def test_random_creation_is_seeded_and_typed():
@@ -46,13 +46,13 @@ def test_random_creation_is_seeded_and_typed():
     a = ember.randn(3, 4)
     ember.manual_seed(7)
     b = ember.randn(3, 4)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.array, b.array)
     assert a.dtype == np.float32 and ember.rand(2).dtype == np.float32
     x = ember.rand(10_000)
     assert x.min().item() >= 0.0 and x.max().item() < 1.0
     assert abs(ember.randn(10_000).mean().item()) < 0.05
     ints = ember.randint(0, 5, (1000,))
-    assert ints.dtype == np.int64 and set(np.unique(ints.data)) == {0, 1, 2, 3, 4}
+    assert ints.dtype == np.int64 and set(np.unique(ints.array)) == {0, 1, 2, 3, 4}
     assert ember.randint(3, (4,)).shape == (4,)
     assert ember.randn_like(a).shape == a.shape
     assert sorted(ember.randperm(5).tolist()) == [0, 1, 2, 3, 4]
@@ -63,11 +63,11 @@ def test_generators_are_independent_and_restorable():
     state = g.get_state()
     first = ember.randn(3, generator=g)
     g.set_state(state)
-    np.testing.assert_array_equal(ember.randn(3, generator=g).data, first.data)
+    np.testing.assert_array_equal(ember.randn(3, generator=g).array, first.array)
     default_state = ember.get_rng_state()
     x = ember.rand(2)
     ember.set_rng_state(default_state)
-    np.testing.assert_array_equal(ember.rand(2).data, x.data)
+    np.testing.assert_array_equal(ember.rand(2).array, x.array)
 
 
 def test_attributes_and_conversions():
@@ -109,8 +109,8 @@ def test_repr_is_like_pytorch():
 def test_deepcopy_keeps_values_and_flags():
     x = ember.randn(3, requires_grad=True)
     y = copy.deepcopy(x)
-    assert y.data is not x.data and y.requires_grad
-    np.testing.assert_array_equal(y.data, x.data)
+    assert y.array is not x.array and y.requires_grad
+    np.testing.assert_array_equal(y.array, x.array)
 
 
 def test_numpy_arrays_defer_to_tensor_operators():

@@ -52,10 +52,10 @@ def test_gradients_accumulate_until_zeroed():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     (x * 3).sum().backward()
     (x * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+    np.testing.assert_array_equal(x.grad.array, [6.0, 6.0])
     x.grad = None
     (x * x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+    np.testing.assert_array_equal(x.grad.array, [2.0, 4.0])
 
 
 def test_copy_gate_sums_gradients_of_a_reused_value():
@@ -70,8 +70,8 @@ def test_a_gradient_shared_by_two_leaves_is_not_aliased():
     """add passes one array to both inputs; changing one leaf's grad must not change the other's."""
     a, b = ember.ones(3, requires_grad=True), ember.ones(3, requires_grad=True)
     (a + b).backward(ember.tensor([1.0, 2.0, 3.0]))
-    a.grad.data *= 10
-    np.testing.assert_array_equal(b.grad.data, [1.0, 2.0, 3.0])
+    a.grad.array[...] *= 10
+    np.testing.assert_array_equal(b.grad.array, [1.0, 2.0, 3.0])
 
 
 def test_chain_of_100000_operations_needs_no_recursion():
@@ -96,7 +96,7 @@ def test_retain_graph_allows_a_second_backward():
     y = x.exp().sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * np.exp([1.0, 2.0]), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, 2 * np.exp([1.0, 2.0]), rtol=1e-6)
 
 
 def test_saved_arrays_are_released_after_backward():
@@ -130,7 +130,7 @@ def test_backward_with_an_explicit_gradient_matches_pytorch():
     x, t = ember.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
     (x.tanh() * x).backward(upstream)
     (t.tanh() * t).backward(torch.from_numpy(upstream))
-    np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, t.grad.numpy(), rtol=1e-6)
 
 
 def test_no_grad_records_nothing_and_enable_grad_restores():
@@ -162,19 +162,19 @@ def test_detach_cuts_the_graph_and_shares_storage():
     y = (x * 2).detach()
     assert not y.requires_grad and y.is_leaf
     with ember.no_grad():
-        y.data[0] = 5
-    assert y.data[0] == 5
+        y.array[0] = 5
+    assert y.array[0] == 5
 
 
 def test_hooks_see_and_may_replace_gradients():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     y = x * 3
     seen = []
-    y.register_hook(lambda g: seen.append(g.data.copy()))
+    y.register_hook(lambda g: seen.append(g.array.copy()))
     x.register_hook(lambda g: g * 2)
     y.sum().backward()
     np.testing.assert_array_equal(seen[0], [1.0, 1.0])
-    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+    np.testing.assert_array_equal(x.grad.array, [6.0, 6.0])
 
 
 def test_retain_grad_keeps_the_gradient_of_a_non_leaf():
@@ -182,7 +182,7 @@ def test_retain_grad_keeps_the_gradient_of_a_non_leaf():
     y = x * 3
     y.retain_grad()
     (y * y).sum().backward()
-    np.testing.assert_array_equal(y.grad.data, [6.0, 12.0])
+    np.testing.assert_array_equal(y.grad.array, [6.0, 12.0])
     assert (x * 3).grad is None
 
 
@@ -211,7 +211,7 @@ def test_the_callers_gradient_array_is_never_adopted_as_a_leaf_gradient():
     upstream = np.array([1.0, 2.0, 3.0], dtype=np.float32)
     leaf = ember.ones(3, requires_grad=True)
     leaf.backward(upstream)
-    leaf.grad.data[0] = 99.0
+    leaf.grad.array[0] = 99.0
     np.testing.assert_array_equal(upstream, [1.0, 2.0, 3.0])
 
 
@@ -229,10 +229,10 @@ def test_an_array_a_function_keeps_is_copied_not_adopted():
     x = ember.ones(2, requires_grad=True)
     y = KeepsItsGradient.apply(x).sum()
     y.backward(retain_graph=True)
-    x.grad.data[:] = 0.0  # must not reach the array the Function keeps
+    x.grad.array[:] = 0.0  # must not reach the array the Function keeps
     x.grad = None
     y.backward()
-    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.array, [2.0, 2.0])
 
 
 def test_a_fresh_gradient_is_kept_without_a_copy():
@@ -252,4 +252,4 @@ def test_a_fresh_gradient_is_kept_without_a_copy():
         ember.linear(ember.randn(8, 4), w).sum().backward()
     finally:
         Linear.backward = original
-    assert id(w.grad.data) == produced["weight"]
+    assert id(w.grad.array) == produced["weight"]

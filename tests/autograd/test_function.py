@@ -46,9 +46,9 @@ class ScaledAdd(Function):
 def test_user_function_forward_backward_and_gradcheck():
     x = ember.randn(5, requires_grad=True)
     y = Cube.apply(x)
-    np.testing.assert_allclose(y.data, x.data**3, rtol=1e-6)
+    np.testing.assert_allclose(y.array, x.array**3, rtol=1e-6)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 3 * x.data**2, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, 3 * x.array**2, rtol=1e-6)
     assert ember.gradcheck(Cube.apply, [ember.randn(4, 3, requires_grad=True)])
 
 

@@ -75,9 +75,9 @@ def test_set_grad_enabled_as_a_function_sets_only_the_calling_thread():
 
 def test_loader_workers_under_no_grad_give_the_same_batches():
     data = ember.data.TensorDataset(ember.arange(12, dtype=ember.float32).reshape(6, 2))
-    plain = [batch[0].data.copy() for batch in ember.data.DataLoader(data, batch_size=4)]
+    plain = [batch[0].array.copy() for batch in ember.data.DataLoader(data, batch_size=4)]
     with ember.no_grad():
-        threaded = [batch[0].data for batch in ember.data.DataLoader(data, batch_size=4, num_workers=2)]
+        threaded = [batch[0].array for batch in ember.data.DataLoader(data, batch_size=4, num_workers=2)]
     assert len(plain) == len(threaded) == 2
     for a, b in zip(plain, threaded, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -93,6 +93,6 @@ def test_convolution_chunk_threads_follow_the_calling_threads_grad_mode(monkeypa
         inferred = conv(x)
     trained = conv(x)
     assert not inferred.requires_grad and trained.requires_grad
-    np.testing.assert_array_equal(inferred.data, trained.data)
+    np.testing.assert_array_equal(inferred.array, trained.array)
     trained.sum().backward()
     assert conv.weight.grad is not None

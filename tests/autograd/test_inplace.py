@@ -41,7 +41,7 @@ def test_changing_an_unsaved_input_is_fine():
     y = (x + b).sum()  # add saves nothing
     b.add_(1)
     y.backward()
-    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.array, [1.0, 1.0])
 
 
 def test_leaf_that_requires_grad_cannot_change_in_place_except_under_no_grad():
@@ -50,7 +50,7 @@ def test_leaf_that_requires_grad_cannot_change_in_place_except_under_no_grad():
         p.add_(1)
     with ember.no_grad():
         p.add_(1)
-    np.testing.assert_array_equal(p.data, [2.0, 2.0])
+    np.testing.assert_array_equal(p.array, [2.0, 2.0])
 
 
 def test_in_place_on_a_non_leaf_is_recorded():
@@ -59,7 +59,7 @@ def test_in_place_on_a_non_leaf_is_recorded():
     y += x  # y = 3x
     y.mul_(x)  # y = 3x^2
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [6.0, 12.0])
+    np.testing.assert_allclose(x.grad.array, [6.0, 12.0])
 
 
 def test_setitem_with_autograd():
@@ -68,25 +68,25 @@ def test_setitem_with_autograd():
     y = x * 1
     y[1] = v * 2
     (y * ember.tensor([1.0, 10.0, 100.0])).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 100.0])
+    np.testing.assert_array_equal(x.grad.array, [1.0, 0.0, 100.0])
     assert v.grad.item() == 20.0
 
 
 def test_setitem_without_grad_changes_storage_and_version():
     x = ember.zeros(3)
     x[ember.tensor([0, 2])] = 7.0
-    np.testing.assert_array_equal(x.data, [7.0, 0.0, 7.0])
+    np.testing.assert_array_equal(x.array, [7.0, 0.0, 7.0])
     assert x._version == 1
 
 
 def test_in_place_methods_without_grad():
     x = ember.ones(3)
     x.mul_(2).add_(1).sub_(ember.tensor([1.0, 2.0, 3.0])).div_(2)
-    np.testing.assert_array_equal(x.data, [1.0, 0.5, 0.0])
+    np.testing.assert_array_equal(x.array, [1.0, 0.5, 0.0])
     x.clamp_(min=0.25).zero_()
-    np.testing.assert_array_equal(x.data, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(x.array, [0.0, 0.0, 0.0])
     x.copy_(ember.tensor([4.0, 5.0, 6.0])).fill_(2)
-    np.testing.assert_array_equal(x.data, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(x.array, [2.0, 2.0, 2.0])
     assert x.dtype == np.float32
 
 
@@ -104,7 +104,7 @@ def test_replacing_contents_ignores_nan_and_inf_there(change, expected):
     a NaN from a diverged run) do not leak into the new ones."""
     t = ember.tensor([float("nan"), float("inf"), -float("inf")])
     change(t)
-    np.testing.assert_array_equal(t.data, expected)
+    np.testing.assert_array_equal(t.array, expected)
 
 
 def test_replacing_a_recorded_tensors_contents_keeps_it_in_the_graph_with_zero_gradient():
@@ -114,9 +114,9 @@ def test_replacing_a_recorded_tensors_contents_keeps_it_in_the_graph_with_zero_g
     y.copy_(source)
     assert y.grad_fn is not None
     (y * ember.tensor([1.0, 10.0])).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
-    np.testing.assert_array_equal(source.grad.data, [1.0, 10.0])
-    np.testing.assert_array_equal(y.data, [5.0, 6.0])
+    np.testing.assert_array_equal(x.grad.array, [0.0, 0.0])
+    np.testing.assert_array_equal(source.grad.array, [1.0, 10.0])
+    np.testing.assert_array_equal(y.array, [5.0, 6.0])
 
 
 def test_the_version_is_an_int_as_in_pytorch():

@@ -30,8 +30,8 @@ def test_the_callers_gradient_passed_to_two_leaves_is_copied_for_each(as_tensor)
     a, b = ember.ones(3, requires_grad=True), ember.ones(3, requires_grad=True)
     upstream = np.array([1.0, 2.0, 3.0], dtype=np.float32)
     (a + b).backward(ember.from_numpy(upstream) if as_tensor else upstream)  # add passes it to both
-    a.grad.data[0] = 99.0
-    np.testing.assert_array_equal(b.grad.data, [1.0, 2.0, 3.0])
+    a.grad.array[0] = 99.0
+    np.testing.assert_array_equal(b.grad.array, [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(upstream, [1.0, 2.0, 3.0])
 
 
@@ -50,8 +50,8 @@ def test_one_new_array_returned_for_two_inputs_is_copied():
     y = Both.apply(a, b).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
-    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(a.grad.array, [2.0, 2.0])
+    np.testing.assert_array_equal(b.grad.array, [2.0, 2.0])
 
 
 def test_a_view_of_an_array_the_function_keeps_is_copied():
@@ -71,7 +71,7 @@ def test_a_view_of_an_array_the_function_keeps_is_copied():
     y.backward(retain_graph=True)
     x.grad = None
     y.backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.array, [3.0, 3.0])
 
 
 def test_a_gradient_a_hook_saw_is_not_changed_by_the_next_backward():
@@ -80,8 +80,8 @@ def test_a_gradient_a_hook_saw_is_not_changed_by_the_next_backward():
     x.register_hook(seen.append)
     twice(x).backward()
     twice(x).backward()
-    np.testing.assert_array_equal(seen[0].data, [2.0, 2.0])
-    np.testing.assert_array_equal(x.grad.data, [4.0, 4.0])
+    np.testing.assert_array_equal(seen[0].array, [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.array, [4.0, 4.0])
 
 
 def test_a_tensor_a_hook_returns_is_not_changed_by_the_next_backward():
@@ -91,8 +91,8 @@ def test_a_tensor_a_hook_returns_is_not_changed_by_the_next_backward():
     twice(x).backward()
     remove()
     twice(x).backward()
-    np.testing.assert_array_equal(replacement.data, [5.0, 5.0])
-    np.testing.assert_array_equal(x.grad.data, [7.0, 7.0])
+    np.testing.assert_array_equal(replacement.array, [5.0, 5.0])
+    np.testing.assert_array_equal(x.grad.array, [7.0, 7.0])
 
 
 def test_a_retained_non_leaf_gradient_is_its_own_array():
@@ -100,8 +100,8 @@ def test_a_retained_non_leaf_gradient_is_its_own_array():
     y = x * 1.0
     y.retain_grad()
     y.sum().backward()
-    y.grad.data[:] = 99.0
-    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
+    y.grad.array[:] = 99.0
+    np.testing.assert_array_equal(x.grad.array, [1.0, 1.0])
 
 
 def test_a_gradient_kept_by_one_leaf_is_not_another_leafs():
@@ -111,4 +111,4 @@ def test_a_gradient_kept_by_one_leaf_is_not_another_leafs():
     first = w.grad
     (w * ember.tensor([10.0, 10.0])).sum().backward()
     assert w.grad is first  # accumulated in place, as in PyTorch
-    np.testing.assert_array_equal(first.data, [11.0, 12.0])
+    np.testing.assert_array_equal(first.array, [11.0, 12.0])

@@ -93,19 +93,19 @@ def extra_key(model: dict) -> str:
 
 def integers(model: dict) -> str:
     key = first_matrix(model)
-    model[key] = np.asarray(model[key].data).astype(np.int64)
+    model[key] = np.asarray(model[key].array).astype(np.int64)
     return "type int64 from checkpoint, the type in current model is float32"
 
 
 def booleans(model: dict) -> str:
     key = first_matrix(model)
-    model[key] = np.asarray(model[key].data) > 0
+    model[key] = np.asarray(model[key].array) > 0
     return "type bool from checkpoint"
 
 
 def not_a_number(model: dict) -> str:
     key = first_matrix(model)
-    model[key] = np.asarray(model[key].data).copy()
+    model[key] = np.asarray(model[key].array).copy()
     model[key][0, 0] = np.nan
     return re.escape(f"NaN or infinite values in {key}: training diverged")
 
@@ -145,8 +145,8 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(finished_run, tmp_path, caps
 def test_float64_weights_are_rounded_with_one_warning_line(finished_run, tmp_path, capsys, image, command):
     def doubles(model: dict) -> str:
         for key, value in model.items():
-            if np.asarray(value.data).dtype == np.float32:
-                model[key] = np.asarray(value.data).astype(np.float64)
+            if np.asarray(value.array).dtype == np.float32:
+                model[key] = np.asarray(value.array).astype(np.float64)
         return ""
 
     checkpoint, _ = altered(finished_run, tmp_path, doubles)

@@ -38,7 +38,7 @@ def test_mnist_sample_is_torchvision_like_and_transformed() -> None:
     expected = (dataset.data[0].astype(np.float32) / np.float32(255) - np.float32(0.1307)) / np.float32(
         0.3081
     )
-    np.testing.assert_array_equal(image.data[0], expected)
+    np.testing.assert_array_equal(image.array[0], expected)
     raw, _ = MNIST(MNIST_DIR, train=False)[0]
     assert isinstance(raw, np.ndarray) and raw.shape == (28, 28) and raw.dtype == np.uint8
 

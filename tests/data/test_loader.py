@@ -42,7 +42,7 @@ def images(n: int = 50, channels: int = 0, seed: int = 0) -> ArrayDataset:
 
 
 def collect(loader: DataLoader) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(x.data.copy(), y.data.copy()) for x, y in loader]
+    return [(x.array.copy(), y.array.copy()) for x, y in loader]
 
 
 class Plain(Dataset):
@@ -66,7 +66,7 @@ def test_batches_are_float32_nchw_and_int64() -> None:
     assert len(loader) == len(batches) == 4
     x, y = batches[0]
     assert isinstance(x, Tensor) and x.shape == (16, 1, 8, 8) and x.dtype == np.float32
-    assert y.dtype == np.int64 and y.data.tolist() == list(np.arange(16) % 10)
+    assert y.dtype == np.int64 and y.array.tolist() == list(np.arange(16) % 10)
     assert batches[-1][0].shape[0] == 2
     assert len(DataLoader(dataset, batch_size=16, drop_last=True)) == 3
     assert [len(b[0]) for b in DataLoader(dataset, batch_size=16, drop_last=True)] == [16, 16, 16]
@@ -84,7 +84,7 @@ def test_fast_path_equals_sample_by_sample() -> None:
     dataset.transform = None
     x, _ = next(iter(DataLoader(dataset, batch_size=4)))
     assert x.dtype == np.uint8 and x.shape == (4, 8, 8, 3)
-    np.testing.assert_array_equal(x.data, dataset.data[:4])
+    np.testing.assert_array_equal(x.array, dataset.data[:4])
 
 
 def test_per_sample_transforms_still_work_in_the_fast_path() -> None:
@@ -92,8 +92,8 @@ def test_per_sample_transforms_still_work_in_the_fast_path() -> None:
     dataset.transform = Compose([ToTensor(), Lambda(lambda t: t * 2)])
     dataset.target_transform = lambda y: y + 100
     x, y = next(iter(DataLoader(dataset, batch_size=12)))
-    np.testing.assert_allclose(x.data[:, 0], dataset.data.astype(np.float32) / 255 * 2, rtol=1e-6)
-    assert y.data.tolist() == [int(t) + 100 for t in dataset.targets]
+    np.testing.assert_allclose(x.array[:, 0], dataset.data.astype(np.float32) / 255 * 2, rtol=1e-6)
+    assert y.array.tolist() == [int(t) + 100 for t in dataset.targets]
 
 
 def test_shuffle_is_deterministic_for_a_seed_and_reshuffles_each_epoch() -> None:
@@ -146,7 +146,7 @@ def test_resume_mid_epoch_continues_bit_for_bit() -> None:
     interrupted = make()
     seen, state = [], None
     for i, (x, y) in enumerate(interrupted):
-        seen.append((x.data.copy(), y.data.copy()))
+        seen.append((x.array.copy(), y.array.copy()))
         if i == 2:
             state = interrupted.state_dict()
             break
@@ -177,7 +177,7 @@ def test_batch_size_none_custom_collate_and_batch_sampler() -> None:
     single = list(DataLoader(dataset, batch_size=None))
     assert len(single) == 6 and single[2][1].item() == 2
     loader = DataLoader(dataset, batch_sampler=BatchSampler(SequentialSampler(dataset), 4, drop_last=False))
-    assert [y.data.tolist() for _, y in loader] == [[0, 1, 2, 3], [4, 5]]
+    assert [y.array.tolist() for _, y in loader] == [[0, 1, 2, 3], [4, 5]]
     summed = DataLoader(dataset, batch_size=3, collate_fn=lambda batch: sum(int(y) for _, y in batch))
     assert list(summed) == [3, 12]
     with pytest.raises(ValueError, match="mutually exclusive"):
@@ -189,7 +189,7 @@ def test_default_collate_matches_torch() -> None:
     images_, ints, floats, names, dicts = default_collate(samples)
     assert images_.shape == (3, 2, 2) and images_.dtype == np.float32
     assert ints.dtype == np.int64 and floats.dtype == np.float64
-    assert names == ["name"] * 3 and dicts["k"].data.tolist() == [0, 1, 2]
+    assert names == ["name"] * 3 and dicts["k"].array.tolist() == [0, 1, 2]
     reference = torch.utils.data.default_collate([(i, float(i)) for i in range(3)])
     assert str(reference[0].dtype) == "torch.int64" and str(reference[1].dtype) == "torch.float64"
 
@@ -222,8 +222,8 @@ def test_subset_concat_and_random_split() -> None:
     subset = Subset(dataset, [4, 2, 9])
     assert len(subset) == 3 and subset[1][1] == 2
     x, y = next(iter(DataLoader(subset, batch_size=3)))
-    assert y.data.tolist() == [4, 2, 9] and DataLoader(subset).vectorized
-    np.testing.assert_array_equal(x.data[1], dataset.data[2])
+    assert y.array.tolist() == [4, 2, 9] and DataLoader(subset).vectorized
+    np.testing.assert_array_equal(x.array[1], dataset.data[2])
     both = ConcatDataset([subset, Subset(dataset, [0])])
     assert len(both) == 4 and both[3][1] == 0 and both[-1][1] == 0
     parts = random_split(dataset, [0.5, 0.3, 0.2], generator=ember.Generator(0))
@@ -238,6 +238,6 @@ def test_subset_concat_and_random_split() -> None:
 def test_tensor_dataset_fast_path() -> None:
     x = np.arange(24, dtype=np.float32).reshape(6, 4)
     dataset = TensorDataset(ember.tensor(x), np.arange(6))
-    assert dataset[2][0].data.tolist() == x[2].tolist()
+    assert dataset[2][0].array.tolist() == x[2].tolist()
     xb, yb = next(iter(DataLoader(dataset, batch_size=6, shuffle=True, generator=ember.Generator(0))))
-    np.testing.assert_array_equal(xb.data, x[yb.data])
+    np.testing.assert_array_equal(xb.array, x[yb.array])

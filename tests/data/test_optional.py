@@ -40,14 +40,14 @@ def test_import_without_pillow_and_scipy() -> None:
 def test_generator_precedence() -> None:
     x = Tensor(np.arange(4 * 1 * 6 * 6, dtype=np.float32).reshape(4, 1, 6, 6))
     own = RandomCrop(4, generator=ember.Generator(5))
-    first = own(x).data
+    first = own(x).array
     with random_source(np.random.default_rng(0)):  # a transform's own generator wins over the loader's
-        np.testing.assert_array_equal(RandomCrop(4, generator=ember.Generator(5))(x).data, first)
-        stream = RandomCrop(4)(x).data
+        np.testing.assert_array_equal(RandomCrop(4, generator=ember.Generator(5))(x).array, first)
+        stream = RandomCrop(4)(x).array
     with random_source(np.random.default_rng(0)):
-        np.testing.assert_array_equal(RandomCrop(4)(x).data, stream)
+        np.testing.assert_array_equal(RandomCrop(4)(x).array, stream)
     ember.manual_seed(1)
-    by_default = RandomCrop(4)(x).data
+    by_default = RandomCrop(4)(x).array
     ember.manual_seed(1)
-    np.testing.assert_array_equal(RandomCrop(4)(x).data, by_default)
+    np.testing.assert_array_equal(RandomCrop(4)(x).array, by_default)
     assert first.shape == (4, 1, 4, 4)  # a 4-d tensor is a batch: each sample cropped on its own

@@ -21,7 +21,7 @@ def _fill(
     tensor: Any, pool: np.ndarray, scale: float, shift: float, low: float = -np.inf, high: float = np.inf
 ) -> Any:
     block = np.clip(pool * np.float32(scale) + np.float32(shift), low, high).astype(tensor.dtype)
-    flat = tensor.data.reshape(-1)
+    flat = tensor.array.reshape(-1)
     for start in range(0, flat.size, block.size):
         flat[start : start + block.size] = block[: flat.size - start]
     return tensor

@@ -121,4 +121,4 @@ def test_ember_weights_load_back_into_ember_with_their_shapes(tmp_path):
     fresh = models.create("small_cnn", num_classes=10, in_channels=1)
     assert convert.load_safetensors_into(fresh, tmp_path / "w.safetensors") == ([], [])
     for key, value in fresh.state_dict().items():
-        np.testing.assert_array_equal(value.data, state[key].data, err_msg=key)
+        np.testing.assert_array_equal(value.array, state[key].array, err_msg=key)

@@ -86,7 +86,7 @@ def test_torchvision_weights_give_the_same_logits(name, skip_init):
     loss = models.AuxiliaryLoss()(outputs, ember.tensor(np.array([1, 2])))
     loss.backward()
     trained = [p for p in model.parameters() if p.requires_grad]
-    assert all(p.grad is not None and np.isfinite(p.grad.data).all() for p in trained)
+    assert all(p.grad is not None and np.isfinite(p.grad.array).all() for p in trained)
 
 
 def test_vgg16_has_the_lectures_138M_parameters():

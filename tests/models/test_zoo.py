@@ -90,7 +90,7 @@ def test_forward_and_backward_at_a_small_input(name, fast_init):
     loss = nn.functional.cross_entropy(output, ember.tensor(np.array([1, 5])))
     loss.backward()
     assert np.isfinite(loss.item())
-    assert all(p.grad is not None and np.isfinite(p.grad.data).all() for p in model.parameters())
+    assert all(p.grad is not None and np.isfinite(p.grad.array).all() for p in model.parameters())
 
 
 def test_create_takes_num_classes_in_channels_and_options():

@@ -101,7 +101,7 @@ def check_module_gradients(
     """gradcheck (float64, random upstream gradient) with respect to the inputs and every parameter."""
     module.double()
     names = [name for name, _ in module.named_parameters()]
-    params = [param.data.astype(np.float64) for _, param in module.named_parameters()]
+    params = [param.array.astype(np.float64) for _, param in module.named_parameters()]
     count = len(inputs)
 
     def call(*tensors: Any) -> Any:

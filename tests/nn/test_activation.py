@@ -70,7 +70,7 @@ def test_softmax_stable_for_large_scores_and_implicit_dim_warns():
     check_parity(lambda x: F.softmax(x, 1), lambda x: torch.softmax(x, 1), [x])
     check_parity(lambda x: F.log_softmax(x, 1), lambda x: torch.log_softmax(x, 1), [x])
     with pytest.warns(UserWarning, match="Implicit dimension"):
-        np.testing.assert_allclose(nn.Softmax()(ember.tensor(x)).data.sum(1), [1, 1])
+        np.testing.assert_allclose(nn.Softmax()(ember.tensor(x)).array.sum(1), [1, 1])
 
 
 @pytest.mark.parametrize("num_parameters, shape", [(1, (4, 3)), (3, (4, 3)), (3, (2, 3, 4, 4)), (1, (5,))])
@@ -84,7 +84,7 @@ def test_prelu_parity_and_gradcheck(num_parameters, shape):
 
 def test_prelu_defaults_and_errors():
     layer = nn.PReLU(3, init=0.1)
-    np.testing.assert_array_equal(layer.weight.data, np.full(3, 0.1, np.float32))
+    np.testing.assert_array_equal(layer.weight.array, np.full(3, 0.1, np.float32))
     with pytest.raises(ValueError, match="3 parameters but the input has 4 channels"):
         layer(ember.zeros(2, 4))
     with pytest.raises(ValueError, match="3 parameters but the input has 1 channels"):
@@ -115,10 +115,10 @@ def test_maxout_parity_and_gradcheck(shape):
 
 def test_maxout_generalizes_relu():
     layer = nn.Maxout(1, 1, pieces=2)
-    layer.weight.data[...] = [[1.0], [0.0]]  # max(x, 0)
-    layer.bias.data[...] = 0
+    layer.weight.array[...] = [[1.0], [0.0]]  # max(x, 0)
+    layer.bias.array[...] = 0
     x = np.linspace(-2, 2, 9, dtype=np.float32)[:, None]
-    np.testing.assert_array_equal(layer(ember.tensor(x)).data, np.maximum(x, 0))
+    np.testing.assert_array_equal(layer(ember.tensor(x)).array, np.maximum(x, 0))
     assert "pieces=2" in repr(layer)
     with pytest.raises(
         ValueError, match=r"Maxout\(in_features=1.*expected input \(\.\.\., 1\), got \(9, 2\)"

@@ -46,9 +46,9 @@ def test_clip_grad_norm_matches_pytorch(grads: list[np.ndarray], max_norm: float
     total = ember.nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
     expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
     assert total.dtype == np.float32 and total.shape == ()
-    np.testing.assert_allclose(total.data, expected.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(total.array, expected.numpy(), rtol=1e-5)
     for p, q in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 @settings(max_examples=30, deadline=None)
@@ -58,15 +58,15 @@ def test_clip_grad_value_matches_pytorch(grads: list[np.ndarray], clip_value: fl
     assert ember.nn.utils.clip_grad_value_(ours, clip_value) is None
     torch.nn.utils.clip_grad_value_(theirs, clip_value)
     for p, q in zip(ours, theirs, strict=True):
-        np.testing.assert_array_equal(p.grad.data, q.grad.numpy())
+        np.testing.assert_array_equal(p.grad.array, q.grad.numpy())
 
 
 def test_clip_grad_norm_leaves_small_gradients_and_takes_one_tensor_or_a_generator() -> None:
     ours, _ = _pair([np.array([3.0, 4.0], np.float32)])
     total = ember.nn.utils.clip_grad_norm_(ours[0], max_norm=10.0)
-    assert float(total) == 5.0 and np.allclose(ours[0].grad.data, [3.0, 4.0])
+    assert float(total) == 5.0 and np.allclose(ours[0].grad.array, [3.0, 4.0])
     total = ember.nn.utils.clip_grad_norm_(iter(ours), max_norm=1.0)
-    assert float(total) == 5.0 and np.allclose(ours[0].grad.data, [0.6, 0.8], rtol=1e-5)
+    assert float(total) == 5.0 and np.allclose(ours[0].grad.array, [0.6, 0.8], rtol=1e-5)
 
 
 def test_parameters_without_gradients_are_ignored() -> None:
@@ -82,5 +82,5 @@ def test_non_finite_norm() -> None:
         ember.nn.utils.clip_grad_norm_(ours, 1.0, error_if_nonfinite=True)
     total = ember.nn.utils.clip_grad_norm_(ours, 1.0)
     expected = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
-    assert np.isinf(total.data) and np.isinf(expected.numpy())
-    np.testing.assert_array_equal(ours[0].grad.data, theirs[0].grad.numpy())
+    assert np.isinf(total.array) and np.isinf(expected.numpy())
+    np.testing.assert_array_equal(ours[0].grad.array, theirs[0].grad.numpy())

@@ -127,7 +127,7 @@ def test_conv2d_chunks_and_workspaces_do_not_change_the_result(monkeypatch):
             xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
             y = F.conv2d(xe, we, ember.tensor(b), **options)
             y.backward(random_array(y.shape, seed=5))
-            results.append((y.data, xe.grad.data, we.grad.data))
+            results.append((y.array, xe.grad.array, we.grad.array))
     for first, second in zip(results[:2], results[2:], strict=True):
         for a, c in zip(first, second, strict=True):
             np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
@@ -174,7 +174,7 @@ def test_large_copies_split_across_threads_agree(monkeypatch):
         xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
         y = F.conv2d(xe, we, ember.tensor(b), padding=1)
         y.backward(random_array(y.shape, seed=5))
-        results.append((y.data, xe.grad.data, we.grad.data))
+        results.append((y.array, xe.grad.array, we.grad.array))
     for a, c in zip(*results, strict=True):
         np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-4)
 
@@ -190,7 +190,7 @@ def test_any_number_of_kernel_threads_gives_identical_numbers(monkeypatch):
         xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
         y = F.conv2d(xe, we, ember.tensor(b), padding=1)
         y.backward(random_array(y.shape, seed=5))
-        results.append((y.data, xe.grad.data, we.grad.data))
+        results.append((y.array, xe.grad.array, we.grad.array))
     for other in results[1:]:
         for a, c in zip(results[0], other, strict=True):
             np.testing.assert_array_equal(a, c)
@@ -208,7 +208,7 @@ def test_threads_share_the_chunks_and_agree(monkeypatch, threads):
             xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
             y = F.conv2d(xe, we, ember.tensor(b), **options)
             y.backward(random_array(y.shape, seed=5))
-            results[count, str(options)] = (y.data, xe.grad.data, we.grad.data)
+            results[count, str(options)] = (y.array, xe.grad.array, we.grad.array)
     for key, values in results.items():
         for a, c in zip(values, results["1", key[1]], strict=True):
             # One thread leaves BLAS its own threads, which may round differently.
@@ -353,13 +353,13 @@ def test_default_initialization_is_pytorchs():
     ember.manual_seed(0)
     layer = nn.Conv2d(16, 32, 3)
     bound = 1 / math.sqrt(16 * 9)
-    for values in (layer.weight.data, layer.bias.data):
+    for values in (layer.weight.array, layer.bias.array):
         assert np.abs(values).max() <= bound and np.abs(values).max() > 0.9 * bound
-    assert abs(layer.weight.data.std() - bound / math.sqrt(3)) < 0.05 * bound  # std of U(-a, a) = a/sqrt3
+    assert abs(layer.weight.array.std() - bound / math.sqrt(3)) < 0.05 * bound  # std of U(-a, a) = a/sqrt3
     transposed = nn.ConvTranspose2d(8, 4, 3, groups=2)  # fan_in = weight.shape[1] * kh * kw = 2 * 9
     assert transposed.weight.shape == (8, 2, 3, 3)
-    assert np.abs(transposed.weight.data).max() <= 1 / math.sqrt(2 * 9)
-    assert np.abs(transposed.bias.data).max() <= 1 / math.sqrt(2 * 9)
+    assert np.abs(transposed.weight.array).max() <= 1 / math.sqrt(2 * 9)
+    assert np.abs(transposed.bias.array).max() <= 1 / math.sqrt(2 * 9)
     assert layer.weight.dtype == np.float32
 
 
@@ -459,7 +459,7 @@ def test_compiled_and_numpy_col2im_give_identical_numbers(monkeypatch, c_in, c_o
         xe = ember.tensor(x, requires_grad=True)
         y = F.conv2d(xe, ember.tensor(w), **options)
         y.backward(random_array(y.shape, seed=7))
-        results.append(xe.grad.data)
+        results.append(xe.grad.array)
     np.testing.assert_array_equal(results[0], results[1])
 
 
@@ -483,7 +483,7 @@ def test_kernel_threads_work_in_a_forked_child(monkeypatch):
     monkeypatch.setenv("EMBER_NUM_THREADS", "2")
     monkeypatch.setattr(_conv_grid, "CHUNK_BYTES", 4 * 27 * 40)
     x, w, _ = conv_case(3, 4, (8, 8), 3, 1, False, batch=4)
-    expected = F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).data  # starts the pool here
+    expected = F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).array  # starts the pool here
     context = multiprocessing.get_context("fork")
     with context.Pool(1) as pool:
         result = pool.apply_async(_conv_in_child, (x, w)).get(timeout=60)
@@ -491,4 +491,4 @@ def test_kernel_threads_work_in_a_forked_child(monkeypatch):
 
 
 def _conv_in_child(x, w):
-    return F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).data
+    return F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).array

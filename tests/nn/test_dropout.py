@@ -13,7 +13,7 @@ from tests.helpers import assert_close, check_gradients, random_array
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.8])
 def test_dropout_statistics_match_torch(p):
     x = np.ones((200, 500), np.float32)
-    ours = nn.Dropout(p)(ember.tensor(x)).data
+    ours = nn.Dropout(p)(ember.tensor(x)).array
     theirs = torch.nn.Dropout(p)(torch.from_numpy(x)).numpy()
     for out in (ours, theirs):
         kept = out != 0
@@ -30,7 +30,7 @@ def test_dropout_exact_parity_given_the_mask(p):
     ours_x = ember.tensor(x, requires_grad=True)
     out = F.dropout(ours_x, p, generator=ember.Generator(3))
     out.backward(upstream)
-    keep = torch.from_numpy(out.data != 0)
+    keep = torch.from_numpy(out.array != 0)
     theirs_x = torch.from_numpy(x).requires_grad_()
     # PyTorch's own formula: noise = bernoulli(1 - p) / (1 - p); output = input * noise
     expected = theirs_x * (keep.float().div_(1 - p))
@@ -41,7 +41,7 @@ def test_dropout_exact_parity_given_the_mask(p):
 
 def test_dropout2d_drops_whole_channels_with_the_right_statistics():
     x = np.ones((100, 64, 3, 3), np.float32)
-    out = nn.Dropout2d(0.25)(ember.tensor(x)).data
+    out = nn.Dropout2d(0.25)(ember.tensor(x)).array
     per_channel = out.reshape(100, 64, -1)
     assert np.all(per_channel.min(-1) == per_channel.max(-1))  # a channel is kept or dropped as a whole
     assert abs((per_channel[..., 0] == 0).mean() - 0.25) < 0.02 and abs(out.mean() - 1) < 0.03
@@ -49,15 +49,15 @@ def test_dropout2d_drops_whole_channels_with_the_right_statistics():
     layer_out = ember.tensor(x, requires_grad=True)
     y = F.dropout2d(layer_out, 0.5, generator=ember.Generator(0))
     y.sum().backward()
-    keep = (y.data[:, :, :1, :1] != 0).astype(np.float32)
-    np.testing.assert_array_equal(y.data, x * keep * 2)
-    np.testing.assert_array_equal(layer_out.grad.data, np.broadcast_to(keep * 2, x.shape))
+    keep = (y.array[:, :, :1, :1] != 0).astype(np.float32)
+    np.testing.assert_array_equal(y.array, x * keep * 2)
+    np.testing.assert_array_equal(layer_out.grad.array, np.broadcast_to(keep * 2, x.shape))
 
 
 def test_dropout2d_three_dimensional_input_is_channelwise_like_torch():
     x = np.ones((50, 40, 6), np.float32)
     with pytest.warns(UserWarning, match="3-D input"):
-        out = F.dropout2d(ember.tensor(x), 0.5).data
+        out = F.dropout2d(ember.tensor(x), 0.5).array
     assert np.all(out.min(-1) == out.max(-1))
 
 
@@ -67,16 +67,16 @@ def test_eval_mode_p_zero_and_p_one():
     assert layer(x) is x and nn.Dropout2d(0.5).eval()(x.reshape(1, 5, 5, 1)).shape == (1, 5, 5, 1)
     assert F.dropout(x, 0.0) is x and F.dropout(x, 0.5, training=False) is x
     zeros = F.dropout(x, 1.0)
-    assert not np.any(zeros.data) and not np.any(np.isnan(zeros.data))
+    assert not np.any(zeros.array) and not np.any(np.isnan(zeros.array))
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(1.5)
 
 
 def test_dropout_seeded_and_gradcheck():
     ember.manual_seed(5)
-    a = nn.Dropout(0.5)(ember.ones(10, 10)).data
+    a = nn.Dropout(0.5)(ember.ones(10, 10)).array
     ember.manual_seed(5)
-    np.testing.assert_array_equal(a, nn.Dropout(0.5)(ember.ones(10, 10)).data)
+    np.testing.assert_array_equal(a, nn.Dropout(0.5)(ember.ones(10, 10)).array)
     check_gradients(lambda x: F.dropout(x, 0.4, generator=ember.Generator(1)), [random_array((4, 5))])
     check_gradients(lambda x: F.dropout2d(x, 0.4, generator=ember.Generator(1)), [random_array((2, 3, 2, 2))])
 

@@ -25,9 +25,9 @@ def _record(seen: list) -> object:
     def hook(module, grad_input, grad_output):
         seen.append(
             (
-                [None if g is None else np.array(g.detach().numpy() if hasattr(g, "detach") else g.data)
+                [None if g is None else np.array(g.detach().numpy() if hasattr(g, "detach") else g.array)
                  for g in grad_input],
-                [None if g is None else np.array(g.detach().numpy() if hasattr(g, "detach") else g.data)
+                [None if g is None else np.array(g.detach().numpy() if hasattr(g, "detach") else g.array)
                  for g in grad_output],
             )
         )  # fmt: skip
@@ -69,7 +69,7 @@ def test_full_backward_hook_sees_torchs_gradients(input_requires_grad):
     _same(seen_ours, seen_theirs)  # last layer first, as the gradient flows
     assert seen_ours[1][0] == [None] if not input_requires_grad else seen_ours[1][0][0] is not None
     for ours_param, theirs_param in zip(ours.parameters(), theirs.parameters(), strict=True):
-        np.testing.assert_allclose(ours_param.grad.data, theirs_param.grad.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ours_param.grad.array, theirs_param.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_grad_input_is_this_calls_share_when_the_input_is_used_elsewhere_too():
@@ -82,7 +82,7 @@ def test_grad_input_is_this_calls_share_when_the_input_is_used_elsewhere_too():
     (_loss(ember, ours(x_ours)) + (x_ours * x_ours).sum()).backward()
     (_loss(torch, theirs(x_theirs)) + (x_theirs * x_theirs).sum()).backward()
     _same(seen_ours, seen_theirs)
-    np.testing.assert_allclose(x_ours.grad.data, x_theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x_ours.grad.array, x_theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_returning_grad_input_replaces_it():
@@ -93,8 +93,8 @@ def test_returning_grad_input_replaces_it():
     x_theirs = torch.from_numpy(X.copy()).requires_grad_()
     _loss(ember, ours(x_ours)).backward()
     _loss(torch, theirs(x_theirs)).backward()
-    np.testing.assert_allclose(x_ours.grad.data, x_theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
-    first = ours[0].weight.grad.data
+    np.testing.assert_allclose(x_ours.grad.array, x_theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
+    first = ours[0].weight.grad.array
     np.testing.assert_allclose(first, theirs[0].weight.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -103,14 +103,14 @@ def test_backward_pre_hook_sees_and_replaces_grad_output():
     seen_ours, seen_theirs = [], []
     for model, seen in ((ours, seen_ours), (theirs, seen_theirs)):
         model[1].register_full_backward_pre_hook(
-            lambda m, go, seen=seen: seen.append(np.array(getattr(go[0], "numpy", lambda: go[0].data)()))
+            lambda m, go, seen=seen: seen.append(np.array(getattr(go[0], "numpy", lambda: go[0].array)()))
         )
         model[2].register_full_backward_pre_hook(lambda m, go: (go[0] * 0.5,))
     _loss(ember, ours(ember.from_numpy(X.copy()))).backward()
     _loss(torch, theirs(torch.from_numpy(X.copy()))).backward()
     np.testing.assert_allclose(seen_ours[0], seen_theirs[0], rtol=1e-5, atol=1e-6)
     for ours_param, theirs_param in zip(ours.parameters(), theirs.parameters(), strict=True):
-        np.testing.assert_allclose(ours_param.grad.data, theirs_param.grad.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ours_param.grad.array, theirs_param.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 class _Scaled(torch.nn.Module):
@@ -195,4 +195,4 @@ def test_backward_hooks_on_every_layer_change_no_gradient_even_with_in_place_lay
         _loss(ember, model(ember.from_numpy(X.copy()).requires_grad_())).backward()
     assert seen == ["Linear", "ReLU", "BatchNorm1d", "Linear"]
     for ours, reference in zip(hooked.parameters(), plain.parameters(), strict=True):
-        np.testing.assert_array_equal(ours.grad.data, reference.grad.data)
+        np.testing.assert_array_equal(ours.grad.array, reference.grad.array)

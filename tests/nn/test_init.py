@@ -37,7 +37,7 @@ def test_fans_need_two_dimensions():
 
 
 def _std_bound(tensor):
-    return float(tensor.data.std()), float(np.abs(tensor.data).max())
+    return float(tensor.array.std()), float(np.abs(tensor.array).max())
 
 
 @pytest.mark.parametrize("shape", [(256, 512), (64, 32, 3, 3)])
@@ -66,15 +66,15 @@ def test_uniform_normal_constant_fill_in_place_and_bump_version():
     w = ember.zeros(1000, 100)
     version = w._version
     init.uniform_(w, -2.0, 3.0)
-    assert w.data.min() >= -2 and w.data.max() < 3 and abs(w.data.mean() - 0.5) < 0.02
+    assert w.array.min() >= -2 and w.array.max() < 3 and abs(w.array.mean() - 0.5) < 0.02
     init.normal_(w, 1.0, 0.5)
-    assert abs(w.data.mean() - 1) < 0.01 and abs(w.data.std() - 0.5) < 0.01
+    assert abs(w.array.mean() - 1) < 0.01 and abs(w.array.std() - 0.5) < 0.01
     init.constant_(w, 0.3)
-    assert np.all(w.data == np.float32(0.3))
+    assert np.all(w.array == np.float32(0.3))
     init.ones_(w)
-    assert np.all(w.data == 1)
+    assert np.all(w.array == 1)
     init.zeros_(w)
-    assert not np.any(w.data)
+    assert not np.any(w.array)
     assert w._version == version + 5
 
 
@@ -87,15 +87,15 @@ def test_init_on_a_parameter_records_no_graph():
 def test_trunc_normal_stays_in_bounds_with_the_right_spread():
     w = init.trunc_normal_(ember.empty(200, 200), mean=0.0, std=1.0, a=-2.0, b=2.0)
     reference = torch.nn.init.trunc_normal_(torch.empty(200, 200), mean=0.0, std=1.0, a=-2.0, b=2.0)
-    assert w.data.min() >= -2 and w.data.max() <= 2
-    assert w.data.std() == pytest.approx(reference.std().item(), rel=0.02)
+    assert w.array.min() >= -2 and w.array.max() <= 2
+    assert w.array.std() == pytest.approx(reference.std().item(), rel=0.02)
 
 
 def test_eye_and_orthogonal():
     e = init.eye_(ember.empty(3, 5))
-    np.testing.assert_array_equal(e.data, np.eye(3, 5))
+    np.testing.assert_array_equal(e.array, np.eye(3, 5))
     for shape in [(20, 50), (50, 20), (16, 3, 3, 3)]:
-        q = init.orthogonal_(ember.empty(*shape), gain=2.0).data.reshape(shape[0], -1)
+        q = init.orthogonal_(ember.empty(*shape), gain=2.0).array.reshape(shape[0], -1)
         small = q @ q.T if shape[0] <= q.shape[1] else q.T @ q
         np.testing.assert_allclose(small, 4 * np.eye(len(small)), atol=1e-5)
     with pytest.raises(ValueError, match="2-D"):
@@ -105,16 +105,16 @@ def test_eye_and_orthogonal():
 def test_generators_make_draws_repeatable():
     a = init.kaiming_normal_(ember.empty(8, 8), generator=ember.Generator(7))
     b = init.kaiming_normal_(ember.empty(8, 8), generator=ember.Generator(7))
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.array, b.array)
     ember.manual_seed(3)
-    c = nn.Linear(8, 8).weight.data.copy()
+    c = nn.Linear(8, 8).weight.array.copy()
     ember.manual_seed(3)
-    np.testing.assert_array_equal(nn.Linear(8, 8).weight.data, c)
+    np.testing.assert_array_equal(nn.Linear(8, 8).weight.array, c)
 
 
 def test_linear_default_init_is_pytorchs():
     layer = nn.Linear(300, 200)
     bound = 1 / math.sqrt(300)
     for p in (layer.weight, layer.bias):
-        assert np.abs(p.data).max() <= bound and np.abs(p.data).max() > 0.95 * bound
-    assert layer.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+        assert np.abs(p.array).max() <= bound and np.abs(p.array).max() > 0.95 * bound
+    assert layer.weight.array.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)

@@ -25,7 +25,7 @@ LABELS = np.array([0, 1, 2])  # cat, car, frog
 
 def test_svm_loss_of_the_three_examples():
     per_example = F.svm_loss(ember.tensor(SCORES), ember.tensor(LABELS), reduction="none")
-    np.testing.assert_allclose(per_example.data, [2.9, 0.0, 12.9], atol=1e-5)
+    np.testing.assert_allclose(per_example.array, [2.9, 0.0, 12.9], atol=1e-5)
     average = nn.SVMLoss()(ember.tensor(SCORES), ember.tensor(LABELS)).item()
     assert round(average, 2) == 5.27
     np.testing.assert_allclose(average, (2.9 + 0 + 12.9) / 3, rtol=1e-6)
@@ -33,9 +33,9 @@ def test_svm_loss_of_the_three_examples():
 
 def test_softmax_and_cross_entropy_of_the_cat_example():
     cat = ember.tensor(SCORES[:1])
-    unnormalized = ember.exp(cat).data[0]
+    unnormalized = ember.exp(cat).array[0]
     assert [round(float(v), d) for v, d in zip(unnormalized, (1, 1, 2), strict=True)] == [24.5, 164.0, 0.18]
-    probabilities = F.softmax(cat, dim=1).data[0]
+    probabilities = F.softmax(cat, dim=1).array[0]
     assert [round(float(p), 2) for p in probabilities] == [0.13, 0.87, 0.00]
     loss = F.cross_entropy(cat, ember.tensor([0])).item()
     assert round(loss, 2) == 2.04
@@ -50,10 +50,10 @@ def mazur_network(dtype):
     weight is [[w1, w2], [w3, w4]] and the output weight [[w5, w6], [w7, w8]], one bias shared per layer.
     """
     hidden, output = nn.Linear(2, 2, dtype=dtype), nn.Linear(2, 2, dtype=dtype)
-    hidden.weight.data[...] = [[0.15, 0.20], [0.25, 0.30]]
-    hidden.bias.data[...] = 0.35
-    output.weight.data[...] = [[0.40, 0.45], [0.50, 0.55]]
-    output.bias.data[...] = 0.60
+    hidden.weight.array[...] = [[0.15, 0.20], [0.25, 0.30]]
+    hidden.bias.array[...] = 0.35
+    output.weight.array[...] = [[0.40, 0.45], [0.50, 0.55]]
+    output.bias.array[...] = 0.60
     return nn.Sequential(hidden, nn.Sigmoid(), output, nn.Sigmoid())
 
 
@@ -64,19 +64,19 @@ def test_backpropagation_worked_example(dtype, places):
     target = ember.tensor([[0.01, 0.99]], dtype=dtype)
     out = model(x)
     error = F.mse_loss(out, target, reduction="sum") / 2  # E_total = sum 1/2 (target - out)^2
-    np.testing.assert_allclose(model[1](model[0](x)).data[0], [0.593269992, 0.596884378], atol=10**-places)
-    np.testing.assert_allclose(out.data[0], [0.75136507, 0.772928465], atol=10**-places)
+    np.testing.assert_allclose(model[1](model[0](x)).array[0], [0.593269992, 0.596884378], atol=10**-places)
+    np.testing.assert_allclose(out.array[0], [0.75136507, 0.772928465], atol=10**-places)
     assert round(error.item(), places) == round(0.298371109, places)
     error.backward()
     hidden, output = model[0].weight, model[2].weight
     # dE/dw1 = 0.000438568 (the notes' hand calculation, 0.000416015, slips: it takes w6 = 0.55 where the
     # path from h1 to o2 runs through w7 = 0.50, and multiplies by the output layer's local gradients)
-    np.testing.assert_allclose(hidden.grad.data[0, 0], 0.000438568, atol=10 ** -(places - 1))
+    np.testing.assert_allclose(hidden.grad.array[0, 0], 0.000438568, atol=10 ** -(places - 1))
     with ember.no_grad():  # one SGD step on the weights (the worked example leaves the biases alone)
         for weight in (hidden, output):
             weight -= 0.5 * weight.grad
-    w1, w2, w3, w4 = hidden.data.ravel()
-    w5, w6, w7, w8 = output.data.ravel()
+    w1, w2, w3, w4 = hidden.array.ravel()
+    w5, w6, w7, w8 = output.array.ravel()
     assert round(float(w1), places) == round(0.149780716, places)
     assert round(float(w5), min(places, 8)) == round(0.35891648, min(places, 8))
     expected_rest = [0.19956143, 0.24975114, 0.29950229, 0.408666186, 0.511301270, 0.561370121]
@@ -93,7 +93,7 @@ def layer_stds(initialize, activation, generator_seed=0):
             layer = nn.Linear(500, 500, bias=False)
             initialize(layer.weight, generator)
             x = activation(layer(x))
-            stds.append(float(x.data.std()))
+            stds.append(float(x.array.std()))
     return stds
 
 

@@ -78,6 +78,6 @@ def test_mlp_trains_like_torch_for_a_few_steps():
             net.zero_grad()
             loss_fn(net(inputs[0]), inputs[1]).backward()
             for p in net.parameters():
-                p.data -= 0.5 * p.grad.data
+                p.data -= 0.5 * p.grad
     for key, value in reference.state_dict().items():
-        np.testing.assert_allclose(model.state_dict()[key].data, value.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(model.state_dict()[key].array, value.numpy(), rtol=1e-4, atol=1e-5)

@@ -25,7 +25,7 @@ def outcome(function, *args, **kwargs):
         except (ValueError, RuntimeError):
             return "raise", None
     sizes = [w for w in caught if "size" in str(w.message) and issubclass(w.category, UserWarning)]
-    array = value.detach().numpy() if hasattr(value, "detach") else value.data
+    array = value.detach().numpy() if hasattr(value, "detach") else value.array
     return ("warn" if sizes else "ok"), np.asarray(array)
 
 

@@ -83,20 +83,20 @@ def test_pytorch_state_dict_loads_and_gives_the_same_outputs(train):
     model.features[2].p = reference.features[2].p = 0.0  # dropout off, to compare train mode exactly
     x = np.random.default_rng(1).standard_normal((8, 4)).astype(np.float32)
     expected = reference(torch.from_numpy(x)).detach().numpy()
-    np.testing.assert_allclose(model(ember.tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model(ember.tensor(x)).array, expected, rtol=1e-5, atol=1e-6)
     for key, value in reference.state_dict().items():  # including the updated running statistics
-        np.testing.assert_allclose(model.state_dict()[key].data, value.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(model.state_dict()[key].array, value.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_ember_state_dict_loads_into_pytorch():
     model = EmberNet()
     reference = TorchNet()
-    reference.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in model.state_dict().items()})
+    reference.load_state_dict({k: torch.from_numpy(v.array.copy()) for k, v in model.state_dict().items()})
     model.eval()
     reference.eval()
     x = np.ones((2, 4), dtype=np.float32)
     np.testing.assert_allclose(
-        model(ember.tensor(x)).data, reference(torch.from_numpy(x)).detach(), rtol=1e-5
+        model(ember.tensor(x)).array, reference(torch.from_numpy(x)).detach(), rtol=1e-5
     )
 
 
@@ -118,7 +118,7 @@ def test_missing_and_unexpected_keys_are_listed():
 
 def test_shape_mismatch_names_the_key_and_both_shapes_and_changes_nothing():
     model = EmberNet()
-    before = {k: v.data.copy() for k, v in model.state_dict().items()}
+    before = {k: v.array.copy() for k, v in model.state_dict().items()}
     state = {k: np.zeros(v.shape, v.dtype) for k, v in model.state_dict().items()}
     state["heads.scores.weight"] = np.zeros((4, 5), np.float32)
     for strict in (True, False):
@@ -127,14 +127,14 @@ def test_shape_mismatch_names_the_key_and_both_shapes_and_changes_nothing():
         ):
             model.load_state_dict(state, strict=strict)
     for key, value in model.state_dict().items():
-        np.testing.assert_array_equal(value.data, before[key])
+        np.testing.assert_array_equal(value.array, before[key])
 
 
 def test_load_copies_in_place_so_references_stay_valid():
     model = nn.Linear(3, 2)
     weight = model.weight
     model.load_state_dict({"weight": np.ones((2, 3), np.float32), "bias": np.zeros(2, np.float32)})
-    assert model.weight is weight and weight.dtype == np.float32 and np.all(weight.data == 1)
+    assert model.weight is weight and weight.dtype == np.float32 and np.all(weight.array == 1)
 
 
 @pytest.mark.parametrize(
@@ -148,27 +148,27 @@ def test_load_copies_in_place_so_references_stay_valid():
 )
 def test_load_refuses_values_of_another_kind_and_changes_nothing(weight, message):
     model = nn.Linear(3, 2)
-    before = model.weight.data.copy()
+    before = model.weight.array.copy()
     with pytest.raises(RuntimeError, match=message) as error:
         model.load_state_dict({"weight": weight, "bias": np.zeros(2, np.float32)})
     assert isinstance(error.value, ember.errors.EmberError) and len(error.value.problems) == 1
-    np.testing.assert_array_equal(model.weight.data, before)
+    np.testing.assert_array_equal(model.weight.array, before)
 
 
 def test_load_rounds_float64_with_a_warning_naming_the_keys_and_widens_float16_silently():
     model = nn.Linear(3, 2)
     with pytest.warns(UserWarning, match=r"rounded .*: weight \(float64 to float32\), bias \(float64 to"):
         model.load_state_dict({"weight": np.full((2, 3), 1 / 3), "bias": np.zeros(2)})
-    assert model.weight.data[0, 0] == np.float32(1 / 3)
+    assert model.weight.array[0, 0] == np.float32(1 / 3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.load_state_dict({"weight": np.ones((2, 3), np.float16), "bias": np.zeros(2, np.float32)})
-    assert np.all(model.weight.data == 1)
+    assert np.all(model.weight.array == 1)
 
 
 def test_load_integer_buffers_must_fit():
     model = nn.BatchNorm1d(2)
-    state = {k: v.data.copy() for k, v in model.state_dict().items()}
+    state = {k: v.array.copy() for k, v in model.state_dict().items()}
     model.load_state_dict({**state, "num_batches_tracked": np.array(7, np.int32)})
     assert model.num_batches_tracked.item() == 7
     with pytest.raises(RuntimeError, match="dtype mismatch for num_batches_tracked"):
@@ -234,7 +234,7 @@ def test_zero_grad_requires_grad_and_apply():
     model(ember.ones(4, 3)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not np.any(p.grad.data) for p in model.parameters())
+    assert all(p.grad is not None and not np.any(p.grad.array) for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
     model[0].requires_grad_(False)  # freeze the first layer (transfer learning)
@@ -319,7 +319,7 @@ def test_forward_hooks():
     remove = layer.register_forward_hook(lambda m, inputs, out: seen.append(out.shape))
     layer.register_forward_pre_hook(lambda m, inputs: (inputs[0] * 0,))
     out = layer(ember.ones(3, 2))
-    np.testing.assert_allclose(out.data, np.broadcast_to(layer.bias.data, (3, 2)))
+    np.testing.assert_allclose(out.array, np.broadcast_to(layer.bias.array, (3, 2)))
     remove()
     layer(ember.ones(3, 2))
     assert seen == [(3, 2)]
@@ -340,14 +340,14 @@ def test_deepcopy_and_pickle_keep_structure_and_values():
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert list(clone.state_dict()) == list(model.state_dict())
         assert clone.features[0].weight is not model.features[0].weight
-        np.testing.assert_array_equal(clone.features[0].weight.data, model.features[0].weight.data)
+        np.testing.assert_array_equal(clone.features[0].weight.array, model.features[0].weight.array)
         assert isinstance(clone.features[0].weight, nn.Parameter)
 
 
 def test_parameter_shares_the_array_of_a_tensor_or_numpy_array():
     array = np.zeros(3, dtype=np.float64)
     param = nn.Parameter(array)
-    assert param.data is array and param.dtype == np.float64 and param.requires_grad
+    assert param.array is array and param.dtype == np.float64 and param.requires_grad
     tensor = ember.ones(2)
-    assert nn.Parameter(tensor, requires_grad=False).data is tensor.data
+    assert nn.Parameter(tensor, requires_grad=False).array is tensor.array
     assert nn.Parameter([1.0, 2.0]).dtype == np.float32

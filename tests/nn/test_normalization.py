@@ -26,10 +26,10 @@ def test_batch_norm_gradcheck(cls, shape, train):
 
 def randomize_torch_like(layer):
     rng = np.random.default_rng(3)
-    layer.weight.data[...] = rng.standard_normal(layer.weight.shape)
-    layer.bias.data[...] = rng.standard_normal(layer.bias.shape)
-    layer.running_mean.data[...] = rng.standard_normal(layer.running_mean.shape)
-    layer.running_var.data[...] = rng.uniform(0.5, 2, layer.running_var.shape)
+    layer.weight.array[...] = rng.standard_normal(layer.weight.shape)
+    layer.bias.array[...] = rng.standard_normal(layer.bias.shape)
+    layer.running_mean.array[...] = rng.standard_normal(layer.running_mean.shape)
+    layer.running_var.array[...] = rng.uniform(0.5, 2, layer.running_var.shape)
 
 
 @pytest.mark.parametrize("train", [True, False])
@@ -60,19 +60,19 @@ def test_batch_norm_running_statistics_by_hand():
     for x in batches:
         layer(ember.tensor(x))
     assert int(layer.num_batches_tracked.item()) == 3
-    np.testing.assert_allclose(layer.running_mean.data, np.mean([b.mean(0) for b in batches], 0), rtol=1e-5)
+    np.testing.assert_allclose(layer.running_mean.array, np.mean([b.mean(0) for b in batches], 0), rtol=1e-5)
     # the cumulative average of the unbiased batch variances (the initial 1 has weight 0 after batch 1)
     expected_var = np.mean([b.var(0, ddof=1) for b in batches], 0)
-    np.testing.assert_allclose(layer.running_var.data, expected_var, rtol=1e-5)
+    np.testing.assert_allclose(layer.running_var.array, expected_var, rtol=1e-5)
 
 
 def test_batch_norm_eval_uses_running_estimates_and_no_batch_dependence():
     layer = nn.BatchNorm2d(2)
-    layer.running_mean.data[...] = [1.0, -1.0]
-    layer.running_var.data[...] = [4.0, 0.25]
+    layer.running_mean.array[...] = [1.0, -1.0]
+    layer.running_var.array[...] = [4.0, 0.25]
     layer.eval()
     x = ember.ones(1, 2, 1, 1)  # a single value per channel is fine in eval mode
-    np.testing.assert_allclose(layer(x).data.ravel(), [0.0, 2 / np.sqrt(0.25 + 1e-5)], rtol=1e-6)
+    np.testing.assert_allclose(layer(x).array.ravel(), [0.0, 2 / np.sqrt(0.25 + 1e-5)], rtol=1e-6)
     assert int(layer.num_batches_tracked.item()) == 0
 
 

@@ -43,7 +43,7 @@ def check_pool_with_indices(ember_fn, torch_fn, x):
     assert index.dtype == np.int64
     assert_close(value, reference, 0, 0, "values")
     in_padding = np.isneginf(reference.numpy())
-    np.testing.assert_array_equal(index.data[~in_padding], reference_index.numpy()[~in_padding])
+    np.testing.assert_array_equal(index.array[~in_padding], reference_index.numpy()[~in_padding])
     if not in_padding.any():
         check_parity(lambda a: ember_fn(a)[0], lambda a: torch_fn(a)[0], [x])
         return
@@ -59,9 +59,9 @@ def test_max_pool2d_window_in_padding_is_minus_infinity_with_no_gradient():
     x = random_array((1, 1, 2, 1))
     a = ember.tensor(x, requires_grad=True)
     out = F.max_pool2d(a, (1, 2), stride=(2, 1), padding=(0, 1), dilation=(1, 2))
-    assert out.shape == (1, 1, 1, 1) and np.isneginf(out.data).all()
+    assert out.shape == (1, 1, 1, 1) and np.isneginf(out.array).all()
     out.backward(ember.ones_like(out))
-    np.testing.assert_array_equal(a.grad.data, np.zeros_like(x))
+    np.testing.assert_array_equal(a.grad.array, np.zeros_like(x))
 
 
 MAX_GRID = list(
@@ -89,8 +89,8 @@ def test_max_pool2d_ties_route_the_gradient_to_the_first_maximum():
     xe = ember.tensor(x, requires_grad=True)
     y, index = F.max_pool2d(xe, 2, return_indices=True)
     y.backward(ember.ones(1, 1, 1, 2))
-    np.testing.assert_array_equal(index.data, [[[[1, 2]]]])
-    np.testing.assert_array_equal(xe.grad.data, [[[[0, 1, 1, 0], [0, 0, 0, 0]]]])
+    np.testing.assert_array_equal(index.array, [[[[1, 2]]]])
+    np.testing.assert_array_equal(xe.grad.array, [[[[0, 1, 1, 0], [0, 0, 0, 0]]]])
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_max_pool2d_parity_random_settings(size, kernel, stride, padding, dilati
 def test_max_pool2d_nan_propagates():
     x = random_array((1, 1, 4, 4))
     x[0, 0, 1, 2] = np.nan
-    out = F.max_pool2d(ember.tensor(x), 2).data
+    out = F.max_pool2d(ember.tensor(x), 2).array
     assert np.isnan(out[0, 0, 0, 1]) and not np.isnan(out).sum() > 1
 
 
@@ -216,10 +216,10 @@ def test_lecture_max_unpooling_example():
     1 2 / 3 4 puts each value at those positions."""
     x = ember.tensor([[[[1.0, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]]]])
     pooled, positions = nn.MaxPool2d(2, stride=2, return_indices=True)(x)
-    np.testing.assert_array_equal(pooled.data[0, 0], [[5, 6], [7, 8]])
+    np.testing.assert_array_equal(pooled.array[0, 0], [[5, 6], [7, 8]])
     unpooled = nn.MaxUnpool2d(2, stride=2)(ember.tensor([[[[1.0, 2.0], [3.0, 4.0]]]]), positions)
     np.testing.assert_array_equal(
-        unpooled.data[0, 0], [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]]
+        unpooled.array[0, 0], [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]]
     )
 
 
@@ -249,10 +249,10 @@ def test_max_pool_unpool_round_trip_parity(kernel, stride, padding, size, output
         check_gradients(ember_fn, [pooled.numpy()])
     # Unpooling what was pooled puts every maximum back at its flat position.
     pooled_e, indices_e = F.max_pool2d(ember.tensor(x), kernel, stride, padding, return_indices=True)
-    restored = F.max_unpool2d(pooled_e, indices_e, kernel, stride, padding, output_size).data
-    flat = indices_e.data.reshape(2, 3, -1)
+    restored = F.max_unpool2d(pooled_e, indices_e, kernel, stride, padding, output_size).array
+    flat = indices_e.array.reshape(2, 3, -1)
     at_indices = np.take_along_axis(restored.reshape(2, 3, -1), flat, axis=-1)
-    np.testing.assert_array_equal(at_indices, pooled_e.data.reshape(2, 3, -1))
+    np.testing.assert_array_equal(at_indices, pooled_e.array.reshape(2, 3, -1))
     if restored.shape == x.shape:
         kept = restored != 0
         np.testing.assert_array_equal(restored[kept], x[kept])
@@ -285,7 +285,7 @@ def test_modules_match_pytorch():
         assert repr(ours) == repr(theirs)
     _, indices = nn.AdaptiveMaxPool2d((2, 3), return_indices=True)(ember.tensor(x))
     reference = torch.nn.AdaptiveMaxPool2d((2, 3), return_indices=True)(torch.tensor(x))[1]
-    np.testing.assert_array_equal(indices.data, reference.numpy())
+    np.testing.assert_array_equal(indices.array, reference.numpy())
     assert repr(nn.MaxUnpool2d(2)) == repr(torch.nn.MaxUnpool2d(2))
 
 

@@ -31,7 +31,7 @@ def test_default_selection_is_the_weights_not_biases_or_batch_norm():
 
 def test_values_match_the_definitions():
     model = small_model()
-    w1, w2 = model[0].weight.data.astype(np.float64), model[3].weight.data.astype(np.float64)
+    w1, w2 = model[0].weight.array.astype(np.float64), model[3].weight.array.astype(np.float64)
     squares = (w1**2).sum() + (w2**2).sum()
     absolutes = np.abs(w1).sum() + np.abs(w2).sum()
     np.testing.assert_allclose(R.l2(model, 0.1).item(), 0.1 * squares, rtol=1e-6)
@@ -59,20 +59,20 @@ def test_l2_penalty_is_sgd_weight_decay_of_twice_lambda():
     reference = torch.nn.Sequential(
         torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 2)
     )
-    reference.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in model.state_dict().items()})
+    reference.load_state_dict({k: torch.from_numpy(v.array.copy()) for k, v in model.state_dict().items()})
     lam, lr = 0.05, 0.1
     x, y = random_array((8, 3), seed=3), np.arange(8) % 2
     loss = nn.functional.cross_entropy(model(ember.tensor(x)), ember.tensor(y)) + R.l2(model, lam)
     loss.backward()
     for p in model.parameters():
-        p.data -= lr * p.grad.data
+        p.data -= lr * p.grad
     decay = [p for n, p in reference.named_parameters() if p.ndim > 1]
     rest = [p for n, p in reference.named_parameters() if p.ndim <= 1]
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": 2 * lam}, {"params": rest}], lr=lr)
     torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y)).backward()
     optimizer.step()
     for key, value in reference.state_dict().items():
-        np.testing.assert_allclose(model.state_dict()[key].data, value.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(model.state_dict()[key].array, value.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_regularizer_skips_frozen_parameters_and_checks_lambda():

@@ -35,7 +35,7 @@ def test_result_types_match_pytorch(make, torch_make):
     result, expected = make(), torch_make()
     assert isinstance(result, ember.Tensor)
     assert result.dtype == expected.numpy().dtype
-    np.testing.assert_array_equal(result.data, expected.numpy())
+    np.testing.assert_array_equal(result.array, expected.numpy())
 
 
 @pytest.mark.parametrize("op", ["eq", "ne", "lt", "le", "gt", "ge"])
@@ -44,14 +44,14 @@ def test_comparisons_give_booleans_without_gradient(op):
     result = getattr(ember.tensor(a, requires_grad=True), f"__{op}__")(ember.tensor(b))
     expected = getattr(torch.tensor(a), f"__{op}__")(torch.tensor(b))
     assert result.dtype == np.bool_ and not result.requires_grad
-    np.testing.assert_array_equal(result.data, expected.numpy())
+    np.testing.assert_array_equal(result.array, expected.numpy())
 
 
 def test_logical_operators():
     a, b = ember.tensor([True, False, True]), ember.tensor([True, True, False])
-    np.testing.assert_array_equal((a & b).data, [True, False, False])
-    np.testing.assert_array_equal((a | b).data, [True, True, True])
-    np.testing.assert_array_equal((~a).data, [False, True, False])
+    np.testing.assert_array_equal((a & b).array, [True, False, False])
+    np.testing.assert_array_equal((a | b).array, [True, True, True])
+    np.testing.assert_array_equal((~a).array, [False, True, False])
 
 
 def test_float_conversion_is_differentiable():
@@ -63,6 +63,6 @@ def test_float_conversion_is_differentiable():
 def test_clone_is_a_copy_that_passes_gradients():
     x = ember.ones(2, requires_grad=True)
     y = x.clone()
-    assert y.data is not x.data
+    assert y.array is not x.array
     (y * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.array, [3.0, 3.0])

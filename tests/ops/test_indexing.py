@@ -57,7 +57,7 @@ def test_gather_with_an_index_smaller_than_the_input():
 
 def test_negative_step_slices_which_torch_lacks():
     x = random_array((3, 5))
-    np.testing.assert_array_equal(ember.tensor(x)[:, ::-2].data, x[:, ::-2])
+    np.testing.assert_array_equal(ember.tensor(x)[:, ::-2].array, x[:, ::-2])
     check_gradients(lambda t: t[:, ::-2], [x])
 
 

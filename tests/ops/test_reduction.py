@@ -90,7 +90,7 @@ def test_max_and_min_along_a_dim_return_values_and_indices():
             [x],
         )
         ember_indices = getattr(ember.tensor(x), op)(1).indices
-        np.testing.assert_array_equal(ember_indices.data, getattr(torch.tensor(x), op)(1).indices.numpy())
+        np.testing.assert_array_equal(ember_indices.array, getattr(torch.tensor(x), op)(1).indices.numpy())
 
 
 def test_max_ties_route_like_pytorch():
@@ -108,7 +108,7 @@ def test_argmax_argmin():
             result = getattr(ember.tensor(x), op)(dim)
             expected = getattr(torch.tensor(x), op)(dim)
             assert result.dtype == np.int64
-            np.testing.assert_array_equal(result.data, expected.numpy())
+            np.testing.assert_array_equal(result.array, expected.numpy())
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
@@ -130,8 +130,8 @@ def test_softmax_is_stable_for_large_scores():
 def test_lecture_softmax_of_the_cat_scores():
     """Scores cat 3.2, car 5.1, frog -1.7 -> exp 24.5, 164.0, 0.18 -> probabilities 0.13, 0.87, 0.00."""
     scores = ember.tensor([3.2, 5.1, -1.7])
-    assert [round(float(v), 2) for v in scores.exp().data] == [24.53, 164.02, 0.18]
-    assert [round(float(p), 2) for p in scores.softmax(0).data] == [0.13, 0.87, 0.00]
+    assert [round(float(v), 2) for v in scores.exp().array] == [24.53, 164.02, 0.18]
+    assert [round(float(p), 2) for p in scores.softmax(0).array] == [0.13, 0.87, 0.00]
 
 
 def test_variance_of_a_single_value_is_nan_like_pytorch():

@@ -68,7 +68,7 @@ def test_views_share_storage():
     x = ember.zeros(2, 3)
     x.view(6)[0] = 1.0
     x.transpose(0, 1)[1, 0] = 2.0
-    np.testing.assert_array_equal(x.data, [[1.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(x.array, [[1.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
 
 
 def test_shape_errors_are_clear():

@@ -63,7 +63,7 @@ def _mlp_data() -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
 def _make(lib: str, arrays: list[np.ndarray], dtype: Any = np.float32) -> list[Any]:
     if lib == "torch":
         return [torch.nn.Parameter(torch.from_numpy(a.astype(dtype))) for a in arrays]
-    # Through a Tensor: Parameter(ndarray) takes ndarray.data (a memoryview) and makes it float32.
+    # Through a Tensor, as a PyTorch user writes it.
     return [ember.nn.Parameter(ember.tensor(a.astype(dtype))) for a in arrays]
 
 
@@ -161,7 +161,7 @@ def run(
             else:
                 problem.loss()
                 opt.step()
-        results.append([np.array(p.detach().numpy() if lib == "torch" else p.data) for p in problem.params])
+        results.append([np.array(p.detach().numpy() if lib == "torch" else p.array) for p in problem.params])
     return results[0], results[1]
 
 

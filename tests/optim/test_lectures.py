@@ -78,7 +78,7 @@ def test_adagrad_step_shrinks_while_rmsprop_recovers() -> None:
             optimizer.zero_grad()
             ravine(x).backward()
             optimizer.step()
-            rates.append(0.1 / (np.sqrt(optimizer.state[x][cache_key].data) + optimizer.defaults["eps"]))
+            rates.append(0.1 / (np.sqrt(optimizer.state[x][cache_key].array) + optimizer.defaults["eps"]))
         return np.array(rates)
 
     adagrad = effective_rates(ember.optim.Adagrad, "sum")
@@ -103,7 +103,7 @@ def test_adams_first_step_is_lr_in_every_coordinate(gradient: np.ndarray, lr: fl
     x = Parameter(ember.zeros(gradient.shape))
     x.grad = ember.tensor(gradient)
     ember.optim.Adam([x], lr=lr, betas=betas).step()
-    np.testing.assert_allclose(x.data, -lr * np.sign(gradient), rtol=1e-4)
+    np.testing.assert_allclose(x.array, -lr * np.sign(gradient), rtol=1e-4)
 
 
 def _gradients(n: int) -> list[np.ndarray]:
@@ -118,7 +118,7 @@ def _pytorch_form(lrs: list[float], mu: float, nesterov: bool) -> np.ndarray:
         optimizer.param_groups[0]["lr"] = lr
         x.grad = ember.tensor(gradient)
         optimizer.step()
-    return x.data.astype(np.float64)
+    return x.array.astype(np.float64)
 
 
 def _lecture_form(lrs: list[float], mu: float, nesterov: bool) -> np.ndarray:

@@ -39,7 +39,7 @@ def _serialized(state_dict: dict[str, Any]) -> dict[str, Any]:
 
     def convert(value: Any) -> Any:
         if isinstance(value, ember.Tensor):
-            return np.array(value.data)
+            return np.array(value.array)
         if isinstance(value, dict):
             return {k: convert(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -62,18 +62,18 @@ def test_resuming_from_a_state_dict_continues_bit_for_bit(name: str, options: di
     problem = mlp("ember")
     optimizer = getattr(ember.optim, name)(problem.params, **options)
     _train(optimizer, problem.loss, 30, closure)
-    saved_params = [p.data.copy() for p in problem.params]
+    saved_params = [p.array.copy() for p in problem.params]
     saved_state = _serialized(optimizer.state_dict())
     _train(optimizer, problem.loss, 30, closure)
 
     resumed = mlp("ember")
     for param, values in zip(resumed.params, saved_params, strict=True):
-        param.data[...] = values
+        param.array[...] = values
     fresh = getattr(ember.optim, name)(resumed.params, **options)
     fresh.load_state_dict(saved_state)
     _train(fresh, resumed.loss, 30, closure)
     for ours, uninterrupted in zip(resumed.params, problem.params, strict=True):
-        assert np.array_equal(ours.data, uninterrupted.data)
+        assert np.array_equal(ours.array, uninterrupted.array)
 
 
 @pytest.mark.parametrize(("name", "options"), EVERY_OPTIMIZER, ids=IDS)
@@ -94,7 +94,7 @@ def test_state_dict_has_pytorchs_format_and_values(name: str, options: dict[str,
         for key, value in state.items():
             expected = theirs["state"][index][key]
             assert value.dtype == np.float32 and value.shape == tuple(expected.shape)
-            np.testing.assert_allclose(value.data, expected.numpy(), rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(value.array, expected.numpy(), rtol=1e-5, atol=1e-7)
     torch_only = {"foreach", "fused", "differentiable", "capturable"}  # implementation switches
     for group, expected in zip(ours["param_groups"], theirs["param_groups"], strict=True):
         assert group == {k: v for k, v in expected.items() if k not in torch_only}
@@ -109,13 +109,13 @@ def test_a_pytorch_state_dict_loads_and_continues_like_pytorch(name: str) -> Non
     state = torch_optimizer.state_dict()
     ours = quadratic("ember")
     for param, expected in zip(ours.params, theirs.params, strict=True):
-        param.data[...] = expected.detach().numpy()
+        param.array[...] = expected.detach().numpy()
     optimizer = getattr(ember.optim, name)(ours.params, **options)
     optimizer.load_state_dict(state)
     _train(optimizer, ours.loss, 20)
     _train(torch_optimizer, theirs.loss, 20)
     for param, expected in zip(ours.params, theirs.params, strict=True):
-        np.testing.assert_allclose(param.data, expected.detach().numpy(), rtol=1e-5)
+        np.testing.assert_allclose(param.array, expected.detach().numpy(), rtol=1e-5)
 
 
 def test_load_state_dict_copies_and_checks_the_groups() -> None:
@@ -127,7 +127,7 @@ def test_load_state_dict_copies_and_checks_the_groups() -> None:
     fresh.load_state_dict(saved)
     assert fresh.param_groups[0]["lr"] == 0.01
     state = next(iter(fresh.state.values()))
-    assert state["exp_avg"].data is not saved["state"][0]["exp_avg"].data
+    assert state["exp_avg"].array is not saved["state"][0]["exp_avg"].array
     with pytest.raises(ValueError, match="different number of parameter groups"):
         ember.optim.Adam([{"params": [problem.params[0]]}, {"params": [problem.params[1]]}]).load_state_dict(
             saved
@@ -140,11 +140,11 @@ def test_step_leaves_gradients_alone_and_keeps_float32() -> None:
     problem = quadratic("ember")
     optimizer = ember.optim.SGD(problem.params, lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True)
     problem.loss()
-    grads = [p.grad.data.copy() for p in problem.params]
+    grads = [p.grad.array.copy() for p in problem.params]
     optimizer.step()
     optimizer.step()
     for param, grad in zip(problem.params, grads, strict=True):
-        assert np.array_equal(param.grad.data, grad)
+        assert np.array_equal(param.grad.array, grad)
         assert param.dtype == np.float32
         assert optimizer.state[param]["momentum_buffer"].dtype == np.float32
 
@@ -154,8 +154,8 @@ def test_parameters_without_gradient_are_skipped() -> None:
     optimizer = ember.optim.Adam([a, b], lr=0.1)
     a.grad = ember.ones(3)
     optimizer.step()
-    assert np.array_equal(b.data, np.ones(2, np.float32)) and b not in optimizer.state
-    assert np.allclose(a.data, 0.9)
+    assert np.array_equal(b.array, np.ones(2, np.float32)) and b not in optimizer.state
+    assert np.allclose(a.array, 0.9)
 
 
 def test_zero_grad() -> None:
@@ -164,7 +164,7 @@ def test_zero_grad() -> None:
     problem.loss()
     grad = problem.params[0].grad
     optimizer.zero_grad(set_to_none=False)
-    assert problem.params[0].grad is grad and not grad.data.any()
+    assert problem.params[0].grad is grad and not grad.array.any()
     optimizer.zero_grad()
     assert all(p.grad is None for p in problem.params)
 
@@ -207,7 +207,7 @@ def test_adagrad_state_exists_before_the_first_step_like_pytorchs() -> None:
     a = ember.nn.Parameter(ember.ones(2))
     optimizer = ember.optim.Adagrad([a], initial_accumulator_value=0.5)
     assert float(optimizer.state[a]["step"]) == 0.0
-    assert np.array_equal(optimizer.state[a]["sum"].data, np.full(2, 0.5, np.float32))
+    assert np.array_equal(optimizer.state[a]["sum"].array, np.full(2, 0.5, np.float32))
 
 
 def test_pickling_keeps_the_state_and_drops_the_scratch_buffers() -> None:
@@ -219,4 +219,4 @@ def test_pickling_keeps_the_state_and_drops_the_scratch_buffers() -> None:
     restored = pickle.loads(pickle.dumps(optimizer))
     assert restored._scratch == {} and optimizer._scratch
     state = restored.state_dict()["state"][0]
-    np.testing.assert_array_equal(state["exp_avg"].data, optimizer.state_dict()["state"][0]["exp_avg"].data)
+    np.testing.assert_array_equal(state["exp_avg"].array, optimizer.state_dict()["state"][0]["exp_avg"].array)

@@ -49,4 +49,4 @@ def same_state(first: dict, second: dict) -> bool:
 
 
 def _data(value: object) -> np.ndarray:
-    return value.data if isinstance(value, ember.Tensor) else np.asarray(value)
+    return value.array if isinstance(value, ember.Tensor) else np.asarray(value)

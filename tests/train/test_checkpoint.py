@@ -36,8 +36,8 @@ def test_round_trip_keeps_values_types_and_dtypes(tmp_path):
     path = save_checkpoint(tmp_path / "run.safetensors", state, {"config": {"lr": 0.1}})
     loaded = load_checkpoint(path)
     assert isinstance(loaded["model"]["0.weight"], ember.Tensor)
-    assert np.array_equal(loaded["model"]["0.weight"].data, state["model"]["0.weight"].data)
-    assert loaded["model"]["1.num_batches_tracked"].data.shape == ()
+    assert np.array_equal(loaded["model"]["0.weight"].array, state["model"]["0.weight"].array)
+    assert loaded["model"]["1.num_batches_tracked"].array.shape == ()
     assert loaded["model"]["1.num_batches_tracked"].dtype == state["model"]["1.num_batches_tracked"].dtype
     assert list(loaded["optimizer"]["state"]) == [0]  # integer keys stay integers
     assert loaded["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)

@@ -236,9 +236,9 @@ def test_every_check_leaves_model_optimizer_loader_and_random_state_as_found():
         nn.CrossEntropyLoss()(model(x), y).backward()
         optimizer.step()
         break
-    weights = {key: value.data.copy() for key, value in model.state_dict().items()}
+    weights = {key: value.array.copy() for key, value in model.state_dict().items()}
     momentum = {
-        key: value["momentum_buffer"].data.copy() for key, value in optimizer.state_dict()["state"].items()
+        key: value["momentum_buffer"].array.copy() for key, value in optimizer.state_dict()["state"].items()
     }
     rng = ember.get_rng_state()
     loader_state = data.state_dict()
@@ -249,7 +249,7 @@ def test_every_check_leaves_model_optimizer_loader_and_random_state_as_found():
     layer_statistics(model, data, optimizer=optimizer, batches=2)
     assert same_state(model.state_dict(), weights)
     state = optimizer.state_dict()
-    assert all(np.array_equal(state["state"][k]["momentum_buffer"].data, v) for k, v in momentum.items())
+    assert all(np.array_equal(state["state"][k]["momentum_buffer"].array, v) for k, v in momentum.items())
     assert state["param_groups"][0]["lr"] == 0.05 and state["param_groups"][0]["weight_decay"] == 5e-4
     assert model[4].p == 0.2 and model.training
     assert data.state_dict() == loader_state and ember.get_rng_state() == rng

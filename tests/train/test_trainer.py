@@ -71,8 +71,8 @@ def test_it_learns_mnist(tmp_path):
     assert result.accuracy == history[-1]["val_accuracy"] and result.count == 256
     scores = trainer.predict(val)
     assert scores.shape == (256, 10)
-    assert np.array_equal(scores.data.argmax(1) == val.dataset.tensors[1].data, np.ones(256, bool)) is False
-    assert (scores.data.argmax(1) == val.dataset.tensors[1].data).mean() == result.accuracy
+    assert np.array_equal(scores.array.argmax(1) == val.dataset.tensors[1].array, np.ones(256, bool)) is False
+    assert (scores.array.argmax(1) == val.dataset.tensors[1].array).mean() == result.accuracy
 
 
 def test_four_epochs_equal_two_then_two_more_after_a_resume(tmp_path):
@@ -178,7 +178,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, cap
     assert message in capsys.readouterr().out
     state = load_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
     assert state["progress"]["epoch"] == 1 and state["progress"]["step"] == 10
-    assert all(np.isfinite(tensor.data).all() for tensor in state["model"].values())
+    assert all(np.isfinite(tensor.array).all() for tensor in state["model"].values())
     assert len(read_csv(tmp_path / "metrics.csv")) == 1
 
 

@@ -66,7 +66,7 @@ class Function:
         record = False
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                arrays.append(a._array)
                 needs.append(a._requires_grad)
                 record = record or a._requires_grad
             else:

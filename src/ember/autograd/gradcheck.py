@@ -46,7 +46,7 @@ def gradcheck(
 
     def projected(values: tuple[Tensor, ...]) -> float:
         return float(
-            sum(np.sum(o.data.astype(np.float64) * v) for o, v in zip(values, upstream, strict=True))
+            sum(np.sum(o.array.astype(np.float64) * v) for o, v in zip(values, upstream, strict=True))
         )
 
     for output, v in zip(outputs, upstream, strict=True):
@@ -56,7 +56,7 @@ def gradcheck(
 
     with no_grad():
         for i in checked:
-            x = inputs64[i].data
+            x = inputs64[i].array
             numerical = np.zeros_like(x)
             flat, flat_numerical = x.reshape(-1), numerical.reshape(-1)
             for j in range(flat.size):
@@ -74,7 +74,7 @@ def gradcheck(
 def _as_float64(x: Any) -> Any:
     if not isinstance(x, Tensor) or x.dtype.kind != "f":
         return x
-    copy = Tensor(x.data.astype(np.float64))
+    copy = Tensor(x.array.astype(np.float64))
     copy.requires_grad = x.requires_grad
     return copy
 
@@ -88,7 +88,7 @@ def _outputs(result: Any) -> tuple[Tensor, ...]:
 
 
 def _grad_or_zeros(x: Tensor) -> np.ndarray:
-    return np.zeros_like(x.data) if x.grad is None else x.grad.data.astype(np.float64)
+    return np.zeros_like(x.array) if x.grad is None else x.grad.array.astype(np.float64)
 
 
 def _compare(

@@ -145,10 +145,10 @@ def backward(root: Context, grad: np.ndarray, retain_graph: bool = False) -> Non
             parent_grad = input_grads[position]
             if parent_grad is None:
                 continue
-            if parent_grad.shape != parent.data.shape:
+            if parent_grad.shape != parent._array.shape:
                 raise RuntimeError(
                     f"{node.name}.backward returned a gradient of shape {parent_grad.shape} for input "
-                    f"{position}, whose shape is {parent.data.shape}; they must match."
+                    f"{position}, whose shape is {parent._array.shape}; they must match."
                 )
             producer = parent.grad_fn
             if producer is None:

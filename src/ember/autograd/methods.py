@@ -42,7 +42,9 @@ class TensorMethods(Generic[TensorT]):
     __slots__ = ()
 
     if TYPE_CHECKING:  # what the table uses of Tensor itself (ember.autograd.tensor)
-        data: np.ndarray
+
+        @property
+        def array(self) -> np.ndarray: ...
 
         def _inplace(self, name: str, op: Callable[..., Any], *args: Any, **kwargs: Any) -> TensorT: ...
 
@@ -219,11 +221,11 @@ class TensorMethods(Generic[TensorT]):
         return self._inplace("copy_", _replaced_by, source)
 
     def uniform_(self, a: _float = 0.0, b: _float = 1.0, generator: Any = None) -> TensorT:
-        values = numpy_generator(generator).uniform(a, b, self.data.shape)
+        values = numpy_generator(generator).uniform(a, b, self.array.shape)
         return self._inplace("uniform_", _replaced_by, values)
 
     def normal_(self, mean: _float = 0.0, std: _float = 1.0, generator: Any = None) -> TensorT:
-        values = numpy_generator(generator).normal(mean, std, self.data.shape)
+        values = numpy_generator(generator).normal(mean, std, self.array.shape)
         return self._inplace("normal_", _replaced_by, values)
 
     # ----------------------------------------------------------------------------------------------
@@ -367,15 +369,15 @@ class TensorMethods(Generic[TensorT]):
         return operations.transpose(self, dim0, dim1)
 
     def t(self) -> TensorT:
-        if self.data.ndim > 2:
+        if self.array.ndim > 2:
             raise RuntimeError(
-                f"t() expects a tensor with <= 2 dimensions, but this one has {self.data.ndim}"
+                f"t() expects a tensor with <= 2 dimensions, but this one has {self.array.ndim}"
             )
-        return self if self.data.ndim < 2 else operations.transpose(self, 0, 1)  # type: ignore[return-value]
+        return self if self.array.ndim < 2 else operations.transpose(self, 0, 1)  # type: ignore[return-value]
 
     @property
     def T(self) -> TensorT:
-        return operations.permute(self, tuple(reversed(range(self.data.ndim))))
+        return operations.permute(self, tuple(reversed(range(self.array.ndim))))
 
     @property
     def mT(self) -> TensorT:

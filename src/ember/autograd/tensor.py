@@ -1,17 +1,24 @@
 """``Tensor``: a NumPy array that remembers how it was made, so that gradients can flow back through it.
 
-A tensor holds its values (``.data``, a NumPy array, float32 by default), whether it ``requires_grad``, the
-graph node that produced it (``grad_fn``; ``None`` for a leaf such as a parameter or an input), and, after
+A tensor holds its values (a NumPy array, float32 by default), whether it ``requires_grad``, the graph node
+that produced it (``grad_fn``; ``None`` for a leaf such as a parameter or an input), and, after
 ``backward()``, its gradient ``.grad`` (accumulated across calls until zeroed, as in PyTorch).
 
 This file is the engine's half of Tensor: storage, autograd state, ``backward``, conversions, and the rules
 of in-place change. PyTorch's method names for the mathematics (``x + y``, ``x.sum()``) are the table in
 ``ember.autograd.methods``, which calls ``ember.ops``.
 
-``from_numpy(array)`` wraps an array as a tensor with no graph, sharing its memory: the one way for code
-above the engine (layers, loaders, optimizers) to make a tensor from an array it computed. Such code reads
-the array back as ``.data``; users, as in PyTorch, with ``.numpy()`` (``numpy(force=True)`` also for a
-tensor that requires grad).
+Two ways to the values, for two kinds of code:
+
+- ``.array`` is the NumPy array itself (read-only attribute; the array is shared, not copied, and may be
+  written into). It is how Ember's own code above the engine (Functions, layers, optimizers, loaders)
+  computes on a tensor's values; ``from_numpy(array)`` is the way back, a tensor with no graph sharing the
+  array's memory.
+- ``.data`` is PyTorch's: a tensor sharing the storage, cut from the graph (``requires_grad=False``) and
+  with a version counter of its own, so changes through it are not seen by autograd
+  (``p.data.add_(...)``, ``p.data -= lr * p.grad``); assigning ``p.data = t`` replaces the values with
+  ``t``'s. Users reach the array as in PyTorch with ``.numpy()`` (``numpy(force=True)`` also for a tensor
+  that requires grad).
 """
 
 from __future__ import annotations
@@ -37,11 +44,11 @@ Hook = Callable[["Tensor"], Any]  # called with the gradient; returns None or a 
 class Tensor(TensorMethods["Tensor"]):
     """An n-dimensional array with reverse-mode automatic differentiation."""
 
-    __slots__ = ("__weakref__", "_hooks", "_requires_grad", "_version_counter", "data", "grad", "grad_fn")
+    __slots__ = ("__weakref__", "_array", "_hooks", "_requires_grad", "_version_counter", "grad", "grad_fn")
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators: ndarray * Tensor -> Tensor
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: _bool = False) -> None:
-        self.data = _to_array(data, dtype)
+        self._array = _to_array(data, dtype)
         self.grad: Tensor | None = None
         self.grad_fn: Context | None = None
         self._version_counter: VersionCounter | None = None
@@ -50,11 +57,35 @@ class Tensor(TensorMethods["Tensor"]):
         if requires_grad:
             self.requires_grad = True
 
+    @property
+    def array(self) -> np.ndarray:
+        """The NumPy array holding the values (shared, not copied): how Ember's own code reads a tensor."""
+        return self._array
+
+    @property
+    def data(self) -> Tensor:
+        """PyTorch's ``.data``: the same storage as a tensor with no graph, whose changes autograd does
+        not see (its own version counter); ``.detach()`` is the safe form."""
+        return Tensor._from_op(self._array, None)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"data: a tensor's data must be set to a Tensor, not {type(value).__name__}; "
+                "wrap an array with ember.from_numpy(array) or ember.tensor(values)"
+            )
+        if self._requires_grad and value._array.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"data: this tensor requires grad, so its data must be floating point, not {value.dtype}"
+            )
+        self._array = value._array
+
     @classmethod
     def _from_op(cls, array: Any, grad_fn: Context | None, version: VersionCounter | None = None) -> Tensor:
         """Wrap an operation's result without copying or converting it (the engine's fast path)."""
         tensor = object.__new__(cls)
-        tensor.data = array if type(array) is np.ndarray else np.asarray(array)
+        tensor._array = array if type(array) is np.ndarray else np.asarray(array)
         tensor.grad = None
         tensor.grad_fn = grad_fn
         tensor._requires_grad = grad_fn is not None
@@ -89,9 +120,9 @@ class Tensor(TensorMethods["Tensor"]):
                 "requires_grad can only be changed on leaf tensors; this one was made by "
                 f"{self.grad_fn.name}. Use .detach() to get a leaf."
             )
-        if value and self.data.dtype.kind not in "fc":
+        if value and self._array.dtype.kind not in "fc":
             raise RuntimeError(
-                f"only floating-point tensors can require gradients, but this one is {self.data.dtype}; "
+                f"only floating-point tensors can require gradients, but this one is {self._array.dtype}; "
                 "convert it first, e.g. x.float()."
             )
         self._requires_grad = _bool(value)
@@ -116,14 +147,14 @@ class Tensor(TensorMethods["Tensor"]):
                 "Create the inputs with requires_grad=True (and not under no_grad())."
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self._array.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs, but the output has "
                     f"shape {tuple(self.shape)}; pass gradient= (the upstream gradient, same shape)."
                 )
-            root = np.ones_like(self.data)
+            root = np.ones_like(self._array)
         else:
-            root = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            root = np.asarray(gradient._array if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
             if root.shape != self.shape:
                 raise RuntimeError(
                     f"backward: gradient has shape {root.shape} but the output has shape "
@@ -142,14 +173,14 @@ class Tensor(TensorMethods["Tensor"]):
                 grad = hook(grad)
             owned = False  # a hook saw the array and may have kept it
         if self.grad is None:
-            keep = owned and grad.dtype == self.data.dtype and grad.flags.writeable
-            self.grad = Tensor._from_op(grad if keep else np.array(grad, dtype=self.data.dtype), None)
+            keep = owned and grad.dtype == self._array.dtype and grad.flags.writeable
+            self.grad = Tensor._from_op(grad if keep else np.array(grad, dtype=self._array.dtype), None)
         else:
-            np.add(self.grad.data, grad, out=self.grad.data, casting="unsafe")
+            np.add(self.grad._array, grad, out=self.grad._array, casting="unsafe")
 
     def detach(self) -> Tensor:
         """The same values (shared storage), cut from the graph."""
-        return Tensor._from_op(self.data, None, self._counter())
+        return Tensor._from_op(self._array, None, self._counter())
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -180,7 +211,7 @@ class Tensor(TensorMethods["Tensor"]):
             replaced = hook(Tensor._from_op(grad, None))
             if replaced is None:
                 return grad
-            return np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+            return np.asarray(replaced._array if isinstance(replaced, Tensor) else replaced)
 
         hooks.append(on_array)
         return lambda: hooks.remove(on_array)
@@ -189,57 +220,57 @@ class Tensor(TensorMethods["Tensor"]):
     # Array attributes
     @property
     def shape(self) -> tuple[_int, ...]:
-        return self.data.shape
+        return self._array.shape
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        return self.data.dtype
+        return self._array.dtype
 
     @property
     def ndim(self) -> _int:
-        return self.data.ndim
+        return self._array.ndim
 
     @property
     def device(self) -> str:
         return "cpu"
 
     def dim(self) -> _int:
-        return self.data.ndim
+        return self._array.ndim
 
     def size(self, dim: _int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._array.shape if dim is None else self._array.shape[dim]
 
     def numel(self) -> _int:
-        return self.data.size
+        return self._array.size
 
     def element_size(self) -> _int:
-        return self.data.itemsize
+        return self._array.itemsize
 
     def is_floating_point(self) -> _bool:
-        return self.data.dtype.kind == "f"
+        return self._array.dtype.kind == "f"
 
     def __len__(self) -> _int:
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._array)
 
     def __iter__(self) -> Iterator[Tensor]:
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        for i in range(len(self.data)):
+        for i in range(len(self._array)):
             yield self[i]
 
     # ----------------------------------------------------------------------------------------------
     # Conversion
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(
-                f"item: a tensor with {self.data.size} elements cannot be converted to a Python scalar"
+                f"item: a tensor with {self._array.size} elements cannot be converted to a Python scalar"
             )
-        return self.data.item()
+        return self._array.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._array.tolist()
 
     def numpy(self, *, force: _bool = False) -> np.ndarray:
         """The underlying array (shared, not copied), as ``torch.Tensor.numpy``."""
@@ -247,10 +278,10 @@ class Tensor(TensorMethods["Tensor"]):
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()"
             )
-        return self.data
+        return self._array
 
     def __array__(self, dtype: Any = None, copy: _bool | None = None) -> np.ndarray:
-        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        array = self._array if dtype is None else self._array.astype(dtype, copy=False)
         return array.copy() if copy else array
 
     def __float__(self) -> _float:
@@ -260,24 +291,25 @@ class Tensor(TensorMethods["Tensor"]):
         return _int(self.item())
 
     def __index__(self) -> _int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._array.dtype.kind not in "iub" or self._array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return _int(self.item())
 
     def __bool__(self) -> _bool:
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor of {self.data.size} elements is ambiguous; use .any() or .all()"
+                f"the truth value of a tensor of {self._array.size} elements is ambiguous; "
+                "use .any() or .all()"
             )
-        return _bool(self.data.item())
+        return _bool(self._array.item())
 
     def __repr__(self) -> str:
         body = np.array2string(
-            self.data, separator=", ", prefix="tensor(", precision=4, suppress_small=True, threshold=200
+            self._array, separator=", ", prefix="tensor(", precision=4, suppress_small=True, threshold=200
         )
         extras = []
-        if self.data.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
-            extras.append(f"dtype=ember.{self.data.dtype}")
+        if self._array.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype=ember.{self._array.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn={self.grad_fn!r}")
         elif self._requires_grad:
@@ -303,17 +335,17 @@ class Tensor(TensorMethods["Tensor"]):
                 )
             # The old value as its own tensor (a copy, with the old node), so the new node does not
             # point back at this tensor, which now stands for the new value.
-            before = Tensor._from_op(self.data.copy(), self.grad_fn)
+            before = Tensor._from_op(self._array.copy(), self.grad_fn)
             before._requires_grad = self._requires_grad
             result = op(before, *args, **kwargs)
-            np.copyto(self.data, result.data, casting="same_kind")
+            np.copyto(self._array, result._array, casting="same_kind")
             self.grad_fn = result.grad_fn
             self._requires_grad = True
         else:
             with no_grad():
                 result = op(self, *args, **kwargs)
-            if result.data is not self.data:
-                np.copyto(self.data, result.data, casting="same_kind")
+            if result._array is not self._array:
+                np.copyto(self._array, result._array, casting="same_kind")
         self._counter().value += 1
         return self
 
@@ -328,7 +360,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """A fresh array from data, with PyTorch's type inference (Python floats -> float32)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._array
     if dtype is not None:
         return np.array(data, dtype=dtypes.as_dtype(dtype))
     if isinstance(data, np.ndarray | np.generic):
@@ -346,7 +378,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
 def _unwrap_nested(data: Any) -> Any:
     """Lists may hold 0-d tensors (e.g. [x.sum(), y.sum()]): take their values."""
     if isinstance(data, Tensor):
-        return data.data
+        return data._array
     if isinstance(data, list | tuple):
         return [_unwrap_nested(item) for item in data]
     return data

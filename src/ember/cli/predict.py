@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             pixels, np.zeros(len(pixels), np.int64), recipes.transforms_for(info, input_size)
         )
         inputs, _ = dataset.get_batch(np.arange(len(pixels)))
-        probabilities = softmax(predict(model, inputs), dim=1).data
+        probabilities = softmax(predict(model, inputs), dim=1).array
         k = min(args.top_k, len(classes))
         results = []
         for path, (_, inverted), row in zip(args.images, read, probabilities, strict=True):

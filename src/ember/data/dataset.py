@@ -37,7 +37,7 @@ class Dataset:
 
 
 def _array(value: Any) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value.array if isinstance(value, Tensor) else np.asarray(value)
 
 
 class TensorDataset(Dataset):
@@ -59,7 +59,7 @@ class TensorDataset(Dataset):
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
         """The rows ``indices`` of every tensor, sliced at once (the loader's fast path)."""
-        return tuple(t.data[indices] for t in self.tensors)
+        return tuple(t.array[indices] for t in self.tensors)
 
 
 class ArrayDataset(Dataset):

@@ -59,7 +59,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     """
     first = batch[0]
     if isinstance(first, Tensor | np.ndarray | np.generic):
-        arrays = [item.data if isinstance(item, Tensor) else np.asarray(item) for item in batch]
+        arrays = [item.array if isinstance(item, Tensor) else np.asarray(item) for item in batch]
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
             raise RuntimeError(

@@ -136,7 +136,7 @@ class WeightedRandomSampler(SeededSampler):
         generator: Generator | None = None,
     ) -> None:
         super().__init__(generator)
-        weights = weights.data if isinstance(weights, Tensor) else weights
+        weights = weights.array if isinstance(weights, Tensor) else weights
         self.weights = np.asarray(weights, dtype=np.float64)
         if self.weights.ndim != 1 or np.any(self.weights < 0) or self.weights.sum() <= 0:
             raise ValueError("WeightedRandomSampler: weights must be a 1-d sequence of non-negative numbers")

@@ -53,7 +53,7 @@ def state_dict_arrays(source: Module | Mapping[str, Any]) -> dict[str, np.ndarra
     state = source.state_dict() if isinstance(source, Module) else source
     arrays = {}
     for key, value in state.items():
-        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        array = value.array if isinstance(value, Tensor) else np.asarray(value)
         arrays[key] = np.asarray(array, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     return arrays
 

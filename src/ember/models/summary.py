@@ -247,7 +247,7 @@ def summary(
     called: set[int] = set()
     x = Tensor(np.zeros((batch_size, *input_size), dtype=dtype))
     # Storage already counted (the input's and every layer output's), kept alive so that no id is reused.
-    counted = {id(x.data): x.data}
+    counted = {id(x.array): x.array}
     names = {id(module): name for name, module in model.named_modules()}
 
     def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
@@ -259,8 +259,8 @@ def summary(
                 return
         # In place: the output reuses its input's storage, and that storage was already counted (a
         # tensor made by an operation in forward(), such as a residual sum, is counted where it surfaces).
-        root = _root(output.data)
-        in_place = first is not None and root is _root(first.data) and id(root) in counted
+        root = _root(output.array)
+        in_place = first is not None and root is _root(first.array) and id(root) in counted
         counted[id(root)] = root
         values = 0 if in_place else int(np.prod(output.shape))
         parameters = {name: p.numel() for name, p in module.named_parameters(recurse=False)}
@@ -271,7 +271,7 @@ def summary(
                 tuple(output.shape),
                 parameters,
                 values,
-                values * output.data.itemsize,
+                values * output.array.itemsize,
                 multiply_adds(module, first, output) if first is not None else 0,
                 in_place,
             )
@@ -298,9 +298,9 @@ def summary(
         layers=rows,
         total_parameters=sum(p.numel() for p in params),
         trainable_parameters=sum(p.numel() for p in params if p.requires_grad),
-        parameter_bytes=sum(p.data.nbytes for p in params),
+        parameter_bytes=sum(p.array.nbytes for p in params),
         input_values=x.numel(),
-        input_bytes=x.data.nbytes,
+        input_bytes=x.array.nbytes,
         batch_size=batch_size,
         uncalled_parameters=uncalled,
     )

@@ -90,7 +90,7 @@ def _array(value: Any, like: np.ndarray) -> np.ndarray:
     """A hook's replacement gradient as an array of the original's shape (None: no gradient, zeros)."""
     if value is None:
         return np.zeros_like(like)
-    array = np.array(value.data if isinstance(value, Tensor) else value, dtype=like.dtype)  # a copy
+    array = np.array(value.array if isinstance(value, Tensor) else value, dtype=like.dtype)  # a copy
     if array.shape != like.shape:
         raise RuntimeError(
             f"backward hook returned a gradient of shape {array.shape} where {like.shape} was expected"
@@ -123,7 +123,7 @@ class BackwardHook:
             i for i, arg in enumerate(args) if isinstance(arg, Tensor) and arg.requires_grad
         ]
         self.constant_inputs = [
-            (i, arg.data) for i, arg in enumerate(args) if isinstance(arg, Tensor) and not arg.requires_grad
+            (i, arg.array) for i, arg in enumerate(args) if isinstance(arg, Tensor) and not arg.requires_grad
         ]
         self.grad_inputs = [None] * len(args)
         return tuple(

@@ -111,7 +111,7 @@ def _draw_dtype(tensor: Tensor) -> Any:
 
 
 def _empty(tensor: Tensor, name: str) -> bool:
-    if tensor.data.size == 0:
+    if tensor.array.size == 0:
         warnings.warn(f"{name}: initializing a zero-element tensor is a no-op", stacklevel=3)
         return True
     return False
@@ -238,10 +238,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None =
         raise ValueError(
             f"orthogonal_: only tensors with 2 or more dimensions are supported, got {tuple(tensor.shape)}"
         )
-    if tensor.data.size == 0:
+    if tensor.array.size == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor.array.size // rows
     flat = numpy_generator(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

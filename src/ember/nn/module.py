@@ -124,7 +124,7 @@ class Module:
             self._modules[name] = value
         elif isinstance(value, Buffer):
             self._discard(name)
-            self.register_buffer(name, Tensor(value.data), value.persistent)
+            self.register_buffer(name, Tensor(value.array), value.persistent)
         elif "_parameters" in self.__dict__ and name in self._parameters:
             if value is not None:
                 raise TypeError(
@@ -323,9 +323,9 @@ class Module:
             raise TypeError(f"Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for tensor in [*self.parameters(), *self.buffers()]:
             if tensor.dtype.kind == "f" and tensor.dtype != dtype:
-                tensor.data = tensor.data.astype(dtype)
+                tensor.data = tensor.data.to(dtype)
                 if tensor.grad is not None:
-                    tensor.grad.data = tensor.grad.data.astype(dtype)
+                    tensor.grad.data = tensor.grad.data.to(dtype)
         return self
 
     def float(self) -> Module:
@@ -385,19 +385,19 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            array = np.asarray(value.array if isinstance(value, Tensor) else value)
             if array.shape != target.shape:
                 problems.append(
                     f"size mismatch for {key}: copying a param with shape {array.shape} from checkpoint, "
                     f"the shape in current model is {tuple(target.shape)}"
                 )
                 continue
-            converted, problem = _converted(key, array, target.data.dtype)
+            converted, problem = _converted(key, array, target.array.dtype)
             if converted is None:
                 problems.append(str(problem))
                 continue
-            if array.dtype.kind == "f" and array.dtype.itemsize > target.data.dtype.itemsize:
-                rounded.append(f"{key} ({array.dtype} to {target.data.dtype})")
+            if array.dtype.kind == "f" and array.dtype.itemsize > target.array.dtype.itemsize:
+                rounded.append(f"{key} ({array.dtype} to {target.array.dtype})")
             arrays[key] = converted
         if problems:
             raise StateDictError(type(self).__name__, problems)
@@ -440,7 +440,7 @@ def zero_gradients(params: Iterable[Tensor], set_to_none: bool = True) -> None:
         if set_to_none:
             param.grad = None
         else:
-            param.grad.data[...] = 0
+            param.grad.array[...] = 0
 
 
 def _indent(text: str) -> str:

@@ -22,12 +22,12 @@ def operands(a: Operand, b: Operand) -> tuple[Operand, Operand]:
     """Bring two operands to PyTorch's common type: scalars never widen a tensor, int meets float -> float."""
     # The common cases first: the same types, or a float tensor and a Python number.
     if isinstance(a, Tensor) and (
-        (isinstance(b, Tensor) and a.data.dtype == b.data.dtype)
-        or (type(b) in (float, int) and a.data.dtype.kind == "f")
+        (isinstance(b, Tensor) and a.array.dtype == b.array.dtype)
+        or (type(b) in (float, int) and a.array.dtype.kind == "f")
     ):
         return a, b
     a, b = _as_operand(a), _as_operand(b)
-    a_array, b_array = getattr(a, "data", a), getattr(b, "data", b)
+    a_array, b_array = getattr(a, "array", a), getattr(b, "array", b)
     a_kind = a_array.dtype.kind if isinstance(a_array, np.ndarray) else _scalar_kind(a_array)
     b_kind = b_array.dtype.kind if isinstance(b_array, np.ndarray) else _scalar_kind(b_array)
     if a_kind == b_kind or (a_kind in "iu" and b_kind in "iu"):
@@ -203,7 +203,7 @@ def pow(a: Operand, b: Operand) -> Tensor:
 
 
 def _kind(value: Any) -> str:
-    data = getattr(value, "data", value)
+    data = getattr(value, "array", value)
     return data.dtype.kind if isinstance(data, np.ndarray) else _scalar_kind(data)
 
 
@@ -211,7 +211,7 @@ def _kind(value: Any) -> str:
 # Comparisons and logic: no gradient, boolean results.
 def _compare(ufunc: np.ufunc, name: str, a: Operand, b: Operand) -> Tensor:
     a, b = operands(a, b)
-    return from_numpy(np.asarray(elementwise(name, ufunc, getattr(a, "data", a), getattr(b, "data", b))))
+    return from_numpy(np.asarray(elementwise(name, ufunc, getattr(a, "array", a), getattr(b, "array", b))))
 
 
 def eq(a: Operand, b: Operand) -> Tensor:
@@ -247,16 +247,16 @@ def logical_or(a: Operand, b: Operand) -> Tensor:
 
 
 def logical_not(a: Tensor) -> Tensor:
-    return from_numpy(np.asarray(np.logical_not(a.data)))
+    return from_numpy(np.asarray(np.logical_not(a.array)))
 
 
 def equal(a: Tensor, b: Tensor) -> bool:
     """True if both have the same shape and values (``torch.equal``)."""
-    return a.shape == b.shape and bool(np.array_equal(a.data, b.data))
+    return a.shape == b.shape and bool(np.array_equal(a.array, b.array))
 
 
 def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    return bool(np.allclose(a.data, b.data, rtol=rtol, atol=atol))
+    return bool(np.allclose(a.array, b.array, rtol=rtol, atol=atol))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ def to_dtype(a: Tensor, dtype: Any) -> Tensor:
     if a.dtype == dtype:
         return a
     if dtype.kind not in "fc":  # integers and booleans carry no gradient
-        return from_numpy(a.data.astype(dtype))
+        return from_numpy(a.array.astype(dtype))
     return ToDtype.apply(a, dtype)
 
 

@@ -280,7 +280,7 @@ def minimum(a: Operand, b: Operand) -> Tensor:
 
 
 def where(condition: Any, a: Operand, b: Operand) -> Tensor:
-    condition = np.asarray(getattr(condition, "data", condition), dtype=bool)
+    condition = np.asarray(getattr(condition, "array", condition), dtype=bool)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)  # two Python scalars: the result takes the default float type
     return Where.apply(condition, *operands(a, b))

@@ -22,9 +22,9 @@ def normalize_index(index: Any) -> tuple[Any, ...]:
     normalized = []
     for item in items:
         if isinstance(item, Tensor):
-            item = item.data
+            item = item.array
         elif isinstance(item, list):
-            item = np.asarray([getattr(i, "data", i) for i in item])
+            item = np.asarray([getattr(i, "array", i) for i in item])
         if isinstance(item, np.ndarray) and item.dtype.kind not in "biu":
             raise IndexError(f"index arrays must hold integers or booleans, not {item.dtype}")
         normalized.append(item)
@@ -102,7 +102,7 @@ def index_put(x: Tensor, index: Any, value: Any) -> Tensor:
     if isinstance(value, Tensor):
         value = value.to(x.dtype)
     else:
-        value = np.asarray(getattr(value, "data", value), dtype=x.dtype)
+        value = np.asarray(getattr(value, "array", value), dtype=x.dtype)
     return IndexPut.apply(x, value, normalize_index(index))
 
 
@@ -145,7 +145,7 @@ class Gather(Function):
 
 def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     axis = normalize_dim(dim, x.ndim, "gather")
-    index_array = np.asarray(getattr(index, "data", index))
+    index_array = np.asarray(getattr(index, "array", index))
     if index_array.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, not {index_array.dtype}")
     return Gather.apply(x, axis, index_array)

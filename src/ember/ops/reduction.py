@@ -174,7 +174,7 @@ def _extremum_along(x: Tensor, dim: int, keepdim: bool, find: Any) -> ValuesIndi
     axis = normalize_dim(dim, x.ndim, find.__name__)
     if x.ndim == 0:
         return ValuesIndices(x, from_numpy(np.zeros((), dtype=np.int64)))
-    indices = np.expand_dims(find(x.data, axis=axis), axis)
+    indices = np.expand_dims(find(x.array, axis=axis), axis)
     values = gather(x, axis, indices)
     indices_tensor = from_numpy(indices if keepdim else indices.squeeze(axis))
     return ValuesIndices(values if keepdim else values.squeeze(axis), indices_tensor)
@@ -195,20 +195,20 @@ def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     axis = None if dim is None else normalize_dim(dim, x.ndim, "argmax")
-    return from_numpy(np.asarray(np.argmax(x.data, axis=axis, keepdims=keepdim).astype(np.int64)))
+    return from_numpy(np.asarray(np.argmax(x.array, axis=axis, keepdims=keepdim).astype(np.int64)))
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     axis = None if dim is None else normalize_dim(dim, x.ndim, "argmin")
-    return from_numpy(np.asarray(np.argmin(x.data, axis=axis, keepdims=keepdim).astype(np.int64)))
+    return from_numpy(np.asarray(np.argmin(x.array, axis=axis, keepdims=keepdim).astype(np.int64)))
 
 
 def all(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return from_numpy(np.asarray(np.all(x.data, axis=dim, keepdims=keepdim)))
+    return from_numpy(np.asarray(np.all(x.array, axis=dim, keepdims=keepdim)))
 
 
 def any(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return from_numpy(np.asarray(np.any(x.data, axis=dim, keepdims=keepdim)))
+    return from_numpy(np.asarray(np.any(x.array, axis=dim, keepdims=keepdim)))
 
 
 class EuclideanNorm(Function):
@@ -239,7 +239,7 @@ def norm(x: Tensor, p: Any = "fro", dim: Dim = None, keepdim: bool = False) -> T
     if p == float("-inf"):
         return amin(abs(x), axes, keepdim)
     if p == 0:
-        return from_numpy(np.asarray(np.sum(x.data != 0, axis=axes, keepdims=keepdim).astype(x.dtype)))
+        return from_numpy(np.asarray(np.sum(x.array != 0, axis=axes, keepdims=keepdim).astype(x.dtype)))
     if p == 1:
         return sum(abs(x), axes, keepdim)
     if not isinstance(p, int | float):

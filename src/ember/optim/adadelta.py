@@ -60,7 +60,7 @@ class Adadelta(Optimizer):
                 state["acc_delta"] = zeros_state(param)
             self._next_step(state)
             g = self._gradient(param, grad, group["weight_decay"], group["maximize"])
-            square_avg, acc_delta = state["square_avg"].data, state["acc_delta"].data
+            square_avg, acc_delta = state["square_avg"].array, state["acc_delta"].array
             decay_square_(square_avg, g, rho, self._buffer(param, 1))
             std = np.add(square_avg, eps, out=self._buffer(param, 1))
             np.sqrt(std, out=std)

@@ -63,7 +63,7 @@ class Adagrad(Optimizer):
         state = self.state[param]
         if not state:
             state["step"] = step_state()
-            state["sum"] = from_numpy(np.full_like(param.data, group["initial_accumulator_value"]))
+            state["sum"] = from_numpy(np.full_like(param.array, group["initial_accumulator_value"]))
         return state
 
     def _update_group(self, group: dict[str, Any]) -> None:
@@ -72,7 +72,7 @@ class Adagrad(Optimizer):
             state = self._init_state(key, group)
             step = self._next_step(state)
             g = self._gradient(param, grad, group["weight_decay"], group["maximize"])
-            cache = state["sum"].data
+            cache = state["sum"].array
             square = np.multiply(g, g, out=self._buffer(param, 1))
             cache += square
             denominator = np.sqrt(cache, out=self._buffer(param, 1))

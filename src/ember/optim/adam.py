@@ -87,13 +87,13 @@ class Adam(Optimizer):
                 g = self._gradient(param, grad, 0.0, group["maximize"])
             else:
                 g = self._gradient(param, grad, weight_decay, group["maximize"])
-            exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
+            exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
             lerp_(exp_avg, g, 1 - beta1, self._buffer(param, 1))
             decay_square_(exp_avg_sq, g, beta2, self._buffer(param, 1))
             second_moment = exp_avg_sq
             if amsgrad:
                 second_moment = np.maximum(
-                    state["max_exp_avg_sq"].data, exp_avg_sq, out=state["max_exp_avg_sq"].data
+                    state["max_exp_avg_sq"].array, exp_avg_sq, out=state["max_exp_avg_sq"].array
                 )
             # With c1 = 1 - beta1^t, c2 = sqrt(1 - beta2^t): lr m_hat / (sqrt(v_hat) + eps) =
             # (lr c2 / c1) m / (sqrt(v) + eps c2): one pass fewer over the parameters (as PyTorch's capturable

@@ -66,14 +66,17 @@ class LBFGS(Optimizer):
     # The parameters as one flat vector
     def _flat_grad(self) -> np.ndarray:
         return np.concatenate(
-            [np.zeros(p.data.size, p.dtype) if p.grad is None else p.grad.data.ravel() for p in self._params]
+            [
+                np.zeros(p.array.size, p.dtype) if p.grad is None else p.grad.array.ravel()
+                for p in self._params
+            ]
         )
 
     def _add_to_params(self, step_size: Any, direction: np.ndarray) -> None:
         offset = 0
         for param in self._params:
-            size = param.data.size
-            param.data += direction[offset : offset + size].reshape(param.shape) * step_size
+            size = param.array.size
+            param.array[...] += direction[offset : offset + size].reshape(param.shape) * step_size
             offset += size
 
     def _evaluate_at(
@@ -85,7 +88,7 @@ class LBFGS(Optimizer):
             loss = float(closure())
         flat_grad = self._flat_grad()
         for param, values in zip(self._params, start, strict=True):
-            np.copyto(param.data, values)
+            np.copyto(param.array, values)
         return loss, flat_grad
 
     # ----------------------------------------------------------------------------------------------
@@ -140,7 +143,7 @@ class LBFGS(Optimizer):
 
             line_evaluations = 0
             if group["line_search_fn"] == "strong_wolfe":
-                start = [p.data.copy() for p in self._params]
+                start = [p.array.copy() for p in self._params]
 
                 def objective(start: list[np.ndarray], t: Any, d: np.ndarray) -> tuple[float, np.ndarray]:
                     return self._evaluate_at(closure, start, t, d)
@@ -198,12 +201,12 @@ class _Memory:
         memory = cls(history_size)
         if "d" not in state:
             return memory
-        memory.old_dirs = [y.data for y in state["old_dirs"]]
-        memory.old_stps = [s.data for s in state["old_stps"]]
+        memory.old_dirs = [y.array for y in state["old_dirs"]]
+        memory.old_stps = [s.array for s in state["old_stps"]]
         memory.ro, memory.h_diag = list(state["ro"]), state["H_diag"]
         memory.al = list(state.get("al", memory.al))
-        memory.direction, memory.step_size = state["d"].data, state["t"]
-        memory.prev_flat_grad, memory.prev_loss = state["prev_flat_grad"].data, state["prev_loss"]
+        memory.direction, memory.step_size = state["d"].array, state["t"]
+        memory.prev_flat_grad, memory.prev_loss = state["prev_flat_grad"].array, state["prev_loss"]
         return memory
 
     def save(self, state: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ that e.g. biases can have no weight decay or a backbone a smaller learning rate)
 parameter in place, under ``no_grad`` (an update is not part of the graph).
 
 Conventions (those of ``torch.optim``):
-- Updates work directly on the ``.data`` NumPy arrays with in-place ufuncs (``out=``), float32 throughout:
+- Updates work directly on the ``.array`` NumPy arrays with in-place ufuncs (``out=``), float32 throughout:
   hyperparameters stay Python floats, which NumPy treats as "weak" scalars, so no float64 leaks into the
   arrays. Temporaries live in per-optimizer scratch buffers that are reused from step to step (a fresh large
   array costs page faults; see ``shared/PERFORMANCE.md``). ``.grad`` is never modified.
@@ -151,7 +151,7 @@ class Optimizer:
         gradient."""
         for param in group["params"]:
             if param.grad is not None:
-                yield param.data, param.grad.data, param
+                yield param.array, param.grad.array, param
 
     def _buffer(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """A scratch array shaped like ``like``, reused across parameters of that shape and across steps."""
@@ -184,7 +184,7 @@ class Optimizer:
     @staticmethod
     def _next_step(state: dict[str, Any]) -> float:
         """Count this step in ``state["step"]`` (a 0-d float32 tensor, as in PyTorch) and return it."""
-        step = state["step"].data
+        step = state["step"].array
         step += 1
         return float(step)
 
@@ -251,7 +251,7 @@ class Optimizer:
 def _copy_state_value(value: Any, param: Tensor, key: Any) -> Any:
     """A copy of one state entry; tensors take the parameter's dtype (except the step counter, as PyTorch)."""
     if isinstance(value, Tensor) or (hasattr(value, "__array__") and not isinstance(value, np.generic)):
-        array = np.asarray(getattr(value, "data", value))
+        array = np.asarray(getattr(value, "array", value))
         if key != "step" and array.dtype.kind == "f":
             array = array.astype(param.dtype, copy=False)
         return from_numpy(np.array(array, copy=True))

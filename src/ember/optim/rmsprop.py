@@ -81,11 +81,11 @@ class RMSprop(Optimizer):
                     state["grad_avg"] = zeros_state(param)
             self._next_step(state)
             g = self._gradient(param, grad, group["weight_decay"], group["maximize"])
-            square_avg = state["square_avg"].data
+            square_avg = state["square_avg"].array
             decay_square_(square_avg, g, alpha, self._buffer(param, 1))
             average = self._buffer(param, 1)
             if centered:
-                grad_avg = state["grad_avg"].data
+                grad_avg = state["grad_avg"].array
                 lerp_(grad_avg, g, 1 - alpha, self._buffer(param, 2))
                 np.multiply(grad_avg, grad_avg, out=average)
                 np.subtract(square_avg, average, out=average)
@@ -94,7 +94,7 @@ class RMSprop(Optimizer):
                 np.sqrt(square_avg, out=average)
             average += eps
             if momentum > 0:
-                velocity = state["momentum_buffer"].data
+                velocity = state["momentum_buffer"].array
                 velocity *= momentum
                 velocity += np.divide(g, average, out=average)
                 param -= np.multiply(velocity, lr, out=average)

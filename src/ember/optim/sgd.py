@@ -78,9 +78,9 @@ class SGD(Optimizer):
                 buffer = state.get("momentum_buffer")
                 if buffer is None:
                     state["momentum_buffer"] = from_numpy(np.array(g, copy=True))
-                    velocity = state["momentum_buffer"].data
+                    velocity = state["momentum_buffer"].array
                 else:
-                    velocity = buffer.data
+                    velocity = buffer.array
                     velocity *= momentum
                     if dampening:
                         velocity += np.multiply(g, 1 - dampening, out=self._buffer(param, 1))

@@ -63,7 +63,7 @@ def _safetensors() -> Any:
 # Encoding: nested state <-> (JSON skeleton, named arrays)
 def _encode(value: Any, path: list[str], arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(value, Tensor | np.ndarray | np.generic):
-        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        array = value.array if isinstance(value, Tensor) else np.asarray(value)
         name = "/".join(path) or "value"
         while name in arrays:
             name += "'"
@@ -259,7 +259,7 @@ def load_weights(path: str | os.PathLike[str], model: Module, described: str = "
             ) from None
     for warning in caught:
         warnings.warn(f"{path}: {warning.message}", warning.category, stacklevel=2)
-    broken = [name for name, tensor in model.state_dict().items() if not np.isfinite(tensor.data).all()]
+    broken = [name for name, tensor in model.state_dict().items() if not np.isfinite(tensor.array).all()]
     if broken:
         raise CheckpointError(
             f"{path}: NaN or infinite values in {name_list(broken)}: training diverged before this save. "

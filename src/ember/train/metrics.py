@@ -20,7 +20,7 @@ from ember.autograd import Tensor
 
 
 def _array(value: Any) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value.array if isinstance(value, Tensor) else np.asarray(value)
 
 
 def topk_correct(scores: Any, targets: Any, k: int) -> int:

@@ -102,7 +102,7 @@ def checkpoint_metadata(config: TrainConfig, data: recipes.RunData) -> dict[str,
 
 
 def _count_parameters(model: Any) -> int:
-    return sum(int(p.data.size) for p in model.parameters())
+    return sum(int(p.array.size) for p in model.parameters())
 
 
 def build(config: TrainConfig, can_download: bool = False) -> RunPieces:

@@ -62,7 +62,7 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
 
 
 def _labels(targets: Any) -> np.ndarray:
-    return targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    return targets.array if isinstance(targets, Tensor) else np.asarray(targets)
 
 
 class Trainer:
@@ -164,7 +164,7 @@ class Trainer:
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             labels = _labels(targets)
-            correct = int((scores.data.argmax(axis=1) == labels).sum())
+            correct = int((scores.array.argmax(axis=1) == labels).sum())
             now = time.perf_counter()
             logs = BatchLogs(
                 step=self.step,
@@ -357,10 +357,10 @@ def predict(model: Module, data: Any, batch_size: int = 256) -> Tensor:
     outputs = []
     with _inference(model):
         if isinstance(data, Tensor | np.ndarray):
-            array = data.data if isinstance(data, Tensor) else np.asarray(data, dtype=np.float32)
+            array = data.array if isinstance(data, Tensor) else np.asarray(data, dtype=np.float32)
             for start in range(0, len(array), batch_size):
                 outputs.append(model(from_numpy(array[start : start + batch_size])))
         else:
             for batch in data:
                 outputs.append(model(batch[0] if isinstance(batch, list | tuple) else batch))
-    return from_numpy(np.concatenate([out.data for out in outputs]))
+    return from_numpy(np.concatenate([out.array for out in outputs]))

@@ -79,7 +79,7 @@ def test_random_crop_on_uint8_images_per_sample_and_padding_modes() -> None:
 
 def test_center_crop() -> None:
     image = Tensor(np.arange(2 * 7 * 6, dtype=np.float32).reshape(2, 7, 6))
-    np.testing.assert_array_equal(CenterCrop(3)(image).data, image.data[:, 2:5, 2:5])
+    np.testing.assert_array_equal(CenterCrop(3)(image).array, image.array[:, 2:5, 2:5])
     assert CenterCrop(10)(image).shape == (2, 10, 10)
 
 

@@ -34,10 +34,10 @@ def test_mixup_mixes_images_and_labels_with_one_weight() -> None:
         Tensor(images), Tensor(labels)
     )
     assert isinstance(mixed, Tensor) and soft.shape == (6, 6) and soft.dtype == np.float32
-    np.testing.assert_allclose(soft.data.sum(axis=1), 1, rtol=1e-6)
-    lam = soft.data[0, 0]
-    np.testing.assert_allclose(mixed.data, lam * images + (1 - lam) * np.roll(images, 1, 0), rtol=1e-5)
-    assert soft.data[0, 5] == pytest.approx(1 - lam, rel=1e-6) and Mixup is MixUp
+    np.testing.assert_allclose(soft.array.sum(axis=1), 1, rtol=1e-6)
+    lam = soft.array[0, 0]
+    np.testing.assert_allclose(mixed.array, lam * images + (1 - lam) * np.roll(images, 1, 0), rtol=1e-5)
+    assert soft.array[0, 5] == pytest.approx(1 - lam, rel=1e-6) and Mixup is MixUp
 
 
 def test_cutmix_label_weight_is_the_kept_area() -> None:

@@ -21,13 +21,13 @@ def test_to_tensor_and_normalize_match_torchvision_bit_for_bit() -> None:
     reference = torch.from_numpy(image).permute(2, 0, 1).float().div(255)
     reference = reference.sub_(torch.tensor(mean)[:, None, None]).div_(torch.tensor(std)[:, None, None])
     assert isinstance(out, Tensor) and out.shape == (3, 5, 6) and out.dtype == np.float32
-    np.testing.assert_array_equal(out.data, reference.numpy())
+    np.testing.assert_array_equal(out.array, reference.numpy())
 
 
 def test_to_tensor_grey_and_batch_faces_agree() -> None:
     batch = np.random.default_rng(1).integers(0, 256, (4, 7, 7), dtype=np.uint8)
     pipeline = Compose([ToTensor(), Normalize(0.5, 0.2)])
-    stacked = np.stack([pipeline(image).data for image in batch])
+    stacked = np.stack([pipeline(image).array for image in batch])
     np.testing.assert_array_equal(pipeline.apply_batch(batch[:, None]), stacked)
     assert stacked.shape == (4, 1, 7, 7)
 
@@ -59,4 +59,4 @@ def test_mean_image_subtraction_zero_centres_the_data() -> None:
     np.testing.assert_allclose(means, 0, atol=1e-6)
     assert all(s > 0.2 for s in stds)
     per_channel = SubtractMean([0.5, 0.5, 0.5])(Tensor(np.full((3, 2, 2), 0.75, np.float32)))
-    np.testing.assert_allclose(per_channel.data, 0.25)
+    np.testing.assert_allclose(per_channel.array, 0.25)

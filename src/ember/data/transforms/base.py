@@ -87,7 +87,7 @@ class Transform:
 
     def __call__(self, sample: Any) -> Any:
         if isinstance(sample, Tensor):
-            array = sample.data
+            array = sample.array
             if array.ndim not in (2, 3, 4):
                 raise ValueError(
                     f"{type(self).__name__}: expected a C x H x W tensor, got shape {array.shape}"
@@ -180,7 +180,7 @@ def batch_images(images: np.ndarray, transform: Callable[[Any], Any] | None) -> 
         out = transform.apply_batch(to_nchw(images))  # type: ignore[attr-defined]
         return out if transform.makes_tensor else from_nchw(out, images.ndim)  # type: ignore[attr-defined]
     samples = [transform(image) for image in images]
-    return np.stack([s.data if isinstance(s, Tensor) else np.asarray(s) for s in samples])
+    return np.stack([s.array if isinstance(s, Tensor) else np.asarray(s) for s in samples])
 
 
 def as_float(x: np.ndarray) -> np.ndarray:

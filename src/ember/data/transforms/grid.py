@@ -30,7 +30,7 @@ def make_grid(
     pad_value: float = 0.0,
 ) -> np.ndarray:
     """Tile an N x C x H x W batch into one 3 x H' x W' image, ``nrow`` images per row (torchvision's)."""
-    x = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    x = tensor.array if isinstance(tensor, Tensor) else np.asarray(tensor)
     x = as_float(x[None] if x.ndim == 3 else x).astype(np.float32)
     if x.shape[1] == 1:
         x = np.repeat(x, 3, axis=1)
@@ -82,7 +82,7 @@ def save_augmentation_grid(
     with random_source(rng):
         draws = [batch_images(picked, transform) for _ in range(augmentations)]
     for draw in draws:
-        array = draw.data if isinstance(draw, Tensor) else np.asarray(draw)
+        array = draw.array if isinstance(draw, Tensor) else np.asarray(draw)
         array = as_float(to_nchw(array) if array.dtype == np.uint8 else array)
         if array.min() < 0 or array.max() > 1:  # normalized: show each image stretched to [0, 1]
             low = array.min(axis=(1, 2, 3), keepdims=True)

@@ -69,8 +69,8 @@ class RandomErasing(RandomTransform):
 
 def _arrays(images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, bool]:
     was_tensor = isinstance(images, Tensor)
-    images = images.data if isinstance(images, Tensor) else np.asarray(images)
-    labels = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    images = images.array if isinstance(images, Tensor) else np.asarray(images)
+    labels = labels.array if isinstance(labels, Tensor) else np.asarray(labels)
     if images.ndim != 4 or images.dtype.kind != "f":
         raise ValueError(f"expected a float batch N x C x H x W, got {images.dtype} {images.shape}")
     return images, labels, was_tensor

@@ -69,7 +69,7 @@ class SubtractMean(Transform):
     """Subtract a mean image (C x H x W) or per-channel means: the lecture's zero-centring."""
 
     def __init__(self, mean: np.ndarray | Tensor | Sequence[float]) -> None:
-        mean = mean.data if isinstance(mean, Tensor) else np.asarray(mean, dtype=np.float32)
+        mean = mean.array if isinstance(mean, Tensor) else np.asarray(mean, dtype=np.float32)
         self.mean = mean.astype(np.float32)
 
     def apply_batch(self, x: np.ndarray) -> np.ndarray:
@@ -81,9 +81,10 @@ class SubtractMean(Transform):
 
 def _chunks(source: Any, chunk: int = 4096) -> Iterator[np.ndarray]:
     """A data set (or array) as float64 N x C x H x W chunks in the [0, 1] scale of ``ToTensor``."""
-    data = source if isinstance(source, np.ndarray) else getattr(source, "data", source)
-    if isinstance(data, Tensor):
-        data = data.data
+    if isinstance(source, Tensor | np.ndarray):
+        data = source.array if isinstance(source, Tensor) else source
+    else:  # an array-backed data set's images, if it has them
+        data = getattr(source, "data", source)
     if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim in (3, 4):
         for start in range(0, len(data), chunk):
             yield to_nchw(data[start : start + chunk]).astype(np.float64) / 255.0
@@ -93,7 +94,7 @@ def _chunks(source: Any, chunk: int = 4096) -> Iterator[np.ndarray]:
     else:  # a generic dataset of (tensor, label) samples
         for sample in source:
             image = sample[0] if isinstance(sample, tuple | list) else sample
-            image = image.data if isinstance(image, Tensor) else np.asarray(image)
+            image = image.array if isinstance(image, Tensor) else np.asarray(image)
             yield image.reshape((1,) * (4 - image.ndim) + image.shape).astype(np.float64)
 
 

@@ -149,7 +149,7 @@ def _pointwise(
     """Check the reduction and the target's shape (refused unless equal if ``same_shape``), then apply."""
     check_reduction(name, reduction)
     if not isinstance(target, int | float):  # a Python number is a constant
-        shape = np.shape(getattr(target, "data", target))
+        shape = np.shape(getattr(target, "array", target))
         if shape != input.shape and same_shape:
             raise input_shape_error(name, f"of the input's shape {input.shape}", shape, what="target")
         broadcast = broadcast_shapes(name, input.shape, shape)
@@ -169,7 +169,7 @@ def _array(name: str, what: str, value: Any, like: Tensor) -> Any:
     broadcasts to the input's without enlarging it."""
     if value is None:
         return None
-    array = np.asarray(getattr(value, "data", value), dtype=like.dtype)
+    array = np.asarray(getattr(value, "array", value), dtype=like.dtype)
     try:
         fits = np.broadcast_shapes(like.shape, array.shape) == like.shape
     except ValueError:

@@ -108,7 +108,7 @@ def max_pool2d(
     geo = pool_geometry("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, True)
     if not return_indices:
         return MaxPool2d.apply(input, geo, None)
-    values, arg = kernels.max_pool(input.data, geo)
+    values, arg = kernels.max_pool(input.array, geo)
     output = MaxPool2d.apply(input, geo, (values, arg))
     return output, Tensor(kernels.flat_indices(arg, geo))
 
@@ -179,7 +179,7 @@ def max_unpool2d(
     kernel = pair(kernel_size, "kernel_size", operation)
     stride_ = kernel if stride is None else pair(stride, "stride", operation)
     size = unpool_output_size(input, kernel, stride_, pair(padding, "padding", operation), output_size)
-    flat = indices.data
+    flat = indices.array
     if flat.size and (flat.min() < 0 or flat.max() >= size[0] * size[1]):
         bad = flat.max() if flat.max() >= size[0] * size[1] else flat.min()
         raise ValueError(
@@ -301,6 +301,6 @@ def adaptive_max_pool2d(input: Tensor, output_size: OutputSize, return_indices: 
     if _divides(input, size):
         kernel = (input.shape[-2] // size[0], input.shape[-1] // size[1])
         return max_pool2d(input, kernel, kernel, return_indices=return_indices)
-    values, indices = kernels.adaptive_max(input.data, size)
+    values, indices = kernels.adaptive_max(input.array, size)
     output = AdaptiveMaxPool2d.apply(input, values, indices)
     return (output, Tensor(indices)) if return_indices else output

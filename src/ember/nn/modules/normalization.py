@@ -61,9 +61,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -77,7 +77,7 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         running_mean, running_var = self.running_mean, self.running_var
         if self.training and self.track_running_stats:
-            tracked = self.num_batches_tracked.data
+            tracked = self.num_batches_tracked.array
             tracked += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / int(tracked)

@@ -22,7 +22,7 @@ Parameters = Tensor | Iterable[Tensor]
 def _gradients(parameters: Parameters) -> list[np.ndarray]:
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad.data for p in parameters if p.grad is not None]
+    return [p.grad.array for p in parameters if p.grad is not None]
 
 
 def _vector_norm(values: np.ndarray, norm_type: float) -> np.floating[Any]:
@@ -44,7 +44,7 @@ def get_total_norm(
     tensors: Parameters, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach: bool | None = None
 ) -> Tensor:
     """The ``norm_type``-norm of all ``tensors`` together, as if concatenated into one vector."""
-    arrays = [tensors.data] if isinstance(tensors, Tensor) else [t.data for t in tensors]
+    arrays = [tensors.array] if isinstance(tensors, Tensor) else [t.array for t in tensors]
     norm_type = float(norm_type)
     if not arrays:
         return Tensor(np.zeros((), dtype=np.float32))
@@ -66,7 +66,7 @@ def clip_grads_with_norm_(
     grads = _gradients(parameters)
     if not grads:
         return
-    coefficient = min(max_norm / (total_norm.data + np.float32(1e-6)), 1.0)
+    coefficient = min(max_norm / (total_norm.array + np.float32(1e-6)), 1.0)
     with np.errstate(invalid="ignore"):  # an infinite norm gives inf * 0 = nan, as in PyTorch
         for grad in grads:
             grad *= coefficient

@@ -82,9 +82,9 @@ def check_initial_loss(
         losses, scores, inputs, labels = [], [], [], []
         for x, y in data:
             out = model(x)
-            scores.append(out.data)
-            inputs.append(x.data)
-            labels.append(y.data)
+            scores.append(out.array)
+            inputs.append(x.array)
+            labels.append(y.array)
             try:
                 losses.append(float(loss_fn(out, y).item()))
             except (IndexError, ValueError) as error:  # labels beyond the model's outputs
@@ -185,7 +185,7 @@ def check_regularization(
             total += scale * float(penalty(model).item())
         if weight_decay:
             total += (
-                scale * weight_decay / 2 * sum(float(np.sum(p.data.astype(np.float64) ** 2)) for p in params)
+                scale * weight_decay / 2 * sum(float(np.sum(p.array.astype(np.float64) ** 2)) for p in params)
             )
         return total
 
@@ -198,7 +198,7 @@ def check_regularization(
     losses = [data_loss + term for term in terms]
     numbers: dict[str, Any] = {"data_loss": data_loss, "factors": list(factors), "losses": losses}
     if penalty is None and not weight_decay:
-        squares = sum(float(np.sum(p.data.astype(np.float64) ** 2)) for p in params if p.ndim > 1)
+        squares = sum(float(np.sum(p.array.astype(np.float64) ** 2)) for p in params if p.ndim > 1)
         numbers["probe_l2"] = probe
         return Finding(
             "regularization",

@@ -73,13 +73,13 @@ def _fit(step: Any, x: Tensor, y: Tensor, max_steps: int, target: float, stop_ea
 
 
 def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
-    if not len(y.data):
+    if not len(y.array):
         return math.nan
     model.eval()
     with ember.no_grad(), quiet_floats():
-        predictions = model(x).data.argmax(axis=1)
+        predictions = model(x).array.argmax(axis=1)
     model.train()
-    return float((predictions == y.data).mean())
+    return float((predictions == y.array).mean())
 
 
 def _untrained_parameters(model: nn.Module, optimizer: Any) -> list[str]:
@@ -117,21 +117,21 @@ def overfit_small_sample(
     loss_fn = default_loss(loss_fn)
     with preserved(model, optimizer, loader), regularization_off(model, optimizer):
         x_all, y_all = take_examples(loader, size + held_out)
-        x, y = ember.from_numpy(x_all.data[:size]), ember.from_numpy(y_all.data[:size])
-        x_out, y_out = ember.from_numpy(x_all.data[size:]), ember.from_numpy(y_all.data[size:])
+        x, y = ember.from_numpy(x_all.array[:size]), ember.from_numpy(y_all.array[:size])
+        x_out, y_out = ember.from_numpy(x_all.array[size:]), ember.from_numpy(y_all.array[size:])
         start = Snapshot(model, optimizer)  # regularization off: the control starts from the same point
         step = stepper(model, optimizer, loss_fn)
         real = _fit(step, x, y, max_steps, target_accuracy)
         untrained = _untrained_parameters(model, optimizer)
         real.held_out_accuracy = _accuracy(model, x_out, y_out)
         shuffled = None
-        if control and real.fitted_at is not None and len(y_out.data):
+        if control and real.fitted_at is not None and len(y_out.array):
             start.restore()
-            labels = ember.from_numpy(np.random.default_rng(0).permutation(y.data))
+            labels = ember.from_numpy(np.random.default_rng(0).permutation(y.array))
             shuffled = _fit(stepper(model, optimizer, loss_fn), x, labels, real.fitted_at, 2.0)
             shuffled.held_out_accuracy = _accuracy(model, x_out, y_out)
         lr = float(optimizer.param_groups[0]["lr"])
-    return _finding(real, shuffled, untrained, size, len(y_out.data), y_out.data, lr, max_steps)
+    return _finding(real, shuffled, untrained, size, len(y_out.array), y_out.array, lr, max_steps)
 
 
 def _finding(

@@ -117,7 +117,7 @@ def doctor(
     plain = DataLoader(  # the training images without augmentation, for the small sample
         data.train_eval, batch_size=config.batch_size, shuffle=True, generator=ember.Generator(config.seed)
     )
-    parameters = sum(int(p.data.size) for p in model.parameters())
+    parameters = sum(int(p.array.size) for p in model.parameters())
     echo(
         f"doctor: {config.model} ({parameters:,} parameters) on {config.dataset} ({len(data.train)} training "
         f"images), {config.optimizer.name} lr {config.optimizer.lr:g}, batch {config.batch_size}"

@@ -32,7 +32,7 @@ class Snapshot:
 
     def __init__(self, model: nn.Module, optimizer: Any = None, loader: Any = None) -> None:
         self.model, self.optimizer, self.loader = model, optimizer, loader
-        self.weights = {key: np.array(value.data, copy=True) for key, value in model.state_dict().items()}
+        self.weights = {key: np.array(value.array, copy=True) for key, value in model.state_dict().items()}
         self.training = model.training
         self.optimizer_state = copy.deepcopy(optimizer.state_dict()) if optimizer is not None else None
         self.loader_state = loader.state_dict() if hasattr(loader, "state_dict") else None
@@ -109,9 +109,9 @@ def take_examples(loader: Any, count: int) -> Batch:
     inputs, targets, taken = [], [], 0
     for batch in loader:
         x, y = split_batch(batch)
-        inputs.append(x.data)
-        targets.append(y.data)
-        taken += len(y.data)
+        inputs.append(x.array)
+        targets.append(y.array)
+        taken += len(y.array)
         if taken >= count:
             break
     if not inputs:
@@ -150,7 +150,9 @@ def stepper(
         with quiet_floats():
             scores, loss, _ = trainer.training_step(inputs, targets)
         value = float(loss.item())
-        accuracy = float((scores.data.argmax(axis=1) == targets.data).mean()) if math.isfinite(value) else 0.0
+        accuracy = (
+            float((scores.array.argmax(axis=1) == targets.array).mean()) if math.isfinite(value) else 0.0
+        )
         return value, accuracy
 
     return step

@@ -80,9 +80,9 @@ class _Accumulator:
         self.samples: list[np.ndarray] = []
 
     def forward(self, module: nn.Module, inputs: Any, output: Any) -> None:
-        if not isinstance(output, Tensor) or output.data.dtype.kind != "f":
+        if not isinstance(output, Tensor) or output.array.dtype.kind != "f":
             return
-        values = output.data
+        values = output.array
         flat = values.reshape(-1).astype(np.float64)
         self.count += flat.size
         self.total += float(flat.sum())
@@ -99,7 +99,7 @@ class _Accumulator:
     def backward(self, module: nn.Module, grad_input: Any, grad_output: Any) -> None:
         grad = grad_output[0] if grad_output else None
         if grad is not None:
-            values = grad.data.reshape(-1).astype(np.float64)
+            values = grad.array.reshape(-1).astype(np.float64)
             self.grad_squares += float(np.dot(values, values))
             self.grad_count += values.size
 
@@ -154,23 +154,23 @@ class ParameterWatch:
         self.before: dict[str, np.ndarray] = {}
 
     def before_step(self) -> None:
-        self.before = {name: np.array(p.data, copy=True) for name, p in self.named}
+        self.before = {name: np.array(p.array, copy=True) for name, p in self.named}
 
     def after_step(self) -> None:
         """Record the gradients (still on the parameters after the update) and the update of each."""
         for name, p in self.named:
             if p.grad is not None:
-                self.grads[name].append(_norm(p.grad.data))
+                self.grads[name].append(_norm(p.grad.array))
             if self.optimizer is not None and name in self.before:
                 weight = _norm(self.before[name])
-                self.ratios[name].append(_norm(p.data - self.before[name]) / weight if weight else math.inf)
+                self.ratios[name].append(_norm(p.array - self.before[name]) / weight if weight else math.inf)
 
     def result(self) -> list[ParameterStats]:
         return [
             ParameterStats(
                 name,
                 tuple(p.shape),
-                _norm(p.data),
+                _norm(p.array),
                 float(np.mean(self.grads[name])) if self.grads[name] else None,
                 float(np.mean(self.ratios[name])) if self.ratios[name] else None,
                 p.requires_grad,
@@ -229,9 +229,9 @@ def layer_statistics(
                 watch.after_step()
         finally:
             layers = collector.remove()
-    input_std = float(np.std(np.concatenate([x.data.reshape(-1) for x, _ in data]).astype(np.float64)))
+    input_std = float(np.std(np.concatenate([x.array.reshape(-1) for x, _ in data]).astype(np.float64)))
     report = LayerReport(
         "layer statistics", True, "", layers=layers, parameters=watch.result(), input_std=input_std
     )
-    judge_layers(report, steps=len(data), images=sum(len(y.data) for _, y in data))
+    judge_layers(report, steps=len(data), images=sum(len(y.array) for _, y in data))
     return report
