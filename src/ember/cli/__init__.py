@@ -20,6 +20,7 @@ COMMANDS = {
     "train": "train",
     "doctor": "doctor",
     "search": "search",
+    "tune": "tune",
     "resume": "resume",
     "eval": "evaluate",
     "predict": "predict",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +54,7 @@ def add_parser(commands: Any) -> None:
         conflict_handler="resolve",  # --workers is the search's
     )
     add_config_arguments(parser)
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=SPEC",
-        help="a hyperparameter: lr=log:1e-4:0.1, momentum=uniform:0.8:0.99, batch-size=int:32:256, "
-        "optimizer.name=choice:sgd,adam (repeatable)",
-    )
-    for flag, setting, placeholder, text in SEARCH_FLAGS:
-        parser.add_argument(flag, dest=f"search.{setting}", metavar=placeholder, help=text)
+    add_space_arguments(parser, SEARCH_FLAGS)
     parser.add_argument(
         "--then-train", dest="search.then_train", action="store_const", const=True,
         help="then train the best configuration longer and measure it on the test split",
@@ -98,6 +90,20 @@ def add_parser(commands: Any) -> None:
         "--data-root", dest="worker_data_root", metavar="DIR", help="the data set's folder here"
     )
     parser.set_defaults(run=run)
+
+
+def add_space_arguments(parser: Any, flags: list[tuple[str, str, str, str]]) -> None:
+    """--param and the search options ``flags`` (search and tune)."""
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=SPEC",
+        help="a hyperparameter: lr=log:1e-4:0.1, momentum=uniform:0.8:0.99, batch-size=int:32:256, "
+        "optimizer.name=choice:sgd,adam (repeatable)",
+    )
+    for flag, setting, placeholder, text in flags:
+        parser.add_argument(flag, dest=f"search.{setting}", metavar=placeholder, help=text)
 
 
 def aliases() -> dict[str, str]:
@@ -144,17 +150,23 @@ def search_request(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    def action() -> int:
+    return searching("search", lambda: dispatch(args))
+
+
+def searching(command: str, action: Callable[[], int]) -> int:
+    """``guarded(command, action)``, a stopped trial's signal turned into the command's exit status."""
+
+    def stopping() -> int:
         from ember.train.search.trial import TrialInterrupted
 
         try:
-            return dispatch(args)
+            return action()
         except TrialInterrupted as stop:  # the trial has queued its retry; say how it was stopped
             if stop.signal == signal.SIGTERM:
                 raise Terminated from None
             raise KeyboardInterrupt from None
 
-    return guarded("search", action)
+    return guarded(command, stopping)
 
 
 def dispatch(args: argparse.Namespace) -> int:
