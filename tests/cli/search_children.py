@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from subprocess import Popen
 
-from .children import _read_line, spawn
+from .children import SOURCE, _read_line, spawn
 
 # ember ARGS in a child that, in its trial number PAUSE_TRIAL (counted from 1 in this process) at training
 # step PAUSE_STEP, says STEP and then sends itself SIGTERM or sleeps until it is killed.
@@ -35,6 +37,49 @@ Trainer.fit, Trainer.training_step = fit, training_step
 from ember.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+
+
+# A sitecustomize for the children of ``ember search --workers N`` (started by the command, not the test):
+# each holds its trial at its third step until the file ``go`` appears in EMBER_TEST_HOLD, having written
+# ``held-PID`` there. So the test knows every worker is mid-trial, however busy the machine.
+HOLD_AT_STEP_3 = """
+import os, time
+if os.environ.get("EMBER_TEST_HOLD"):
+    from ember.train.trainer import Trainer
+
+    folder, original = os.environ["EMBER_TEST_HOLD"], Trainer.training_step
+
+    def training_step(self, inputs, targets):
+        if self.step + 1 == 3 and not os.path.exists(os.path.join(folder, "go")):
+            open(os.path.join(folder, f"held-{os.getpid()}"), "w").close()
+            while not os.path.exists(os.path.join(folder, "go")):
+                time.sleep(0.05)
+        return original(self, inputs, targets)
+
+    Trainer.training_step = training_step
+"""
+
+
+def holding(script: str, args: list[str], folder: Path, workers: int) -> Popen[str]:
+    """``script ARGS`` in a child whose worker processes hold their first trial at step 3 (``HOLD_AT_STEP_3``)
+    until ``release(folder)``; returned once ``workers`` of them are held."""
+    hook = folder / "hook"
+    hook.mkdir(parents=True)
+    (hook / "sitecustomize.py").write_text(HOLD_AT_STEP_3)
+    path = os.pathsep.join([str(hook), SOURCE, os.environ.get("PYTHONPATH", "")])
+    child = spawn(script, args, PYTHONPATH=path, EMBER_TEST_HOLD=str(folder))
+    deadline = time.monotonic() + 300  # a bound on a hang, not a measurement
+    while len(list(folder.glob("held-*"))) < workers:
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            out, err = child.communicate()
+            raise AssertionError(f"the workers were not held:\n{out}{err}")
+        time.sleep(0.05)
+    return child
+
+
+def release(folder: Path) -> None:
+    (folder / "go").touch()
 
 
 def search_args(root: Path, output: Path, *extra: str) -> list[str]:

@@ -14,8 +14,7 @@ import pytest
 from ember.cli import main
 
 from ..train.search_helpers import by_slot, stage_trials
-from .children import spawn
-from .search_children import pause, search_args, wait_for
+from .search_children import holding, pause, release, search_args
 
 MAIN = "import sys\nfrom ember.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
@@ -148,9 +147,10 @@ def test_ctrl_c_reaches_every_local_worker_once_and_the_search_resumes(mnist_roo
     exactly once): exit 130; the resumed search ends with every slot of the budget finished once."""
     args = search_args(mnist_root, tmp_path, "--workers", "2")
     args[args.index("--trials") + 1] = "6"
-    child = spawn(MAIN, args)
-    assert wait_for(child, "stage 1 trial") is not None  # the workers are at work
+    hold = tmp_path / "hold"
+    child = holding(MAIN, args, hold, workers=2)  # both workers are mid-trial
     child.send_signal(signal.SIGINT)
+    release(hold)
     out, err = child.communicate(timeout=300)
     assert child.returncode == 130, err
     assert "search stopped: continue it with 'ember search resume" in out
