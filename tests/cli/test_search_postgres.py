@@ -12,7 +12,10 @@ decisions weigh the finished trials of both workers.
 from __future__ import annotations
 
 import json
+import signal
+from collections.abc import Iterator
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
@@ -25,15 +28,40 @@ pytest.importorskip("psycopg2")
 pytest.importorskip("optuna")
 
 MAIN = "import sys\nfrom ember.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+LIMIT = 300  # seconds: the test takes well under a minute; a hang fails instead of stalling CI
 
 
 @pytest.fixture
-def postgres() -> str:
+def postgres() -> Iterator[str]:
     with private_cluster() as url:
         yield url
 
 
-def test_two_workers_share_a_study_and_one_killed_mid_trial_is_retried(postgres, mnist_root, tmp_path):
+@pytest.fixture
+def children() -> Iterator[list[Popen[str]]]:
+    """The test's child processes, killed at its end whatever happened; the test is bounded by an alarm
+    (a blocking read of a hung child is interrupted too)."""
+    started: list[Popen[str]] = []
+
+    def hang(*_: object) -> None:
+        raise AssertionError(f"the PostgreSQL test ran for more than {LIMIT} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(LIMIT)
+    try:
+        yield started
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        for child in started:
+            if child.poll() is None:
+                child.kill()
+            child.communicate()
+
+
+def test_two_workers_share_a_study_and_one_killed_mid_trial_is_retried(
+    postgres, children, mnist_root, tmp_path
+):
     from ember.train.search import study as studies
 
     storage_args = ["--storage", postgres, "--study", "shared"]
@@ -41,18 +69,20 @@ def test_two_workers_share_a_study_and_one_killed_mid_trial_is_retried(postgres,
     args[args.index("--trials") + 1] = "8"
     args[args.index("--pruner") + 1] = "median"
     coordinator = spawn(MAIN, [*args, "--startup-trials", "1", "--set", "checkpoint_every=3"])
+    children.append(coordinator)
     assert wait_for(coordinator, "waiting for workers") is not None
     worker = ["search", "worker", *storage_args]
     first = pause(
         [*worker, "--worker", "1", "--output", str(tmp_path / "one")], trial=2, step=5, action="sleep"
     )
     second = spawn(MAIN, [*worker, "--worker", "2", "--output", str(tmp_path / "two")])
+    children += [first, second]
     first.kill()
     first.communicate(timeout=60)
-    out, err = second.communicate(timeout=600)
+    out, err = second.communicate(timeout=LIMIT)
     assert second.returncode == 0, err
     assert "nothing left to do" in out
-    summary, err = coordinator.communicate(timeout=600)
+    summary, err = coordinator.communicate(timeout=LIMIT)
     assert coordinator.returncode == 0, err
 
     study = studies.find_study(studies.open_storage(postgres), "shared")
