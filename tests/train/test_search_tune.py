@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ember.cli import main
-from ember.train.doctor import DoctorOptions
+from ember.train.doctor import DoctorOptions, DoctorReport, Finding, RangeTest
 from ember.train.search import study as studies
-from ember.train.search.tune import SetupFlagged, tune
+from ember.train.search.tune import SetupFlagged, blocking, tune
 
 from .helpers import write_mnist_subset
 from .search_helpers import optuna, stage_trials, tiny_base, tiny_settings
@@ -63,7 +63,7 @@ def test_tune_checks_then_searches_around_step_3s_rate_then_trains_the_best_long
 
 def test_a_flagged_check_stops_tune_before_any_search(mnist_root, tmp_path):
     base = tiny_base(mnist_root, tmp_path, name="tune", optimizer={"name": "sgd", "lr": 1e-6})
-    with pytest.raises(SetupFlagged, match=r"^steps 1-3 flagged overfit a small sample\b.*: fix the setup"):
+    with pytest.raises(SetupFlagged, match=r"^steps 1-3 flagged overfit a small sample: fix the setup"):
         tune(base, [], tiny_settings(trials=[3, 2]), lambda _: None, doctor_options=QUICK)
     assert sorted(path.name for path in (tmp_path / "tune").iterdir()) == ["doctor", "index.html"]
     assert (
@@ -79,3 +79,13 @@ def test_ember_tune_checks_the_whole_search_before_anything_runs(mnist_root, tmp
     assert main([*argv, "--trials", "4"]) == 2  # coarse then fine: two stages
     assert "search.epochs: give trials and epochs for each of the 2 stages" in capsys.readouterr().err
     assert not (tmp_path / "tune").exists()
+
+
+def test_a_range_test_flagged_for_the_configured_rate_does_not_stop_tune():
+    """Its flag says the configured rate is off; the search replaces that rate by the verified one."""
+    off = RangeTest("learning-rate range test", False, "configured rate too low", suggestion=0.02)
+    none = RangeTest("learning-rate range test", False, "loss not going down at any rate")
+    bad = Finding("overfit a small sample", False, "cannot overfit")
+    report = DoctorReport(config=None, findings=[off, bad])  # type: ignore[arg-type]
+    assert blocking(report) == [bad]
+    assert blocking(DoctorReport(config=None, findings=[none])) == [none]  # type: ignore[arg-type]

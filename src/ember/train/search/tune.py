@@ -14,9 +14,10 @@
                                          configuration trained longer and tested (``--then-train``)
 
 A flagged check stops the recipe before any search (the lectures: fix the setup first), unless the checks
-are skipped. A tune directory holds ``doctor/`` (the checks' report), ``search/`` (an ordinary search
-directory: ``ember search resume TUNE/search`` continues it, final run included) and ``index.html``, the
-page that links them.
+are skipped; a range test flagged only because the configured rate is off does not stop it (the search
+replaces that rate). A tune directory holds ``doctor/`` (the checks' report), ``search/`` (an ordinary
+search directory: ``ember search resume TUNE/search`` continues it, final run included) and ``index.html``,
+the page that links them.
 """
 
 from __future__ import annotations
@@ -76,6 +77,18 @@ def default_space(space: Space, lr: float | None) -> Space:
     return added + list(space)
 
 
+def blocking(report: Any) -> list[Any]:
+    """The flagged findings that stop the recipe: all but a range test that found a rate (its flag is about
+    the configured rate, which the search replaces by step 3's)."""
+    from ember.train.doctor import RangeTest
+
+    return [
+        finding
+        for finding in report.flagged
+        if not (isinstance(finding, RangeTest) and finding.verified_lr is not None)
+    ]
+
+
 def _directory(base_raw: dict[str, Any]) -> Path:
     """A new (or empty) tune directory: OUTPUT/NAME, by default OUTPUT/tune-DATASET-MODEL-TIME."""
     base = resolve_config(base_raw)
@@ -119,9 +132,10 @@ def tune(
         report = doctor(
             config, TUNE_CHECKS, directory / "doctor", echo, doctor_options, build(config, can_download=True)
         )
-        if not report.ok:
+        stopping = blocking(report)
+        if stopping:
             page = write_page(directory, report, None)
-            flagged = ", ".join(finding.check for finding in report.flagged)
+            flagged = ", ".join(finding.check for finding in stopping)
             raise SetupFlagged(
                 f"steps 1-3 flagged {flagged}: fix the setup before searching (see {report.page or page}), "
                 "or pass --skip-checks"
