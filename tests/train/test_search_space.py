@@ -187,3 +187,20 @@ def test_stages_have_the_strategys_defaults_and_refuse_what_does_not_fit():
 def test_the_next_stage_is_drawn_around_a_quarter_of_the_trials_and_at_least_two():
     assert [top_k(SearchSettings(), n) for n in (1, 2, 5, 16, 17)] == [1, 2, 2, 4, 5]
     assert top_k(SearchSettings(top_k=3), 10) == 3
+
+
+def test_the_plots_of_a_search_with_no_finished_trial_draw_without_warnings(tmp_path):
+    """A search stopped in its first trial (Ctrl-C) still writes its page: no empty legend warnings."""
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from ember.train.search import plots
+
+    space = [Param("optimizer.lr", "log", 1e-3, 0.5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.plot_objective([], space, tmp_path / "objective.png", {1: space})
+        plots.plot_history([], tmp_path / "history.png")
+        plots.plot_parallel([], space, tmp_path / "parallel.png")
+        plots.plot_top_curves([], tmp_path / "curves.png")
+    assert all((tmp_path / f"{name}.png").stat().st_size > 0 for name in ("objective", "history", "curves"))

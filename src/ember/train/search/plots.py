@@ -129,7 +129,7 @@ def plot_objective(
         axes.set_xlabel(param.name, fontsize=10)
         axes.set_ylabel("best val accuracy (%)", fontsize=10)
         axes.grid(True, alpha=0.3)
-        if k == 0:
+        if k == 0 and axes.get_legend_handles_labels()[0]:  # none before a trial has finished
             axes.legend(fontsize=8, loc="lower left")
     figure.suptitle("Validation accuracy against each hyperparameter (hollow: pruned)", fontsize=14)
     save_png(figure, path)
