@@ -17,6 +17,9 @@ from ..train.search_helpers import by_slot, stage_trials
 from .search_children import holding, pause, release, search_args
 
 MAIN = "import sys\nfrom ember.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+# ember in a child that takes Ctrl-C as from a terminal: a process started in the background (pytest-xdist's
+# workers, `cmd &` in a script) ignores SIGINT, and its children inherit that; Python then leaves it ignored.
+MAIN_WITH_CTRL_C = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n" + MAIN
 
 pytest.importorskip("optuna")
 
@@ -148,7 +151,7 @@ def test_ctrl_c_reaches_every_local_worker_once_and_the_search_resumes(mnist_roo
     args = search_args(mnist_root, tmp_path, "--workers", "2")
     args[args.index("--trials") + 1] = "6"
     hold = tmp_path / "hold"
-    child = holding(MAIN, args, hold, workers=2)  # both workers are mid-trial
+    child = holding(MAIN_WITH_CTRL_C, args, hold, workers=2)  # both workers are mid-trial
     child.send_signal(signal.SIGINT)
     release(hold)
     out, err = child.communicate(timeout=300)
