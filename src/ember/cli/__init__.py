@@ -19,6 +19,8 @@ COMMANDS = {
     "demo": "demo",
     "train": "train",
     "doctor": "doctor",
+    "search": "search",
+    "tune": "tune",
     "resume": "resume",
     "eval": "evaluate",
     "predict": "predict",

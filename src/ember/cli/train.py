@@ -177,8 +177,8 @@ def add_parser(commands: Any) -> None:
 
 
 def add_config_arguments(parser: Parser) -> None:
-    """--config, a flag per field of the table, --nesterov, --download and --set (train and doctor), and
-    the other names of those settings for 'did you mean'."""
+    """--config, a flag per field of the table, --nesterov, --download and --set (train, doctor, search,
+    tune), and the other names of those settings for 'did you mean'."""
     parser.aliases = suggestions
     parser.add_argument("--config", metavar="FILE", help="a YAML, TOML or JSON file of settings")
     for flag, path, placeholder, text in FLAGS:

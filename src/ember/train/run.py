@@ -33,7 +33,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ import ember
 from ember.atomic import WriteError, atomic_write
 from ember.train import distributed, memory, recipes, resuming, rundir
 from ember.train.callbacks import DivergenceGuard, EarlyStopping, MetricLogger, ModelCheckpoint, ProgressBar
+from ember.train.callbacks.base import Callback
 from ember.train.callbacks.checkpoint import BEST, LAST
 from ember.train.callbacks.progress import duration
 from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, require_safetensors
@@ -144,8 +145,11 @@ def execute(
     progress: ProgressBar | None = None,
     note: str | None = None,
     resume_note: str | None = None,
+    extra_callbacks: Sequence[Callback] = (),
 ) -> RunResult:
-    """Train (from scratch, or from ``resume_state``) in ``directory`` and finish (test, summary, report)."""
+    """Train (from scratch, or from ``resume_state``) in ``directory`` and finish (test, summary, report).
+
+    ``extra_callbacks`` join the standard ones (a search trial's pruning callback, for one)."""
     started = time.perf_counter()
     data = pieces.data
     checkpoints = ModelCheckpoint(
@@ -166,6 +170,7 @@ def execute(
         echo = _silent
     if config.early_stopping:
         callbacks.append(EarlyStopping("val_accuracy", patience=config.early_stopping))
+    callbacks.extend(extra_callbacks)
     trainer = Trainer(
         pieces.model,
         pieces.optimizer,
