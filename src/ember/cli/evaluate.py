@@ -3,6 +3,9 @@
 The checkpoint carries its run's configuration, so the model, the data set and the input pipeline are
 rebuilt exactly as in training (the validation split is the same held-out images). Prints the loss, top-1
 and top-5 accuracy, the accuracy of each class and the confusion matrix (``--json`` for a machine).
+
+Several checkpoints are measured as an ensemble (``ember.train.ensemble``): each member's accuracy, then the
+ensemble's (the average of their predicted distributions, or ``--combine geometric`` / ``logits``).
 """
 
 from __future__ import annotations
@@ -14,15 +17,24 @@ from typing import Any
 from ember.cli.common import OK, guarded
 from ember.cli.parser import whole_number
 
+COMBINE = ("mean", "geometric", "logits")  # ember.train.ensemble.COMBINE, without importing the train layer
+
 SPLITS = ("test", "val", "train")
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("eval", help="measure a checkpoint on a data split")
+    parser = commands.add_parser("eval", help="measure a checkpoint (or an ensemble of them) on a data split")
     parser.add_argument(
         "checkpoint",
         metavar="CHECKPOINT",
-        help="a .safetensors checkpoint or a run directory",
+        nargs="+",
+        help="a .safetensors checkpoint or a run directory; several: their ensemble",
+    )
+    parser.add_argument(
+        "--combine",
+        choices=COMBINE,
+        default="mean",
+        help="how an ensemble averages: mean of probabilities (default), geometric mean, or mean logits",
     )
     parser.add_argument("--split", choices=SPLITS, default="test", help="which split (default test)")
     parser.add_argument("--data-root", metavar="DIR", help="folder holding the data set's files")
@@ -52,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         from ember.train.run import load_trained
         from ember.train.trainer import evaluate
 
-        config, model, metadata, path = load_trained(args.checkpoint)
+        if len(args.checkpoint) > 1:
+            return evaluate_ensemble(args)
+        config, model, metadata, path = load_trained(args.checkpoint[0])
         if args.data_root:
             config.data_root = args.data_root
         data = recipes.load_data(config)
@@ -92,3 +106,51 @@ def run(args: argparse.Namespace) -> int:
         return OK
 
     return guarded("eval", action)
+
+
+def evaluate_ensemble(args: argparse.Namespace) -> int:
+    """Each member's loss and accuracy on the split, then the ensemble's."""
+    from ember.data import DataLoader
+    from ember.train import recipes
+    from ember.train.config import ConfigError
+    from ember.train.ensemble import load_ensemble
+    from ember.train.memory import check_inference
+    from ember.train.trainer import evaluate
+
+    config, ensemble, metadata, paths = load_ensemble(args.checkpoint, args.combine)
+    if args.data_root:
+        config.data_root = args.data_root
+    data = recipes.load_data(config)
+    dataset = {"test": data.test, "val": data.val, "train": data.train_eval}[args.split]
+    if dataset is None:
+        raise ConfigError([("--split", "the first run has no validation split (val_size was 0)")])
+    size = tuple(int(side) for side in metadata["input_size"])
+    check_inference(ensemble, size, min(args.batch_size, len(dataset)), "the ensemble")
+    loader = DataLoader(dataset, batch_size=args.batch_size)
+    loss = recipes.build_loss(config)
+    members = [evaluate(member, loader, loss, len(data.classes)) for member in ensemble.members]
+    result = evaluate(ensemble, loader, loss, len(data.classes))
+    rows = [
+        {"checkpoint": str(path), "loss": m.loss, "accuracy": m.accuracy, "top5": m.top5}
+        for path, m in zip(paths, members, strict=True)
+    ]
+    report = {
+        "split": args.split,
+        "count": result.count,
+        "combine": args.combine,
+        "members": rows,
+        "ensemble": {"loss": result.loss, "accuracy": result.accuracy, "top5": result.top5},
+        "mean_member_accuracy": sum(m.accuracy for m in members) / len(members),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return OK
+    print(f"{args.split} split: {result.count} images, {len(paths)} models ({config.dataset})")
+    for row in rows:
+        print(f"  {row['checkpoint']}: loss {row['loss']:.4f}  top-1 {100 * row['accuracy']:.2f}%")
+    gain = result.accuracy - report["mean_member_accuracy"]
+    print(
+        f"ensemble ({args.combine}): loss {result.loss:.4f}  top-1 {100 * result.accuracy:.2f}%  "
+        f"top-5 {100 * result.top5:.2f}% ({100 * gain:+.2f} points over the members' mean)"
+    )
+    return OK
