@@ -134,13 +134,14 @@ def evaluate_ensemble(args: argparse.Namespace) -> int:
         {"checkpoint": str(path), "loss": m.loss, "accuracy": m.accuracy, "top5": m.top5}
         for path, m in zip(paths, members, strict=True)
     ]
+    mean_accuracy = sum(m.accuracy for m in members) / len(members)
     report = {
         "split": args.split,
         "count": result.count,
         "combine": args.combine,
         "members": rows,
         "ensemble": {"loss": result.loss, "accuracy": result.accuracy, "top5": result.top5},
-        "mean_member_accuracy": sum(m.accuracy for m in members) / len(members),
+        "mean_member_accuracy": mean_accuracy,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -148,7 +149,7 @@ def evaluate_ensemble(args: argparse.Namespace) -> int:
     print(f"{args.split} split: {result.count} images, {len(paths)} models ({config.dataset})")
     for row in rows:
         print(f"  {row['checkpoint']}: loss {row['loss']:.4f}  top-1 {100 * row['accuracy']:.2f}%")
-    gain = result.accuracy - report["mean_member_accuracy"]
+    gain = result.accuracy - mean_accuracy
     print(
         f"ensemble ({args.combine}): loss {result.loss:.4f}  top-1 {100 * result.accuracy:.2f}%  "
         f"top-5 {100 * result.top5:.2f}% ({100 * gain:+.2f} points over the members' mean)"

@@ -37,7 +37,7 @@ FLAGS: list[tuple[str, str, str, str]] = [
         "schedule.name",
         "NAME",
         "learning-rate schedule: cosine (default), onecycle, linear, step, "
-        "multistep, exponential, plateau, inverse-time, inverse-sqrt, constant",
+        "multistep, exponential, plateau, inverse-time, inverse-sqrt, constant, sgdr (warm restarts)",
     ),
     ("--schedule-interval", "schedule.interval", "step|epoch", "step the schedule per step or per epoch"),
     ("--warmup-epochs", "schedule.warmup_epochs", "N", "linear warm-up from lr/10 over these first epochs"),
@@ -64,6 +64,21 @@ FLAGS: list[tuple[str, str, str, str]] = [
     ("--output", "output", "DIR", "folder for run directories (default runs)"),
     ("--name", "name", "NAME", "run directory name (default dataset-model-date-time)"),
     ("--checkpoint-every", "checkpoint_every", "STEPS", "also save a resumable checkpoint every STEPS steps"),
+    (
+        "--snapshots",
+        "snapshots",
+        "N",
+        "save the model at each learning-rate cycle's end (with --schedule sgdr) and measure the ensemble "
+        "of the last N",
+    ),
+    (
+        "--init-from",
+        "finetune.init_from",
+        "CHECKPOINT",
+        "fine-tune: start from this checkpoint or run directory (or safetensors weights), with a new head",
+    ),
+    ("--strategy", "finetune.strategy", "NAME", "fine-tune: linear (head only), top (a few layers), all"),
+    ("--backbone-lr", "finetune.backbone_lr", "X", "fine-tune: the pretrained layers' lr / the head's (0.1)"),
 ]
 # Names users know settings by from other tools, for 'did you mean' (the flags' own near-misses, such as
 # --optimiser, are found by similarity).
@@ -94,6 +109,10 @@ ALIASES = {
     "no-augment": "--augment none",
     "dropout": "--set model_options.dropout=P",
     "resume": "the command 'ember resume RUN'",
+    "pretrained": "--init-from",
+    "weights": "--init-from",
+    "freeze": "--strategy linear",
+    "snapshot-ensemble": "--snapshots",
 }
 
 
@@ -220,12 +239,15 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def configuration(args: argparse.Namespace, base: str | None = None) -> Any:
-    """The configuration of --config FILE (or ``base``, a file, if there is no --config), flags over it."""
+def configuration(
+    args: argparse.Namespace, base: str | None = None, defaults: dict[str, Any] | None = None
+) -> Any:
+    """The configuration of --config FILE (or ``base``, a file, if there is no --config), flags over it;
+    ``defaults`` under both."""
     from ember.train.config import load_config_file, merge, resolve_config
 
     source = args.config or base
-    raw: dict[str, Any] = load_config_file(source) if source else {}
+    raw: dict[str, Any] = merge(defaults or {}, load_config_file(source) if source else {})
     return resolve_config(merge(raw, overrides(args)), source)
 
 

@@ -225,6 +225,45 @@ def build_model(
         raise ConfigError([("model_options", f"{config.model} does not accept them: {error}")]) from None
 
 
+def load_pretrained(config: TrainConfig, model: Any) -> str:
+    """Load ``finetune.init_from`` into ``model`` but for its head (new classes: freshly initialized).
+
+    The file is an Ember checkpoint or run directory, or a safetensors file of weights (a torchvision
+    model converted by ``scripts/torch_to_safetensors.py``). Returns a line describing what was loaded.
+    """
+    from pathlib import Path
+
+    from ember.models.convert import load_safetensors
+    from ember.train.checkpoint import CheckpointError, load_checkpoint
+    from ember.train.run import checkpoint_path
+    from ember.train.transfer import head_name
+
+    path = checkpoint_path(str(config.finetune.init_from))
+    try:
+        state = load_checkpoint(path)["model"]
+        arrays = {key: value.array if hasattr(value, "array") else value for key, value in state.items()}
+    except (CheckpointError, KeyError):  # not an Ember checkpoint: plain weights
+        if not Path(path).is_file():
+            raise
+        arrays = load_safetensors(path)
+    head = head_name(model)
+    own = model.state_dict()
+    kept = {k: v for k, v in arrays.items() if not (k == head or k.startswith(head + "."))}
+    missing = sorted(k for k in own if k not in kept and not k.startswith(head + "."))
+    unexpected = sorted(k for k in kept if k not in own)
+    wrong = sorted(k for k in kept if k in own and tuple(own[k].shape) != tuple(kept[k].shape))
+    if missing or unexpected or wrong:
+        problems = [f"{label}: {', '.join(names[:4])}{', ...' if len(names) > 4 else ''}"
+                    for label, names in (("missing", missing), ("unexpected", unexpected),
+                                         ("other shapes", wrong)) if names]  # fmt: skip
+        raise CheckpointError(
+            f"{path}: its weights do not fit {config.model} ({'; '.join(problems)}): fine-tune the model "
+            "the checkpoint was trained as (--model, --set model_options...)"
+        )
+    model.load_state_dict({**{k: v for k, v in own.items() if k.startswith(head + ".")}, **kept})
+    return f"fine-tuning from {path}: {len(kept)} tensors loaded, a new {head}"
+
+
 def build_loss(config: TrainConfig) -> Any:
     from ember.nn import CrossEntropyLoss
 
@@ -243,8 +282,17 @@ def build_optimizer(config: TrainConfig, model: Any) -> Any:
         options["betas"] = tuple(settings.betas)
     options.update(settings.options)
     cls = getattr(ember.optim, OPTIMIZERS[settings.name])
+    params = model.parameters()
+    if config.finetune.init_from:  # freeze by strategy; the head at lr, the pretrained layers lower
+        from ember.train import transfer
+
+        tune = config.finetune
+        params = transfer.prepare_finetuning(
+            model, tune.strategy, float(settings.lr or 0.0), tune.backbone_lr, None, tune.layers,
+            tune.freeze_batchnorm,
+        )  # fmt: skip
     try:
-        return cls(model.parameters(), **options)
+        return cls(params, **options)
     except (TypeError, ValueError) as error:
         raise ConfigError([("optimizer", str(error))]) from None
 
@@ -285,6 +333,10 @@ def build_scheduler(config: TrainConfig, optimizer: Any, steps_per_epoch: int) -
             main = S.ExponentialLR(optimizer, **{"gamma": 0.1 ** (1 / max(total, 1)), **options})
         elif name == "plateau":
             return S.ReduceLROnPlateau(optimizer, **{"factor": 0.1, "patience": 2, **options})
+        elif name == "sgdr":  # Loshchilov & Hutter; Huang et al.'s snapshot ensembles take one per cycle
+            cycles = int(options.pop("cycles", 4))
+            period = max((total - warmup) // max(cycles, 1), 1)
+            main = S.CosineAnnealingWarmRestarts(optimizer, **{"T_0": period, **options})
         elif name == "inverse-time":
             main = S.InverseTimeLR(optimizer, **{"decay_rate": 1.0 / max(unit, 1), **options})
         else:  # inverse-sqrt

@@ -15,6 +15,7 @@ A run directory::
     metrics.csv .jsonl   per epoch: training and validation loss and accuracy, learning rate, time
     steps.csv            per step: loss, batch accuracy, learning rate, images per second
     checkpoints/         last.safetensors (to resume), best.safetensors (the model to keep)
+    snapshots/           --snapshots N: the model at each learning-rate cycle's end (a snapshot ensemble)
     summary.json         the test split's loss, top-1, top-5, per-class accuracy, confusion matrix
     report/              index.html and the PNG plots
     resumes.jsonl        one line per ember resume: when, from where, the settings changed
@@ -41,7 +42,14 @@ from typing import Any
 import ember
 from ember.atomic import WriteError, atomic_write
 from ember.train import memory, recipes, resuming, rundir
-from ember.train.callbacks import DivergenceGuard, EarlyStopping, MetricLogger, ModelCheckpoint, ProgressBar
+from ember.train.callbacks import (
+    DivergenceGuard,
+    EarlyStopping,
+    MetricLogger,
+    ModelCheckpoint,
+    ProgressBar,
+    SnapshotEnsemble,
+)
 from ember.train.callbacks.checkpoint import BEST, LAST
 from ember.train.callbacks.progress import duration
 from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, require_safetensors
@@ -51,6 +59,7 @@ from ember.train.rundir import CONFIG_FILE, RunDirectoryError
 from ember.train.trainer import Trainer
 
 SUMMARY_FILE = "summary.json"
+SNAPSHOTS = "snapshots"  # snapshot-NN.safetensors at each learning-rate cycle's end (config.snapshots)
 LR_FIND_FILE = "lr_find.json"  # the range test that chose the rate (ember train --lr auto)
 
 
@@ -114,6 +123,8 @@ def build(config: TrainConfig, can_download: bool = False) -> RunPieces:
     if config.early_stopping and val_loader is None:
         raise ConfigError([("early_stopping", "needs a validation split (val_size > 0)")])
     model = recipes.build_model(config, len(data.classes), data.info.channels, data.input_size[1])
+    if config.finetune.init_from:
+        recipes.load_pretrained(config, model)
     memory.check_training(config, model)  # refuse what this machine cannot hold, before the directory
     optimizer = recipes.build_optimizer(config, model)
     scheduler = recipes.build_scheduler(config, optimizer, len(train_loader))
@@ -148,6 +159,10 @@ def execute(
         callbacks.append(Monitor(directory, echo=progress.write))
     if config.early_stopping:
         callbacks.append(EarlyStopping("val_accuracy", patience=config.early_stopping))
+    snapshots = None
+    if config.snapshots:
+        snapshots = SnapshotEnsemble(directory / SNAPSHOTS, metadata=checkpoint_metadata(config, data))
+        callbacks.append(snapshots)
     trainer = Trainer(
         pieces.model,
         pieces.optimizer,
@@ -191,7 +206,7 @@ def execute(
     if trainer.interrupted:
         echo(f"continue with 'ember resume {directory}'")
         return result
-    return finish(result, trainer, data, pieces.test_loader, checkpoints, echo, started)
+    return finish(result, trainer, data, pieces.test_loader, checkpoints, echo, started, snapshots)
 
 
 def describe_optimization(config: TrainConfig) -> str:
@@ -207,6 +222,12 @@ def describe_optimization(config: TrainConfig) -> str:
     penalty = config.regularization
     extra = [f"L1 {penalty.l1:g}" if penalty.l1 else "", f"L2 {penalty.l2:g}" if penalty.l2 else ""]
     extra = [item for item in extra if item]
+    tune = config.finetune
+    if tune.init_from:
+        schedule += (
+            f"; fine-tuning ({tune.strategy}) from {tune.init_from}, pretrained layers at "
+            f"{tune.backbone_lr:g} x lr"
+        )
     return (
         ", ".join(parts)
         + f"; {schedule}; batch {config.batch_size}, {config.epochs} epochs"
@@ -222,8 +243,10 @@ def finish(
     checkpoints: ModelCheckpoint,
     echo: Callable[[str], None],
     started: float,
+    snapshots: SnapshotEnsemble | None = None,
 ) -> RunResult:
-    """Measure the best model on the test split, write summary.json and the report."""
+    """Measure the best model on the test split (and the snapshot ensemble), write summary.json and the
+    report."""
     chosen = checkpoints.best_path if checkpoints.best_path.exists() else checkpoints.last_path
     if chosen.exists():
         trainer.model.load_state_dict(load_checkpoint(chosen)["model"])
@@ -239,6 +262,8 @@ def finish(
         "stop_reason": result.stop_reason,
         "seconds": round(result.seconds, 1),
     }
+    if snapshots is not None and snapshots.paths:
+        summary["snapshot_ensemble"] = measure_snapshots(result.config, data, test_loader, snapshots, echo)
     write_summary(result.directory, summary, test, data.classes)
     which = f"best epoch {result.best_epoch}" if result.best_epoch else f"epoch {trainer.epoch}"
     echo(
@@ -256,6 +281,41 @@ def finish(
         except ImportError as error:
             echo(f"no report ({error}): pip install 'ember[train]' for matplotlib")
     return result
+
+
+def measure_snapshots(
+    config: TrainConfig,
+    data: recipes.RunData,
+    test_loader: Any,
+    snapshots: SnapshotEnsemble,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
+    """The test accuracy of each snapshot and of the ensemble of the last ``config.snapshots`` of them."""
+    from ember.train.checkpoint import load_weights
+    from ember.train.ensemble import Ensemble
+    from ember.train.trainer import evaluate
+
+    loss, classes = recipes.build_loss(config), len(data.classes)
+    models = []
+    for path in snapshots.paths[-config.snapshots :]:
+        model = recipes.build_model(config, classes, data.info.channels, data.input_size[1])
+        load_weights(path, model)
+        models.append(model)
+    each = [evaluate(model, test_loader, loss, classes).accuracy for model in models]
+    ensemble = evaluate(Ensemble(models), test_loader, loss, classes)
+    echo(
+        f"snapshot ensemble of the last {len(models)} of {snapshots.count} snapshots: test accuracy "
+        f"{100 * ensemble.accuracy:.2f}% (loss {ensemble.loss:.4f}; the snapshots alone: "
+        + ", ".join(f"{100 * value:.2f}%" for value in each)
+        + ")"
+    )
+    return {
+        "snapshots": [path.relative_to(snapshots.directory.parent).as_posix() for path in snapshots.paths],
+        "members": len(models),
+        "member_accuracy": each,
+        "accuracy": ensemble.accuracy,
+        "loss": ensemble.loss,
+    }
 
 
 def write_summary(
