@@ -130,7 +130,7 @@ def evaluate_ensemble(args: argparse.Namespace) -> int:
     loss = recipes.build_loss(config)
     members = [evaluate(member, loader, loss, len(data.classes)) for member in ensemble.members]
     result = evaluate(ensemble, loader, loss, len(data.classes))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"checkpoint": str(path), "loss": m.loss, "accuracy": m.accuracy, "top5": m.top5}
         for path, m in zip(paths, members, strict=True)
     ]
