@@ -60,3 +60,16 @@ def test_finetune_from_a_model_that_does_not_fit_is_one_clear_line(
     err = capsys.readouterr().err
     assert err.startswith("ember finetune: ") and "do not fit mlp (other shapes: 1.bias, 1.weight)" in err
     assert err.count("\n") == 1 and not (tmp_path / "other").exists()
+
+
+def test_train_ensemble_trains_k_seeds_and_reports_members_and_ensemble(mnist_root, tmp_path, capsys):
+    assert main(train_args(mnist_root, tmp_path, "--ensemble", "2", "--no-report", name="ens")) == 0
+    out = capsys.readouterr().out
+    assert {p.name for p in tmp_path.iterdir()} == {"ens-seed0", "ens-seed1", "ens-ensemble.json"}
+    report = json.loads((tmp_path / "ens-ensemble.json").read_text())
+    members = [
+        json.loads((tmp_path / n / "summary.json").read_text())["test"]["accuracy"]
+        for n in ("ens-seed0", "ens-seed1")
+    ]
+    assert [m["accuracy"] for m in report["members"]] == members and members[0] != members[1]
+    assert "test split: 300 images, 2 models (mnist)" in out and "ensemble (mean): loss" in out

@@ -110,48 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
 def evaluate_ensemble(args: argparse.Namespace) -> int:
     """Each member's loss and accuracy on the split, then the ensemble's."""
-    from ember.data import DataLoader
-    from ember.train import recipes
-    from ember.train.config import ConfigError
-    from ember.train.ensemble import load_ensemble
-    from ember.train.memory import check_inference
-    from ember.train.trainer import evaluate
+    from ember.train.ensemble import describe, measure_ensemble
 
-    config, ensemble, metadata, paths = load_ensemble(args.checkpoint, args.combine)
-    if args.data_root:
-        config.data_root = args.data_root
-    data = recipes.load_data(config)
-    dataset = {"test": data.test, "val": data.val, "train": data.train_eval}[args.split]
-    if dataset is None:
-        raise ConfigError([("--split", "the first run has no validation split (val_size was 0)")])
-    size = tuple(int(side) for side in metadata["input_size"])
-    check_inference(ensemble, size, min(args.batch_size, len(dataset)), "the ensemble")
-    loader = DataLoader(dataset, batch_size=args.batch_size)
-    loss = recipes.build_loss(config)
-    members = [evaluate(member, loader, loss, len(data.classes)) for member in ensemble.members]
-    result = evaluate(ensemble, loader, loss, len(data.classes))
-    rows: list[dict[str, Any]] = [
-        {"checkpoint": str(path), "loss": m.loss, "accuracy": m.accuracy, "top5": m.top5}
-        for path, m in zip(paths, members, strict=True)
-    ]
-    mean_accuracy = sum(m.accuracy for m in members) / len(members)
-    report = {
-        "split": args.split,
-        "count": result.count,
-        "combine": args.combine,
-        "members": rows,
-        "ensemble": {"loss": result.loss, "accuracy": result.accuracy, "top5": result.top5},
-        "mean_member_accuracy": mean_accuracy,
-    }
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return OK
-    print(f"{args.split} split: {result.count} images, {len(paths)} models ({config.dataset})")
-    for row in rows:
-        print(f"  {row['checkpoint']}: loss {row['loss']:.4f}  top-1 {100 * row['accuracy']:.2f}%")
-    gain = result.accuracy - mean_accuracy
-    print(
-        f"ensemble ({args.combine}): loss {result.loss:.4f}  top-1 {100 * result.accuracy:.2f}%  "
-        f"top-5 {100 * result.top5:.2f}% ({100 * gain:+.2f} points over the members' mean)"
-    )
+    report = measure_ensemble(args.checkpoint, args.split, args.combine, args.batch_size, args.data_root)
+    print(json.dumps(report, indent=2) if args.json else describe(report))
     return OK

@@ -13,7 +13,7 @@ import argparse
 from typing import Any
 
 from ember.cli.common import guarded, run_status
-from ember.cli.parser import Parser
+from ember.cli.parser import Parser, whole_number
 
 # flag, field path, placeholder, help; flags take strings that the configuration checks (so errors name
 # the field)
@@ -153,6 +153,12 @@ def add_parser(commands: Any) -> None:
         "--no-report", dest="report", action="store_const", const=False, help="skip the HTML/PNG report"
     )
     parser.add_argument(
+        "--ensemble",
+        type=whole_number(1),
+        metavar="K",
+        help="train K models with seeds seed, seed+1, ... (runs NAME-seedS) and measure their ensemble",
+    )
+    parser.add_argument(
         "--monitor",
         dest="monitor",
         action="store_const",
@@ -271,6 +277,38 @@ def run(args: argparse.Namespace) -> int:
 
         config = configuration(args)
         check_workers(config)
+        if getattr(args, "ensemble", None):
+            return train_ensemble(config, args.ensemble)
         return run_status(runs.start(config))  # which refuses a run this machine cannot hold
 
     return guarded("train", action)
+
+
+def train_ensemble(config: Any, members: int) -> int:
+    """K runs of ``config`` with seeds seed .. seed+K-1, then each one's test accuracy and the ensemble's
+    (written to NAME-ensemble.json beside the runs)."""
+    import copy
+    import json
+    import time
+    from pathlib import Path
+
+    from ember.atomic import atomic_write
+    from ember.train import run as runs
+    from ember.train.ensemble import describe, measure_ensemble
+
+    base = config.name or f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    directories = []
+    for index in range(members):
+        member = copy.deepcopy(config)
+        member.seed, member.name = config.seed + index, f"{base}-seed{config.seed + index}"
+        print(f"ensemble member {index + 1} of {members} (seed {member.seed})", flush=True)
+        result = runs.start(member)
+        if not result.finished:
+            return run_status(result)
+        directories.append(result.directory)
+    report = measure_ensemble(directories)
+    path = Path(config.output) / f"{base}-ensemble.json"
+    atomic_write(path, json.dumps(report, indent=2) + "\n")
+    print(describe(report))
+    print(f"ensemble report: {path}")
+    return 0

@@ -109,3 +109,62 @@ def load_ensemble(
     ensemble = Ensemble([model for _, model, _, _ in loaded], combine=combine)
     ensemble.eval()
     return config, ensemble, metadata, [path for _, _, _, path in loaded]
+
+
+def measure_ensemble(
+    paths: Sequence[str | os.PathLike[str]],
+    split: str = "test",
+    combine: str = "mean",
+    batch_size: int = 500,
+    data_root: str | None = None,
+) -> dict[str, Any]:
+    """Each checkpoint's loss and accuracy on ``split`` of its data set, then their ensemble's (a report)."""
+    from ember.data import DataLoader
+    from ember.train import recipes
+    from ember.train.config import ConfigError
+    from ember.train.memory import check_inference
+    from ember.train.trainer import evaluate
+
+    config, ensemble, metadata, found = load_ensemble(paths, combine)
+    if data_root:
+        config.data_root = data_root
+    data = recipes.load_data(config)
+    dataset = {"test": data.test, "val": data.val, "train": data.train_eval}[split]
+    if dataset is None:
+        raise ConfigError([("--split", "the first run has no validation split (val_size was 0)")])
+    size = tuple(int(side) for side in metadata["input_size"])
+    check_inference(ensemble, size, min(batch_size, len(dataset)), "the ensemble")
+    loader = DataLoader(dataset, batch_size=batch_size)
+    loss, classes = recipes.build_loss(config), len(data.classes)
+    members = [evaluate(member, loader, loss, classes) for member in ensemble.members]
+    result = evaluate(ensemble, loader, loss, classes)
+    return {
+        "dataset": config.dataset,
+        "split": split,
+        "count": result.count,
+        "combine": combine,
+        "members": [
+            {"checkpoint": str(path), "loss": m.loss, "accuracy": m.accuracy, "top5": m.top5}
+            for path, m in zip(found, members, strict=True)
+        ],
+        "ensemble": {"loss": result.loss, "accuracy": result.accuracy, "top5": result.top5},
+        "mean_member_accuracy": sum(m.accuracy for m in members) / len(members),
+    }
+
+
+def describe(report: dict[str, Any]) -> str:
+    """``measure_ensemble``'s report as lines of text."""
+    ensemble = report["ensemble"]
+    gain = ensemble["accuracy"] - report["mean_member_accuracy"]
+    lines = [f"{report['split']} split: {report['count']} images, {len(report['members'])} models "
+             f"({report['dataset']})"]  # fmt: skip
+    lines += [
+        f"  {row['checkpoint']}: loss {row['loss']:.4f}  top-1 {100 * row['accuracy']:.2f}%"
+        for row in report["members"]
+    ]
+    lines.append(
+        f"ensemble ({report['combine']}): loss {ensemble['loss']:.4f}  "
+        f"top-1 {100 * ensemble['accuracy']:.2f}%  top-5 {100 * ensemble['top5']:.2f}% "
+        f"({100 * gain:+.2f} points over the members' mean)"
+    )
+    return "\n".join(lines)
