@@ -133,3 +133,21 @@ def test_parameter_groups_train_at_their_own_rates_as_in_pytorch() -> None:
     assert [g["lr"] for g in mine.param_groups] == pytest.approx([0.1, 0.01])
     assert names[id(groups[0]["params"][0])] == "4.weight"  # the head, at the full rate
     assert {names[id(p)] for p in groups[1]["params"]} == {"2.weight", "2.bias"}
+
+
+def test_pretrained_weights_from_a_plain_safetensors_file_load_but_for_the_head(tmp_path) -> None:
+    from ember.models.convert import save_safetensors
+    from ember.train import recipes
+    from ember.train.config import resolve_config
+
+    source = registry.create("small_cnn", num_classes=10, width=4, hidden=16)  # as torchvision's would be
+    save_safetensors(source, tmp_path / "weights.safetensors")
+    config = resolve_config({"model": "small_cnn", "model_options": {"width": 4, "hidden": 16},
+                             "finetune": {"init_from": str(tmp_path / "weights.safetensors")}})  # fmt: skip
+    model = recipes.build_model(config, 5, 1, 28)
+    head = model.classifier[5].weight.array.copy()
+    assert "a new classifier.5" in recipes.load_pretrained(config, model)
+    for name, value in source.state_dict().items():
+        if not name.startswith("classifier.5."):
+            assert np.array_equal(value.array, model.state_dict()[name].array), name
+    assert np.array_equal(head, model.classifier[5].weight.array) and head.shape == (5, 16)
