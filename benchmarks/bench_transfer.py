@@ -25,7 +25,7 @@ from ember.train.trainer import evaluate
 
 RESULTS = Path(__file__).parent / "results"
 ROOTS = {"mnist": "/work/shared/data/mnist", "fashion-mnist": "/usr/share/datasets/fashion-mnist"}
-STRATEGIES = ("scratch", "linear", "top", "all")
+STRATEGIES = ("scratch", "linear", "top", "all")  # and all-lr1: every layer at the head's rate
 
 
 def setup(args: argparse.Namespace, dataset: str, subset: int, batch: int) -> tuple[Any, Any, Any, Any]:
@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--pretrain-epochs", type=int, default=3)
     parser.add_argument("--steps", type=int, default=150, help="fine-tuning steps per run (batch 64)")
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
+    parser.add_argument("--output", default="transfer", help="results/NAME.json (and docs/images/NAME.png)")
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--hidden", type=int, default=64)
     args = parser.parse_args()
@@ -82,14 +84,17 @@ def main() -> None:
         print(f"pretrained on {source}: {100 * source_accuracy:.2f}% in {seconds:.0f} s", flush=True)
         for size in args.sizes:
             config, _, loader, test_loader = setup(args, target, size, min(64, size))
-            for strategy in STRATEGIES:
+            for strategy in args.strategies:
                 ember.manual_seed(1)
                 if strategy == "scratch":
                     model = recipes.build_model(config, 10, 1, 28)
                     groups: Any = [{"params": list(model.parameters()), "lr": args.lr}]
                 else:
                     model = copy.deepcopy(pretrained)
-                    groups = transfer.prepare_finetuning(model, strategy, args.lr, num_classes=10)
+                    backbone_lr = 1.0 if strategy == "all-lr1" else 0.1
+                    groups = transfer.prepare_finetuning(
+                        model, strategy.removesuffix("-lr1"), args.lr, backbone_lr, num_classes=10
+                    )
                 trained, total = transfer.trainable(model)
                 seconds = fit(model, groups, loader, args.steps)
                 accuracy = evaluate(model, test_loader).accuracy
@@ -101,9 +106,9 @@ def main() -> None:
                       flush=True)  # fmt: skip
     out["load_after"], out["total_seconds"] = os.getloadavg(), time.perf_counter() - clock
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "transfer.json"
+    path = RESULTS / f"{args.output}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
-    plot(out, Path(__file__).parent.parent / "docs" / "images" / "transfer.png")
+    plot(out, Path(__file__).parent.parent / "docs" / "images" / f"{args.output}.png")
     print(f"wrote {path} ({out['total_seconds']:.0f} s)")
 
 
@@ -113,7 +118,7 @@ def plot(out: dict[str, Any], path: Path) -> None:
     figure = new_figure(10, 4)
     for index, (source, target) in enumerate((("mnist", "fashion-mnist"), ("fashion-mnist", "mnist"))):
         axes = figure.add_subplot(1, 2, index + 1)
-        for strategy in STRATEGIES:
+        for strategy in dict.fromkeys(r["strategy"] for r in out["rows"]):
             rows = [r for r in out["rows"] if r["source"] == source and r["strategy"] == strategy]
             axes.plot([r["size"] for r in rows], [100 * r["test"] for r in rows], marker="o", label=strategy)
         axes.set_xscale("log")
