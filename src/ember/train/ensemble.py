@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +168,35 @@ def describe(report: dict[str, Any]) -> str:
         f"({100 * gain:+.2f} points over the members' mean)"
     )
     return "\n".join(lines)
+
+
+def measure_snapshots(
+    config: Any, data: Any, test_loader: Any, snapshots: Any, echo: Callable[[str], None]
+) -> dict[str, Any]:
+    """The test accuracy of each snapshot (a ``SnapshotEnsemble``'s) and of the ensemble of the last
+    ``config.snapshots`` of them (``ember train --snapshots N``)."""
+    from ember.train import recipes
+    from ember.train.checkpoint import load_weights
+    from ember.train.trainer import evaluate
+
+    loss, classes = recipes.build_loss(config), len(data.classes)
+    models = []
+    for path in snapshots.paths[-config.snapshots :]:
+        model = recipes.build_model(config, classes, data.info.channels, data.input_size[1])
+        load_weights(path, model)
+        models.append(model)
+    each = [evaluate(model, test_loader, loss, classes).accuracy for model in models]
+    ensemble = evaluate(Ensemble(models), test_loader, loss, classes)
+    echo(
+        f"snapshot ensemble of the last {len(models)} of {snapshots.count} snapshots: test accuracy "
+        f"{100 * ensemble.accuracy:.2f}% (loss {ensemble.loss:.4f}; the snapshots alone: "
+        + ", ".join(f"{100 * value:.2f}%" for value in each)
+        + ")"
+    )
+    return {
+        "snapshots": [path.relative_to(snapshots.directory.parent).as_posix() for path in snapshots.paths],
+        "members": len(models),
+        "member_accuracy": each,
+        "accuracy": ensemble.accuracy,
+        "loss": ensemble.loss,
+    }

@@ -54,6 +54,7 @@ from ember.train.callbacks.checkpoint import BEST, LAST
 from ember.train.callbacks.progress import duration
 from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, require_safetensors
 from ember.train.config import ConfigError, TrainConfig, dump_config, load_config_file, resolve_config
+from ember.train.ensemble import measure_snapshots
 from ember.train.metrics import EvaluationResult
 from ember.train.rundir import CONFIG_FILE, RunDirectoryError
 from ember.train.trainer import Trainer
@@ -281,41 +282,6 @@ def finish(
         except ImportError as error:
             echo(f"no report ({error}): pip install 'ember[train]' for matplotlib")
     return result
-
-
-def measure_snapshots(
-    config: TrainConfig,
-    data: recipes.RunData,
-    test_loader: Any,
-    snapshots: SnapshotEnsemble,
-    echo: Callable[[str], None],
-) -> dict[str, Any]:
-    """The test accuracy of each snapshot and of the ensemble of the last ``config.snapshots`` of them."""
-    from ember.train.checkpoint import load_weights
-    from ember.train.ensemble import Ensemble
-    from ember.train.trainer import evaluate
-
-    loss, classes = recipes.build_loss(config), len(data.classes)
-    models = []
-    for path in snapshots.paths[-config.snapshots :]:
-        model = recipes.build_model(config, classes, data.info.channels, data.input_size[1])
-        load_weights(path, model)
-        models.append(model)
-    each = [evaluate(model, test_loader, loss, classes).accuracy for model in models]
-    ensemble = evaluate(Ensemble(models), test_loader, loss, classes)
-    echo(
-        f"snapshot ensemble of the last {len(models)} of {snapshots.count} snapshots: test accuracy "
-        f"{100 * ensemble.accuracy:.2f}% (loss {ensemble.loss:.4f}; the snapshots alone: "
-        + ", ".join(f"{100 * value:.2f}%" for value in each)
-        + ")"
-    )
-    return {
-        "snapshots": [path.relative_to(snapshots.directory.parent).as_posix() for path in snapshots.paths],
-        "members": len(models),
-        "member_accuracy": each,
-        "accuracy": ensemble.accuracy,
-        "loss": ensemble.loss,
-    }
 
 
 def write_summary(
