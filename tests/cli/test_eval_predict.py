@@ -102,3 +102,63 @@ def test_report_is_rewritten_from_the_best_checkpoint(finished_run, tmp_path, ca
         "learning_rate.png",
         "misclassified.png",
     ]
+
+
+@pytest.fixture(scope="module")
+def second_run(mnist_root, tmp_path_factory):
+    """Another run of the same recipe with another seed: an ensemble of two with ``finished_run``."""
+    from .conftest import train_args
+
+    output = tmp_path_factory.mktemp("runs")
+    assert main(train_args(mnist_root, output, "--seed", "1", "--no-report", name="seed1")) == 0
+    return output / "seed1"
+
+
+def test_eval_of_several_checkpoints_reports_each_member_and_the_ensemble(finished_run, second_run, capsys):
+    assert main(["eval", str(finished_run), str(second_run), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    alone = []
+    for run in (finished_run, second_run):
+        assert main(["eval", str(run), "--json"]) == 0
+        alone.append(json.loads(capsys.readouterr().out)["accuracy"])
+    assert [m["accuracy"] for m in report["members"]] == alone
+    assert report["count"] == 300 and report["combine"] == "mean"
+    assert 0.5 < report["ensemble"]["accuracy"] <= 1
+    assert main(["eval", str(finished_run), str(second_run), "--combine", "logits"]) == 0
+    out = capsys.readouterr().out
+    assert "test split: 300 images, 2 models (mnist)" in out
+    assert re.search(
+        r"ensemble \(logits\): loss \d\.\d{4}  top-1 \d+\.\d\d%.*points over the members' mean", out
+    )
+
+
+def test_predict_with_several_checkpoints_averages_their_probabilities(
+    finished_run, second_run, digit_files, capsys
+):
+    paths, _, _ = digit_files
+    singles = []
+    for run in (finished_run, second_run):
+        assert main(["predict", str(run), str(paths[0]), "--top-k", "10", "--json"]) == 0
+        singles.append({g["index"]: g["probability"] for g in json.loads(capsys.readouterr().out)[0]["top"]})
+    assert (
+        main(["predict", str(finished_run), str(second_run), str(paths[0]), "--top-k", "10", "--json"]) == 0
+    )
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["image"] == str(paths[0])
+    for guess in result["top"]:
+        expected = (singles[0][guess["index"]] + singles[1][guess["index"]]) / 2
+        assert guess["probability"] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
+def test_an_ensemble_of_different_data_sets_is_refused(finished_run, tmp_path, capsys):
+    from ember.train.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+
+    source = finished_run / "checkpoints" / "best.safetensors"
+    metadata = read_metadata(source)
+    metadata["classes"] = [*metadata["classes"][:-1], "other"]
+    other = tmp_path / "other.safetensors"
+    save_checkpoint(other, load_checkpoint(source), metadata)
+    assert main(["eval", str(finished_run), str(other)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"ember eval: {other}: cannot join an ensemble with") and "classes differ" in err
+    assert err.count("\n") == 1

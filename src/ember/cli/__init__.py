@@ -18,6 +18,7 @@ from ember.cli.parser import Parser, reject_unknown_command
 COMMANDS = {
     "demo": "demo",
     "train": "train",
+    "finetune": "finetune",
     "doctor": "doctor",
     "search": "search",
     "tune": "tune",

@@ -3,6 +3,9 @@
 The checkpoint carries its run's configuration, so the model, the data set and the input pipeline are
 rebuilt exactly as in training (the validation split is the same held-out images). Prints the loss, top-1
 and top-5 accuracy, the accuracy of each class and the confusion matrix (``--json`` for a machine).
+
+Several checkpoints are measured as an ensemble (``ember.train.ensemble``): each member's accuracy, then the
+ensemble's (the average of their predicted distributions, or ``--combine geometric`` / ``logits``).
 """
 
 from __future__ import annotations
@@ -14,15 +17,24 @@ from typing import Any
 from ember.cli.common import OK, guarded
 from ember.cli.parser import whole_number
 
+COMBINE = ("mean", "geometric", "logits")  # ember.train.ensemble.COMBINE, without importing the train layer
+
 SPLITS = ("test", "val", "train")
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("eval", help="measure a checkpoint on a data split")
+    parser = commands.add_parser("eval", help="measure a checkpoint (or an ensemble of them) on a data split")
     parser.add_argument(
         "checkpoint",
         metavar="CHECKPOINT",
-        help="a .safetensors checkpoint or a run directory",
+        nargs="+",
+        help="a .safetensors checkpoint or a run directory; several: their ensemble",
+    )
+    parser.add_argument(
+        "--combine",
+        choices=COMBINE,
+        default="mean",
+        help="how an ensemble averages: mean of probabilities (default), geometric mean, or mean logits",
     )
     parser.add_argument("--split", choices=SPLITS, default="test", help="which split (default test)")
     parser.add_argument("--data-root", metavar="DIR", help="folder holding the data set's files")
@@ -52,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         from ember.train.run import load_trained
         from ember.train.trainer import evaluate
 
-        config, model, metadata, path = load_trained(args.checkpoint)
+        if len(args.checkpoint) > 1:
+            return evaluate_ensemble(args)
+        config, model, metadata, path = load_trained(args.checkpoint[0])
         if args.data_root:
             config.data_root = args.data_root
         data = recipes.load_data(config)
@@ -82,3 +96,12 @@ def run(args: argparse.Namespace) -> int:
         return OK
 
     return guarded("eval", action)
+
+
+def evaluate_ensemble(args: argparse.Namespace) -> int:
+    """Each member's loss and accuracy on the split, then the ensemble's."""
+    from ember.train.ensemble import describe, measure_ensemble
+
+    report = measure_ensemble(args.checkpoint, args.split, args.combine, args.batch_size, args.data_root)
+    print(json.dumps(report, indent=2) if args.json else describe(report))
+    return OK

@@ -4,6 +4,9 @@ Each image goes through the run's own input pipeline: converted to grey or colou
 resized to the data set's image size, scaled and normalized with the training statistics. MNIST and
 Fashion-MNIST show light shapes on a black background; a photo of a dark digit on white paper is inverted
 first (``--invert auto``, the default, decides from the image's border; ``yes``/``no`` force it).
+
+Several checkpoints before the images (``ember predict a.safetensors runs/b IMAGE...``) predict as their
+ensemble: the average of their predicted distributions (``--combine`` as in ``ember eval``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ember.cli.common import OK, guarded
+from ember.cli.evaluate import COMBINE
 from ember.cli.parser import whole_number
 
 
@@ -24,9 +28,15 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "checkpoint",
         metavar="CHECKPOINT",
-        help="a .safetensors checkpoint or a run directory",
+        help="a .safetensors checkpoint or a run directory (more of them before the images: an ensemble)",
     )
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, ...)")
+    parser.add_argument(
+        "--combine",
+        choices=COMBINE,
+        default="mean",
+        help="how an ensemble averages: mean of probabilities (default), geometric mean, or mean logits",
+    )
     parser.add_argument(
         "--top-k",
         type=whole_number(1),
@@ -62,6 +72,14 @@ def read_image(
     return (255 - pixels if flip else pixels), bool(flip)
 
 
+def split_checkpoints(first: str, rest: list[str]) -> tuple[list[str], list[str]]:
+    """(checkpoints, images): the checkpoints (.safetensors files, run directories) before the images."""
+    checkpoints, images = [first], list(rest)
+    while len(images) > 1 and (images[0].endswith(".safetensors") or Path(images[0]).is_dir()):
+        checkpoints.append(images.pop(0))
+    return checkpoints, images
+
+
 def run(args: argparse.Namespace) -> int:
     def action() -> int:
         from ember.data import ArrayDataset
@@ -72,7 +90,14 @@ def run(args: argparse.Namespace) -> int:
         from ember.train.run import load_trained
         from ember.train.trainer import predict
 
-        config, model, metadata, _ = load_trained(args.checkpoint)
+        checkpoints, images = split_checkpoints(args.checkpoint, args.images)
+        if len(checkpoints) > 1:
+            from ember.train.ensemble import load_ensemble
+
+            config, model, metadata, _ = load_ensemble(checkpoints, args.combine)
+        else:
+            config, model, metadata, _ = load_trained(args.checkpoint)
+        args.images = images
         info = DATASETS[config.dataset]
         classes = metadata["classes"]
         dark = info.dark_background

@@ -13,7 +13,7 @@ import argparse
 from typing import Any
 
 from ember.cli.common import guarded, run_status
-from ember.cli.parser import Parser
+from ember.cli.parser import Parser, whole_number
 from ember.registry import Registry
 from ember.train.config import TrainConfig
 from ember.train.datasets import DATASETS
@@ -81,6 +81,21 @@ FLAGS: list[tuple[str, str, str, str]] = [
     ("--output", "output", "DIR", "folder for run directories (default runs)"),
     ("--name", "name", "NAME", "run directory name (default dataset-model-date-time)"),
     ("--checkpoint-every", "checkpoint_every", "STEPS", "also save a resumable checkpoint every STEPS steps"),
+    (
+        "--snapshots",
+        "snapshots",
+        "N",
+        "save the model at each learning-rate cycle's end (with --schedule sgdr) and measure the ensemble "
+        "of the last N",
+    ),
+    (
+        "--init-from",
+        "finetune.init_from",
+        "CHECKPOINT",
+        "fine-tune: start from this checkpoint or run directory (or safetensors weights), with a new head",
+    ),
+    ("--strategy", "finetune.strategy", "NAME", "fine-tune: linear (head only), top (a few layers), all"),
+    ("--backbone-lr", "finetune.backbone_lr", "X", "fine-tune: the pretrained layers' lr / the head's (0.1)"),
 ]
 # Names users know settings by from other tools, for 'did you mean' (the flags' own near-misses, such as
 # --optimiser, are found by similarity).
@@ -111,6 +126,10 @@ ALIASES = {
     "no-augment": "--augment none",
     "dropout": "--set model_options.dropout=P",
     "resume": "the command 'ember resume RUN'",
+    "pretrained": "--init-from",
+    "weights": "--init-from",
+    "freeze": "--strategy linear",
+    "snapshot-ensemble": "--snapshots",
 }
 
 
@@ -165,6 +184,12 @@ def add_parser(commands: Any) -> None:
     add_config_arguments(parser)
     parser.add_argument(
         "--no-report", dest="report", action="store_const", const=False, help="skip the HTML/PNG report"
+    )
+    parser.add_argument(
+        "--ensemble",
+        type=whole_number(1),
+        metavar="K",
+        help="train K models with seeds seed, seed+1, ... (runs NAME-seedS) and measure their ensemble",
     )
     parser.add_argument(
         "--monitor",
@@ -253,12 +278,15 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def configuration(args: argparse.Namespace, base: str | None = None) -> Any:
-    """The configuration of --config FILE (or ``base``, a file, if there is no --config), flags over it."""
+def configuration(
+    args: argparse.Namespace, base: str | None = None, defaults: dict[str, Any] | None = None
+) -> Any:
+    """The configuration of --config FILE (or ``base``, a file, if there is no --config), flags over it;
+    ``defaults`` under both."""
     from ember.train.config import load_config_file, merge, resolve_config
 
     source = args.config or base
-    raw: dict[str, Any] = load_config_file(source) if source else {}
+    raw: dict[str, Any] = merge(defaults or {}, load_config_file(source) if source else {})
     return resolve_config(merge(raw, overrides(args)), source)
 
 
@@ -282,6 +310,38 @@ def run(args: argparse.Namespace) -> int:
 
         config = configuration(args)
         check_workers(config)
+        if getattr(args, "ensemble", None):
+            return train_ensemble(config, args.ensemble)
         return run_status(runs.start(config))  # which refuses a run this machine cannot hold
 
     return guarded("train", action)
+
+
+def train_ensemble(config: Any, members: int) -> int:
+    """K runs of ``config`` with seeds seed .. seed+K-1, then each one's test accuracy and the ensemble's
+    (written to NAME-ensemble.json beside the runs)."""
+    import copy
+    import json
+    import time
+    from pathlib import Path
+
+    from ember.atomic import atomic_write
+    from ember.train import run as runs
+    from ember.train.ensemble import describe, measure_ensemble
+
+    base = config.name or f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    directories = []
+    for index in range(members):
+        member = copy.deepcopy(config)
+        member.seed, member.name = config.seed + index, f"{base}-seed{config.seed + index}"
+        print(f"ensemble member {index + 1} of {members} (seed {member.seed})", flush=True)
+        result = runs.start(member)
+        if not result.finished:
+            return run_status(result)
+        directories.append(result.directory)
+    report = measure_ensemble(directories)
+    path = Path(config.output) / f"{base}-ensemble.json"
+    atomic_write(path, json.dumps(report, indent=2) + "\n")
+    print(describe(report))
+    print(f"ensemble report: {path}")
+    return 0

@@ -3,7 +3,8 @@
 ``Trainer`` runs the lectures' loop (sample a batch, forward, loss, backward, update; validate each epoch);
 ``ember.train.callbacks`` watch it (progress bar, logs, checkpoints, early stopping, divergence guard);
 ``ember.train.checkpoint`` saves and restores whole runs in safetensors files; ``ember.train.metrics``
-measures classifiers. See ``docs/training.md``.
+measures classifiers; ``ember.train.ensemble`` averages models' predictions and ``ember.train.transfer``
+fine-tunes a trained model on new data. See ``docs/training.md`` and ``docs/ensembles.md``.
 """
 
 from ember.train.callbacks import (
@@ -14,8 +15,11 @@ from ember.train.callbacks import (
     MetricLogger,
     ModelCheckpoint,
     ProgressBar,
+    SnapshotEnsemble,
+    WeightAveraging,
 )
 from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from ember.train.ensemble import Ensemble, load_ensemble
 from ember.train.metrics import ClassificationMetrics, EvaluationResult, accuracy, confusion_matrix
 from ember.train.trainer import Trainer
 
@@ -26,14 +30,18 @@ __all__ = [
     "ClassificationMetrics",
     "DivergenceGuard",
     "EarlyStopping",
+    "Ensemble",
     "EvaluationResult",
     "MetricLogger",
     "ModelCheckpoint",
     "ProgressBar",
+    "SnapshotEnsemble",
     "Trainer",
+    "WeightAveraging",
     "accuracy",
     "confusion_matrix",
     "load_checkpoint",
+    "load_ensemble",
     "read_metadata",
     "save_checkpoint",
 ]

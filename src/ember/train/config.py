@@ -74,6 +74,15 @@ class RegularizationConfig:
 
 
 @dataclass
+class FinetuneConfig:
+    init_from: str | None = None  # an Ember checkpoint or run directory, or a safetensors file of weights
+    strategy: str = "all"  # linear, top or all (ember.train.transfer.STRATEGIES)
+    layers: int = 2  # top: how many linear/convolution layers below the head also train
+    backbone_lr: float = 0.1  # the pretrained layers' rate, as a fraction of optimizer.lr (the head's)
+    freeze_batchnorm: bool = True  # frozen batch norm layers keep their running statistics
+
+
+@dataclass
 class TrainConfig:
     model: str = "small_cnn"
     model_options: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +108,8 @@ class TrainConfig:
     report: bool = True
     monitor: bool = False  # per-epoch layer statistics and warnings (ember.train.doctor.Monitor)
     lr_finder: bool = False  # choose optimizer.lr by the range test first (optimizer.lr: auto)
+    snapshots: int = 0  # save a snapshot at each cycle's end; measure the ensemble of the last N (0: off)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)  # start from a trained model
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -374,6 +385,11 @@ def check_config(config: TrainConfig, problems: list[tuple[str, str]]) -> None:
         problems.append(("name", f"must be a plain folder name, got {config.name!r}"))
     _check_optimizer(config.optimizer, problems)
     _check_schedule(config.schedule, problems)
+    _check_range(problems, "snapshots", config.snapshots, 0)
+    finetune = config.finetune
+    _choice(problems, "finetune.strategy", finetune.strategy, ("linear", "top", "all"))
+    _check_range(problems, "finetune.layers", finetune.layers, 0)
+    _check_range(problems, "finetune.backbone_lr", finetune.backbone_lr, 0.0, low_open=True)
 
 
 def fill_recipe(config: TrainConfig) -> TrainConfig:

@@ -19,6 +19,7 @@ smallest size it takes: zero-padded when that is at most 8 pixels more (as LeCun
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -217,6 +218,45 @@ def build_model(
         raise ConfigError([("model_options", f"{config.model} does not accept them: {error}")]) from None
 
 
+def load_pretrained(config: TrainConfig, model: Any) -> str:
+    """Load ``finetune.init_from`` into ``model`` but for its head (new classes: freshly initialized).
+
+    The file is an Ember checkpoint or run directory, or a safetensors file of weights (a torchvision
+    model converted by ``scripts/torch_to_safetensors.py``). Returns a line describing what was loaded.
+    """
+    from pathlib import Path
+
+    from ember.models.convert import load_safetensors
+    from ember.train.callbacks.checkpoint import checkpoint_path
+    from ember.train.checkpoint import CheckpointError, load_checkpoint
+    from ember.train.transfer import head_name
+
+    path = checkpoint_path(str(config.finetune.init_from))
+    try:
+        state = load_checkpoint(path)["model"]
+        arrays = {key: value.array if hasattr(value, "array") else value for key, value in state.items()}
+    except (CheckpointError, KeyError):  # not an Ember checkpoint: plain weights
+        if not Path(path).is_file():
+            raise
+        arrays = load_safetensors(path)
+    head = head_name(model)
+    own = model.state_dict()
+    kept = {k: v for k, v in arrays.items() if not (k == head or k.startswith(head + "."))}
+    missing = sorted(k for k in own if k not in kept and not k.startswith(head + "."))
+    unexpected = sorted(k for k in kept if k not in own)
+    wrong = sorted(k for k in kept if k in own and tuple(own[k].shape) != tuple(kept[k].shape))
+    if missing or unexpected or wrong:
+        problems = [f"{label}: {', '.join(names[:4])}{', ...' if len(names) > 4 else ''}"
+                    for label, names in (("missing", missing), ("unexpected", unexpected),
+                                         ("other shapes", wrong)) if names]  # fmt: skip
+        raise CheckpointError(
+            f"{path}: its weights do not fit {config.model} ({'; '.join(problems)}): fine-tune the model "
+            "the checkpoint was trained as (--model, --set model_options...)"
+        )
+    model.load_state_dict({**{k: v for k, v in own.items() if k.startswith(head + ".")}, **kept})
+    return f"fine-tuning from {path}: {len(kept)} tensors loaded, a new {head}"
+
+
 def build_loss(config: TrainConfig) -> Any:
     from ember.nn import CrossEntropyLoss
 
@@ -232,8 +272,18 @@ def build_optimizer(config: TrainConfig, model: Any) -> Any:
     if settings.betas is not None:
         options["betas"] = tuple(settings.betas)
     options.update(settings.options)
+    cls = OPTIMIZERS[settings.name].cls
+    params = model.parameters()
+    if config.finetune.init_from:  # freeze by strategy; the head at lr, the pretrained layers lower
+        from ember.train import transfer
+
+        tune = config.finetune
+        params = transfer.prepare_finetuning(
+            model, tune.strategy, float(settings.lr or 0.0), tune.backbone_lr, None, tune.layers,
+            tune.freeze_batchnorm,
+        )  # fmt: skip
     try:
-        return OPTIMIZERS[settings.name].cls(model.parameters(), **options)
+        return cls(params, **options)
     except (TypeError, ValueError) as error:
         raise ConfigError([("optimizer", str(error))]) from None
 
@@ -270,3 +320,24 @@ def build_regularization(config: TrainConfig) -> Any:
         return regularization.penalty(regularization.select_parameters(model), squares=l2, absolutes=l1)
 
     return penalty
+
+
+def load_trained(path: str | Path) -> tuple[TrainConfig, Any, dict[str, Any], Path]:
+    """(config, model with the checkpoint's weights in eval mode, checkpoint metadata, checkpoint path).
+
+    The weights are checked as ``load_weights`` does (they fit the model, and are finite).
+    """
+    from ember.train.callbacks.checkpoint import checkpoint_path
+    from ember.train.checkpoint import CheckpointError, load_weights, read_metadata
+    from ember.train.config import resolve_config
+
+    path = checkpoint_path(path)
+    metadata = read_metadata(path)
+    if not {"config", "classes", "input_size"} <= metadata.keys():
+        raise CheckpointError(f"{path}: a checkpoint without its run's configuration (saved by hand?)")
+    config = resolve_config(metadata["config"], f"{path} (metadata)")
+    channels, side = int(metadata["input_size"][0]), int(metadata["input_size"][1])
+    model = build_model(config, len(metadata["classes"]), channels, side)
+    load_weights(path, model, f"the {config.model} model its configuration describes")
+    model.eval()
+    return config, model, metadata, path

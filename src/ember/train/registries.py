@@ -96,6 +96,15 @@ class ScheduleEntry:
         return self.cls.needs_metric
 
 
+def _warm_restarts(optimizer: optim.Optimizer, span: Span, options: dict[str, Any]) -> Any:
+    """Loshchilov and Hutter's SGDR: ``cycles`` cosine cycles over the run (default 4), or T_0 / T_mult;
+    Huang et al.'s snapshot ensembles take one model per cycle."""
+    options = dict(options)
+    cycles = int(options.pop("cycles", 4))
+    period = max(span.after_warmup // max(cycles, 1), 1)
+    return S.CosineAnnealingWarmRestarts(optimizer, **{"T_0": period, **options})
+
+
 def _constant(optimizer: optim.Optimizer, span: Span, options: dict[str, Any]) -> Any:
     if not (span.warmup or options):
         return None  # nothing to schedule
@@ -171,6 +180,12 @@ SCHEDULES = Registry(
             "epoch",
             lambda o, span, options: S.InverseSqrtLR(o, **options),
             "lr / sqrt(1 + t)",
+        ),
+        "sgdr": ScheduleEntry(
+            S.CosineAnnealingWarmRestarts,
+            "step",
+            _warm_restarts,
+            "cosine with warm restarts, 4 cycles (options: cycles, or T_0, T_mult, eta_min)",
         ),
     },
 )

@@ -15,6 +15,7 @@ A run directory::
     metrics.csv .jsonl   per epoch: training and validation loss and accuracy, learning rate, time
     steps.csv            per step: loss, batch accuracy, learning rate, images per second
     checkpoints/         last.safetensors (to resume), best.safetensors (the model to keep)
+    snapshots/           --snapshots N: the model at each learning-rate cycle's end (a snapshot ensemble)
     summary.json         the test split's loss, top-1, top-5, per-class accuracy, confusion matrix
     report/              index.html and the PNG plots
     resumes.jsonl        one line per ember resume: when, from where, the settings changed
@@ -41,17 +42,27 @@ from typing import Any
 import ember
 from ember.atomic import WriteError, atomic_write
 from ember.train import distributed, memory, recipes, resuming, rundir
-from ember.train.callbacks import DivergenceGuard, EarlyStopping, MetricLogger, ModelCheckpoint, ProgressBar
+from ember.train.callbacks import (
+    DivergenceGuard,
+    EarlyStopping,
+    MetricLogger,
+    ModelCheckpoint,
+    ProgressBar,
+    SnapshotEnsemble,
+)
 from ember.train.callbacks.base import Callback
-from ember.train.callbacks.checkpoint import BEST, LAST
+from ember.train.callbacks.checkpoint import LAST
 from ember.train.callbacks.progress import duration
 from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, require_safetensors
 from ember.train.config import ConfigError, TrainConfig, dump_config, load_config_file, resolve_config
+from ember.train.ensemble import measure_snapshots
 from ember.train.metrics import EvaluationResult
+from ember.train.recipes import load_trained
 from ember.train.rundir import CONFIG_FILE, RunDirectoryError
 from ember.train.trainer import Trainer
 
 SUMMARY_FILE = "summary.json"
+SNAPSHOTS = "snapshots"  # snapshot-NN.safetensors at each learning-rate cycle's end (config.snapshots)
 LR_FIND_FILE = "lr_find.json"  # the range test that chose the rate (ember train --lr auto)
 
 
@@ -129,6 +140,8 @@ def build(config: TrainConfig, can_download: bool = False) -> RunPieces:
         distributed.check(config, world)
         train_loader = distributed.train_loader(config, data.train, world)
     model = recipes.build_model(config, len(data.classes), data.info.channels, data.input_size[1])
+    if config.finetune.init_from:
+        recipes.load_pretrained(config, model)
     memory.check_training(config, model)  # refuse what this machine cannot hold, before the directory
     optimizer = recipes.build_optimizer(config, model)
     scheduler = recipes.build_scheduler(config, optimizer, len(train_loader))
@@ -171,6 +184,10 @@ def execute(
     if config.early_stopping:
         callbacks.append(EarlyStopping("val_accuracy", patience=config.early_stopping))
     callbacks.extend(extra_callbacks)
+    snapshots = None
+    if config.snapshots and pieces.lead:  # written by the lead process only
+        snapshots = SnapshotEnsemble(directory / SNAPSHOTS, metadata=checkpoint_metadata(config, data))
+        callbacks.append(snapshots)
     trainer = Trainer(
         pieces.model,
         pieces.optimizer,
@@ -220,7 +237,7 @@ def execute(
     if trainer.interrupted:
         echo(f"continue with 'ember resume {directory}'")
         return result
-    return finish(result, trainer, data, pieces.test_loader, checkpoints, echo, started)
+    return finish(result, trainer, data, pieces.test_loader, checkpoints, echo, started, snapshots)
 
 
 def describe_optimization(config: TrainConfig) -> str:
@@ -236,6 +253,12 @@ def describe_optimization(config: TrainConfig) -> str:
     penalty = config.regularization
     extra = [f"L1 {penalty.l1:g}" if penalty.l1 else "", f"L2 {penalty.l2:g}" if penalty.l2 else ""]
     extra = [item for item in extra if item]
+    tune = config.finetune
+    if tune.init_from:
+        schedule += (
+            f"; fine-tuning ({tune.strategy}) from {tune.init_from}, pretrained layers at "
+            f"{tune.backbone_lr:g} x lr"
+        )
     return (
         ", ".join(parts)
         + f"; {schedule}; batch {config.batch_size}, {config.epochs} epochs"
@@ -251,8 +274,10 @@ def finish(
     checkpoints: ModelCheckpoint,
     echo: Callable[[str], None],
     started: float,
+    snapshots: SnapshotEnsemble | None = None,
 ) -> RunResult:
-    """Measure the best model on the test split, write summary.json and the report."""
+    """Measure the best model on the test split (and the snapshot ensemble), write summary.json and the
+    report."""
     chosen = checkpoints.best_path if checkpoints.best_path.exists() else checkpoints.last_path
     if chosen.exists():
         trainer.model.load_state_dict(load_checkpoint(chosen)["model"])
@@ -268,6 +293,8 @@ def finish(
         "stop_reason": result.stop_reason,
         "seconds": round(result.seconds, 1),
     }
+    if snapshots is not None and snapshots.paths:
+        summary["snapshot_ensemble"] = measure_snapshots(result.config, data, test_loader, snapshots, echo)
     write_summary(result.directory, summary, test, data.classes)
     which = f"best epoch {result.best_epoch}" if result.best_epoch else f"epoch {trainer.epoch}"
     echo(
@@ -425,35 +452,3 @@ def resume(
             dump_config(config, config_path)
             resuming.record_resume(directory, done, step, changes)
         return execute(config, pieces, directory, resume_state=state, echo=echo, resume_note=note, **options)
-
-
-def checkpoint_path(path: str | Path) -> Path:
-    """A checkpoint file, or a run directory's best checkpoint (its last if there is no best)."""
-    path = Path(path)
-    if path.is_dir():
-        for candidate in (path / "checkpoints" / BEST, path / "checkpoints" / LAST, path / BEST, path / LAST):
-            if candidate.exists():
-                return candidate
-        raise CheckpointError(
-            f"{path}: no checkpoint in this folder (looked for checkpoints/{BEST} and {LAST})"
-        )
-    return path
-
-
-def load_trained(path: str | Path) -> tuple[TrainConfig, Any, dict[str, Any], Path]:
-    """(config, model with the checkpoint's weights in eval mode, checkpoint metadata, checkpoint path).
-
-    The weights are checked as ``load_weights`` does (they fit the model, and are finite).
-    """
-    from ember.train.checkpoint import load_weights
-
-    path = checkpoint_path(path)
-    metadata = read_metadata(path)
-    if not {"config", "classes", "input_size"} <= metadata.keys():
-        raise CheckpointError(f"{path}: a checkpoint without its run's configuration (saved by hand?)")
-    config = resolve_config(metadata["config"], f"{path} (metadata)")
-    channels, side = int(metadata["input_size"][0]), int(metadata["input_size"][1])
-    model = recipes.build_model(config, len(metadata["classes"]), channels, side)
-    load_weights(path, model, f"the {config.model} model its configuration describes")
-    model.eval()
-    return config, model, metadata, path

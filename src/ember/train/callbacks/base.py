@@ -48,6 +48,7 @@ class TrainingLoop(Protocol):
     epoch: int  # epochs completed
     step: int  # optimizer steps taken
     max_epochs: int
+    scheduler_interval: str  # "step" or "epoch"
     history: list[dict[str, Any]]
     should_stop: bool
     stop_reason: str | None
@@ -57,6 +58,16 @@ class TrainingLoop(Protocol):
     @property
     def batches_done(self) -> int:
         """Steps taken in the epoch under way (more than 0 at the start of a resumed epoch)."""
+        ...
+
+    @property
+    def lr(self) -> float:
+        """The first parameter group's learning rate now."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """All epochs done, or stopped for good (early stopping, divergence)."""
         ...
 
     def stop(self, reason: str, diverged: bool = False) -> None: ...

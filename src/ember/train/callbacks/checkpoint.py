@@ -19,7 +19,7 @@ from typing import Any
 from ember.atomic import atomic_write
 from ember.train.callbacks.base import BatchLogs, Callback, TrainingLoop
 from ember.train.callbacks.early_stopping import MODES, improved, monitored
-from ember.train.checkpoint import SUFFIX, serialize
+from ember.train.checkpoint import SUFFIX, CheckpointError, serialize
 
 LAST, BEST = "last" + SUFFIX, "best" + SUFFIX
 
@@ -93,3 +93,16 @@ class ModelCheckpoint(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_epoch = state["best"], int(state["best_epoch"])
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """A checkpoint file, or a run directory's best checkpoint (its last if there is no best)."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / BEST, path / "checkpoints" / LAST, path / BEST, path / LAST):
+            if candidate.exists():
+                return candidate
+        raise CheckpointError(
+            f"{path}: no checkpoint in this folder (looked for checkpoints/{BEST} and {LAST})"
+        )
+    return path
