@@ -57,7 +57,16 @@ def test_reduction_parity(name, case, keepdim, seed):
     count = np.prod([shape[d] for d in ([dim] if isinstance(dim, int) else dim)])
     if name.startswith(("var", "std")) and count < 2:
         return  # PyTorch gives nan for the unbiased variance of one value; Ember does too (tested below)
-    check_parity(lambda t: ember_fn(t, dim, keepdim), lambda t: torch_fn(t, dim, keepdim), [x], rtol=2e-5)
+    atol = 1e-6
+    if name in ("sum", "mean"):
+        # A float32 sum's rounding error is bounded by its terms' magnitudes, not by the result, which can
+        # cancel to near zero; each library sums in its own order (pairwise, blocked by SIMD width), within
+        # log2(n) * u * sum|x| each (u = 2^-24). seed 0, 256 terms: -0.11522484 vs -0.11522055.
+        magnitude = np.abs(x.astype(np.float64)).sum(axis=dim) / (count if name == "mean" else 1)
+        atol = max(atol, 2 * np.log2(max(count, 2)) * 2.0**-24 * float(np.max(magnitude)))
+    check_parity(
+        lambda t: ember_fn(t, dim, keepdim), lambda t: torch_fn(t, dim, keepdim), [x], rtol=2e-5, atol=atol
+    )
 
 
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
