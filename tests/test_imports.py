@@ -10,7 +10,7 @@ would depend on ``ember/__init__.py``, which imports the public API).
 
 The layers, from the bottom (DESIGN.md section 1): the helpers every layer may use (dtypes, random,
 errors, atomic), the engine (``ember.autograd``), ops, nn, optim and data, models and classic,
-``ember/__init__.py`` (the public API: ``import ember``), train, cli.
+``ember/__init__.py`` (the public API: ``import ember``), viz (pictures and pages), train, cli.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("models", ("ember.models",)),
     ("classic", ("ember.classic",)),
     ("ember", ()),  # ember/__init__.py alone
+    ("viz", ("ember.viz",)),
     ("train", ("ember.train",)),
     ("cli", ("ember.cli",)),
 ]
 # Layers side by side: neither imports the other.
 LEVEL = {"helpers": 0, "engine": 1, "ops": 2, "nn": 3, "optim": 4, "data": 4, "models": 5, "classic": 5}
-LEVEL |= {"ember": 6, "train": 7, "cli": 8}
+LEVEL |= {"ember": 6, "viz": 7, "train": 8, "cli": 9}
 
 
 def module_name(path: Path) -> str:

@@ -29,8 +29,8 @@ def write_report(
     """Write ``report/*.png`` and ``report/index.html`` for the run in ``directory``; returns the page."""
     import matplotlib
 
-    from ember.train.report import plots
     from ember.train.report.html import render_page
+    from ember.viz import report as plots
 
     directory = Path(directory)
     out = directory / "report"
@@ -72,7 +72,7 @@ def write_report(
 def _doctor_pictures(directory: Path, out: Path, pictures: dict[str, Path]) -> dict[str, str]:
     """The range test of ``--lr auto`` and the layer statistics of ``--monitor``, if the run has them."""
     from ember.train.doctor import RangeTest, read_monitor
-    from ember.train.doctor import plots as doctor_plots
+    from ember.viz import doctor as doctor_plots
 
     notes = {}
     found = directory / "lr_find.json"
