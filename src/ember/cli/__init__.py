@@ -24,6 +24,7 @@ COMMANDS = {
     "predict": "predict",
     "report": "report",
     "summary": "summary",
+    "viz": "viz",
 }
 
 

@@ -65,7 +65,8 @@ def write_report(
     notes = _doctor_pictures(directory, out, pictures)
     config_path = directory / "config.yaml"
     config_text = config_path.read_text() if config_path.exists() else ""
-    page = render_page(summary, config_text, history, names, pictures, shown, notes)
+    viz = directory / "viz" / "index.html"  # written by ember viz
+    page = render_page(summary, config_text, history, names, pictures, shown, notes, viz.exists())
     return atomic_write(out / "index.html", page)
 
 

@@ -56,8 +56,10 @@ def render_page(
     pictures: dict[str, Path],
     misclassified: int,
     notes: dict[str, str] | None = None,
+    viz: bool = False,
 ) -> str:
-    """The HTML text of the report; ``notes`` adds a paragraph under a picture's caption (by its key)."""
+    """The HTML text of the report; ``notes`` adds a paragraph under a picture's caption (by its key);
+    ``viz``: link ``../viz/index.html`` (``ember viz``'s pictures, beside the report)."""
     test = summary.get("test", {})
     per_class = list(test.get("per_class_accuracy", {}).values())
     counts = [sum(row) for row in test.get("confusion_matrix", [])]
@@ -79,6 +81,11 @@ def render_page(
     if summary.get("stop_reason"):
         sections.append(f'<p class="note">Stopped: {html.escape(summary["stop_reason"])}</p>')
     sections.append(f'<div class="cards">{"".join(cards)}</div>')
+    if viz:
+        sections.append(
+            "<p>Inside the network (filters, saliency, t-SNE, ...): "
+            '<a href="../viz/index.html">ember viz</a>.</p>'
+        )
     captions = {
         "curves": (
             "Loss and accuracy per epoch",
