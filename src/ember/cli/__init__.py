@@ -25,6 +25,7 @@ COMMANDS = {
     "report": "report",
     "summary": "summary",
     "viz": "viz",
+    "lab": "lab",
 }
 
 
