@@ -101,8 +101,8 @@ def test_the_playground_learns_takes_clicks_and_shows_that_l2_smooths_the_bounda
         assert strong["roughness"] < 0.5 * free["roughness"]  # and a smoother boundary
 
         for name, value, expected in (
-            ("lr", "1e9", "lr must be between"),
-            ("width", "100000", "width must be"),
+            ("lr", "1e9", "the learning rate (lr) must be between 1e-06 and 10, not 1e+09"),
+            ("width", "100000", "width must be between 1 and 128, not 100000"),
         ):
             box = browser.find_element("id", name)
             box.clear()

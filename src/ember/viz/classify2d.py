@@ -42,6 +42,12 @@ class Settings:
 
 LIMITS = {"layers": (1, 6), "width": (1, 128), "lr": (1e-6, 10.0), "l2": (0.0, 10.0), "seed": (0, 2**31 - 1)}
 CHOICES = {"activation": tuple(ACTIVATIONS), "optimizer": OPTIMIZERS}
+LABELS = {
+    "lr": "the learning rate (lr)",
+    "l2": "the L2 strength (l2)",
+    "layers": "hidden layers",
+    "width": "width",
+}
 
 
 def check_settings(current: Settings, changes: dict[str, Any]) -> Settings:
@@ -56,13 +62,14 @@ def check_settings(current: Settings, changes: dict[str, Any]) -> Settings:
                 raise SettingsError(f"{name} must be one of {', '.join(CHOICES[name])}, not {value!r}")
         else:
             kind = int if name in ("layers", "width", "seed") else float
+            label = LABELS.get(name, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise SettingsError(f"{name} must be a number, not {value!r}")
+                raise SettingsError(f"{label} must be a number, not {value!r}")
             if kind is int and value != int(value):
-                raise SettingsError(f"{name} must be a whole number, not {value!r}")
+                raise SettingsError(f"{label} must be a whole number, not {value!r}")
             low, high = LIMITS[name]
             if not low <= value <= high:
-                raise SettingsError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+                raise SettingsError(f"{label} must be between {low:g} and {high:g}, not {value:g}")
             value = kind(value)
         values[name] = value
     return Settings(**values)

@@ -30,6 +30,17 @@ WHAT = (
     "pca",
 )
 
+HEADINGS = {
+    "filters": "First-layer filters",
+    "templates": "Class templates",
+    "activations": "Activation maps",
+    "patches": "Top-activating patches",
+    "saliency": "Saliency maps",
+    "occlusion": "Occlusion sensitivity",
+    "neighbours": "Nearest neighbours",
+    "tsne": "t-SNE map of the features",
+    "pca": "PCA map of the features",
+}
 NOTES = {
     "filters": "The first layer's weights, each scaled to its own range: edge and blob detectors in a "
     "trained conv net; for a fully connected first layer, each unit's weights over the image (a bank of "
@@ -136,5 +147,5 @@ def write_visualizations(
         "pictures.</p>"
     )
     for name, path in pictures.items():
-        body.append(section(name.capitalize(), notes[name], path))
+        body.append(section(HEADINGS[name], notes[name], path))
     return atomic_write(out / "index.html", html_page(f"Ember viz: {title}", "\n".join(body)))
