@@ -144,6 +144,7 @@ def run(folder: Path, tiny: bool = False) -> Lab:
     reached = lambda surface, name: race_of[surface][name]["steps_to_minimum"]  # noqa: E731
     escaped = [name for name in OPTIMIZERS if reached("saddle point", name) is not None]
     rolled = [name for name in OPTIMIZERS if reached("local minimum", name) is not None]
+    slowest = max(OPTIMIZERS, key=lambda name: reached("saddle point", name) or steps + 1)
     noisy = ", ".join(
         f"{name} {race_of['noisy gradients'][name]['mean_loss_last_30']:.3f}" for name in OPTIMIZERS
     )
@@ -153,8 +154,8 @@ def run(folder: Path, tiny: bool = False) -> Lab:
         + ", ".join(f"{name} {reached('ill-conditioned quadratic', name)}" for name in OPTIMIZERS)
         + ". SGD runs at 0.09, near its largest stable rate (2 / 20): the steep direction limits it, the "
         "shallow one makes it crawl; the adaptive methods scale each coordinate by its own gradients.",
-        f"Saddle point (start just off the ridge): reached a minimum: {', '.join(escaped) or 'none'}; plain "
-        "SGD's steps shrink with the gradient near the saddle.",
+        f"Saddle point (start just off the ridge): reached a minimum: {', '.join(escaped) or 'none'}; "
+        f"slowest or stuck: {slowest}, whose steps shrink with the gradient near the saddle.",
         "Local minimum (start on the right of the bump): into the deeper valley: "
         f"{', '.join(rolled) or 'none'}; the others stop in the nearer, shallower minimum.",
         f"Noisy gradients (N(0, 1) added to each coordinate): mean loss over the last 30 steps: {noisy}.",
