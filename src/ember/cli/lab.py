@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any
 
@@ -56,5 +57,7 @@ def playground(args: argparse.Namespace) -> int:
         if not args.no_browser and not webbrowser.open(url):
             print("playground: no browser found here; open the address above in one", file=sys.stderr)
 
-    serve(Playground(), port=args.port, on_ready=ready)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a server is stopped
+        serve(Playground(), port=args.port, on_ready=ready)
+    print("playground: stopped")
     return OK

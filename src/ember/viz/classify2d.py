@@ -145,6 +145,10 @@ class Classifier2D:
             return
         x, y = tensor(self.points), tensor(self.labels)
         self.model.train()
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught below
+            self._steps(x, y, steps)
+
+    def _steps(self, x: Any, y: Any, steps: int) -> None:
         for _ in range(steps):
             self.optimizer.zero_grad()
             scores = self.model(x)

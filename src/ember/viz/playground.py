@@ -21,11 +21,13 @@ from dataclasses import asdict
 from importlib import resources
 from typing import Any
 
+from ember.errors import EmberError
 from ember.viz import toy
 from ember.viz.classify2d import Classifier2D, Settings, SettingsError
 
 HOST = "127.0.0.1"
 RESOLUTION = 40
+ACTIONS = ("settings", "point", "dataset", "reset")
 STATIC = {"/": ("playground.html", "text/html"), "/playground.js": ("playground.js", "text/javascript")}
 
 
@@ -86,6 +88,8 @@ class Playground:
 
     def apply(self, action: str, request: Any) -> None:
         """Carry out a change from the page; ``SettingsError`` for anything it cannot do."""
+        if action not in ACTIONS:
+            raise SettingsError(f"unknown request /{action}; the page sends /{', /'.join(ACTIONS)}")
         if not isinstance(request, dict):
             raise SettingsError(
                 f"malformed request: /{action} takes a JSON object, not {type(request).__name__}"
@@ -96,10 +100,12 @@ class Playground:
             elif action == "point":
                 try:
                     x, y, label = float(request["x"]), float(request["y"]), int(request["label"])
-                except (KeyError, TypeError, ValueError) as error:
+                except KeyError as error:
                     raise SettingsError(
-                        f"malformed request: /point takes numbers x, y and label ({error})"
+                        f"malformed request: /point takes x, y and label; {error} is missing"
                     ) from None
+                except (TypeError, ValueError):
+                    raise SettingsError("malformed request: /point takes numbers x, y and label") from None
                 self.classifier.add_point(x, y, label)
             elif action == "dataset":
                 name = request.get("name")
@@ -161,11 +167,22 @@ def create_app(playground: Playground) -> Any:
     return Starlette(routes=routes)
 
 
+class PortError(EmberError, OSError):
+    """The port asked for cannot be listened on."""
+
+
 def free_socket(port: int = 0) -> socket.socket:
     """A listening socket on 127.0.0.1 (``port`` 0: a free one the system picks)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
+    try:
+        sock.bind((HOST, port))
+    except OSError as error:
+        sock.close()
+        raise PortError(
+            f"cannot listen on {HOST}:{port} ({error.strerror}); pick another --port, or leave it out for a "
+            "free one"
+        ) from None
     sock.listen(64)
     return sock
 
