@@ -59,14 +59,14 @@ def shows(driver, text):
 
 
 def settle(driver, l2):
-    """Set L2, re-initialize, and wait for STEPS training steps under it; the state then."""
+    """Set L2, re-initialize, and wait for STEPS training steps of the new network; the state then."""
     field = driver.find_element("id", "l2")
     field.clear()
     field.send_keys(str(l2))
     driver.find_element("id", "apply").click()
-    wait_for(driver, lambda s: s["settings"]["l2"] == l2, f"l2 {l2} applied")
+    network = wait_for(driver, lambda s: s["settings"]["l2"] == l2, f"l2 {l2} applied")["network"]
     driver.find_element("id", "reset").click()
-    return wait_for(driver, lambda s: s["settings"]["l2"] == l2 and s["steps"] >= STEPS, f"{STEPS} steps")
+    return wait_for(driver, lambda s: s["network"] > network and s["steps"] >= STEPS, f"{STEPS} steps")
 
 
 def test_the_playground_learns_takes_clicks_and_shows_that_l2_smooths_the_boundary(browser, tmp_path):

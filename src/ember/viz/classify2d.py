@@ -102,10 +102,12 @@ class Classifier2D:
         self.points, self.labels = toy.make_points(dataset, count, seed=self.settings.seed)
         self.dataset = dataset
         self.loss_function = nn.CrossEntropyLoss()
+        self.networks = 0  # how many networks have been built (a page can tell a new one by it)
         self.reset()
 
     def reset(self) -> None:
         """A new network (from the seed) and optimizer; the step count starts again."""
+        self.networks += 1
         self.model = build_model(self.settings)
         self.optimizer = build_optimizer(self.settings, self.model.parameters())
         self.steps, self.loss, self.accuracy, self.diverged = 0, float("nan"), float("nan"), False

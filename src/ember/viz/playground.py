@@ -72,6 +72,7 @@ class Playground:
             {
                 "dataset": c.dataset,
                 "settings": asdict(c.settings),
+                "network": c.networks,
                 "steps": c.steps,
                 "loss": finite(c.loss),
                 "accuracy": finite(c.accuracy),
