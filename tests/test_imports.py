@@ -11,7 +11,7 @@ would depend on ``ember/__init__.py``, which imports the public API).
 The layers, from the bottom (DESIGN.md section 1): the helpers every layer may use (dtypes, random,
 errors, atomic, registry), the engine (``ember.autograd``), ops, nn, optim, data and distributed, models,
 classic and onnx, ``ember/__init__.py`` (the public API: ``import ember``) and beside it vision (torchvision's
-place: it builds on the zoo, and ``import ember`` does not import it), train, cli.
+place: it builds on the zoo, and ``import ember`` does not import it), viz (pictures and pages), train, cli.
 """
 
 from __future__ import annotations
@@ -36,13 +36,14 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("classic", ("ember.classic",)),
     ("ember", ()),  # ember/__init__.py alone
     ("vision", ("ember.vision",)),
+    ("viz", ("ember.viz",)),
     ("train", ("ember.train",)),
     ("cli", ("ember.cli",)),
 ]
 # Layers side by side: neither imports the other.
 LEVEL = {"helpers": 0, "engine": 1, "ops": 2, "nn": 3, "optim": 4, "data": 4, "distributed": 4}
 LEVEL |= {"models": 5, "classic": 5, "onnx": 5}
-LEVEL |= {"ember": 6, "vision": 6, "train": 7, "cli": 8}
+LEVEL |= {"ember": 6, "vision": 6, "viz": 7, "train": 8, "cli": 9}
 
 
 def module_name(path: Path) -> str:

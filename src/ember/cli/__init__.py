@@ -28,6 +28,8 @@ COMMANDS = {
     "report": "report",
     "summary": "summary",
     "export": "export",
+    "viz": "viz",
+    "lab": "lab",
 }
 
 

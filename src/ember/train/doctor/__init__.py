@@ -13,7 +13,7 @@ the lectures' words, the likely causes when it trips) and leaves everything as i
 
 ``doctor(config)`` runs them all on what a training configuration describes (``ember doctor``);
 ``Monitor`` watches the layer statistics during training (``ember train --monitor``). The pictures are
-drawn by ``ember.train.doctor.plots``. See ``docs/babysitting.md``.
+drawn by ``ember.viz.doctor``. See ``docs/babysitting.md``.
 """
 
 from ember.train.doctor.checks import check_initial_loss, check_regularization, expected_initial_loss

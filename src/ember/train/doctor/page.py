@@ -1,4 +1,4 @@
-"""The doctor's page: one self-contained HTML file in the run report's style (``ember.train.report.html``).
+"""The doctor's page: one self-contained HTML file in the shared style (``ember.viz.page``).
 
 First the verdict (how many checks passed, the suggested and verified learning rates, the time), then
 one section per check in the lectures' order: what it measured, the likely causes when it tripped, and
@@ -14,7 +14,7 @@ from typing import Any
 
 from ember.train.doctor.findings import rate
 from ember.train.doctor.range_test import RangeTest
-from ember.train.report.html import card, embedded_image, html_page
+from ember.viz.page import card, embedded_image, html_page
 
 STYLE = """
 .ok { color: #1a7a1a; font-weight: 600; } .flag { color: #b00000; font-weight: 600; }

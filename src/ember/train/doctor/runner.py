@@ -215,8 +215,8 @@ def write_doctor_report(report: DoctorReport, directory: Path) -> Path:
         import matplotlib  # noqa: F401
     except ImportError:
         return directory / FINDINGS_FILE
-    from ember.train.doctor import plots
     from ember.train.doctor.page import render_doctor_page
+    from ember.viz import doctor as plots
 
     pictures: dict[str, Path] = {}
     for finding in report.findings:

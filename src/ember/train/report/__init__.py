@@ -29,8 +29,8 @@ def write_report(
     """Write ``report/*.png`` and ``report/index.html`` for the run in ``directory``; returns the page."""
     import matplotlib
 
-    from ember.train.report import plots
     from ember.train.report.html import render_page
+    from ember.viz import report as plots
 
     directory = Path(directory)
     out = directory / "report"
@@ -65,14 +65,15 @@ def write_report(
     notes = _doctor_pictures(directory, out, pictures)
     config_path = directory / "config.yaml"
     config_text = config_path.read_text() if config_path.exists() else ""
-    page = render_page(summary, config_text, history, names, pictures, shown, notes)
+    viz = directory / "viz" / "index.html"  # written by ember viz
+    page = render_page(summary, config_text, history, names, pictures, shown, notes, viz.exists())
     return atomic_write(out / "index.html", page)
 
 
 def _doctor_pictures(directory: Path, out: Path, pictures: dict[str, Path]) -> dict[str, str]:
     """The range test of ``--lr auto`` and the layer statistics of ``--monitor``, if the run has them."""
     from ember.train.doctor import RangeTest, read_monitor
-    from ember.train.doctor import plots as doctor_plots
+    from ember.viz import doctor as doctor_plots
 
     notes = {}
     found = directory / "lr_find.json"
