@@ -191,6 +191,8 @@ def _composite_gradients(node: Context, upstream: Tensor) -> tuple[Any, ...]:
     """The gradients of the node's ``composite`` (the same function in Ember ops), at the node's inputs."""
     wanted = [i for i, needs in enumerate(node.needs_input_grad) if needs]
     output = node.function.composite(*node.inputs)
+    if output is NotImplemented:  # not for these arguments (e.g. an option without a composite form)
+        return _refusing_second_order(node, upstream)
     capture = Capture([node.inputs[i] for i in wanted], beyond=False)
     if output.grad_fn is not None:
         walk({output.grad_fn: upstream}, True, recorded_backward, capture)

@@ -158,7 +158,35 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         (out,) = ctx.saved_tensors
-        return pass_where(out > 0, grad)
+        return masked_by(out, pass_where(out > 0, grad))
+
+
+class MaskedBy(Function):
+    """``value`` unchanged, recorded as depending on ``source`` (whose mask chose it) with derivative zero.
+
+    In a recorded backward (create_graph) a router's mask is a constant, so nothing would link the
+    gradient to the router's input; PyTorch's threshold_backward has that link (derivative zero), so
+    that the input counts as used (``grad`` then gives zeros for it, not an "unused" error).
+    """
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx: Context, value: np.ndarray, source: np.ndarray) -> np.ndarray:
+        ctx.shape = source.shape
+        return value
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        zeros = np.zeros(ctx.shape, dtype=grad.dtype)
+        return grad, Tensor(zeros) if isinstance(grad, Tensor) else zeros
+
+
+def masked_by(source: Any, value: Any) -> Any:
+    """``value``, linked to ``source`` with derivative zero when both are tensors (a recorded backward)."""
+    if isinstance(value, Tensor) and isinstance(source, Tensor) and source.requires_grad:
+        return MaskedBy.apply(value, source)
+    return value
 
 
 class Clamp(Function):
