@@ -35,7 +35,7 @@ class PointwiseLoss(Function):
     evaluates_tensors = False  # whether ``evaluate`` also runs on tensors (then it gives the composite)
 
     @classmethod
-    def composite(cls, x: Tensor, t: Any, reduction: str, *options: Any) -> Any:
+    def composite(cls, x: Any, t: Any, reduction: str, *options: Any) -> Any:
         """The loss from Ember operations, for gradients of gradients (``ember.autograd.backprop``)."""
         if not cls.evaluates_tensors:
             return NotImplemented
