@@ -5,8 +5,9 @@ its inputs (a reverse topological order, found iteratively so that a chain of an
 them once each, turning the upstream gradient into downstream gradients. Where a value feeds several
 operations its gradients are summed (the "copy gate" is a gradient adder); leaves accumulate into ``.grad``.
 
-The walk works on arrays and nodes only; a leaf tensor takes its gradient through
-``Tensor._accumulate_grad`` (``ember.autograd.tensor``), the one thing it asks of a tensor.
+The walk works on arrays and nodes only (on tensors when the backward pass is itself recorded, for
+gradients of gradients: ``ember.autograd.backprop`` passes the step that records); a leaf tensor takes its
+gradient through ``Tensor._accumulate_grad`` (``ember.autograd.tensor``), the one thing it asks of a tensor.
 
 Ownership of gradient arrays. A leaf keeps the first gradient it receives as its ``.grad`` and adds later
 ones into it in place (``.grad`` accumulates until zeroed, as in PyTorch). So the walk lets a leaf keep an
@@ -182,16 +183,16 @@ def backward(
     backward pass itself is recorded, ``ember.autograd.backprop``); the walk is the same for both."""
     pending: dict[Context, Any] = dict(roots)
     order = topological_order(roots, () if capture is None or capture.beyond else capture.nodes)
-    needed = None if capture is None else capture.needed(order)
+    needed = capture.needed(order) if capture is not None else set()
     for node in order:
         upstream = pending.pop(node, None)
         if upstream is None:
             continue  # no gradient flows to this node (e.g. it only feeds integer outputs)
         if node.hooks or node.retained_output is not None:
             upstream = _run_output_hooks(node, upstream)
-        if needed is not None:
-            if node in capture.nodes:  # type: ignore[union-attr]
-                capture.take(capture.nodes[node], upstream, False)  # type: ignore[union-attr]
+        if capture is not None:
+            if node in capture.nodes:
+                capture.take(capture.nodes[node], upstream, False)
             if node not in needed:
                 continue
         if node.released:
