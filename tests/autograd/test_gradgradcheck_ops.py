@@ -46,6 +46,12 @@ CASES = {
     "sum_dim": (lambda a: a.sum(1) ** 2, lambda: [t(2, 3)]),
     "sum_keepdim": (lambda a: a * a.sum(0, keepdim=True), lambda: [t(2, 3)]),
     "mean": (lambda a: a.mean(0) ** 2, lambda: [t(2, 3)]),
+    "var": (lambda a: a.var(1) ** 2, lambda: [t(2, 3)]),
+    "std_all": (lambda a: a.std() * a, lambda: [t(2, 3)]),
+    "dropout_mask": (
+        lambda a: F.dropout(a, 0.5, generator=ember.Generator().manual_seed(3)) ** 2,
+        lambda: [t(2, 3)],
+    ),
     "amax": (lambda a: a.amax(1) ** 2, lambda: [t(2, 3)]),
     "norm": (lambda a: a.norm(dim=1) ** 3, lambda: [t(2, 3)]),
     "reshape_permute": (lambda a: a.reshape(3, 2).permute(1, 0) ** 2, lambda: [t(2, 3)]),

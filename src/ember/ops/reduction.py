@@ -64,6 +64,14 @@ class Variance(Function):
     """var = sum((x - mean)^2) / (N - correction); std = sqrt(var). Bessel's correction is 1 by default."""
 
     @staticmethod
+    def composite(x: Tensor, axes: Any, correction: float, keepdim: bool, take_sqrt: bool) -> Tensor:
+        """The same from Ember operations (gradients of gradients, ``ember.autograd.backprop``)."""
+        centered = x - x.mean(axes, keepdim=True)
+        denominator = builtins.max(reduced_count(x.shape, axes) - correction, 0)
+        out = (centered * centered).sum(axes, keepdim) / denominator
+        return out.sqrt() if take_sqrt else out
+
+    @staticmethod
     def forward(
         ctx: Context, x: np.ndarray, axes: Any, correction: float, keepdim: bool, take_sqrt: bool
     ) -> np.ndarray:
