@@ -86,3 +86,32 @@ def test_backward_create_graph_then_backward_again_matches_pytorch():
         results.append([p.grad.detach().numpy() for p in params])
     for mine, reference in zip(*results, strict=True):
         np.testing.assert_allclose(mine, reference, rtol=1e-7, atol=1e-12)
+
+
+def test_layers_hessian_vector_product_matches_pytorch():
+    """The same through nn modules: Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear, Dropout(eval)."""
+
+    def build(nn):
+        return nn.Sequential(
+            nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Dropout(0.5), nn.Linear(27, 3),
+        )  # fmt: skip
+
+    torch.manual_seed(0)
+    theirs = build(torch.nn).double().train()
+    ours = build(ember.nn).to(ember.float64)
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()})
+    theirs[5].eval(), ours[5].eval()  # dropout off: the same function in both
+    results = []
+    for lib, model in ((ember, ours), (torch, theirs)):
+        x = lib.tensor(INPUTS["cnn"], dtype=lib.float64)
+        params = list(model.parameters())
+        loss = (model(x) ** 2).mean()
+        grads = lib.autograd.grad(loss, params, create_graph=True)
+        directions = np.random.default_rng(2)
+        vectors = [lib.tensor(directions.standard_normal(tuple(p.shape)), dtype=lib.float64) for p in params]
+        hvp = lib.autograd.grad(sum((g * v).sum() for g, v in zip(grads, vectors, strict=True)), params)
+        results.append([h.detach().numpy() for h in hvp])
+    for mine, reference in zip(*results, strict=True):
+        scale = max(1.0, float(np.abs(reference).max()))
+        np.testing.assert_allclose(mine, reference, rtol=1e-7, atol=1e-9 * scale)
