@@ -11,6 +11,7 @@ from ember.autograd import (
     Tensor,
     enable_grad,
     gradcheck,
+    gradgradcheck,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,

@@ -34,6 +34,7 @@ Example, a user's own operation (``ember.gradcheck`` verifies it)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,14 @@ class Function:
     # A Function whose output may be a view of input 0's storage shares that tensor's version counter,
     # so an in-place change through either one is seen by the graph.
     returns_view = False
+
+    # Gradients of gradients (``create_graph=True``, ``ember.autograd.backprop``): either ``backward`` is
+    # written with operations that NumPy arrays and Ember tensors both provide, and then also runs on
+    # tensors, recording its own graph (``differentiable_backward = True``); or ``composite(*args)``
+    # computes the same function from differentiable Ember operations, and its gradient is recorded
+    # instead. A Function with neither refuses to be differentiated twice, naming itself.
+    differentiable_backward = False
+    composite: Callable[..., Any] | None = None
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -88,18 +97,19 @@ class Function:
 
 def _versions_of_saved(
     saved: tuple[Any, ...], args: tuple[Any, ...], arrays: list[Any], out: Any, result: Tensor
-) -> tuple[tuple[VersionCounter, int, int], ...]:
-    """Which saved arrays belong to an input or to the output tensor, and their versions now."""
+) -> tuple[tuple[VersionCounter, int, int, int], ...]:
+    """Which saved arrays belong to an input (its position) or to the output tensor (-1), their versions
+    now, and where each was saved (so that a recorded backward can take the tensors themselves)."""
     versions = []
-    for value in saved:
+    for slot, value in enumerate(saved):
         if value is None:
             continue
         if value is out:
-            versions.append((result._counter(), 0, -1))
+            versions.append((result._counter(), 0, -1, slot))
             continue
         for position, array in enumerate(arrays):
             if value is array and isinstance(args[position], Tensor):
                 counter = args[position]._counter()
-                versions.append((counter, counter.value, position))
+                versions.append((counter, counter.value, position, slot))
                 break
     return tuple(versions)

@@ -5,8 +5,9 @@ its inputs (a reverse topological order, found iteratively so that a chain of an
 them once each, turning the upstream gradient into downstream gradients. Where a value feeds several
 operations its gradients are summed (the "copy gate" is a gradient adder); leaves accumulate into ``.grad``.
 
-The walk works on arrays and nodes only; a leaf tensor takes its gradient through
-``Tensor._accumulate_grad`` (``ember.autograd.tensor``), the one thing it asks of a tensor.
+The walk works on arrays and nodes only (on tensors when the backward pass is itself recorded, for
+gradients of gradients: ``ember.autograd.backprop`` passes the step that records); a leaf tensor takes its
+gradient through ``Tensor._accumulate_grad`` (``ember.autograd.tensor``), the one thing it asks of a tensor.
 
 Ownership of gradient arrays. A leaf keeps the first gradient it receives as its ``.grad`` and adds later
 ones into it in place (``.grad`` accumulates until zeroed, as in PyTorch). So the walk lets a leaf keep an
@@ -21,7 +22,7 @@ cannot see is an array a Function keeps outside ``ctx`` (a cache, a global); ``F
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,7 +45,7 @@ class Context:
 
     # Defaults as class attributes: recording a node sets only what that node has (the hot path).
     _saved: tuple[Any, ...] = ()
-    _saved_versions: tuple[tuple[VersionCounter, int, int], ...] = ()
+    _saved_versions: tuple[tuple[VersionCounter, int, int, int], ...] = ()  # and the saved slot
     released = False
     hooks: list[GradHook] | None = None
     retained_output: Any = None  # a weak reference to the output tensor, if it retains its grad
@@ -86,7 +87,7 @@ class Context:
 
     def check_versions(self) -> None:
         """Raise if a tensor saved for backward was changed in place after it was saved."""
-        for counter, saved_at, position in self._saved_versions:
+        for counter, saved_at, position, _slot in self._saved_versions:
             if counter.value != saved_at:
                 which = "its output" if position < 0 else f"input {position}"
                 raise RuntimeError(
@@ -100,11 +101,12 @@ class Context:
         return f"<{self.name}Backward>"
 
 
-def topological_order(root: Context) -> list[Context]:
-    """Nodes reachable from ``root``, each before every node that produced one of its inputs."""
+def topological_order(roots: Iterable[Context], stop: Container[Context] = ()) -> list[Context]:
+    """Nodes reachable from ``roots``, each before every node that produced one of its inputs (the walk
+    goes no further up than a node in ``stop``)."""
     order: list[Context] = []
     visited: set[Context] = set()
-    stack: list[tuple[Context, bool]] = [(root, False)]
+    stack: list[tuple[Context, bool]] = [(root, False) for root in roots]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:
@@ -114,6 +116,8 @@ def topological_order(root: Context) -> list[Context]:
             continue
         visited.add(node)
         stack.append((node, True))
+        if node in stop:
+            continue
         for parent, needed in zip(node.inputs, node.needs_input_grad):  # noqa: B905 - same length
             # An input that needs a gradient is a tensor that requires grad; others lead nowhere.
             producer = parent.grad_fn if needed else None
@@ -123,22 +127,79 @@ def topological_order(root: Context) -> list[Context]:
     return order
 
 
-def backward(root: Context, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Push ``grad`` (d output / d output of ``root``) through the graph into the leaves' ``.grad``."""
-    pending: dict[Context, np.ndarray] = {root: grad}
-    for node in topological_order(root):
+def call_backward(node: Context, grad: np.ndarray) -> tuple[Any, ...]:
+    """One step of the ordinary walk: ``node``'s backward on arrays, its gradients as a tuple."""
+    grads = node.function.backward(node, grad)
+    return grads if type(grads) is tuple else (grads,)
+
+
+class Capture:
+    """The gradients ``autograd.grad`` asks for (of leaves or not), kept here instead of in ``.grad``.
+
+    Only the nodes on a path to a captured tensor run. With ``beyond=False`` the walk stops at the
+    captured tensors (for a gradient with respect to a function's own inputs, taken as independent).
+    """
+
+    def __init__(self, tensors: Sequence[Any], beyond: bool = True) -> None:
+        self.leaves: dict[int, int] = {}
+        self.nodes: dict[Context, int] = {}
+        for slot, tensor in enumerate(tensors):
+            if tensor.grad_fn is None:
+                self.leaves.setdefault(id(tensor), slot)
+            else:
+                self.nodes.setdefault(tensor.grad_fn, slot)
+        self.beyond = beyond
+        self.grads: list[Any] = [None] * len(tensors)
+        self.owned = [False] * len(tensors)
+
+    def take(self, slot: int, grad: Any, owned: bool) -> None:
+        if self.grads[slot] is None:
+            self.grads[slot], self.owned[slot] = grad, owned
+        else:
+            self.grads[slot], self.owned[slot] = self.grads[slot] + grad, True
+
+    def needed(self, order: list[Context]) -> set[Context]:
+        """The nodes of ``order`` whose backward leads to a captured tensor."""
+        needed: set[Context] = set()
+        for node in reversed(order):  # producers first
+            if not self.beyond and node in self.nodes:
+                continue
+            for parent, needs in zip(node.inputs, node.needs_input_grad):  # noqa: B905 - same length
+                producer = parent.grad_fn if needs else None
+                if needs and (producer in needed or producer in self.nodes or id(parent) in self.leaves):
+                    needed.add(node)
+                    break
+        return needed
+
+
+def backward(
+    roots: dict[Context, Any],
+    retain_graph: bool = False,
+    call: Callable[[Context, Any], tuple[Any, ...]] = call_backward,
+    capture: Capture | None = None,
+) -> None:
+    """Push each root's gradient (d output / d output of that node) through the graph into the leaves'
+    ``.grad``, or into ``capture``. ``call`` runs one node's backward (on arrays; on tensors when the
+    backward pass itself is recorded, ``ember.autograd.backprop``); the walk is the same for both."""
+    pending: dict[Context, Any] = dict(roots)
+    order = topological_order(roots, () if capture is None or capture.beyond else capture.nodes)
+    needed = capture.needed(order) if capture is not None else set()
+    for node in order:
         upstream = pending.pop(node, None)
         if upstream is None:
             continue  # no gradient flows to this node (e.g. it only feeds integer outputs)
-        if node.released:
-            node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
         if node.hooks or node.retained_output is not None:
             upstream = _run_output_hooks(node, upstream)
+        if capture is not None:
+            if node in capture.nodes:
+                capture.take(capture.nodes[node], upstream, False)
+            if node not in needed:
+                continue
+        if node.released:
+            node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
         if node._saved_versions:
             node.check_versions()
-        input_grads = node.function.backward(node, upstream)
-        if type(input_grads) is not tuple:
-            input_grads = (input_grads,)
+        input_grads = call(node, upstream)
         for position, parent in enumerate(node.inputs):
             if not node.needs_input_grad[position]:
                 continue
@@ -147,12 +208,18 @@ def backward(root: Context, grad: np.ndarray, retain_graph: bool = False) -> Non
                 continue
             if parent_grad.shape != parent._array.shape:
                 raise RuntimeError(
-                    f"{node.name}.backward returned a gradient of shape {parent_grad.shape} for input "
-                    f"{position}, whose shape is {parent._array.shape}; they must match."
+                    f"{node.name}.backward returned a gradient of shape {tuple(parent_grad.shape)} for "
+                    f"input {position}, whose shape is {parent._array.shape}; they must match."
                 )
             producer = parent.grad_fn
             if producer is None:
-                parent._accumulate_grad(parent_grad, handed_over(parent_grad, node, upstream, input_grads))
+                owned = type(parent_grad) is np.ndarray and handed_over(
+                    parent_grad, node, upstream, input_grads
+                )
+                if capture is None:
+                    parent._accumulate_grad(parent_grad, owned)
+                elif id(parent) in capture.leaves:
+                    capture.take(capture.leaves[id(parent)], parent_grad, owned)
             elif producer in pending:
                 pending[producer] = pending[producer] + parent_grad
             else:

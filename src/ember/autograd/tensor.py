@@ -33,12 +33,20 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
-from ember.autograd import graph
 from ember.autograd.grad_mode import STATE, no_grad
 from ember.autograd.graph import Context, GradHook, VersionCounter
 from ember.autograd.methods import TensorMethods
 
 Hook = Callable[["Tensor"], Any]  # called with the gradient; returns None or a replacement
+
+# ember.autograd.backprop (the entry points of backpropagation, above this module: it makes tensors) binds
+# itself here when it is imported, as ember.ops binds Tensor's methods (bind_backprop).
+backprop: Any = None
+
+
+def bind_backprop(module: Any) -> None:
+    global backprop
+    backprop = module
 
 
 class Tensor(TensorMethods["Tensor"]):
@@ -136,42 +144,23 @@ class Tensor(TensorMethods["Tensor"]):
         return self.grad_fn is None
 
     def backward(
-        self, gradient: Any = None, retain_graph: _bool = False, create_graph: _bool = False
+        self, gradient: Any = None, retain_graph: _bool | None = None, create_graph: _bool = False
     ) -> None:
-        """Compute the gradient of this tensor with respect to every leaf that requires grad."""
-        if create_graph:
-            raise NotImplementedError("create_graph (higher-order gradients) is not supported by Ember")
-        if not self._requires_grad:
-            raise RuntimeError(
-                "backward: this tensor does not require grad and has no grad_fn; nothing to differentiate. "
-                "Create the inputs with requires_grad=True (and not under no_grad())."
-            )
-        if gradient is None:
-            if self._array.size != 1:
-                raise RuntimeError(
-                    f"backward: grad can be implicitly created only for scalar outputs, but the output has "
-                    f"shape {tuple(self.shape)}; pass gradient= (the upstream gradient, same shape)."
-                )
-            root = np.ones_like(self._array)
-        else:
-            root = np.asarray(gradient._array if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
-            if root.shape != self.shape:
-                raise RuntimeError(
-                    f"backward: gradient has shape {root.shape} but the output has shape "
-                    f"{tuple(self.shape)}; they must match."
-                )
-        if self.grad_fn is None:
-            self._accumulate_grad(root, owned=gradient is None)
-        else:
-            graph.backward(self.grad_fn, root, retain_graph)
+        """Compute the gradient of this tensor with respect to every leaf that requires grad (into
+        ``.grad``); ``create_graph=True`` records the backward pass too, so the gradients can be
+        differentiated again (``ember.autograd.backprop``)."""
+        backprop.backward(self, gradient, retain_graph, create_graph)
 
-    def _accumulate_grad(self, grad: np.ndarray, owned: _bool, run_hooks: _bool = True) -> None:
+    def _accumulate_grad(self, grad: Any, owned: _bool, run_hooks: _bool = True) -> None:
         """Add ``grad`` into ``.grad`` (the walk's one call into a tensor). An ``owned`` array (see the
         ownership rule in ``ember.autograd.graph``) becomes ``.grad`` as it is; any other is copied."""
         if run_hooks and self._hooks:
             for hook in self._hooks:
                 grad = hook(grad)
             owned = False  # a hook saw the array and may have kept it
+        if isinstance(grad, Tensor):  # a recorded backward (create_graph): added out of place, as PyTorch
+            self.grad = grad if self.grad is None else self.grad + grad
+            return
         if self.grad is None:
             keep = owned and grad.dtype == self._array.dtype and grad.flags.writeable
             self.grad = Tensor._from_op(grad if keep else np.array(grad, dtype=self._array.dtype), None)
@@ -207,10 +196,13 @@ class Tensor(TensorMethods["Tensor"]):
         else:
             hooks = self.grad_fn.hooks = self.grad_fn.hooks or []
 
-        def on_array(grad: np.ndarray) -> np.ndarray:
-            replaced = hook(Tensor._from_op(grad, None))
+        def on_array(grad: Any) -> Any:  # an array; a tensor when the backward pass is recorded
+            recorded = isinstance(grad, Tensor)
+            replaced = hook(grad if recorded else Tensor._from_op(grad, None))
             if replaced is None:
                 return grad
+            if recorded:
+                return replaced if isinstance(replaced, Tensor) else Tensor(replaced, dtype=grad.dtype)
             return np.asarray(replaced._array if isinstance(replaced, Tensor) else replaced)
 
         hooks.append(on_array)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ember import dtypes
 from ember.autograd import Context, Function, Tensor, from_numpy
+from ember.ops import dual
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
 
 Operand = Any  # a Tensor, a NumPy array or a Python scalar
@@ -71,6 +72,8 @@ def elementwise(name: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
 
 
 class Add(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = (shape_of(a), shape_of(b))
@@ -87,6 +90,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = (shape_of(a), shape_of(b))
@@ -103,6 +108,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
         a_needs, b_needs = ctx.needs_input_grad
@@ -121,6 +128,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
         out = elementwise("div", np.true_divide, a, b)
@@ -140,6 +149,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         return np.negative(a)
@@ -151,6 +162,8 @@ class Neg(Function):
 
 class Pow(Function):
     """a ** b. d/da = b a^(b-1) (zero where b = 0); d/db = a^b log a (zero where a = 0 and b >= 0)."""
+
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
@@ -166,12 +179,12 @@ class Pow(Function):
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
             with np.errstate(divide="ignore", invalid="ignore"):
-                local = np.where(b == 0, 0, b * np.power(a, b - 1))
-            grad_a = unbroadcast((grad * local).astype(grad.dtype, copy=False), a_shape)
+                local = dual.where(b == 0, 0, b * a ** (b - 1))
+            grad_a = unbroadcast(dual.astype(grad * local, grad.dtype), a_shape)
         if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
-                local = np.where((a == 0) & (b >= 0), 0, out * np.log(a))
-            grad_b = unbroadcast((grad * local).astype(grad.dtype, copy=False), b_shape)
+                local = dual.where((a == 0) & (b >= 0), 0, out * dual.log(a))
+            grad_b = unbroadcast(dual.astype(grad * local, grad.dtype), b_shape)
         return grad_a, grad_b
 
 
@@ -262,6 +275,8 @@ def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bo
 # --------------------------------------------------------------------------------------------------
 # Type conversion and copies.
 class ToDtype(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
         ctx.dtype = a.dtype
@@ -269,7 +284,7 @@ class ToDtype(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
-        return grad.astype(ctx.dtype), None
+        return dual.astype(grad, ctx.dtype), None
 
 
 def to_dtype(a: Tensor, dtype: Any) -> Tensor:
@@ -282,6 +297,8 @@ def to_dtype(a: Tensor, dtype: Any) -> Tensor:
 
 
 class Clone(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         return a.copy()

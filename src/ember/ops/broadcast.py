@@ -11,16 +11,19 @@ from typing import Any
 
 import numpy as np
 
+from ember.ops import dual
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast."""
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` (an array, or a tensor in a recorded backward) over the axes along which an input of
+    ``shape`` was broadcast."""
     if grad.shape == shape:
         return grad
     leading = grad.ndim - len(shape)
     axes = tuple(range(leading)) + tuple(
         leading + i for i, size in enumerate(shape) if size == 1 and grad.shape[leading + i] != 1
     )
-    summed = grad.sum(axis=axes, keepdims=True) if axes else grad
+    summed = dual.sum(grad, axes, keepdim=True) if axes else grad
     return summed.reshape(shape)
 
 

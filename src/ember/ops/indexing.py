@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd import Context, Function, Tensor
+from ember.autograd import Context, DoubleBackwardError, Function, Tensor
 from ember.ops.broadcast import unbroadcast
 from ember.ops.dims import normalize_dim
 
@@ -44,6 +44,8 @@ def _reads_each_position_once(index: tuple[Any, ...]) -> bool:
 class GetItem(Function):
     returns_view = True
 
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, index: tuple[Any, ...]) -> np.ndarray:
         ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
@@ -53,9 +55,17 @@ class GetItem(Function):
             raise IndexError(f"index {_describe(index)} into a tensor of shape {x.shape}: {error}") from None
 
     @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
+    def backward(ctx: Context, grad: Any) -> tuple[Any, None]:
+        once = is_basic(ctx.index) or _reads_each_position_once(ctx.index)
+        if isinstance(grad, Tensor):  # recorded (create_graph): the same scatter, as an operation
+            if not once:
+                raise DoubleBackwardError(
+                    "getitem: an index that reads a position twice has no double backward in Ember (it "
+                    "would need a scatter-add); index each position once, or detach()"
+                )
+            return IndexPut.apply(Tensor(np.zeros(ctx.shape, dtype=ctx.dtype)), grad, ctx.index), None
         out = np.zeros(ctx.shape, dtype=ctx.dtype)
-        if is_basic(ctx.index) or _reads_each_position_once(ctx.index):
+        if once:
             out[ctx.index] = grad
         else:
             np.add.at(out, ctx.index, grad)
@@ -73,6 +83,8 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 class IndexPut(Function):
     """``x`` with ``x[index] = value``, out of place; the overwritten positions pass no gradient to ``x``."""
 
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, value: Any, index: tuple[Any, ...]) -> np.ndarray:
         ctx.index, ctx.value_shape = index, np.shape(value)
@@ -87,14 +99,19 @@ class IndexPut(Function):
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any, None]:
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, None]:
         grad_x = None
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0] and isinstance(grad, Tensor):  # recorded (create_graph)
+            grad_x = IndexPut.apply(grad, grad.dtype.type(0), ctx.index)
+        elif ctx.needs_input_grad[0]:
             grad_x = grad.copy()
             grad_x[ctx.index] = 0
         grad_value = None
         if ctx.needs_input_grad[1]:
-            grad_value = unbroadcast(grad[ctx.index], ctx.value_shape)
+            grad_value = unbroadcast(
+                GetItem.apply(grad, ctx.index) if isinstance(grad, Tensor) else grad[ctx.index],
+                ctx.value_shape,
+            )
         return grad_x, grad_value, None
 
 

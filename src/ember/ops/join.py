@@ -16,6 +16,8 @@ from ember.ops.dims import normalize_dim
 
 
 class Concatenate(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, axis: int) -> np.ndarray:
         ctx.axis = axis
@@ -29,11 +31,15 @@ class Concatenate(Function):
             ) from None
 
     @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(np.split(grad, ctx.boundaries, axis=ctx.axis))
+    def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
+        ends = [*ctx.boundaries, grad.shape[ctx.axis]]
+        before = (slice(None),) * ctx.axis
+        return tuple(grad[(*before, slice(start, end))] for start, end in zip([0, *ends], ends, strict=False))
 
 
 class Stack(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, axis: int) -> np.ndarray:
         ctx.axis = axis
@@ -44,8 +50,9 @@ class Stack(Function):
             raise ValueError(f"stack: all tensors must have the same shape; got {shapes}") from None
 
     @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(np.moveaxis(grad, ctx.axis, 0))
+    def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
+        before = (slice(None),) * ctx.axis
+        return tuple(grad[(*before, i)] for i in range(grad.shape[ctx.axis]))
 
 
 def _as_tensors(tensors: Sequence[Any], operation: str) -> list[Tensor]:
@@ -110,6 +117,8 @@ def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 class ConstantPad(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, widths: tuple[tuple[int, int], ...], value: float) -> np.ndarray:
         ctx.crop = tuple(

@@ -12,11 +12,14 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor
+from ember.ops import dual
 from ember.ops.arithmetic import operands
 from ember.ops.broadcast import unbroadcast
 
 
 class MatMul(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.ndim == 0 or b.ndim == 0:
@@ -45,15 +48,15 @@ class MatMul(Function):
         a_matrix_shape = (1, *a_shape) if len(a_shape) == 1 else a_shape
         b_matrix_shape = (*b_shape, 1) if len(b_shape) == 1 else b_shape
         if len(b_shape) == 1:  # first, so that a vector-vector product's 0-d gradient becomes (1, 1)
-            grad = np.expand_dims(grad, -1)
+            grad = grad.reshape((*grad.shape, 1))
         if len(a_shape) == 1:
-            grad = np.expand_dims(grad, -2)
+            grad = grad.reshape((*grad.shape[:-1], 1, grad.shape[-1]))
         grad_a = grad_b = None
         if b is not None:
-            grad_a = np.matmul(grad, np.swapaxes(b.reshape(b_matrix_shape), -1, -2))
+            grad_a = grad @ dual.swapaxes(b.reshape(b_matrix_shape), -1, -2)
             grad_a = unbroadcast(grad_a, a_matrix_shape).reshape(a_shape)
         if a is not None:
-            grad_b = np.matmul(np.swapaxes(a.reshape(a_matrix_shape), -1, -2), grad)
+            grad_b = dual.swapaxes(a.reshape(a_matrix_shape), -1, -2) @ grad
             grad_b = unbroadcast(grad_b, b_matrix_shape).reshape(b_shape)
         return grad_a, grad_b
 
@@ -67,6 +70,8 @@ mm = matmul
 
 class Linear(Function):
     """y = x W^T + b for x of shape (..., in), W (out, in), b (out,): one GEMM forward, two backward."""
+
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: Any) -> np.ndarray:
@@ -87,9 +92,9 @@ class Linear(Function):
         x_needs, w_needs, b_needs = ctx.needs_input_grad
         grad_2d = grad.reshape(-1, grad.shape[-1])
         return (
-            np.matmul(grad, weight) if x_needs else None,
-            np.matmul(grad_2d.T, x.reshape(-1, x.shape[-1])) if w_needs else None,
-            grad_2d.sum(axis=0) if b_needs else None,
+            grad @ weight if x_needs else None,
+            grad_2d.T @ x.reshape(-1, x.shape[-1]) if w_needs else None,
+            dual.sum(grad_2d, 0) if b_needs else None,
         )
 
 

@@ -13,17 +13,18 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor, from_numpy
+from ember.ops import dual
 from ember.ops.arithmetic import pow
 from ember.ops.dims import Dim, normalize_dim, normalize_dims
 from ember.ops.elementwise import abs
 from ember.ops.indexing import gather
 
 
-def expand_back(grad: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool):
+def expand_back(grad: Any, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool) -> Any:
     """Broadcast the gradient of a reduction back to the input's shape (a read-only view, no copy)."""
     if not keepdim and shape:
-        grad = np.expand_dims(grad, axes if axes is not None else tuple(range(len(shape))))
-    return np.broadcast_to(grad, shape)
+        grad = grad.reshape(tuple(1 if axes is None or i in axes else n for i, n in enumerate(shape)))
+    return dual.broadcast_to(grad, shape)
 
 
 def reduced_count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
@@ -33,6 +34,8 @@ def reduced_count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
 
 
 class Sum(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: Any, keepdim: bool, dtype: Any) -> np.ndarray:
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
@@ -44,6 +47,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: Any, keepdim: bool) -> np.ndarray:
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
@@ -57,6 +62,14 @@ class Mean(Function):
 
 class Variance(Function):
     """var = sum((x - mean)^2) / (N - correction); std = sqrt(var). Bessel's correction is 1 by default."""
+
+    @staticmethod
+    def composite(x: Tensor, axes: Any, correction: float, keepdim: bool, take_sqrt: bool) -> Tensor:
+        """The same from Ember operations (gradients of gradients, ``ember.autograd.backprop``)."""
+        centered = x - x.mean(axes, keepdim=True)
+        denominator = builtins.max(reduced_count(x.shape, axes) - correction, 0)
+        out = (centered * centered).sum(axes, keepdim) / denominator
+        return out.sqrt() if take_sqrt else out
 
     @staticmethod
     def forward(
@@ -95,6 +108,8 @@ class Variance(Function):
 class Extremum(Function):
     """amax/amin: the gradient is shared evenly by the elements that attain the extremum (as PyTorch)."""
 
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: Any, keepdim: bool, largest: bool) -> np.ndarray:
         out = (np.max if largest else np.min)(x, axis=axes, keepdims=keepdim)
@@ -104,11 +119,11 @@ class Extremum(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None, None]:
-        x, out = ctx.saved_tensors
+        x, out = (dual.array_of(v) for v in ctx.saved_tensors)  # which elements won: a constant
         winners = x == expand_back(out, x.shape, ctx.axes, ctx.keepdim)
         count = winners.sum(axis=ctx.axes, keepdims=True)
         share = expand_back(grad, x.shape, ctx.axes, ctx.keepdim) / count
-        return np.where(winners, share, 0).astype(grad.dtype, copy=False), None, None, None
+        return dual.astype(dual.where(winners, share, 0), grad.dtype), None, None, None
 
 
 class ValuesIndices(NamedTuple):
@@ -214,6 +229,8 @@ def any(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 class EuclideanNorm(Function):
     """sqrt(sum x^2); its gradient x / norm is taken as 0 where the norm is 0 (as PyTorch)."""
 
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: Any, keepdim: bool) -> np.ndarray:
         out = np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim))
@@ -225,7 +242,7 @@ class EuclideanNorm(Function):
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
         x, out = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(out == 0, 0, grad / out).astype(grad.dtype, copy=False)
+            scale = dual.astype(dual.where(out == 0, 0, grad / out), grad.dtype)
         return expand_back(scale, x.shape, ctx.axes, ctx.keepdim) * x, None, None
 
 

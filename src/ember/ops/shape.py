@@ -13,12 +13,15 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor
+from ember.ops import dual
 from ember.ops.broadcast import unbroadcast
 from ember.ops.dims import normalize_dim, normalize_dims
 
 
 class Reshape(Function):
     returns_view = True
+
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -38,6 +41,8 @@ class Reshape(Function):
 class Permute(Function):
     returns_view = True
 
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
         ctx.inverse = tuple(np.argsort(dims))
@@ -45,11 +50,13 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
-        return grad.transpose(ctx.inverse), None
+        return dual.permute(grad, ctx.inverse), None
 
 
 class Expand(Function):
     returns_view = True
+
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -64,6 +71,8 @@ class Expand(Function):
 class Flip(Function):
     returns_view = True
 
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
         ctx.axes = axes
@@ -71,11 +80,13 @@ class Flip(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
-        return np.flip(grad, ctx.axes), None
+        return dual.flip(grad, ctx.axes), None
 
 
 class Repeat(Function):
     """Tile the tensor ``repeats`` times along each dimension; backward sums the tiles."""
+
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, repeats: tuple[int, ...]) -> np.ndarray:
@@ -88,7 +99,7 @@ class Repeat(Function):
         split_shape = []
         for tiles, size in zip(np.divide(grad.shape, shape).astype(int), shape, strict=True):
             split_shape += [tiles, size]
-        summed = grad.reshape(split_shape).sum(axis=tuple(range(0, 2 * grad.ndim, 2)))
+        summed = dual.sum(grad.reshape(tuple(split_shape)), tuple(range(0, 2 * grad.ndim, 2)))
         return summed.reshape(ctx.shape), None
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor
+from ember.ops import dual
 from ember.ops.dims import Dim, normalize_dim, normalize_dims
 from ember.ops.reduction import expand_back
 
@@ -47,6 +48,8 @@ def log_softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 class Softmax(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: int) -> np.ndarray:
         out = softmax_array(x, axis)
@@ -57,10 +60,12 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
         (out,) = ctx.saved_tensors
-        return out * (grad - np.sum(grad * out, axis=ctx.axis, keepdims=True)), None
+        return out * (grad - dual.sum(grad * out, ctx.axis, keepdim=True)), None
 
 
 class LogSoftmax(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: int) -> np.ndarray:
         out = log_softmax_array(x, axis)
@@ -71,21 +76,24 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
         (out,) = ctx.saved_tensors
-        return grad - np.exp(out) * np.sum(grad, axis=ctx.axis, keepdims=True), None
+        return grad - dual.exp(out) * dual.sum(grad, ctx.axis, keepdim=True), None
 
 
 class LogSumExp(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: Any, keepdim: bool) -> np.ndarray:
-        out = log_sum_exp(x, axes, keepdims=True)
-        ctx.save_for_backward(x, out)
+        out = log_sum_exp(x, axes, keepdims=keepdim)
+        ctx.save_for_backward(x, out)  # the output itself, so that a recorded backward can use it
         ctx.axes, ctx.keepdim = axes, keepdim
-        return out if keepdim else np.squeeze(out, axis=axes)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
         x, out = ctx.saved_tensors
-        return expand_back(grad, x.shape, ctx.axes, ctx.keepdim) * np.exp(x - out), None, None
+        share = dual.exp(x - expand_back(out, x.shape, ctx.axes, ctx.keepdim))
+        return expand_back(grad, x.shape, ctx.axes, ctx.keepdim) * share, None, None
 
 
 def _single_dim(dim: int | None, x: Tensor, operation: str) -> int:

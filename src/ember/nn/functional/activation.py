@@ -19,11 +19,15 @@ import numpy as np
 
 from ember import ops
 from ember.autograd import Context, Function, Tensor
+from ember.ops import dual
 from ember.ops.broadcast import unbroadcast
+from ember.ops.elementwise import masked_by
 from ember.ops.linalg import Linear as LinearFunction
 
 
 class LeakyReLU(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, negative_slope: float) -> np.ndarray:
         positive = x > 0
@@ -34,11 +38,22 @@ class LeakyReLU(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
         (positive,) = ctx.saved_tensors
-        return np.where(positive, grad, grad * grad.dtype.type(ctx.slope)), None
+        routed = dual.where(positive, grad, grad * grad.dtype.type(ctx.slope))
+        return masked_by(ctx.inputs[0], routed), None
 
 
 class PReLU(Function):
     """x for x > 0, a x otherwise, with a learned ``a``: one shared, or one per channel (dimension 1)."""
+
+    @staticmethod
+    def composite(x: Tensor, weight: Tensor) -> Tensor:
+        """The same from Ember operations (gradients of gradients, ``ember.autograd.backprop``)."""
+        slope = (
+            weight.reshape(())
+            if weight.numel() == 1
+            else weight.reshape(_per_channel(weight.array, x.ndim).shape)
+        )
+        return ops.where(x.array > 0, x, x * slope)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -66,6 +81,8 @@ def _per_channel(weight: np.ndarray, ndim: int) -> np.ndarray:
 
 
 class ELU(Function):
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, alpha: float) -> np.ndarray:
         alpha_ = x.dtype.type(alpha)
@@ -77,11 +94,15 @@ class ELU(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
         x, out = ctx.saved_tensors
-        return np.where(x > 0, grad, grad * (out + ctx.alpha)), None  # alpha e^x = out + alpha
+        return dual.where(x > 0, grad, grad * (out + ctx.alpha)), None  # alpha e^x = out + alpha
 
 
 class SiLU(Function):
     """x sigmoid(x); d/dx = s (1 + x (1 - s))."""
+
+    @staticmethod
+    def composite(x: Tensor) -> Tensor:
+        return x * ops.sigmoid(x)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
@@ -102,6 +123,12 @@ _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 class GELU(Function):
     """x Phi(x): exact (erf, one element at a time: slow on large tensors) or the tanh approximation."""
+
+    @staticmethod
+    def composite(x: Tensor, approximate: str) -> Any:
+        if approximate != "tanh":
+            return NotImplemented  # Ember has no erf operation
+        return 0.5 * x * (1 + ops.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, approximate: str) -> np.ndarray:

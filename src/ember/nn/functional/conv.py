@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ember import ops
 from ember.autograd import Context, Function, Tensor
 from ember.nn.functional import _conv_kernels as kernels
 from ember.nn.functional._conv_grid import ConvGeometry, geometry
@@ -210,6 +211,29 @@ class _ConvolutionFunction(Function):
 
 class Conv2d(_ConvolutionFunction):
     """y = conv(x, W) + b for x (N, C, H, W), W (O, C / groups, kh, kw), b (O,)."""
+
+    @staticmethod
+    def composite(
+        x: Tensor, weight: Tensor, bias: Tensor | None, geometry: ConvGeometry, groups: int
+    ) -> Tensor:
+        """The same convolution from Ember operations (gradients of gradients, ``ember.autograd.backprop``):
+        one strided slice of the padded input per kernel tap, stacked, times the weight as a matrix."""
+        top, bottom, left, right = geometry.padding
+        padded = ops.pad(x, (left, right, top, bottom)) if any(geometry.padding) else x
+        (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
+        rows, cols = geometry.out_height, geometry.out_width
+        taps = [
+            padded[
+                :, :, i * dh : i * dh + sh * (rows - 1) + 1 : sh, j * dw : j * dw + sw * (cols - 1) + 1 : sw
+            ]
+            for i in range(kh)
+            for j in range(kw)
+        ]
+        batch, channels, outputs = x.shape[0], x.shape[1], weight.shape[0]
+        columns = ops.stack(taps, 2).reshape(batch, groups, channels // groups * kh * kw, rows * cols)
+        out = weight.reshape(groups, outputs // groups, -1) @ columns
+        out = out.reshape(batch, outputs, rows, cols)
+        return out if bias is None else out + bias.reshape(1, outputs, 1, 1)
 
     @staticmethod
     def forward(

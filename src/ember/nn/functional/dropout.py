@@ -33,6 +33,8 @@ def dropout_mask(
 class Dropout(Function):
     """y = x * mask, dy/dx = mask; the mask is drawn in forward (or given) and kept for backward."""
 
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(mask)

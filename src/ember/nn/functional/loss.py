@@ -19,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from ember import ops
 from ember.autograd import Context, Function, Tensor
 from ember.nn.functional.reduction import check_reduction, reduce, upstream
 from ember.nn.shape_check import InputShapeError, input_shape_error
+from ember.ops import dual
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
@@ -33,10 +35,10 @@ def _rows(x: np.ndarray) -> np.ndarray:
     return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
 
 
-def _unrows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def _unrows(rows: Any, shape: tuple[int, ...]) -> Any:
     if len(shape) <= 2:
         return rows.reshape(shape)
-    return np.moveaxis(rows.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
+    return dual.moveaxis(rows.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
 
 
 class ClassTargets:
@@ -99,6 +101,27 @@ class CrossEntropy(Function):
     Every form is L_i = t_sum_i * logsumexp(z_i) - sum_c t_ic (z_ic - max_i) ... with t the target row;
     forward keeps e^(z - max) and its row sums, backward is (t_sum p - t) times the upstream gradient.
     """
+
+    @staticmethod
+    def composite(
+        logits: Tensor, target: Tensor, weight: Any, ignore_index: int, reduction: str, label_smoothing: float
+    ) -> Any:
+        """The same loss from Ember operations (gradients of gradients, ``ember.autograd.backprop``):
+        NLL of log-softmax for class indices, -sum_c t_c log p_c for probabilities."""
+        dim = 1 if logits.ndim > 1 else 0
+        log_p = ops.log_softmax(logits, dim)
+        if target.dtype.kind != "f":
+            if label_smoothing > 0:
+                return NotImplemented
+            return NLL.apply(log_p, target, weight, ignore_index, reduction)
+        classes = logits.shape[dim]
+        t = target if label_smoothing == 0 else target * (1 - label_smoothing) + label_smoothing / classes
+        if weight is not None:
+            t = t * weight.reshape((classes,) + (1,) * (logits.ndim - dim - 1))
+        loss = -(t * log_p).sum(dim)
+        if reduction == "none":
+            return loss
+        return loss.sum() if reduction == "sum" else loss.sum() / max(loss.numel(), 1)
 
     @staticmethod
     def forward(
@@ -218,6 +241,8 @@ def cross_entropy(
 class NLL(Function):
     """L_i = -w_{y_i} x_{i, y_i} for log-probabilities x: picks one entry per row; backward scatters."""
 
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
     @staticmethod
     def forward(
         ctx: Context, x: np.ndarray, target: np.ndarray, weight: Any, ignore_index: int, reduction: str
@@ -230,12 +255,12 @@ class NLL(Function):
         return reduce(loss.reshape(targets.out_shape), reduction, targets.total_weight)
 
     @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, ...]:
+    def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
         targets, reduction, shape, rows_shape = ctx.values
-        scale = upstream(grad, reduction, rows_shape[0], targets.total_weight).reshape(-1)
-        grad_rows = np.zeros(rows_shape, dtype=grad.dtype)
-        grad_rows[targets.index] = -scale if targets.weight is None else -(scale * targets.weight)
-        return _unrows(grad_rows, shape), None, None, None, None
+        scale = upstream(grad, reduction, rows_shape[0], targets.total_weight).reshape(-1, 1)
+        picked = np.zeros(rows_shape, dtype=grad.dtype)  # -w_y where a row's class is picked
+        picked[targets.index] = -1 if targets.weight is None else -targets.weight
+        return _unrows(picked * scale, shape), None, None, None, None
 
 
 def nll_loss(

@@ -96,6 +96,32 @@ class BatchNorm(Function):
     """
 
     @staticmethod
+    def composite(
+        x: Tensor,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        running_mean: Tensor | None,
+        running_var: Tensor | None,
+        use_batch_stats: bool,
+        momentum: float,
+        eps: float,
+    ) -> Tensor:
+        """The same normalization from Ember operations (gradients of gradients, ``ember.autograd.backprop``);
+        it reads the running estimates but does not update them."""
+        axes = (0, *range(2, x.ndim))
+        channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        if use_batch_stats:
+            centered = x - x.mean(axes, keepdim=True)
+            var = (centered * centered).mean(axes, keepdim=True)
+        else:
+            assert running_mean is not None and running_var is not None
+            centered, var = x - running_mean.reshape(channel), running_var.reshape(channel)
+        y = centered / (var + eps).sqrt()
+        if weight is not None:
+            y = y * weight.reshape(channel)
+        return y if bias is None else y + bias.reshape(channel)
+
+    @staticmethod
     def forward(
         ctx: Context,
         x: np.ndarray,

@@ -23,6 +23,7 @@ import numpy as np
 from ember.autograd import Context, Function, Tensor
 from ember.nn.functional.reduction import check_reduction, reduce, upstream
 from ember.nn.shape_check import input_shape_error
+from ember.ops import dual
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
 
 Local = np.ndarray | None
@@ -30,6 +31,15 @@ Local = np.ndarray | None
 
 class PointwiseLoss(Function):
     """forward: ``evaluate(x, t, needs, *options)`` -> (loss, dloss/dx or None, dloss/dt or None)."""
+
+    evaluates_tensors = False  # whether ``evaluate`` also runs on tensors (then it gives the composite)
+
+    @classmethod
+    def composite(cls, x: Any, t: Any, reduction: str, *options: Any) -> Any:
+        """The loss from Ember operations, for gradients of gradients (``ember.autograd.backprop``)."""
+        if not cls.evaluates_tensors:
+            return NotImplemented
+        return reduce(cls.evaluate(x, t, (False, False), *options)[0], reduction)
 
     @staticmethod
     def evaluate(x: np.ndarray, t: np.ndarray, needs: tuple[bool, bool], *options: Any) -> tuple[Any, ...]:
@@ -58,6 +68,8 @@ class PointwiseLoss(Function):
 class MSE(PointwiseLoss):
     """(x - t)^2; d/dx = 2 (x - t)."""
 
+    evaluates_tensors = True
+
     @staticmethod
     def evaluate(x: np.ndarray, t: np.ndarray, needs: tuple[bool, bool]) -> tuple[Any, ...]:
         diff = x - t
@@ -68,11 +80,13 @@ class MSE(PointwiseLoss):
 class L1(PointwiseLoss):
     """|x - t|; d/dx = sign(x - t)."""
 
+    evaluates_tensors = True
+
     @staticmethod
     def evaluate(x: np.ndarray, t: np.ndarray, needs: tuple[bool, bool]) -> tuple[Any, ...]:
         diff = x - t
-        local = np.sign(diff) if any(needs) else None
-        return np.abs(diff), local, None if local is None else -local
+        local = dual.sign(diff) if any(needs) else None
+        return abs(diff), local, None if local is None else -local
 
 
 class SmoothL1(PointwiseLoss):

@@ -19,6 +19,7 @@ from ember.autograd import Context, Function, Tensor
 from ember.nn.functional import _pool_kernels as kernels
 from ember.nn.functional._pool_kernels import PoolGeometry
 from ember.nn.functional.conv import IntPair, pair
+from ember.ops.elementwise import masked_by
 
 OutputSize = int | None | Sequence[int | None]
 
@@ -79,6 +80,8 @@ def pool_geometry(
 class MaxPool2d(Function):
     """Maximum over each window; the gradient goes to the (first) maximum of the window."""
 
+    differentiable_backward = True  # on a tensor, backward is RouteToTaps (create_graph)
+
     @staticmethod
     def forward(
         ctx: Context, x: np.ndarray, geometry: PoolGeometry, computed: tuple[np.ndarray, np.ndarray] | None
@@ -92,7 +95,35 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
         (arg,) = ctx.saved_tensors
+        if isinstance(grad, Tensor):  # recorded (create_graph)
+            routed = RouteToTaps.apply(grad, arg, ctx.geometry, ctx.shape)
+            return masked_by(ctx.inputs[0], routed), None, None
         return kernels.route_to_taps(grad, arg, ctx.geometry, ctx.shape), None, None
+
+
+class RouteToTaps(Function):
+    """Max pooling's backward as an operation of the gradient, for gradients of gradients: it is linear
+    in the gradient, and its own backward picks each window's value at the window's maximum."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(
+        ctx: Context, grad: np.ndarray, arg: np.ndarray, geometry: PoolGeometry, shape: tuple[int, ...]
+    ) -> np.ndarray:
+        ctx.flat = kernels.flat_indices(arg, geometry)
+        return kernels.route_to_taps(grad, arg, geometry, shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, None, None, None]:
+        flat = ctx.flat
+        rows = grad.reshape(*flat.shape[:-2], -1)
+        positions = flat.reshape(*flat.shape[:-2], -1)
+        if isinstance(grad, Tensor):
+            picked = rows.gather(-1, positions)
+        else:
+            picked = np.take_along_axis(rows, positions, -1)
+        return picked.reshape(flat.shape), None, None, None
 
 
 def max_pool2d(
@@ -195,6 +226,8 @@ def max_unpool2d(
 class AvgPool2d(Function):
     """Sum of each window divided by its size (PyTorch's divisor rules); backward spreads g / size."""
 
+    differentiable_backward = True  # on a tensor, backward is SpreadToTaps (create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, geometry: PoolGeometry, divisor: np.ndarray) -> np.ndarray:
         out = kernels.avg_pool_sum(x, geometry)
@@ -204,8 +237,47 @@ class AvgPool2d(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
+        if isinstance(grad, Tensor):  # recorded (create_graph)
+            return SpreadToTaps.apply(grad / ctx.divisor, ctx.geometry, ctx.shape), None, None
         scaled = np.divide(grad, ctx.divisor, dtype=grad.dtype)
         return kernels.spread_to_taps(scaled, ctx.geometry, ctx.shape), None, None
+
+
+class SpreadToTaps(Function):
+    """Average pooling's backward as an operation (each tap of a window receives the window's value); its
+    transpose is the windows' sums, ``SumOverTaps``. Linear both, so differentiable to any order."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx: Context, grad: np.ndarray, geometry: PoolGeometry, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.geometry = geometry
+        return kernels.spread_to_taps(grad, geometry, shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, None, None]:
+        return _kernel_or_recorded(SumOverTaps, grad, ctx.geometry), None, None
+
+
+class SumOverTaps(Function):
+    """The sum of each pooling window (``SpreadToTaps``'s transpose)."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, geometry: PoolGeometry) -> np.ndarray:
+        ctx.geometry, ctx.shape = geometry, x.shape
+        return kernels.avg_pool_sum(x, geometry)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, None]:
+        return _kernel_or_recorded(SpreadToTaps, grad, ctx.geometry, ctx.shape), None
+
+
+def _kernel_or_recorded(function: type[Function], value: Any, *args: Any) -> Any:
+    """``function`` of an array (its kernel, nothing recorded), or of a tensor (recorded)."""
+    out = function.apply(value, *args)
+    return out if isinstance(value, Tensor) else out.array
 
 
 def avg_pool2d(
@@ -254,6 +326,8 @@ def _divides(x: Tensor, size: tuple[int, int]) -> bool:
 
 class AdaptiveAvgPool2d(Function):
     """Mean over adaptive windows as a separable linear map: Rows @ x @ Cols^T, divided by window sizes."""
+
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ember.autograd import Tensor
+
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -20,6 +22,8 @@ def reduce(loss: np.ndarray, reduction: str, denominator: Any = None) -> np.ndar
     if reduction == "none":
         return loss
     total = loss.sum()
+    if isinstance(loss, Tensor):  # a loss from Ember operations (a composite, ember.autograd.backprop)
+        return total if reduction == "sum" else total / (loss.numel() if denominator is None else denominator)
     if reduction == "sum":
         return np.asarray(total)
     count = loss.size if denominator is None else denominator
