@@ -9,8 +9,9 @@ importing ``a.b.c`` also runs ``a/__init__.py`` and ``a/b/__init__.py`` is not a
 would depend on ``ember/__init__.py``, which imports the public API).
 
 The layers, from the bottom (DESIGN.md section 1): the helpers every layer may use (dtypes, random,
-errors, atomic), the engine (``ember.autograd``), ops, nn, optim and data, models and classic,
-``ember/__init__.py`` (the public API: ``import ember``), train, cli.
+errors, atomic, and the CPU-only devices: devices, cuda, backends, accelerator), the engine
+(``ember.autograd``), ops, nn, optim and data, models and classic, ``ember/__init__.py`` (the public
+API: ``import ember``), train, cli.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [  # bottom first; a module may import its own layer and the layers before it
     ("helpers", ("ember.dtypes", "ember.random", "ember.errors", "ember.atomic")),
+    ("helpers", ("ember.devices", "ember.cuda", "ember.backends", "ember.accelerator")),
     ("engine", ("ember.autograd",)),
     ("ops", ("ember.ops",)),
     ("nn", ("ember.nn",)),

@@ -5,9 +5,10 @@ every piece can be read and checked: each operation is a ``Function`` with its f
 side, verified against numerical gradients and against PyTorch.
 """
 
-from ember import autograd, dtypes, ops
+from ember import accelerator, autograd, backends, cuda, dtypes, ops
 from ember.autograd import (
     Function,
+    Size,
     Tensor,
     enable_grad,
     gradcheck,
@@ -15,6 +16,7 @@ from ember.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from ember.devices import DeviceUnavailableError, device, get_default_device, set_default_device
 from ember.dtypes import (
     bool_,
     double,

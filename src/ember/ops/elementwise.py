@@ -14,6 +14,7 @@ import numpy as np
 from ember.autograd import Context, Function, Tensor
 from ember.ops.arithmetic import Operand, elementwise, operands
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
+from ember.ops.out import written
 
 
 def pass_where(mask: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -226,57 +227,77 @@ class Where(Function):
         )
 
 
-def exp(x: Tensor) -> Tensor:
-    return Exp.apply(x)
+def exp(x: Tensor, *, out: Any = None) -> Tensor:
+    result = Exp.apply(x)
+    return result if out is None else written("exp", result, out)
 
 
-def log(x: Tensor) -> Tensor:
-    return Log.apply(x)
+def log(x: Tensor, *, out: Any = None) -> Tensor:
+    result = Log.apply(x)
+    return result if out is None else written("log", result, out)
 
 
-def sqrt(x: Tensor) -> Tensor:
-    return Sqrt.apply(x)
+def sqrt(x: Tensor, *, out: Any = None) -> Tensor:
+    result = Sqrt.apply(x)
+    return result if out is None else written("sqrt", result, out)
 
 
-def abs(x: Tensor) -> Tensor:
-    return Abs.apply(x)
+def abs(x: Tensor, *, out: Any = None) -> Tensor:
+    result = Abs.apply(x)
+    return result if out is None else written("abs", result, out)
 
 
-def sign(x: Tensor) -> Tensor:
-    return Sign.apply(x)
+def sign(x: Tensor, *, out: Any = None) -> Tensor:
+    result = Sign.apply(x)
+    return result if out is None else written("sign", result, out)
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid.apply(x)
+def sigmoid(x: Tensor, *, out: Any = None) -> Tensor:
+    result = Sigmoid.apply(x)
+    return result if out is None else written("sigmoid", result, out)
 
 
-def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(x)
+def tanh(x: Tensor, *, out: Any = None) -> Tensor:
+    result = Tanh.apply(x)
+    return result if out is None else written("tanh", result, out)
 
 
 def relu(x: Tensor) -> Tensor:
     return ReLU.apply(x)
 
 
-def clamp(x: Tensor, min: Operand = None, max: Operand = None) -> Tensor:
+def clamp(x: Tensor, min: Operand = None, max: Operand = None, *, out: Any = None) -> Tensor:
     """Clip to [min, max] (either may be None); tensor bounds receive gradients too."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         result = x if min is None else maximum(x, min)
-        return result if max is None else minimum(result, max)
-    return Clamp.apply(x, min, max)
+        result = result if max is None else minimum(result, max)
+    else:
+        result = Clamp.apply(x, min, max)
+    return result if out is None else written("clamp", result, out)
 
 
 clip = clamp
+absolute = abs
 
 
-def maximum(a: Operand, b: Operand) -> Tensor:
-    return Maximum.apply(*operands(a, b))
+def clamp_min(x: Tensor, min: Operand) -> Tensor:
+    return clamp(x, min, None)
 
 
-def minimum(a: Operand, b: Operand) -> Tensor:
-    return Minimum.apply(*operands(a, b))
+def clamp_max(x: Tensor, max: Operand) -> Tensor:
+    return clamp(x, None, max)
+
+
+def maximum(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
+    result = Maximum.apply(*operands(a, b))
+    return result if out is None else written("maximum", result, out)
+
+
+def minimum(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
+    result = Minimum.apply(*operands(a, b))
+    return result if out is None else written("minimum", result, out)
 
 
 def where(condition: Any, a: Operand, b: Operand) -> Tensor:
