@@ -28,6 +28,7 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("helpers", ("ember.devices", "ember.cuda", "ember.backends", "ember.accelerator")),
     ("engine", ("ember.autograd",)),
     ("ops", ("ember.ops",)),
+    ("serialization", ("ember.serialization",)),
     ("nn", ("ember.nn",)),
     ("optim", ("ember.optim",)),
     ("data", ("ember.data",)),
@@ -38,7 +39,17 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("cli", ("ember.cli",)),
 ]
 # Layers side by side: neither imports the other.
-LEVEL = {"helpers": 0, "engine": 1, "ops": 2, "nn": 3, "optim": 4, "data": 4, "models": 5, "classic": 5}
+LEVEL = {
+    "helpers": 0,
+    "engine": 1,
+    "ops": 2,
+    "serialization": 2,
+    "nn": 3,
+    "optim": 4,
+    "data": 4,
+    "models": 5,
+    "classic": 5,
+}
 LEVEL |= {"ember": 6, "train": 7, "cli": 8}
 
 

@@ -43,6 +43,7 @@ from ember.random import (
     seed,
     set_rng_state,
 )
+from ember.serialization import load, save
 
 bool = bool_
 float = float32
