@@ -11,7 +11,9 @@ would depend on ``ember/__init__.py``, which imports the public API).
 The layers, from the bottom (DESIGN.md section 1): the helpers every layer may use (dtypes, random,
 errors, atomic, and the CPU-only devices: devices, cuda, backends, accelerator), the engine
 (``ember.autograd``), ops, nn, optim and data, models and classic, ``ember/__init__.py`` (the public
-API: ``import ember``), train, cli.
+API: ``import ember``) and beside it vision (torchvision's place: it builds on the zoo, and ``import ember``
+does not import it), train, cli. ``ember.utils`` (``torch.utils.data``'s address for ``ember.data``) sits
+beside models.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("data", ("ember.data",)),
     ("models", ("ember.models",)),
     ("classic", ("ember.classic",)),
+    ("utils", ("ember.utils",)),
     ("ember", ()),  # ember/__init__.py alone
+    ("vision", ("ember.vision",)),
     ("train", ("ember.train",)),
     ("cli", ("ember.cli",)),
 ]
@@ -49,8 +53,9 @@ LEVEL = {
     "data": 4,
     "models": 5,
     "classic": 5,
+    "utils": 5,
 }
-LEVEL |= {"ember": 6, "train": 7, "cli": 8}
+LEVEL |= {"ember": 6, "vision": 6, "train": 7, "cli": 8}
 
 
 def module_name(path: Path) -> str:

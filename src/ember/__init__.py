@@ -52,7 +52,7 @@ int = int32
 __version__ = "0.1.0"
 
 # As with torch.nn and torch.optim: the layers above the engine are there after `import ember`.
-from ember import data, nn, optim  # noqa: E402 - they import the engine above
+from ember import data, nn, optim, utils  # noqa: E402 - they import the engine above
 
 # Loaded on first use (PEP 562): ``import ember`` stays light, and ``ember.classic``,
 # ``ember.models``, ``ember.train`` and ``ember.cli`` work without importing them first.
