@@ -252,6 +252,12 @@ class TensorFamilies(Generic[TensorT]):
     def log1p(self) -> TensorT:
         return _ops().log1p(self)
 
+    def sin(self) -> TensorT:
+        return _ops().sin(self)
+
+    def cos(self) -> TensorT:
+        return _ops().cos(self)
+
     def sigmoid(self) -> TensorT:
         return _ops().sigmoid(self)
 
@@ -310,6 +316,12 @@ class TensorFamilies(Generic[TensorT]):
 
     def log1p_(self) -> TensorT:
         return self._inplace("log1p_", _ops().log1p)
+
+    def sin_(self) -> TensorT:
+        return self._inplace("sin_", _ops().sin)
+
+    def cos_(self) -> TensorT:
+        return self._inplace("cos_", _ops().cos)
 
     def sigmoid_(self) -> TensorT:
         return self._inplace("sigmoid_", _ops().sigmoid)

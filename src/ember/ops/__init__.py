@@ -87,6 +87,7 @@ from ember.ops.indexing import gather, getitem, index_put
 from ember.ops.join import cat, chunk, concat, concatenate, pad, split, stack, unbind
 from ember.ops.linalg import bmm, dot, linear, matmul, mm, mv
 from ember.ops.pointwise import (
+    cos,
     expm1,
     floor_divide,
     fmod,
@@ -96,6 +97,7 @@ from ember.ops.pointwise import (
     reciprocal,
     remainder,
     rsqrt,
+    sin,
     square,
 )
 from ember.ops.reduction import (
@@ -131,17 +133,17 @@ from ember.ops.softmax import log_softmax, logsumexp, softmax
 __all__ = [
     "abs", "absolute", "add", "all", "allclose", "amax", "amin", "any", "arange", "argmax", "argmin",
     "as_tensor", "bmm", "broadcast_to", "cat", "chunk", "clamp", "clamp_max", "clamp_min", "clip", "clone",
-    "concat", "concatenate", "div", "divide", "dot", "empty", "empty_like", "eq", "equal", "exp", "expand",
-    "expm1", "eye", "flatten", "flip", "floor_divide", "fmod", "from_numpy", "full", "full_like", "gather",
-    "ge", "getitem", "greater", "greater_equal", "gt", "index_put", "isclose", "isfinite", "isinf", "isnan",
-    "le", "less", "less_equal", "linear", "linspace", "log", "log1p", "log2", "log10", "log_softmax",
-    "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "lt", "masked_fill", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "mm", "mul", "multiply", "mv", "ne", "neg", "negative",
-    "norm", "not_equal", "ones", "ones_like", "pad", "permute", "pow", "rand", "rand_like", "randint",
-    "randint_like", "randn", "randn_like", "randperm", "reciprocal", "relu", "remainder", "repeat", "reshape",
-    "rsqrt", "sigmoid", "sign", "softmax", "split", "sqrt", "square", "squeeze", "stack", "std", "sub",
-    "subtract", "sum", "tanh", "tensor", "to_dtype", "transpose", "true_divide", "unbind", "unsqueeze", "var",
-    "view", "where", "zeros", "zeros_like",
+    "concat", "concatenate", "cos", "div", "divide", "dot", "empty", "empty_like", "eq", "equal", "exp",
+    "expand", "expm1", "eye", "flatten", "flip", "floor_divide", "fmod", "from_numpy", "full", "full_like",
+    "gather", "ge", "getitem", "greater", "greater_equal", "gt", "index_put", "isclose", "isfinite",
+    "isinf", "isnan", "le", "less", "less_equal", "linear", "linspace", "log", "log1p", "log2", "log10",
+    "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "lt",
+    "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "multiply", "mv",
+    "ne", "neg", "negative", "norm", "not_equal", "ones", "ones_like", "pad", "permute", "pow", "rand",
+    "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm", "reciprocal", "relu",
+    "remainder", "repeat", "reshape", "rsqrt", "sigmoid", "sign", "sin", "softmax", "split", "sqrt",
+    "square", "squeeze", "stack", "std", "sub", "subtract", "sum", "tanh", "tensor", "to_dtype",
+    "transpose", "true_divide", "unbind", "unsqueeze", "var", "view", "where", "zeros", "zeros_like",
 ]  # fmt: skip
 
 # The one place the operations reach into the engine: Tensor's PyTorch methods (x + y, x.sum(), x.add_(y),

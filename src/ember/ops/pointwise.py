@@ -1,11 +1,11 @@
 """The rest of PyTorch's pointwise arithmetic: ``reciprocal``, ``rsqrt``, ``square``, ``log2``, ``log10``,
-``log1p``, ``expm1``, ``remainder``, ``fmod``, ``floor_divide``.
+``log1p``, ``expm1``, ``sin``, ``cos``, ``remainder``, ``fmod``, ``floor_divide``.
 
-Local gradients, as the course computes every gate's: d(1/x) = -1/x^2, d(x^-1/2) = -x^-3/2 / 2,
-d log_b(x) = 1 / (x ln b), d log(1+x) = 1/(1+x), d(e^x - 1) = e^x. ``remainder`` (the sign of the divisor,
-Python's ``%``) and ``fmod`` (the sign of the dividend, C's) are a - b q for a rounded quotient q, so their
-gradients are 1 for a and -q for b. ``floor_divide`` is a step function and records no gradient. Each takes
-``out=`` (``ember.ops.out``).
+Local gradients, as the course computes every gate's: d sin = cos, d cos = -sin, d(1/x) = -1/x^2, d(x^-1/2) =
+-x^-3/2 / 2, d log_b(x) = 1 / (x ln b), d log(1+x) = 1/(1+x), d(e^x - 1) = e^x. ``remainder`` (the sign of the
+divisor, Python's ``%``) and ``fmod`` (the sign of the dividend, C's) are a - b q for a rounded quotient q, so
+their gradients are 1 for a and -q for b. ``floor_divide`` is a step function and records no gradient. Each
+takes ``out=`` (``ember.ops.out``).
 """
 
 from __future__ import annotations
@@ -79,6 +79,21 @@ class Expm1(Function):
         return grad * (out + 1)
 
 
+class Sine(Function):
+    """sin(x), or cos(x) with ``cosine``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, cosine: bool) -> np.ndarray:
+        ctx.save_for_backward(x)
+        ctx.cosine = cosine
+        return np.cos(x) if cosine else np.sin(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray, None]:
+        (x,) = ctx.saved_tensors
+        return (grad * -np.sin(x) if ctx.cosine else grad * np.cos(x)), None
+
+
 class Modulo(Function):
     """a - b q with q = floor(a / b) (``remainder``) or trunc(a / b) (``fmod``)."""
 
@@ -134,6 +149,14 @@ def log1p(x: Tensor, *, out: Any = None) -> Tensor:
 
 def expm1(x: Tensor, *, out: Any = None) -> Tensor:
     return written("expm1", Expm1.apply(_floating(x)), out)
+
+
+def sin(x: Tensor, *, out: Any = None) -> Tensor:
+    return written("sin", Sine.apply(_floating(x), False), out)
+
+
+def cos(x: Tensor, *, out: Any = None) -> Tensor:
+    return written("cos", Sine.apply(_floating(x), True), out)
 
 
 def remainder(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
