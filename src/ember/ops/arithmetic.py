@@ -178,19 +178,16 @@ class Pow(Function):
 
 def add(a: Operand, b: Operand, *, alpha: Any = 1, out: Any = None) -> Tensor:
     """a + alpha b."""
-    result = Add.apply(*operands(a, b if alpha == 1 else mul(b, alpha)))
-    return result if out is None else written("add", result, out)
+    return written("add", Add.apply(*operands(a, b if alpha == 1 else mul(b, alpha))), out)
 
 
 def sub(a: Operand, b: Operand, *, alpha: Any = 1, out: Any = None) -> Tensor:
     """a - alpha b."""
-    result = Sub.apply(*operands(a, b if alpha == 1 else mul(b, alpha)))
-    return result if out is None else written("sub", result, out)
+    return written("sub", Sub.apply(*operands(a, b if alpha == 1 else mul(b, alpha))), out)
 
 
 def mul(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
-    result = Mul.apply(*operands(a, b))
-    return result if out is None else written("mul", result, out)
+    return written("mul", Mul.apply(*operands(a, b)), out)
 
 
 def div(a: Operand, b: Operand, *, rounding_mode: str | None = None, out: Any = None) -> Tensor:
@@ -213,18 +210,15 @@ def div(a: Operand, b: Operand, *, rounding_mode: str | None = None, out: Any = 
         return written("div", from_numpy(np.asarray(values)), out)
     if _kind(a) != "f" and _kind(b) != "f":  # true division of integers gives floats, as in PyTorch
         a = to_dtype(a if isinstance(a, Tensor) else Tensor(a), dtypes.get_default_dtype())
-    result = Div.apply(a, b)
-    return result if out is None else written("div", result, out)
+    return written("div", Div.apply(a, b), out)
 
 
 def neg(a: Tensor, *, out: Any = None) -> Tensor:
-    result = Neg.apply(a)
-    return result if out is None else written("neg", result, out)
+    return written("neg", Neg.apply(a), out)
 
 
 def pow(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
-    result = Pow.apply(*operands(a, b))
-    return result if out is None else written("pow", result, out)
+    return written("pow", Pow.apply(*operands(a, b)), out)
 
 
 subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg

@@ -228,38 +228,31 @@ class Where(Function):
 
 
 def exp(x: Tensor, *, out: Any = None) -> Tensor:
-    result = Exp.apply(x)
-    return result if out is None else written("exp", result, out)
+    return written("exp", Exp.apply(x), out)
 
 
 def log(x: Tensor, *, out: Any = None) -> Tensor:
-    result = Log.apply(x)
-    return result if out is None else written("log", result, out)
+    return written("log", Log.apply(x), out)
 
 
 def sqrt(x: Tensor, *, out: Any = None) -> Tensor:
-    result = Sqrt.apply(x)
-    return result if out is None else written("sqrt", result, out)
+    return written("sqrt", Sqrt.apply(x), out)
 
 
 def abs(x: Tensor, *, out: Any = None) -> Tensor:
-    result = Abs.apply(x)
-    return result if out is None else written("abs", result, out)
+    return written("abs", Abs.apply(x), out)
 
 
 def sign(x: Tensor, *, out: Any = None) -> Tensor:
-    result = Sign.apply(x)
-    return result if out is None else written("sign", result, out)
+    return written("sign", Sign.apply(x), out)
 
 
 def sigmoid(x: Tensor, *, out: Any = None) -> Tensor:
-    result = Sigmoid.apply(x)
-    return result if out is None else written("sigmoid", result, out)
+    return written("sigmoid", Sigmoid.apply(x), out)
 
 
 def tanh(x: Tensor, *, out: Any = None) -> Tensor:
-    result = Tanh.apply(x)
-    return result if out is None else written("tanh", result, out)
+    return written("tanh", Tanh.apply(x), out)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -274,8 +267,7 @@ def clamp(x: Tensor, min: Operand = None, max: Operand = None, *, out: Any = Non
         result = x if min is None else maximum(x, min)
         result = result if max is None else minimum(result, max)
     else:
-        result = Clamp.apply(x, min, max)
-    return result if out is None else written("clamp", result, out)
+        return written("clamp", Clamp.apply(x, min, max), out)
 
 
 clip = clamp
@@ -291,13 +283,11 @@ def clamp_max(x: Tensor, max: Operand) -> Tensor:
 
 
 def maximum(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
-    result = Maximum.apply(*operands(a, b))
-    return result if out is None else written("maximum", result, out)
+    return written("maximum", Maximum.apply(*operands(a, b)), out)
 
 
 def minimum(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
-    result = Minimum.apply(*operands(a, b))
-    return result if out is None else written("minimum", result, out)
+    return written("minimum", Minimum.apply(*operands(a, b)), out)
 
 
 def where(condition: Any, a: Operand, b: Operand) -> Tensor:

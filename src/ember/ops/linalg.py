@@ -60,8 +60,7 @@ class MatMul(Function):
 
 
 def matmul(a: Any, b: Any, *, out: Any = None) -> Tensor:
-    result = MatMul.apply(*operands(a, b))
-    return result if out is None else written("matmul", result, out)
+    return written("matmul", MatMul.apply(*operands(a, b)), out)
 
 
 def _checked(name: str, a: Any, b: Any, dims: tuple[int, int], out: Any) -> Tensor:
