@@ -144,3 +144,12 @@ def test_products_with_fixed_dimensions(name, shapes):
 def test_mm_refuses_a_batch_saying_which_argument():
     with pytest.raises(RuntimeError, match="mm: the first argument must be a 2-D tensor, got 3-D"):
         ember.mm(ember.ones(2, 2, 2), ember.ones(2, 2))
+
+
+def test_clamp_with_tensor_bounds_matches_pytorch():
+    low, high = random_array((3, 4), seed=4) - 0.5, random_array((3, 4), seed=5) + 0.5
+    check_parity(
+        lambda x, lo, hi: ember.clamp(x, lo, hi),
+        lambda x, lo, hi: torch.clamp(x, lo, hi),
+        [random_array((3, 4), seed=6), low, high],
+    )

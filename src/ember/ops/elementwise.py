@@ -267,7 +267,8 @@ def clamp(x: Tensor, min: Operand = None, max: Operand = None, *, out: Any = Non
         result = x if min is None else maximum(x, min)
         result = result if max is None else minimum(result, max)
     else:
-        return written("clamp", Clamp.apply(x, min, max), out)
+        result = Clamp.apply(x, min, max)
+    return written("clamp", result, out)
 
 
 clip = clamp
