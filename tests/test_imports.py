@@ -9,11 +9,11 @@ importing ``a.b.c`` also runs ``a/__init__.py`` and ``a/b/__init__.py`` is not a
 would depend on ``ember/__init__.py``, which imports the public API).
 
 The layers, from the bottom (DESIGN.md section 1): the helpers every layer may use (dtypes, random,
-errors, atomic, and the CPU-only devices: devices, cuda, backends, accelerator), the engine
-(``ember.autograd``), ops, nn, optim and data, models and classic, ``ember/__init__.py`` (the public
-API: ``import ember``) and beside it vision (torchvision's place: it builds on the zoo, and ``import ember``
-does not import it), train, cli. ``ember.utils`` (``torch.utils.data``'s address for ``ember.data``) sits
-beside models.
+errors, atomic, registry, and the CPU-only devices: devices, cuda, backends, accelerator), the engine
+(``ember.autograd``), ops and serialization, nn, optim, data and distributed, models, classic, onnx and
+utils (``torch.utils.data``'s address for ``ember.data``), ``ember/__init__.py`` (the public API:
+``import ember``) and beside it vision (torchvision's place: it builds on the zoo, and ``import ember``
+does not import it), train, cli.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [  # bottom first; a module may import its own layer and the layers before it
-    ("helpers", ("ember.dtypes", "ember.random", "ember.errors", "ember.atomic")),
+    ("helpers", ("ember.dtypes", "ember.random", "ember.errors", "ember.atomic", "ember.registry")),
     ("helpers", ("ember.devices", "ember.cuda", "ember.backends", "ember.accelerator")),
     ("engine", ("ember.autograd",)),
     ("ops", ("ember.ops",)),
@@ -34,7 +34,9 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("nn", ("ember.nn",)),
     ("optim", ("ember.optim",)),
     ("data", ("ember.data",)),
+    ("distributed", ("ember.distributed",)),
     ("models", ("ember.models",)),
+    ("onnx", ("ember.onnx",)),
     ("classic", ("ember.classic",)),
     ("utils", ("ember.utils",)),
     ("ember", ()),  # ember/__init__.py alone
@@ -43,18 +45,8 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("cli", ("ember.cli",)),
 ]
 # Layers side by side: neither imports the other.
-LEVEL = {
-    "helpers": 0,
-    "engine": 1,
-    "ops": 2,
-    "serialization": 2,
-    "nn": 3,
-    "optim": 4,
-    "data": 4,
-    "models": 5,
-    "classic": 5,
-    "utils": 5,
-}
+LEVEL = {"helpers": 0, "engine": 1, "ops": 2, "serialization": 2, "nn": 3, "optim": 4, "data": 4}
+LEVEL |= {"distributed": 4, "models": 5, "classic": 5, "onnx": 5, "utils": 5}
 LEVEL |= {"ember": 6, "vision": 6, "train": 7, "cli": 8}
 
 
@@ -161,6 +153,12 @@ def test_the_engine_and_the_operations_import_without_cycles():
     graph = import_graph()
     low = {name for name in graph if LEVEL[layer_of(name)] <= LEVEL["ops"]}
     assert cycles({name: graph[name] & low for name in low}) == []
+
+
+def test_no_cycle_anywhere():
+    """Not even within a layer: the model registry does not import its package, the callbacks do not
+    import the Trainer, the doctor does not import the run that uses its range test."""
+    assert cycles(import_graph()) == []
 
 
 def test_the_engine_imports_nothing_above_it():

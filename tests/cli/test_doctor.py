@@ -100,3 +100,11 @@ def test_train_monitor_logs_each_epoch_and_changes_nothing(mnist_root, tmp_path,
     watched = load_checkpoint(run / "checkpoints" / "last.safetensors")["model"]
     plain = load_checkpoint(finished_run / "checkpoints" / "last.safetensors")["model"]
     assert same_state(watched, plain)
+
+
+def test_the_help_names_the_checks_the_doctor_runs():
+    """cli/doctor.py spells the names out (importing the doctor for them would slow every command)."""
+    from ember.cli.doctor import CHECK_NAMES
+    from ember.train.doctor import CHECKS
+
+    assert ", ".join(CHECKS) == CHECK_NAMES

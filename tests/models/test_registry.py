@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from ember import models
@@ -65,3 +68,14 @@ def test_check_input_says_what_the_model_takes(name, size, message):
 def test_create_for_input_builds_the_mlp_for_the_input_side():
     model = models.registry.create_for_input("mlp", (3, 32, 32), num_classes=5)
     assert model[1].in_features == 3 * 32 * 32 and model[-1].out_features == 5
+
+
+def test_the_registry_is_full_when_only_its_module_is_imported():
+    """Importing ``ember.models.registry`` runs the package first, which registers every family."""
+    code = (
+        "from ember.models.registry import entry, list_models\n"
+        "print(len(list_models()), entry('resnet20').name)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, name = result.stdout.split()
+    assert int(count) > 40 and name == "resnet20"

@@ -118,3 +118,9 @@ def test_linear_default_init_is_pytorchs():
     for p in (layer.weight, layer.bias):
         assert np.abs(p.array).max() <= bound and np.abs(p.array).max() > 0.95 * bound
     assert layer.weight.array.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+
+
+def test_the_fans_are_public_under_ember_s_name_and_pytorch_s():
+    assert "fan_in_and_fan_out" in init.__all__
+    assert init.fan_in_and_fan_out(ember.empty(8, 3, 5, 5)) == (75, 200)
+    assert init._calculate_fan_in_and_fan_out is init.fan_in_and_fan_out

@@ -351,3 +351,16 @@ def test_parameter_shares_the_array_of_a_tensor_or_numpy_array():
     tensor = ember.ones(2)
     assert nn.Parameter(tensor, requires_grad=False).array is tensor.array
     assert nn.Parameter([1.0, 2.0]).dtype == np.float32
+
+
+def test_replacing_a_child_or_a_parameter_keeps_its_place():
+    model = nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 3))
+    model[0] = nn.Linear(1, 2)  # as PyTorch: the new layer takes the old one's place, forward order kept
+    assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear"]
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    model.add_module("1", nn.Tanh())
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear"]
+    layer = model[2]
+    layer.weight = nn.Parameter(ember.zeros(3, 2))
+    assert list(layer.state_dict()) == ["weight", "bias"]
+    assert model(ember.ones(4, 1)).shape == (4, 3)

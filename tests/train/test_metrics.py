@@ -48,3 +48,15 @@ def test_per_class_accuracy_of_an_absent_class_is_nan():
     metrics = ClassificationMetrics(3)
     metrics.update(np.eye(3, dtype=np.float32)[[0]], np.array([0]))
     assert np.isnan(metrics.compute().per_class_accuracy[2])
+
+
+def test_the_summary_is_plain_json_with_the_classes_named():
+    import json
+
+    metrics = ClassificationMetrics(3)
+    metrics.update(np.eye(3, dtype=np.float32)[[0, 1, 1]], np.array([0, 1, 2]), loss=0.5)
+    summary = metrics.compute().summary(["cat", "dog", "eel"])
+    assert json.loads(json.dumps(summary)) == summary
+    assert summary["per_class_accuracy"] == {"cat": 1.0, "dog": 1.0, "eel": 0.0}
+    assert summary["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [0, 1, 0]]
+    assert summary["count"] == 3 and summary["accuracy"] == 2 / 3 and summary["loss"] == 0.5

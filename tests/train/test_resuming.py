@@ -11,7 +11,7 @@ from ember import nn
 from ember.train import recipes
 from ember.train.config import SCHEDULES, resolve_config
 from ember.train.resuming import OVERRIDABLE, changed_fields, relay_schedule
-from ember.train.trainer import is_plateau_scheduler
+from ember.train.trainer import needs_metric
 
 STEPS_PER_EPOCH = 7
 
@@ -34,7 +34,7 @@ def drive(config, optimizer, scheduler, epochs):
                 if scheduler is not None and config.schedule.interval == "step":
                     scheduler.step()
             if scheduler is not None and config.schedule.interval == "epoch":
-                scheduler.step(1.0 / (1 + epoch % 2)) if is_plateau_scheduler(scheduler) else scheduler.step()
+                scheduler.step(1.0 / (1 + epoch % 2)) if needs_metric(scheduler) else scheduler.step()
     return seen
 
 

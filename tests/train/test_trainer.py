@@ -252,6 +252,37 @@ def test_plateau_schedule_is_given_the_validation_loss(tmp_path):
         Trainer(trainer.model, trainer.optimizer, scheduler=trainer.scheduler, scheduler_interval="step")
 
 
+def test_a_scheduler_is_given_a_metric_when_it_declares_it_needs_one_whatever_its_name(tmp_path):
+    seen = []
+
+    class Watching(optim.lr_scheduler.LRScheduler):  # another name, no num_bad_epochs: only the flag
+        needs_metric = True
+
+        def step(self, metrics=None, epoch=None):
+            seen.append(metrics)
+
+    class Counting(optim.lr_scheduler.StepLR):  # has a plateau-like attribute but needs no metric
+        num_bad_epochs = 0
+
+        def step(self, *args):
+            seen.append(args)
+            super().step(*args)
+
+    trainer, train, val = make_run(tmp_path)
+    trainer.scheduler_interval = "epoch"
+    trainer.scheduler = Watching(trainer.optimizer)
+    seen.clear()
+    trainer.fit(train, val, epochs=1)
+    assert seen == [trainer.history[0]["val_loss"]]
+    trainer.scheduler, seen[:] = Counting(trainer.optimizer, step_size=1), []
+    trainer.fit(train, val, epochs=2)
+    assert seen == [()]
+    with pytest.raises(ValueError, match="Watching watches the validation loss"):
+        Trainer(
+            trainer.model, trainer.optimizer, scheduler=Watching(trainer.optimizer), scheduler_interval="step"
+        )
+
+
 def test_regularization_is_added_to_the_objective_not_the_logged_loss(tmp_path):
     from ember.nn import regularization
 

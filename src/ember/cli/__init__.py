@@ -19,11 +19,14 @@ COMMANDS = {
     "demo": "demo",
     "train": "train",
     "doctor": "doctor",
+    "search": "search",
+    "tune": "tune",
     "resume": "resume",
     "eval": "evaluate",
     "predict": "predict",
     "report": "report",
     "summary": "summary",
+    "export": "export",
 }
 
 

@@ -67,25 +67,15 @@ def run(args: argparse.Namespace) -> int:
             recipes.build_loss(config),
             len(data.classes),
         )
-        per_class = dict(zip(data.classes, map(float, result.per_class_accuracy), strict=True))
+        measured = result.summary(data.classes)
         if args.json:
-            report = {
-                "checkpoint": str(path),
-                "split": args.split,
-                "count": result.count,
-                "loss": result.loss,
-                "accuracy": result.accuracy,
-                "top5": result.top5,
-                "per_class_accuracy": per_class,
-                "confusion_matrix": result.confusion.tolist(),
-            }
-            print(json.dumps(report, indent=2))
+            print(json.dumps({"checkpoint": str(path), "split": args.split, **measured}, indent=2))
             return OK
         print(f"checkpoint: {path} (epoch {metadata.get('epoch', '?')}, {config.model} on {config.dataset})")
         print(f"{args.split} split: {result.count} images")
         print(f"loss {result.loss:.4f}  top-1 {100 * result.accuracy:.2f}%  top-5 {100 * result.top5:.2f}%")
         print("accuracy per class:")
-        for index, (name, accuracy) in enumerate(per_class.items()):
+        for index, (name, accuracy) in enumerate(measured["per_class_accuracy"].items()):
             print(f"  {index:>3} {name:<24} {100 * accuracy:6.2f}%")
         print("confusion matrix (rows: true class, columns: predicted class):")
         print(format_confusion(result.confusion))

@@ -18,8 +18,6 @@ import numpy as np
 from ember.cli.common import OK, guarded
 from ember.cli.parser import whole_number
 
-DARK_BACKGROUND = ("mnist", "fashion-mnist")
-
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("predict", help="classify image files with a checkpoint (top-k classes)")
@@ -69,14 +67,15 @@ def run(args: argparse.Namespace) -> int:
         from ember.data import ArrayDataset
         from ember.nn.functional import softmax
         from ember.train import recipes
+        from ember.train.datasets import DATASETS
         from ember.train.memory import check_inference
         from ember.train.run import load_trained
         from ember.train.trainer import predict
 
         config, model, metadata, _ = load_trained(args.checkpoint)
-        info = recipes.DATASETS[config.dataset]
+        info = DATASETS[config.dataset]
         classes = metadata["classes"]
-        dark = config.dataset in DARK_BACKGROUND
+        dark = info.dark_background
         read = [read_image(path, info.channels, info.size, args.invert, dark) for path in args.images]
         pixels = np.stack([image for image, _ in read])
         channels, height, width = (int(v) for v in metadata["input_size"])

@@ -14,37 +14,54 @@ from typing import Any
 
 from ember.cli.common import guarded, run_status
 from ember.cli.parser import Parser
+from ember.registry import Registry
+from ember.train.config import TrainConfig
+from ember.train.datasets import DATASETS
+from ember.train.registries import AUGMENTATIONS, OPTIMIZERS, SCHEDULES
+
+DEFAULT = TrainConfig()
+SGD = OPTIMIZERS["sgd"].defaults
+RATES = ", ".join(f"{name} {entry.defaults['lr']:g}" for name, entry in OPTIMIZERS.items())
 
 # flag, field path, placeholder, help; flags take strings that the configuration checks (so errors name
-# the field)
+# the field). The names in the help are the registries' (ember.train.registries, ember.train.datasets).
 FLAGS: list[tuple[str, str, str, str]] = [
-    ("--model", "model", "NAME", "architecture, a name from 'ember summary --list' (default small_cnn)"),
-    ("--dataset", "dataset", "NAME", "mnist, fashion-mnist, cifar10 or cifar100 (default fashion-mnist)"),
+    (
+        "--model",
+        "model",
+        "NAME",
+        f"architecture, a name from 'ember summary --list' (default {DEFAULT.model})",
+    ),
+    ("--dataset", "dataset", "NAME", f"{DATASETS.choices()} (default {DEFAULT.dataset})"),
     ("--data-root", "data_root", "DIR", "folder holding the data set's files (default: the usual places)"),
     ("--epochs", "epochs", "N", "passes over the training split (default: the data set's recipe, 8-30)"),
     ("--batch-size", "batch_size", "N", "images per step (default 128)"),
-    ("--optimizer", "optimizer.name", "NAME", "sgd, adam, adamw, rmsprop, adagrad or adadelta (default sgd)"),
+    ("--optimizer", "optimizer.name", "NAME", f"{OPTIMIZERS.choices()} (default {DEFAULT.optimizer.name})"),
     (
         "--lr",
         "optimizer.lr",
         "X",
-        "learning rate (default: 0.05 for sgd, 1e-3 for adam), or 'auto': the range test's verified choice",
+        f"learning rate (default: the optimizer's, {RATES}), or 'auto': the range test's verified choice",
     ),
-    ("--momentum", "optimizer.momentum", "X", "momentum (sgd default 0.9, Nesterov)"),
-    ("--weight-decay", "optimizer.weight_decay", "X", "the optimizer's weight decay (sgd default 5e-4)"),
+    ("--momentum", "optimizer.momentum", "X", f"momentum (sgd default {SGD['momentum']:g}, Nesterov)"),
+    (
+        "--weight-decay",
+        "optimizer.weight_decay",
+        "X",
+        f"the optimizer's weight decay (sgd default {SGD['weight_decay']:g})",
+    ),
     (
         "--schedule",
         "schedule.name",
         "NAME",
-        "learning-rate schedule: cosine (default), onecycle, linear, step, "
-        "multistep, exponential, plateau, inverse-time, inverse-sqrt, constant",
+        f"learning-rate schedule: {SCHEDULES.choices()} (default {DEFAULT.schedule.name}); ",
     ),
     ("--schedule-interval", "schedule.interval", "step|epoch", "step the schedule per step or per epoch"),
     ("--warmup-epochs", "schedule.warmup_epochs", "N", "linear warm-up from lr/10 over these first epochs"),
     ("--l1", "regularization.l1", "X", "L1 penalty strength: lambda * sum |W|"),
     ("--l2", "regularization.l2", "X", "L2 penalty strength: lambda * sum W^2"),
     ("--label-smoothing", "label_smoothing", "X", "cross-entropy label smoothing, 0 to 1 (default 0)"),
-    ("--augment", "augment", "NAMES", "comma-separated: default, none, crop, flip, affine, jitter, erasing"),
+    ("--augment", "augment", "NAMES", f"comma-separated: {', '.join(AUGMENTATIONS)}"),
     (
         "--early-stopping",
         "early_stopping",
@@ -121,11 +138,27 @@ def suggestions() -> dict[str, str]:
     return names
 
 
+def names_help() -> str:
+    """The optimizers, schedules and augmentations with their help lines, from the registries."""
+    families: list[tuple[str, Registry[Any]]] = [
+        ("optimizers", OPTIMIZERS),
+        ("schedules", SCHEDULES),
+        ("augmentations", AUGMENTATIONS),
+    ]
+    lines = []
+    for title, registry in families:
+        lines.append(f"{title}:")
+        lines += [f"  {name:14} {entry.help}" for name, entry in registry.items()]
+    return "\n".join(lines)
+
+
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "train",
         help="train a model (default: a small CNN on Fashion-MNIST)",
         description="Train a classifier into a run directory (config, metrics, checkpoints, report).",
+        epilog=names_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="%(prog)s [--config FILE] [--model NAME] [--dataset NAME] [--epochs N] [--batch-size N]\n"
         "                   [--lr X] [--set FIELD=VALUE] [OPTION ...]   (all options: %(prog)s --help)",
     )
@@ -144,8 +177,8 @@ def add_parser(commands: Any) -> None:
 
 
 def add_config_arguments(parser: Parser) -> None:
-    """--config, a flag per field of the table, --nesterov, --download and --set (train and doctor), and
-    the other names of those settings for 'did you mean'."""
+    """--config, a flag per field of the table, --nesterov, --download and --set (train, doctor, search,
+    tune), and the other names of those settings for 'did you mean'."""
     parser.aliases = suggestions
     parser.add_argument("--config", metavar="FILE", help="a YAML, TOML or JSON file of settings")
     for flag, path, placeholder, text in FLAGS:

@@ -27,7 +27,7 @@ from ember.nn import init
 
 def lecun_uniform(weight: Tensor) -> Tensor:
     """LeCun et al. 1998: U(-2.4 / fan_in, 2.4 / fan_in)."""
-    fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+    fan_in, _ = init.fan_in_and_fan_out(weight)
     return init.uniform_(weight, -2.4 / fan_in, 2.4 / fan_in)
 
 

@@ -11,11 +11,13 @@ pooling and so run at any side above the point where their poolings and strides 
 (VGG: five 2x2 poolings, 32 pixels; torchvision's VGG behaves the same); LeNet-5's fully connected C5 fixes
 its input at 32x32. ``ember train`` runs a model at its data
 set's size when the model can take it (``ModelEntry.smallest_side``).
+
+The table is full whenever it is read: importing this module runs ``ember/models/__init__.py`` first,
+which imports every family file, and each registers its models as it is imported.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,15 +25,11 @@ from typing import Any, TypeVar
 
 from ember.errors import EmberError
 from ember.nn.module import Module
+from ember.registry import Registry, UnknownNameError
 
 
-class UnknownModelError(EmberError, KeyError):
+class UnknownModelError(UnknownNameError):
     """A model name the registry does not know; the message names the closest ones."""
-
-    exit_status = 2  # for the ember command: a bad argument
-
-    def __str__(self) -> str:  # KeyError's str() would quote the message
-        return str(self.args[0])
 
 
 class InputSizeError(EmberError, ValueError):
@@ -88,7 +86,9 @@ class ModelEntry:
             )
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
+MODELS: Registry[ModelEntry] = Registry(
+    "model", "ember.models.list() (or 'ember summary --list') names them all"
+)
 
 Constructor = TypeVar("Constructor", bound=Callable[..., Module])
 Model = TypeVar("Model", bound=Module)
@@ -108,9 +108,7 @@ def register_model(
 
     def decorate(constructor: Constructor) -> Constructor:
         key = name or constructor.__name__
-        if key in _REGISTRY:
-            raise ValueError(f"register_model: a model named '{key}' is already registered")
-        _REGISTRY[key] = ModelEntry(key, description, input_size, constructor, min_size, max_size)
+        MODELS.register(key, ModelEntry(key, description, input_size, constructor, min_size, max_size))
         return constructor
 
     return decorate
@@ -141,14 +139,9 @@ def variant(
 
 def entry(name: str) -> ModelEntry:
     """The registry entry of ``name``; an unknown name is reported with the closest known ones."""
-    _load_families()
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UnknownModelError(
-            f"unknown model '{name}'{hint}; ember.models.list() (or 'ember summary --list') names them all"
-        )
-    return _REGISTRY[name]
+    if name not in MODELS:
+        raise UnknownModelError(MODELS.unknown(name))
+    return MODELS[name]
 
 
 def create(
@@ -178,9 +171,4 @@ def create_for_input(
 
 def list_models() -> dict[str, str]:
     """Every registered model name (sorted) with its one-line description."""
-    _load_families()
-    return {name: _REGISTRY[name].description for name in sorted(_REGISTRY)}
-
-
-def _load_families() -> None:
-    import ember.models  # noqa: F401  (importing the package registers every family)
+    return {name: MODELS[name].description for name in sorted(MODELS)}

@@ -118,10 +118,10 @@ class Module:
                 f"call super().__init__() first in {type(self).__name__}.__init__"
             )
         if isinstance(value, Parameter):
-            self._discard(name)
+            self._discard(name, keep=self._parameters)
             self._parameters[name] = value
         elif isinstance(value, Module):
-            self._discard(name)
+            self._discard(name, keep=self._modules)
             self._modules[name] = value
         elif isinstance(value, Buffer):
             self._discard(name)
@@ -144,9 +144,12 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _discard(self, name: str) -> None:
+    def _discard(self, name: str, keep: dict[str, Any] | None = None) -> None:
+        """Forget ``name`` in the registries other than ``keep``, where a new value replaces the old one
+        in place: a replaced child or parameter keeps its position (forward order, state-dict order)."""
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent_buffers.discard(name)
         self.__dict__.pop(name, None)
 
@@ -170,7 +173,7 @@ class Module:
             raise TypeError(
                 f"register_parameter: '{name}' must be a Parameter or None, not {type(param).__name__}"
             )
-        self._discard(name)
+        self._discard(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -179,7 +182,7 @@ class Module:
             raise TypeError(
                 f"register_buffer: '{name}' must be a Tensor or None, not {type(tensor).__name__}"
             )
-        self._discard(name)
+        self._discard(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -189,7 +192,7 @@ class Module:
             raise TypeError(f"add_module: '{name}' must be a Module, not {type(module).__name__}")
         if "." in name or name == "":
             raise KeyError(f"module name must be a non-empty string without '.', got {name!r}")
-        self._discard(name)
+        self._discard(name, keep=self._modules)
         self._modules[name] = module
 
     register_module = add_module

@@ -8,8 +8,9 @@ every problem with the field's dotted name: ``optimizer.lr: must be a number > 0
 momentum of the chosen optimizer, the interval of the chosen schedule, the data set's augmentation), so the
 ``config.yaml`` written into the run directory states every number the run used and can be run again as is.
 
-Which names are allowed comes from the registries themselves: ``ember.models.list()`` for ``model``, the
-classes of ``ember.optim`` for ``optimizer.name`` (and their constructors' parameters for the options).
+Which names are allowed comes from the registries themselves: ``ember.models.list()`` for ``model``,
+``ember.train.datasets.DATASETS`` for ``dataset``, and ``ember.train.registries`` for the optimizer, the
+schedule and the augmentations (an optimizer's options are its constructor's parameters).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import inspect
 import json
 import math
 import os
@@ -31,6 +33,7 @@ from typing import Any
 from ember.atomic import atomic_write
 from ember.errors import EmberError
 from ember.train.datasets import DATASETS
+from ember.train.registries import AUGMENTATIONS, OPTIMIZERS, SCHEDULES
 
 
 class ConfigError(EmberError, ValueError):
@@ -48,7 +51,7 @@ class ConfigError(EmberError, ValueError):
 @dataclass
 class OptimizerConfig:
     name: str = "sgd"
-    lr: float | None = None  # None: the recipe's rate for this optimizer (RECIPE_OPTIMIZERS)
+    lr: float | None = None  # None: the recipe's rate for this optimizer (OPTIMIZERS[name].defaults)
     momentum: float | None = None
     nesterov: bool | None = None
     weight_decay: float | None = None
@@ -106,46 +109,6 @@ class TrainConfig:
         if self.epochs is None:
             raise ValueError("epochs is not resolved yet: use resolve_config")
         return self.epochs
-
-
-OPTIMIZERS = {
-    "sgd": "SGD",
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "rmsprop": "RMSprop",
-    "adagrad": "Adagrad",
-    "adadelta": "Adadelta",
-}
-# The recipe: what an optimizer gets when the configuration leaves it open.
-RECIPE_OPTIMIZERS: dict[str, dict[str, Any]] = {
-    "sgd": {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4},  # nesterov: when momentum > 0
-    "adam": {"lr": 1e-3, "weight_decay": 0.0},
-    "adamw": {"lr": 1e-3, "weight_decay": 0.05},
-    "rmsprop": {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0},
-    "adagrad": {"lr": 1e-2, "weight_decay": 0.0},
-    "adadelta": {"lr": 1.0, "weight_decay": 0.0},
-}
-SCHEDULES = {  # name: the interval it is stepped at by default
-    "constant": "epoch",
-    "cosine": "step",
-    "onecycle": "step",
-    "linear": "step",
-    "step": "epoch",
-    "multistep": "epoch",
-    "exponential": "epoch",
-    "plateau": "epoch",
-    "inverse-time": "epoch",
-    "inverse-sqrt": "epoch",
-}
-AUGMENTATIONS = {
-    "default": "the data set's usual augmentation (see DATASETS)",
-    "none": "no augmentation",
-    "crop": "random crop after zero padding (2 pixels for 28x28 images, 4 for 32x32)",
-    "flip": "random horizontal flip",
-    "affine": "random rotation (10 degrees), shift (10%) and scale (0.9-1.1)",
-    "jitter": "random brightness, contrast and saturation (0.2)",
-    "erasing": "random erasing of a rectangle (p=0.25)",
-}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -331,12 +294,6 @@ def _choice(problems: list[tuple[str, str]], name: str, value: str, choices: Any
     return False
 
 
-def _optimizer_class(name: str) -> Any:
-    import ember.optim
-
-    return getattr(ember.optim, OPTIMIZERS[name])
-
-
 def _check_optimizer(config: OptimizerConfig, problems: list[tuple[str, str]]) -> None:
     known = _choice(problems, "optimizer.name", config.name, OPTIMIZERS)
     _check_range(problems, "optimizer.lr", config.lr, 0.0, low_open=True)
@@ -348,15 +305,7 @@ def _check_optimizer(config: OptimizerConfig, problems: list[tuple[str, str]]) -
         problems.append(("optimizer.betas", f"must be two numbers in [0, 1), got {config.betas!r}"))
     if not known:
         return
-    try:
-        import inspect
-
-        parameters = set(inspect.signature(_optimizer_class(config.name)).parameters) - {
-            "params",
-            "torch_flags",
-        }
-    except (ImportError, AttributeError):
-        return  # ember.optim is not there: the build step says so
+    parameters = set(inspect.signature(OPTIMIZERS[config.name].cls).parameters) - {"params", "torch_flags"}
     given = {key: getattr(config, key) for key in ("momentum", "nesterov", "betas")}
     given.update(config.options)
     for key, value in given.items():
@@ -371,14 +320,24 @@ def _check_optimizer(config: OptimizerConfig, problems: list[tuple[str, str]]) -
 
 
 def _check_schedule(config: ScheduleConfig, problems: list[tuple[str, str]]) -> None:
-    _choice(problems, "schedule.name", config.name, SCHEDULES)
+    known = _choice(problems, "schedule.name", config.name, SCHEDULES)
     if config.interval is not None:
         _choice(problems, "schedule.interval", config.interval, ("step", "epoch"))
-        if config.name == "plateau" and config.interval == "step":
-            problems.append(
-                ("schedule.interval", "the plateau schedule watches the validation loss per epoch")
-            )
     _check_range(problems, "schedule.warmup_epochs", config.warmup_epochs, 0)
+    if not known:
+        return
+    entry = SCHEDULES[config.name]
+    if entry.needs_metric and config.interval == "step":
+        problems.append(
+            ("schedule.interval", f"the {config.name} schedule watches the validation loss per epoch")
+        )
+    if config.warmup_epochs and not entry.takes_warmup:
+        problems.append(
+            (
+                "schedule.warmup_epochs",
+                f"the {config.name} schedule takes no warm-up ({entry.no_warmup}); leave this at 0",
+            )
+        )
 
 
 def check_config(config: TrainConfig, problems: list[tuple[str, str]]) -> None:
@@ -420,13 +379,13 @@ def check_config(config: TrainConfig, problems: list[tuple[str, str]]) -> None:
 def fill_recipe(config: TrainConfig) -> TrainConfig:
     """Replace what was left open with the recipe's choice, so the saved config states every number."""
     optimizer = config.optimizer
-    for key, value in RECIPE_OPTIMIZERS.get(optimizer.name, {}).items():
+    for key, value in OPTIMIZERS[optimizer.name].defaults.items():
         if getattr(optimizer, key) is None:
             setattr(optimizer, key, value)
     if optimizer.name == "sgd" and optimizer.nesterov is None:
         optimizer.nesterov = bool(optimizer.momentum)
     if config.schedule.interval is None:
-        config.schedule.interval = SCHEDULES.get(config.schedule.name, "epoch")
+        config.schedule.interval = SCHEDULES[config.schedule.name].interval
 
     if config.augment == ["default"] or not config.augment:
         config.augment = list(DATASETS[config.dataset].augment) or ["none"]

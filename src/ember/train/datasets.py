@@ -1,10 +1,12 @@
 """The data sets ``ember train`` knows: class, image shape, channel statistics, the recipe's usual
-augmentation and epochs, and how to get the files. Plain data, read by the configuration's checks and
-by the recipes that build a run."""
+augmentation and epochs, and how to get the files: the one table of data set names, read by the
+configuration's checks, by the recipes that build a run and by ``ember train --help``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ember.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -23,55 +25,61 @@ class DatasetInfo:
     num_classes: int = 10
     train_images: int = 60_000
     test_images: int = 10_000
+    dark_background: bool = False  # light shapes on black (a photo of dark ink on white is inverted)
 
 
-DATASETS = {
-    "mnist": DatasetInfo(
-        "MNIST",
-        1,
-        28,
-        (0.1307,),
-        (0.3081,),
-        ("crop",),  # no flips: a mirrored digit is not the same digit
-        12,
-        "put the four MNIST files (train-images-idx3-ubyte.gz, ...) in a folder and pass --data-root, "
-        "or set EMBER_DATA",
-        downloadable=True,
-    ),
-    "fashion-mnist": DatasetInfo(
-        "FashionMNIST",
-        1,
-        28,
-        (0.2860,),
-        (0.3530,),
-        ("flip",),  # crops slowed a short run down more than they helped (measured: docs/training.md)
-        8,
-        "on Debian or Ubuntu: sudo apt-get install dataset-fashion-mnist (installs it in "
-        "/usr/share/datasets/fashion-mnist); or put the four files in a folder and pass --data-root, "
-        "or set EMBER_DATA",
-        downloadable=True,
-    ),
-    "cifar10": DatasetInfo(
-        "CIFAR10",
-        3,
-        32,
-        (0.4914, 0.4822, 0.4465),
-        (0.2470, 0.2435, 0.2616),
-        ("crop", "flip"),
-        30,
-        "put cifar-10-batches-py (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
-        train_images=50_000,
-    ),
-    "cifar100": DatasetInfo(
-        "CIFAR100",
-        3,
-        32,
-        (0.5071, 0.4865, 0.4409),
-        (0.2673, 0.2564, 0.2762),
-        ("crop", "flip"),
-        30,
-        "put cifar-100-python (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
-        num_classes=100,
-        train_images=50_000,
-    ),
-}
+DATASETS = Registry(
+    "dataset",
+    entries={
+        "mnist": DatasetInfo(
+            "MNIST",
+            1,
+            28,
+            (0.1307,),
+            (0.3081,),
+            ("crop",),  # no flips: a mirrored digit is not the same digit
+            12,
+            "put the four MNIST files (train-images-idx3-ubyte.gz, ...) in a folder and pass --data-root, "
+            "or set EMBER_DATA",
+            downloadable=True,
+            dark_background=True,
+        ),
+        "fashion-mnist": DatasetInfo(
+            "FashionMNIST",
+            1,
+            28,
+            (0.2860,),
+            (0.3530,),
+            ("flip",),  # crops slowed a short run down more than they helped (measured: docs/training.md)
+            8,
+            "on Debian or Ubuntu: sudo apt-get install dataset-fashion-mnist (installs it in "
+            "/usr/share/datasets/fashion-mnist); or put the four files in a folder and pass --data-root, "
+            "or set EMBER_DATA",
+            downloadable=True,
+            dark_background=True,
+        ),
+        "cifar10": DatasetInfo(
+            "CIFAR10",
+            3,
+            32,
+            (0.4914, 0.4822, 0.4465),
+            (0.2470, 0.2435, 0.2616),
+            ("crop", "flip"),
+            30,
+            "put cifar-10-batches-py (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
+            train_images=50_000,
+        ),
+        "cifar100": DatasetInfo(
+            "CIFAR100",
+            3,
+            32,
+            (0.5071, 0.4865, 0.4409),
+            (0.2673, 0.2564, 0.2762),
+            ("crop", "flip"),
+            30,
+            "put cifar-100-python (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
+            num_classes=100,
+            train_images=50_000,
+        ),
+    },
+)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ember.errors import EmberError
+from ember.train.registries import OPTIMIZERS
 
 FLOAT = 4  # bytes of a float32
 BASELINE = 200 * 2**20  # Python, NumPy, Ember, PyYAML, safetensors, matplotlib: measured 190-200 MB (MLP)
@@ -44,7 +45,6 @@ OPTIMIZER_TEMPORARIES = 3  # temporaries of the largest parameter during a step 
 EVAL_FACTOR = 3  # inference: a layer's input, its output and a workspace of their order
 PREFETCH = 2  # batches each loader worker prepares ahead (DataLoader's prefetch_factor)
 WARN_FRACTION = 0.6  # warn from this share of the available memory (the estimate can be 40% low)
-OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 1, "adagrad": 1, "adadelta": 2}
 
 GB = 10**9
 
@@ -102,7 +102,7 @@ class MemoryEstimate:
 
 def optimizer_slots(config: Any) -> int:
     settings = config.optimizer
-    slots = OPTIMIZER_SLOTS.get(settings.name, 2)
+    slots = OPTIMIZERS[settings.name].state_slots
     if settings.name == "sgd" and not settings.momentum:
         slots = 0
     if settings.name == "rmsprop":

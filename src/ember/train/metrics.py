@@ -70,6 +70,19 @@ class EvaluationResult:
     def as_dict(self, prefix: str = "") -> dict[str, float]:
         return {f"{prefix}loss": self.loss, f"{prefix}accuracy": self.accuracy, f"{prefix}top5": self.top5}
 
+    def summary(self, classes: Sequence[str]) -> dict[str, Any]:
+        """Everything measured, as plain JSON values: ``summary.json``'s ``test`` and ``ember eval --json``.
+        ``classes`` names the rows of the confusion matrix."""
+        per_class = map(float, self.per_class_accuracy)
+        return {
+            "loss": self.loss,
+            "accuracy": self.accuracy,
+            "top5": self.top5,
+            "count": self.count,
+            "per_class_accuracy": dict(zip(classes, per_class, strict=True)),
+            "confusion_matrix": self.confusion.tolist(),
+        }
+
 
 class ClassificationMetrics:
     """Accumulates batches of scores, targets and mean losses; ``compute()`` gives the totals."""

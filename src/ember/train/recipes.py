@@ -25,8 +25,9 @@ import numpy as np
 
 import ember
 from ember.errors import EmberError
-from ember.train.config import OPTIMIZERS, ConfigError, TrainConfig
+from ember.train.config import ConfigError, TrainConfig
 from ember.train.datasets import DATASETS, DatasetInfo
+from ember.train.registries import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, Span
 
 
 class DataUnavailable(EmberError, RuntimeError):
@@ -77,23 +78,14 @@ def describe_input(config: TrainConfig, info: DatasetInfo, input_size: tuple[int
     )
 
 
-def _augmentations(names: list[str], info: DatasetInfo) -> tuple[list[Any], list[Any]]:
+def augmentations(names: list[str], info: DatasetInfo) -> tuple[list[Any], list[Any]]:
     """(transforms on uint8 images, transforms on normalized tensors) for the augmentation names."""
-    from ember.data import transforms as T
-
     before: list[Any] = []
     after: list[Any] = []
     for name in names:
-        if name == "crop":
-            before.append(T.RandomCrop(info.size, padding=2 if info.size < 32 else 4))
-        elif name == "flip":
-            before.append(T.RandomHorizontalFlip())
-        elif name == "affine":
-            before.append(T.RandomAffine(10, translate=(0.1, 0.1), scale=(0.9, 1.1)))
-        elif name == "jitter":
-            before.append(T.ColorJitter(0.2, 0.2, 0.2 if info.channels == 3 else 0))
-        elif name == "erasing":
-            after.append(T.RandomErasing(p=0.25))
+        augmentation = AUGMENTATIONS[name]
+        if augmentation.build is not None:
+            (after if augmentation.on_tensor else before).append(augmentation.build(info))
     return before, after
 
 
@@ -103,7 +95,7 @@ def transforms_for(
     """The input pipeline: augmentation (training only), [0, 1] scaling, normalization, padding/resizing."""
     from ember.data import transforms as T
 
-    before, after = _augmentations(augment or [], info)
+    before, after = augmentations(augment or [], info)
     extra = input_size[1] - info.size
     if 0 < extra <= MAX_PADDING:
         first, second = extra // 2, extra - extra // 2  # (left, top, right, bottom); odd: one more after
@@ -232,8 +224,6 @@ def build_loss(config: TrainConfig) -> Any:
 
 
 def build_optimizer(config: TrainConfig, model: Any) -> Any:
-    import ember.optim
-
     settings = config.optimizer
     options: dict[str, Any] = {"lr": settings.lr, "weight_decay": settings.weight_decay}
     for key in ("momentum", "nesterov"):
@@ -242,59 +232,31 @@ def build_optimizer(config: TrainConfig, model: Any) -> Any:
     if settings.betas is not None:
         options["betas"] = tuple(settings.betas)
     options.update(settings.options)
-    cls = getattr(ember.optim, OPTIMIZERS[settings.name])
     try:
-        return cls(model.parameters(), **options)
+        return OPTIMIZERS[settings.name].cls(model.parameters(), **options)
     except (TypeError, ValueError) as error:
         raise ConfigError([("optimizer", str(error))]) from None
 
 
 def build_scheduler(config: TrainConfig, optimizer: Any, steps_per_epoch: int) -> Any:
-    """The learning-rate schedule in the configured interval's units (steps or epochs), with warm-up."""
+    """The learning-rate schedule in the configured interval's units (steps or epochs), after a linear
+    warm-up from lr/10 if the configuration asks for one (``ember.train.registries.SCHEDULES``)."""
     from ember.optim import lr_scheduler as S
 
     schedule = config.schedule
-    per_step = schedule.interval == "step"
-    unit = steps_per_epoch if per_step else 1
-    total = config.total_epochs * unit
-    warmup = schedule.warmup_epochs * unit
-    options = dict(schedule.options)
-    name = schedule.name
-    if name == "constant" and not warmup:
-        return None
+    entry = SCHEDULES[schedule.name]
+    unit = steps_per_epoch if schedule.interval == "step" else 1
+    span = Span(config.total_epochs * unit, schedule.warmup_epochs * unit, unit, config.optimizer.lr or 0.0)
+    if span.warmup and not entry.takes_warmup:  # resolve_config refuses it; a config built by hand may not
+        raise ConfigError([("schedule.warmup_epochs", f"the {schedule.name} schedule takes no warm-up")])
     try:
-        if name == "constant":
-            main: Any = S.ConstantLR(optimizer, factor=1.0, total_iters=0)
-        elif name == "cosine":
-            main = S.CosineAnnealingLR(optimizer, **{"T_max": max(total - warmup, 1), **options})
-        elif name == "onecycle":
-            if warmup:
-                raise ConfigError(
-                    [("schedule.warmup_epochs", "onecycle has its own warm-up; leave this at 0")]
-                )
-            return S.OneCycleLR(optimizer, **{"max_lr": config.optimizer.lr, "total_steps": total, **options})
-        elif name == "linear":
-            defaults = {"start_factor": 1.0, "end_factor": 0.01, "total_iters": max(total - warmup, 1)}
-            main = S.LinearLR(optimizer, **{**defaults, **options})
-        elif name == "step":
-            main = S.StepLR(optimizer, **{"step_size": max(total // 3, 1), "gamma": 0.1, **options})
-        elif name == "multistep":
-            milestones = [int(total * 0.5), int(total * 0.75)]
-            main = S.MultiStepLR(optimizer, **{"milestones": milestones, "gamma": 0.1, **options})
-        elif name == "exponential":
-            main = S.ExponentialLR(optimizer, **{"gamma": 0.1 ** (1 / max(total, 1)), **options})
-        elif name == "plateau":
-            return S.ReduceLROnPlateau(optimizer, **{"factor": 0.1, "patience": 2, **options})
-        elif name == "inverse-time":
-            main = S.InverseTimeLR(optimizer, **{"decay_rate": 1.0 / max(unit, 1), **options})
-        else:  # inverse-sqrt
-            main = S.InverseSqrtLR(optimizer, **options)
-        if not warmup:
-            return main
-        ramp = S.LinearLR(optimizer, start_factor=0.1, end_factor=1.0, total_iters=warmup)
-        return S.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+        main = entry.build(optimizer, span, dict(schedule.options))
     except TypeError as error:
-        raise ConfigError([("schedule.options", f"the {name} schedule: {error}")]) from None
+        raise ConfigError([("schedule.options", f"the {schedule.name} schedule: {error}")]) from None
+    if main is None or not span.warmup:
+        return main
+    ramp = S.LinearLR(optimizer, start_factor=0.1, end_factor=1.0, total_iters=span.warmup)
+    return S.SequentialLR(optimizer, [ramp, main], milestones=[span.warmup])
 
 
 def build_regularization(config: TrainConfig) -> Any:

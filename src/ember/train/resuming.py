@@ -33,7 +33,7 @@ from typing import Any
 from ember.atomic import atomic_write
 from ember.train.config import TrainConfig, resolve_config
 from ember.train.rundir import CONFIG_FILE, RunDirectoryError
-from ember.train.trainer import is_plateau_scheduler
+from ember.train.trainer import needs_metric
 
 OVERRIDABLE = ("epochs", "data_root", "download", "workers", "checkpoint_every", "report", "monitor")
 NOT_COMPARED = ("output", "name")  # where the run directory was made: it may have been moved since
@@ -98,7 +98,7 @@ def relay_schedule(scheduler: Any, optimizer: Any, state: dict[str, Any]) -> dic
     position and the rates and momenta it sets replace the saved ones in the optimizer's state.
     """
     saved = state.get("scheduler")
-    if scheduler is None or saved is None or is_plateau_scheduler(scheduler):
+    if scheduler is None or saved is None or needs_metric(scheduler):
         return state
     with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": nothing trains here
         warnings.simplefilter("ignore")

@@ -33,15 +33,16 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ember
 from ember.atomic import WriteError, atomic_write
-from ember.train import memory, recipes, resuming, rundir
+from ember.train import distributed, memory, recipes, resuming, rundir
 from ember.train.callbacks import DivergenceGuard, EarlyStopping, MetricLogger, ModelCheckpoint, ProgressBar
+from ember.train.callbacks.base import Callback
 from ember.train.callbacks.checkpoint import BEST, LAST
 from ember.train.callbacks.progress import duration
 from ember.train.checkpoint import CheckpointError, load_checkpoint, read_metadata, require_safetensors
@@ -56,6 +57,10 @@ LR_FIND_FILE = "lr_find.json"  # the range test that chose the rate (ember train
 
 def _stdout(message: str) -> None:
     print(message, file=sys.stdout, flush=True)
+
+
+def _silent(message: str) -> None:
+    pass
 
 
 @dataclass
@@ -88,6 +93,12 @@ class RunPieces:
     model: Any
     optimizer: Any
     scheduler: Any
+    world: Any = None  # the processes of a distributed run (ember.train.distributed)
+
+    @property
+    def lead(self) -> bool:
+        """Whether this process writes the run (rank 0, or the only process)."""
+        return self.world is None or self.world.rank == 0
 
 
 def checkpoint_metadata(config: TrainConfig, data: recipes.RunData) -> dict[str, Any]:
@@ -113,11 +124,16 @@ def build(config: TrainConfig, can_download: bool = False) -> RunPieces:
     train_loader, val_loader, test_loader = recipes.loaders(config, data)
     if config.early_stopping and val_loader is None:
         raise ConfigError([("early_stopping", "needs a validation split (val_size > 0)")])
+    world = distributed.process_group()
+    if world.size > 1:  # mpirun -np N: this process's shard of each global batch
+        distributed.check(config, world)
+        train_loader = distributed.train_loader(config, data.train, world)
     model = recipes.build_model(config, len(data.classes), data.info.channels, data.input_size[1])
     memory.check_training(config, model)  # refuse what this machine cannot hold, before the directory
     optimizer = recipes.build_optimizer(config, model)
     scheduler = recipes.build_scheduler(config, optimizer, len(train_loader))
-    return RunPieces(data, train_loader, val_loader, test_loader, model, optimizer, scheduler)
+    model = distributed.parallel(model, world)
+    return RunPieces(data, train_loader, val_loader, test_loader, model, optimizer, scheduler, world)
 
 
 def execute(
@@ -129,8 +145,11 @@ def execute(
     progress: ProgressBar | None = None,
     note: str | None = None,
     resume_note: str | None = None,
+    extra_callbacks: Sequence[Callback] = (),
 ) -> RunResult:
-    """Train (from scratch, or from ``resume_state``) in ``directory`` and finish (test, summary, report)."""
+    """Train (from scratch, or from ``resume_state``) in ``directory`` and finish (test, summary, report).
+
+    ``extra_callbacks`` join the standard ones (a search trial's pruning callback, for one)."""
     started = time.perf_counter()
     data = pieces.data
     checkpoints = ModelCheckpoint(
@@ -139,15 +158,19 @@ def execute(
         every_n_steps=config.checkpoint_every,
         metadata=checkpoint_metadata(config, data),
     )
-    progress = progress or ProgressBar()
-    callbacks: list[Any] = [DivergenceGuard(), progress, MetricLogger(directory)]
-    callbacks.append(checkpoints)
-    if config.monitor:
-        from ember.train.doctor import Monitor
+    callbacks: list[Any] = [DivergenceGuard()]
+    if pieces.lead:  # in a distributed run the other processes train silently
+        progress = progress or ProgressBar()
+        callbacks += [progress, MetricLogger(directory), checkpoints]
+        if config.monitor:
+            from ember.train.doctor import Monitor
 
-        callbacks.append(Monitor(directory, echo=progress.write))
+            callbacks.append(Monitor(directory, echo=progress.write))
+    else:
+        echo = _silent
     if config.early_stopping:
         callbacks.append(EarlyStopping("val_accuracy", patience=config.early_stopping))
+    callbacks.extend(extra_callbacks)
     trainer = Trainer(
         pieces.model,
         pieces.optimizer,
@@ -157,6 +180,7 @@ def execute(
         regularization=recipes.build_regularization(config),
         callbacks=callbacks,
         num_classes=len(data.classes),
+        communicator=pieces.world,
     )
     held_out = len(data.val) if data.val is not None else 0
     splits = f"{len(data.train)} train / {held_out} val / {len(data.test)} test"
@@ -165,6 +189,9 @@ def execute(
     shape = recipes.describe_input(config, data.info, data.input_size)
     echo(f"model: {config.model}, {_count_parameters(pieces.model):,} parameters, {shape}")
     echo(describe_optimization(config))
+    if pieces.world is not None and pieces.world.size > 1:
+        size = pieces.world.size
+        echo(f"processes: {size} (mpirun), {config.batch_size // size} images of each batch in each")
     if resume_state is not None:
         trainer.load_state_dict(resume_state)
         echo(f"resuming from {checkpoints.last_path} (epoch {trainer.epoch}, step {trainer.step})")
@@ -184,6 +211,8 @@ def execute(
         report=None,
         signal=trainer.interrupt_signal,
     )
+    if not pieces.lead:
+        return result  # rank 0 measures the model and writes the report
     if trainer.diverged:  # the progress callback has printed the diagnosis
         last = checkpoints.last_path
         echo(f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved before it")
@@ -262,17 +291,7 @@ def write_summary(
     directory: Path, summary: dict[str, Any], test: EvaluationResult, classes: list[str]
 ) -> dict[str, Any]:
     """``summary.json``: the run's facts and its test-split measures (written atomically)."""
-    summary = {
-        **summary,
-        "test": {
-            "loss": test.loss,
-            "accuracy": test.accuracy,
-            "top5": test.top5,
-            "count": test.count,
-            "per_class_accuracy": dict(zip(classes, map(float, test.per_class_accuracy), strict=True)),
-            "confusion_matrix": test.confusion.tolist(),
-        },
-    }
+    summary = {**summary, "test": test.summary(classes)}
     atomic_write(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -335,6 +354,8 @@ def start(config: TrainConfig, echo: Callable[[str], None] = _stdout, **options:
     """A new run of ``config`` in a new run directory (made only once every piece of the run is built)."""
     config.data_root = absolute(config.data_root)
     pieces = build(config, can_download=True)
+    if not pieces.lead:  # rank 0 makes and writes the run directory
+        return execute(config, pieces, Path(config.output), echo=echo, **options)
     found = None
     if config.lr_finder:  # --lr auto: the range test chooses the rate, config.yaml records the choice
         from ember.train.doctor.runner import choose_learning_rate
@@ -361,7 +382,9 @@ def resume(
     a field other than ``ember.train.resuming.OVERRIDABLE``, a finished run without more ``epochs``.
     """
     directory = rundir.existing(directory)
-    with rundir.RunLock.acquire(directory), stops_cleanly(directory, "resume"):
+    lead = distributed.process_group().rank == 0  # rank 0 locks and writes; every rank reads
+    lock = rundir.RunLock.acquire(directory) if lead else contextlib.nullcontext()
+    with lock, stops_cleanly(directory, "resume"):
         config_path = directory / CONFIG_FILE
         config = resolve_config(load_config_file(config_path), str(config_path))
         if epochs is not None:
@@ -398,8 +421,9 @@ def resume(
                 f"laid over {config.epochs} epochs; from step {step} the learning rate is the one a "
                 f"{config.epochs}-epoch run has there: {after:.4g} (it was {before:.4g})"
             )
-        dump_config(config, config_path)
-        resuming.record_resume(directory, done, step, changes)
+        if lead:
+            dump_config(config, config_path)
+            resuming.record_resume(directory, done, step, changes)
         return execute(config, pieces, directory, resume_state=state, echo=echo, resume_note=note, **options)
 
 

@@ -9,7 +9,8 @@ loss, an optimizer from ``ember.optim``, a loader from ``ember.data``).
 
 What the Trainer adds is bookkeeping: the step and epoch counters, a learning-rate schedule stepped after
 each iteration (``scheduler_interval="step"``, as cosine or one-cycle schedules over the whole run expect)
-or after each epoch (``"epoch"``; ``ReduceLROnPlateau`` is given the validation loss), the per-epoch
+or after each epoch (``"epoch"``; a scheduler whose ``needs_metric`` is true, as ``ReduceLROnPlateau``, is
+given the validation loss), the per-epoch
 ``history``, a ``state_dict`` that holds everything needed to continue a run bit for bit, and the callback
 hooks (progress bar, logs, checkpoints, early stopping, the divergence guard; ``ember.train.callbacks``).
 
@@ -36,7 +37,7 @@ import ember.random
 from ember.autograd import Tensor, from_numpy, no_grad
 from ember.nn.module import Module
 from ember.train.callbacks.base import BatchLogs, Callback, CallbackList
-from ember.train.metrics import ClassificationMetrics, EvaluationResult
+from ember.train.metrics import ClassificationMetrics, EvaluationResult, topk_correct
 
 INTERVALS = ("step", "epoch")
 STOP_SIGNALS: dict[int, str] = {signal.SIGINT.value: "Ctrl-C", signal.SIGTERM.value: "SIGTERM"}
@@ -47,9 +48,10 @@ def quiet_floats() -> np.errstate:
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
-def is_plateau_scheduler(scheduler: Any) -> bool:
-    """``ReduceLROnPlateau`` and its kin: stepped with a metric, once per epoch."""
-    return type(scheduler).__name__ == "ReduceLROnPlateau" or hasattr(scheduler, "num_bad_epochs")
+def needs_metric(scheduler: Any) -> bool:
+    """Whether ``scheduler`` declares that it is stepped with a metric, once per epoch
+    (``LRScheduler.needs_metric``: ``ReduceLROnPlateau`` does)."""
+    return bool(getattr(scheduler, "needs_metric", False))
 
 
 def _split_batch(batch: Any) -> tuple[Any, Any]:
@@ -85,11 +87,14 @@ class Trainer:
         regularization: Callable[[Module], Tensor] | None = None,
         callbacks: Iterable[Callback] = (),
         num_classes: int | None = None,
+        communicator: Any = None,
     ) -> None:
         if scheduler_interval not in INTERVALS:
             raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got {scheduler_interval!r}")
-        if is_plateau_scheduler(scheduler) and scheduler_interval != "epoch":
-            raise ValueError("ReduceLROnPlateau watches the validation loss: step it per epoch")
+        if needs_metric(scheduler) and scheduler_interval != "epoch":
+            raise ValueError(
+                f"{type(scheduler).__name__} watches the validation loss (needs_metric): step it per epoch"
+            )
         if loss_fn is None:
             from ember.nn import CrossEntropyLoss
 
@@ -99,6 +104,8 @@ class Trainer:
         self.regularization = regularization
         self.callbacks = CallbackList(callbacks)
         self.num_classes = num_classes
+        # The processes of a distributed run (ember.train.distributed): logs summed, stops agreed.
+        self.communicator: Any = communicator if communicator is not None and communicator.size > 1 else None
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
         self.history: list[dict[str, Any]] = []
@@ -145,6 +152,7 @@ class Trainer:
                         break
                     self._end_epoch(val_loader)
                     self._honour_interrupt()  # a signal during validation: stop at the epoch's end
+                    self._agree_to_stop()
         finally:
             self.callbacks.on_fit_end(self)
         return self.history
@@ -154,6 +162,9 @@ class Trainer:
         self.callbacks.on_epoch_start(self)
         totals = self._epoch_totals
         batches = len(train_loader)  # a resumed epoch yields only the batches it has not done yet
+        set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(self.epoch)  # a DistributedSampler's order is a function of the epoch
         tick = time.perf_counter()
         for batch in train_loader:
             inputs, targets = _split_batch(batch)
@@ -164,29 +175,33 @@ class Trainer:
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             labels = _labels(targets)
-            correct = int((scores.array.argmax(axis=1) == labels).sum())
+            correct = topk_correct(scores, labels, 1)
+            measured = (float(loss.item()), float(objective.item()), correct, len(labels))
+            if self.communicator is not None:
+                measured = self._summed_over_processes(*measured)
             now = time.perf_counter()
             logs = BatchLogs(
                 step=self.step,
                 epoch=self.epoch,
                 batch=totals["batches"],
                 batches=batches,
-                loss=float(loss.item()),
-                objective=float(objective.item()),
-                correct=correct,
-                size=len(labels),
+                loss=measured[0],
+                objective=measured[1],
+                correct=measured[2],
+                size=measured[3],
                 lr=lr,
                 seconds=now - tick,
             )
             totals["batches"] += 1
             totals["loss"] += logs.loss * logs.size
-            totals["correct"] += correct
+            totals["correct"] += logs.correct
             totals["count"] += logs.size
             totals["seconds"] += logs.seconds
             totals["lr"] = lr
             tick = now
             self.callbacks.on_train_batch_end(self, logs)
             self._honour_interrupt()
+            self._agree_to_stop()
             if self.should_stop:
                 return
 
@@ -194,6 +209,32 @@ class Trainer:
         if self._interrupt_requested and not self.should_stop:
             self.interrupted, self.interrupt_signal = True, self._interrupt_requested
             self.stop(f"interrupted ({STOP_SIGNALS[self._interrupt_requested]})")
+
+    def _summed_over_processes(
+        self, loss: float, objective: float, correct: int, size: int
+    ) -> tuple[float, float, int, int]:
+        """The global batch's mean loss and objective, correct count and size (each process has a part)."""
+        totals = np.array([loss * size, objective * size, correct, size], dtype=np.float64)
+        self.communicator.allreduce(totals)
+        count = int(totals[3])
+        return float(totals[0] / count), float(totals[1] / count), int(totals[2]), count
+
+    def _agree_to_stop(self) -> None:
+        """In a distributed run every process stops after the same step: if any one stops (divergence,
+        early stopping, a signal), all do, for its reason."""
+        if self.communicator is None:
+            return
+        flags = np.array([self.should_stop, self.diverged, self.interrupt_signal or 0], dtype=np.float64)
+        self.communicator.allreduce(flags, "max")
+        if flags[0] and not self.should_stop:
+            signal_number = int(flags[2])
+            if flags[1]:
+                self.stop("the loss diverged in another process", diverged=True)
+            elif signal_number:
+                self.interrupted, self.interrupt_signal = True, signal_number
+                self.stop(f"interrupted ({STOP_SIGNALS[signal_number]}, in another process)")
+            else:
+                self.stop("stopped by another process")
 
     def _end_epoch(self, val_loader: Any) -> None:
         totals = self._epoch_totals
@@ -212,7 +253,7 @@ class Trainer:
             record.update(val_loss=result.loss, val_accuracy=result.accuracy, val_top5=result.top5)
         record["seconds"] = totals["seconds"] + time.perf_counter() - started
         if self.scheduler is not None and self.scheduler_interval == "epoch":
-            if is_plateau_scheduler(self.scheduler):
+            if needs_metric(self.scheduler):
                 self.scheduler.step(record.get("val_loss", record["train_loss"]))
             else:
                 self.scheduler.step()
@@ -257,6 +298,11 @@ class Trainer:
     def lr(self) -> float:
         """The learning rate of the optimizer's first parameter group."""
         return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def batches_done(self) -> int:
+        """Steps taken in the epoch under way (more than 0 at the start of a resumed epoch)."""
+        return int(self._epoch_totals["batches"])
 
     @property
     def finished(self) -> bool:

@@ -41,6 +41,7 @@ def _blas() -> tuple[Any, ...]:
 
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
+_pool_workers = 0
 _lock = threading.Lock()
 
 
@@ -57,11 +58,11 @@ def thread_count() -> int:
 
 def _executor(workers: int) -> ThreadPoolExecutor:
     """The shared pool, (re)made when too small or inherited through fork (its threads stay behind)."""
-    global _pool, _pool_pid
+    global _pool, _pool_pid, _pool_workers
     with _lock:
-        if _pool is None or _pool._max_workers < workers or _pool_pid != os.getpid():
+        if _pool is None or _pool_workers < workers or _pool_pid != os.getpid():
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ember-kernel")
-            _pool_pid = os.getpid()
+            _pool_pid, _pool_workers = os.getpid(), workers
         return _pool
 
 

@@ -30,7 +30,7 @@ def init_bias_from_fan_in(bias: Tensor | None, weight: Tensor) -> None:
     """PyTorch's default bias of Linear and Conv layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     if bias is None:
         return
-    fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+    fan_in, _ = init.fan_in_and_fan_out(weight)
     bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
     init.uniform_(bias, -bound, bound)
 

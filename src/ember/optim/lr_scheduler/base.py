@@ -47,6 +47,7 @@ class LRScheduler:
     can)."""
 
     _is_initial = False
+    needs_metric = False  # True: ``step(metric)`` takes the watched value, once per epoch (ReduceLROnPlateau)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):

@@ -17,6 +17,8 @@ from ember.optim.optimizer import Optimizer
 class ReduceLROnPlateau(LRScheduler):
     """Divide the learning rate when ``step(metric)`` sees no progress; ``mode='max'`` for accuracies."""
 
+    needs_metric = True
+
     def __init__(
         self,
         optimizer: Optimizer,

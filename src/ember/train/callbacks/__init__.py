@@ -1,6 +1,6 @@
 """Callbacks: everything around the training loop that is not the loop (see ``base`` for the contract)."""
 
-from ember.train.callbacks.base import BatchLogs, Callback, CallbackList
+from ember.train.callbacks.base import BatchLogs, Callback, CallbackList, TrainingLoop
 from ember.train.callbacks.checkpoint import ModelCheckpoint
 from ember.train.callbacks.divergence import DivergenceGuard, divergence_message
 from ember.train.callbacks.early_stopping import EarlyStopping
@@ -16,6 +16,7 @@ __all__ = [
     "MetricLogger",
     "ModelCheckpoint",
     "ProgressBar",
+    "TrainingLoop",
     "divergence_message",
     "epoch_line",
     "read_csv",

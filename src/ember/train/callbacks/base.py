@@ -8,19 +8,19 @@ The ``Trainer`` runs the loop and calls, in this order::
       on_epoch_end              after validation, with the epoch's record (train and validation metrics)
     on_fit_end                  always, also after a stop (early stopping, divergence, Ctrl-C)
 
-A callback may ask the loop to stop (``trainer.stop(reason)``); it never changes the model or the optimizer
-behind the loop's back. Callbacks with state that matters for resuming (early stopping's patience counter,
-the best score so far) return it from ``state_dict`` and it is saved in the checkpoint.
+A callback sees the loop as a ``TrainingLoop``: the counters, the history and the way to stop, as the
+``Trainer`` provides them (this module does not import the Trainer: the loop depends on its callbacks, not
+the other way round). A callback may ask the loop to stop (``trainer.stop(reason)``); it never changes the
+model or the optimizer behind the loop's back. Callbacks with state that matters for resuming (early
+stopping's patience counter, the best score so far) return it from ``state_dict`` and it is saved in the
+checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ember.train.trainer import Trainer
+from typing import Any, Protocol
 
 
 @dataclass
@@ -39,24 +39,49 @@ class BatchLogs:
     seconds: float  # wall time since the previous step ended (data loading included)
 
 
+class TrainingLoop(Protocol):
+    """What a callback may read of the loop that calls it (``ember.train.Trainer`` is one)."""
+
+    model: Any
+    optimizer: Any
+    train_loader: Any
+    epoch: int  # epochs completed
+    step: int  # optimizer steps taken
+    max_epochs: int
+    history: list[dict[str, Any]]
+    should_stop: bool
+    stop_reason: str | None
+    diverged: bool
+    interrupted: bool
+
+    @property
+    def batches_done(self) -> int:
+        """Steps taken in the epoch under way (more than 0 at the start of a resumed epoch)."""
+        ...
+
+    def stop(self, reason: str, diverged: bool = False) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+
 class Callback:
     """Base class: override the hooks you need. ``order`` sorts callbacks (checkpointing runs last)."""
 
     order = 0
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainingLoop) -> None:
         pass
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainingLoop) -> None:
         pass
 
-    def on_train_batch_end(self, trainer: Trainer, logs: BatchLogs) -> None:
+    def on_train_batch_end(self, trainer: TrainingLoop, logs: BatchLogs) -> None:
         pass
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, record: dict[str, Any]) -> None:
         pass
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainingLoop) -> None:
         pass
 
     def state_dict(self) -> dict[str, Any]:
@@ -85,23 +110,23 @@ class CallbackList:
     def append(self, callback: Callback) -> None:
         self.callbacks = sorted([*self.callbacks, callback], key=lambda item: item.order)
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainingLoop) -> None:
         for callback in self.callbacks:
             callback.on_fit_start(trainer)
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainingLoop) -> None:
         for callback in self.callbacks:
             callback.on_epoch_start(trainer)
 
-    def on_train_batch_end(self, trainer: Trainer, logs: BatchLogs) -> None:
+    def on_train_batch_end(self, trainer: TrainingLoop, logs: BatchLogs) -> None:
         for callback in self.callbacks:
             callback.on_train_batch_end(trainer, logs)
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, record: dict[str, Any]) -> None:
         for callback in self.callbacks:
             callback.on_epoch_end(trainer, record)
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainingLoop) -> None:
         for callback in self.callbacks:
             callback.on_fit_end(trainer)
 

@@ -14,15 +14,12 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ember.atomic import atomic_write
-from ember.train.callbacks.base import BatchLogs, Callback
+from ember.train.callbacks.base import BatchLogs, Callback, TrainingLoop
 from ember.train.callbacks.early_stopping import MODES, improved, monitored
 from ember.train.checkpoint import SUFFIX, serialize
-
-if TYPE_CHECKING:
-    from ember.train.trainer import Trainer
 
 LAST, BEST = "last" + SUFFIX, "best" + SUFFIX
 
@@ -38,7 +35,7 @@ class ModelCheckpoint(Callback):
         monitor: str | None = "val_accuracy",
         mode: str = "max",
         every_n_steps: int | None = None,
-        metadata: dict[str, Any] | Callable[[Trainer], dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | Callable[[TrainingLoop], dict[str, Any]] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"ModelCheckpoint: mode must be 'max' or 'min', got {mode!r}")
@@ -57,18 +54,18 @@ class ModelCheckpoint(Callback):
     def best_path(self) -> Path:
         return self.directory / BEST
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainingLoop) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         for stale in self.directory.glob(f".*{SUFFIX}.tmp-*"):  # left by a process killed mid-write
             with contextlib.suppress(OSError):
                 stale.unlink()
 
-    def on_train_batch_end(self, trainer: Trainer, logs: BatchLogs) -> None:
+    def on_train_batch_end(self, trainer: TrainingLoop, logs: BatchLogs) -> None:
         due = bool(self.every_n_steps) and logs.step % (self.every_n_steps or 1) == 0
         if due and not trainer.should_stop and logs.batch + 1 < logs.batches:  # on_epoch_end saves the end
             self.save(trainer, [self.last_path])
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, record: dict[str, Any]) -> None:
         if trainer.diverged:  # NaN validation loss: broken weights, keep the last good ones
             return
         paths = [self.last_path]
@@ -79,11 +76,11 @@ class ModelCheckpoint(Callback):
                 paths.append(self.best_path)
         self.save(trainer, paths)
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainingLoop) -> None:
         if trainer.interrupted and not trainer.diverged:
             self.save(trainer, [self.last_path])
 
-    def save(self, trainer: Trainer, paths: list[Path]) -> None:
+    def save(self, trainer: TrainingLoop, paths: list[Path]) -> None:
         metadata = self.metadata(trainer) if callable(self.metadata) else dict(self.metadata or {})
         metadata.update(epoch=trainer.epoch, step=trainer.step)
         data = serialize(trainer.state_dict(), metadata)

@@ -12,12 +12,9 @@ progress callback.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ember.train.callbacks.base import BatchLogs, Callback
-
-if TYPE_CHECKING:
-    from ember.train.trainer import Trainer
+from ember.train.callbacks.base import BatchLogs, Callback, TrainingLoop
 
 
 def divergence_message(value: float, step: int, epoch: int | None = None) -> str:
@@ -37,13 +34,13 @@ class DivergenceGuard(Callback):
     def __init__(self) -> None:
         self.message: str | None = None
 
-    def on_train_batch_end(self, trainer: Trainer, logs: BatchLogs) -> None:
+    def on_train_batch_end(self, trainer: TrainingLoop, logs: BatchLogs) -> None:
         value = logs.objective if not math.isfinite(logs.objective) else logs.loss
         if not math.isfinite(value):
             self.message = divergence_message(value, logs.step)
             trainer.stop(self.message, diverged=True)
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, record: dict[str, Any]) -> None:
         value = float(record.get("val_loss", 0.0))
         if not math.isfinite(value):
             self.message = divergence_message(value, record["step"], record["epoch"])

@@ -9,12 +9,9 @@ the one that did best on held-out data, not the last one trained.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ember.train.callbacks.base import Callback
-
-if TYPE_CHECKING:
-    from ember.train.trainer import Trainer
+from ember.train.callbacks.base import Callback, TrainingLoop
 
 MODES = ("max", "min")
 
@@ -52,7 +49,7 @@ class EarlyStopping(Callback):
         self.best_epoch = 0
         self.wait = 0
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, record: dict[str, Any]) -> None:
         value = monitored(record, self.monitor)
         if improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, record["epoch"], 0

@@ -23,13 +23,10 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ember.atomic import atomic_write, writing
-from ember.train.callbacks.base import BatchLogs, Callback
-
-if TYPE_CHECKING:
-    from ember.train.trainer import Trainer
+from ember.train.callbacks.base import BatchLogs, Callback, TrainingLoop
 
 EPOCH_COLUMNS = [
     "epoch",
@@ -125,7 +122,7 @@ class MetricLogger(Callback):
     def steps_csv(self) -> Path:
         return self.directory / "steps.csv"
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainingLoop) -> None:
         kept = [
             {**row, "step": int(row["step"]), "epoch": int(row.get("epoch", 0))}
             for row in read_csv(self.steps_csv)
@@ -142,7 +139,7 @@ class MetricLogger(Callback):
         if self.tensorboard:
             self._board = TensorBoardWriter(self.directory / "tensorboard")
 
-    def on_train_batch_end(self, trainer: Trainer, logs: BatchLogs) -> None:
+    def on_train_batch_end(self, trainer: TrainingLoop, logs: BatchLogs) -> None:
         speed = logs.size / logs.seconds if logs.seconds > 0 else math.nan
         accuracy = logs.correct / max(logs.size, 1)
         row = [logs.step, logs.epoch + 1, logs.loss, accuracy, logs.lr, round(speed, 1)]
@@ -153,7 +150,7 @@ class MetricLogger(Callback):
             self._board.scalar("train/loss_step", logs.loss, logs.step)
             self._board.scalar("train/lr", logs.lr, logs.step)
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, record: dict[str, Any]) -> None:
         with writing(self.epochs_csv), open(self.epochs_csv, "a", newline="") as handle:
             csv.writer(handle).writerow([_number(record.get(column)) for column in EPOCH_COLUMNS])
         with writing(self.epochs_jsonl), open(self.epochs_jsonl, "a") as handle:
@@ -166,7 +163,7 @@ class MetricLogger(Callback):
                     self._board.scalar(tag, value, record["epoch"])
             self._board.writer.flush()
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainingLoop) -> None:
         if self._steps is not None:
             with contextlib.suppress(OSError):  # every row was flushed (or its failure reported) already
                 self._steps.close()

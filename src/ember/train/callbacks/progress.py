@@ -20,12 +20,9 @@ import importlib.util
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from ember.train.callbacks.base import BatchLogs, Callback
-
-if TYPE_CHECKING:
-    from ember.train.trainer import Trainer
+from ember.train.callbacks.base import BatchLogs, Callback, TrainingLoop
 
 
 def duration(seconds: float) -> str:
@@ -108,11 +105,11 @@ class ProgressBar(Callback):
             return None
         return (now - self._started) / self._steps * remaining_steps
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainingLoop) -> None:
         self._started = self._last_line = self.clock()
         self._steps = 0
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainingLoop) -> None:
         self._loss = self._correct = self._count = self._seconds = 0.0
         if not self._bar_enabled():
             return
@@ -128,9 +125,9 @@ class ProgressBar(Callback):
             dynamic_ncols=True,
             unit="step",
         )
-        self._tqdm.update(trainer._epoch_totals["batches"])
+        self._tqdm.update(trainer.batches_done)
 
-    def on_train_batch_end(self, trainer: Trainer, logs: BatchLogs) -> None:
+    def on_train_batch_end(self, trainer: TrainingLoop, logs: BatchLogs) -> None:
         self._loss += logs.loss * logs.size
         self._correct += logs.correct
         self._count += logs.size
@@ -160,7 +157,7 @@ class ProgressBar(Callback):
             self.write(line + (f"  ETA {duration(left)}" if left is not None else ""))
             self._last_line = now
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, record: dict[str, Any]) -> None:
         self._close()
         now = self.clock()
         line = epoch_line(record, trainer.max_epochs)
@@ -172,7 +169,7 @@ class ProgressBar(Callback):
         self.write(line)
         self._last_line = now
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainingLoop) -> None:
         self._close()
         if trainer.stop_reason:
             self.write(("stopped: " if not trainer.diverged else "") + trainer.stop_reason)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ember.atomic import atomic_write, writing
-from ember.train.callbacks.base import BatchLogs, Callback
+from ember.train.callbacks.base import BatchLogs, Callback, TrainingLoop
 from ember.train.callbacks.logging import TensorBoardWriter, tensorboard_available
 from ember.train.doctor.reading import ACTIVATIONS, RATIO_HIGH, RATIO_LOW, layer_problems, parameter_problems
 from ember.train.doctor.statistics import Collector, LayerStats, ParameterWatch
@@ -80,7 +80,7 @@ class Monitor(Callback):
 
     # ----------------------------------------------------------------------------------------------
     # Hooks on and off around the epoch's last steps
-    def _start(self, trainer: Any) -> None:
+    def _start(self, trainer: TrainingLoop) -> None:
         self._collector = Collector(trainer.model)
         self._watch = ParameterWatch(trainer.model, trainer.optimizer)
         self._watch.before_step()
@@ -91,7 +91,7 @@ class Monitor(Callback):
             self._layers = self._collector.remove()
             self._collector = None
 
-    def on_fit_start(self, trainer: Any) -> None:
+    def on_fit_start(self, trainer: TrainingLoop) -> None:
         if self.directory is not None:
             kept = [record for record in read_monitor(self.directory) if record["epoch"] <= trainer.epoch]
             text = "".join(json.dumps(record) + "\n" for record in kept)
@@ -100,12 +100,12 @@ class Monitor(Callback):
             if self.tensorboard:
                 self._board = TensorBoardWriter(self.directory / "tensorboard" / "monitor")
 
-    def on_epoch_start(self, trainer: Any) -> None:
+    def on_epoch_start(self, trainer: TrainingLoop) -> None:
         self._layers = []
         if trainer.train_loader is not None and len(trainer.train_loader) <= self.batches:
             self._start(trainer)
 
-    def on_train_batch_end(self, trainer: Any, logs: BatchLogs) -> None:
+    def on_train_batch_end(self, trainer: TrainingLoop, logs: BatchLogs) -> None:
         if self._collector is not None and self._watch is not None:
             self._watch.after_step()
             self._images += logs.size
@@ -116,7 +116,7 @@ class Monitor(Callback):
         elif logs.batch + 1 == logs.batches - self.batches:  # hook the epoch's last steps
             self._start(trainer)
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, record: dict[str, Any]) -> None:
         self._stop()
         if not self._layers or self._watch is None:
             return
@@ -183,7 +183,7 @@ class Monitor(Callback):
                 del self.since[key]
         self.active = current
 
-    def on_fit_end(self, trainer: Any) -> None:
+    def on_fit_end(self, trainer: TrainingLoop) -> None:
         self._stop()
         self._watch = None
         if self._board is not None:

@@ -37,7 +37,8 @@ from ember.train.doctor.state import (
     stepper,
     take_examples,
 )
-from ember.train.trainer import quiet_floats
+from ember.train.metrics import accuracy
+from ember.train.trainer import predict
 
 SIGNAL_MARGIN = 4.0  # standard errors above the control's held-out accuracy
 EXPLODED = 10.0  # a loss ten times its start has exploded, even if it comes down again
@@ -75,11 +76,7 @@ def _fit(step: Any, x: Tensor, y: Tensor, max_steps: int, target: float, stop_ea
 def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
     if not len(y.array):
         return math.nan
-    model.eval()
-    with ember.no_grad(), quiet_floats():
-        predictions = model(x).array.argmax(axis=1)
-    model.train()
-    return float((predictions == y.array).mean())
+    return accuracy(predict(model, x, batch_size=len(y.array)), y)[0]
 
 
 def _untrained_parameters(model: nn.Module, optimizer: Any) -> list[str]:

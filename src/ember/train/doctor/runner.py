@@ -1,4 +1,4 @@
-"""``doctor(config)``: the whole checklist on the model, data and optimizer a configuration describes.
+"""``doctor(config, pieces=...)``: the whole checklist on what a configuration describes.
 
 What ``ember doctor`` runs. The pieces are built as ``ember train`` builds them (``ember.train.run.build``:
 the same model, initialization, optimizer, loaders and penalty), but no run directory is made and no
@@ -95,22 +95,22 @@ def doctor(
     directory: str | Path | None = None,
     echo: Callable[[str], None] = _stdout,
     options: DoctorOptions | None = None,
-    pieces: Any = None,
+    *,
+    pieces: Any,
 ) -> DoctorReport:
     """Run ``checks`` on what ``config`` describes; write the report into ``directory`` if given.
 
-    ``pieces`` (``ember.train.run.build(config)``) may be passed when they are built already.
+    ``pieces`` are the run's model, optimizer and loaders as ``ember.train.run.build(config)`` makes them
+    (the caller builds them: the doctor sits below the run, which uses its range test for ``--lr auto``).
     """
     from ember.data import DataLoader
-    from ember.train.run import build
 
     options = options or DoctorOptions()
     unknown = [name for name in checks if name not in CHECKS]
     if unknown:
         raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
     started = time.perf_counter()
-    pieces = pieces or build(config)
-    report = DoctorReport(config, seconds={"build": time.perf_counter() - started})
+    report = DoctorReport(config)
     loss_fn, penalty = recipes.build_loss(config), recipes.build_regularization(config)
     model, optimizer, loader, data = pieces.model, pieces.optimizer, pieces.train_loader, pieces.data
     classes = len(data.classes)

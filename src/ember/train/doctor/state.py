@@ -21,6 +21,7 @@ import numpy as np
 import ember
 from ember import nn
 from ember.autograd import Tensor
+from ember.train.metrics import accuracy
 from ember.train.trainer import Trainer, quiet_floats
 
 Batch = tuple[Tensor, Tensor]
@@ -150,10 +151,7 @@ def stepper(
         with quiet_floats():
             scores, loss, _ = trainer.training_step(inputs, targets)
         value = float(loss.item())
-        accuracy = (
-            float((scores.array.argmax(axis=1) == targets.array).mean()) if math.isfinite(value) else 0.0
-        )
-        return value, accuracy
+        return value, (accuracy(scores, targets)[0] if math.isfinite(value) else 0.0)
 
     return step
 

@@ -1,0 +1,28 @@
+"""``ember.vision.ops``: torchvision's box operations and bilinear resizing, with its names and semantics."""
+
+from ember.vision.ops.box_coder import BoxCoder
+from ember.vision.ops.boxes import (
+    batched_nms,
+    box_area,
+    box_iou,
+    clip_boxes_to_image,
+    generalized_box_iou,
+    masks_to_boxes,
+    nms,
+    remove_small_boxes,
+)
+from ember.vision.ops.interpolate import Upsample, interpolate
+
+__all__ = [
+    "BoxCoder",
+    "Upsample",
+    "batched_nms",
+    "box_area",
+    "box_iou",
+    "clip_boxes_to_image",
+    "generalized_box_iou",
+    "interpolate",
+    "masks_to_boxes",
+    "nms",
+    "remove_small_boxes",
+]
