@@ -9,9 +9,11 @@ importing ``a.b.c`` also runs ``a/__init__.py`` and ``a/b/__init__.py`` is not a
 would depend on ``ember/__init__.py``, which imports the public API).
 
 The layers, from the bottom (DESIGN.md section 1): the helpers every layer may use (dtypes, random,
-errors, atomic, registry), the engine (``ember.autograd``), ops, nn, optim, data and distributed, models,
-classic and onnx, ``ember/__init__.py`` (the public API: ``import ember``) and beside it vision (torchvision's
-place: it builds on the zoo, and ``import ember`` does not import it), viz (pictures and pages), train, cli.
+errors, atomic, registry, and the CPU-only devices: devices, cuda, backends, accelerator), the engine
+(``ember.autograd``), ops and serialization, nn, optim, data and distributed, models, classic, onnx and
+utils (``torch.utils.data``'s address for ``ember.data``), ``ember/__init__.py`` (the public API:
+``import ember``) and beside it vision (torchvision's place: it builds on the zoo, and ``import ember``
+does not import it), viz (pictures and pages), train, cli.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ SOURCE = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [  # bottom first; a module may import its own layer and the layers before it
     ("helpers", ("ember.dtypes", "ember.random", "ember.errors", "ember.atomic", "ember.registry")),
+    ("helpers", ("ember.devices", "ember.cuda", "ember.backends", "ember.accelerator")),
     ("engine", ("ember.autograd",)),
     ("ops", ("ember.ops",)),
+    ("serialization", ("ember.serialization",)),
     ("nn", ("ember.nn",)),
     ("optim", ("ember.optim",)),
     ("data", ("ember.data",)),
@@ -34,6 +38,7 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("models", ("ember.models",)),
     ("onnx", ("ember.onnx",)),
     ("classic", ("ember.classic",)),
+    ("utils", ("ember.utils",)),
     ("ember", ()),  # ember/__init__.py alone
     ("vision", ("ember.vision",)),
     ("viz", ("ember.viz",)),
@@ -41,8 +46,8 @@ LAYERS = [  # bottom first; a module may import its own layer and the layers bef
     ("cli", ("ember.cli",)),
 ]
 # Layers side by side: neither imports the other.
-LEVEL = {"helpers": 0, "engine": 1, "ops": 2, "nn": 3, "optim": 4, "data": 4, "distributed": 4}
-LEVEL |= {"models": 5, "classic": 5, "onnx": 5}
+LEVEL = {"helpers": 0, "engine": 1, "ops": 2, "serialization": 2, "nn": 3, "optim": 4, "data": 4}
+LEVEL |= {"distributed": 4, "models": 5, "classic": 5, "onnx": 5, "utils": 5}
 LEVEL |= {"ember": 6, "vision": 6, "viz": 7, "train": 8, "cli": 9}
 
 

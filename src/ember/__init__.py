@@ -5,9 +5,10 @@ every piece can be read and checked: each operation is a ``Function`` with its f
 side, verified against numerical gradients and against PyTorch.
 """
 
-from ember import autograd, dtypes, ops
+from ember import accelerator, autograd, backends, cuda, dtypes, ops
 from ember.autograd import (
     Function,
+    Size,
     Tensor,
     enable_grad,
     gradcheck,
@@ -16,6 +17,7 @@ from ember.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from ember.devices import DeviceUnavailableError, device, get_default_device, set_default_device
 from ember.dtypes import (
     bool_,
     double,
@@ -42,6 +44,7 @@ from ember.random import (
     seed,
     set_rng_state,
 )
+from ember.serialization import load, save
 
 bool = bool_
 float = float32
@@ -50,7 +53,7 @@ int = int32
 __version__ = "0.1.0"
 
 # As with torch.nn and torch.optim: the layers above the engine are there after `import ember`.
-from ember import data, nn, optim  # noqa: E402 - they import the engine above
+from ember import data, nn, optim, utils  # noqa: E402 - they import the engine above
 
 # Loaded on first use (PEP 562): ``import ember`` stays light, and ``ember.classic``,
 # ``ember.models``, ``ember.train`` and ``ember.cli`` work without importing them first.

@@ -23,7 +23,7 @@ def test_import_without_pillow_and_scipy() -> None:
         "from ember.data.transforms import Compose, RandomCrop, RandomRotation, ToTensor, save_image\n"
         "pipeline = Compose([RandomCrop(4), ToTensor()])\n"
         "data = ArrayDataset(np.zeros((4, 6, 6), np.uint8), [0, 1, 2, 3], pipeline)\n"
-        "print(next(iter(DataLoader(data, batch_size=4)))[0].shape)\n"
+        "print(tuple(next(iter(DataLoader(data, batch_size=4)))[0].shape))\n"
         "try:\n"
         "    RandomRotation(10)(np.zeros((6, 6), np.uint8))\n"
         "except ImportError as error:\n"

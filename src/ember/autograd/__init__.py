@@ -12,6 +12,7 @@ from ember.autograd.function import Function
 from ember.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from ember.autograd.graph import Context
+from ember.autograd.size import Size
 from ember.autograd.tensor import Tensor, from_numpy
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "DoubleBackwardError",
     "Function",
     "GradcheckError",
+    "Size",
     "Tensor",
     "backward",
     "enable_grad",

@@ -169,9 +169,9 @@ def recorded_backward(node: Context, upstream: Tensor) -> tuple[Any, ...]:
         for position, value in enumerate(grads):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
-                    f"{node.name}.backward returned a {type(value).__name__} for input {position} when run "
-                    "on tensors (create_graph=True); a differentiable backward must compute on the tensors "
-                    "it is given, or the gradient of the gradient would be lost"
+                    f"{node.function.__name__}.backward returned a {type(value).__name__} for input "
+                    f"{position} when run on tensors (create_graph=True); a differentiable backward must "
+                    "compute on the tensors it is given, or the gradient of the gradient would be lost"
                 )
         return grads
     if getattr(function, "composite", None) is not None:
@@ -224,9 +224,10 @@ def _refusing_second_order(node: Context, upstream: Tensor) -> tuple[Any, ...]:
     """The first gradients, from the array backward, marked so that a second differentiation raises."""
     grads = call_backward(node, upstream.array)
     sources = [upstream, *(x for x in node.inputs if isinstance(x, Tensor) and x.requires_grad)]
+    op = node.function.__name__
     with enable_grad():
         return tuple(
-            None if g is None else OnceDifferentiable.apply(np.array(g), node.name, *sources) for g in grads
+            None if g is None else OnceDifferentiable.apply(np.array(g), op, *sources) for g in grads
         )
 
 

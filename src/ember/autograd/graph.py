@@ -61,9 +61,19 @@ class Context:
 
         def __setattr__(self, name: str, value: Any) -> None: ...
 
-    @property
     def name(self) -> str:
-        return self.function.__name__
+        """PyTorch's name of the node: ``MulBackward0`` for the node that ``Mul`` recorded."""
+        return f"{self.function.__name__}Backward0"
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """One ``(node, 0)`` per tensor input, as PyTorch: the node that made it, an ``AccumulateGrad`` for
+        a leaf that requires grad, ``None`` for a tensor that needs no gradient."""
+        return tuple(
+            (_next_node(tensor) if needed else None, 0)
+            for tensor, needed in zip(self.inputs, self.needs_input_grad)  # noqa: B905 - same length
+            if hasattr(tensor, "grad_fn")
+        )
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays (or anything) that backward needs; freed after backward unless retain_graph."""
@@ -73,8 +83,8 @@ class Context:
     def saved_tensors(self) -> tuple[Any, ...]:
         if self.released:
             raise RuntimeError(
-                f"{self.name}: trying to backward through the graph a second time (or to read saved "
-                "values after they were freed). Saved intermediate values are freed when you call "
+                f"{self.function.__name__}: trying to backward through the graph a second time (or to read "
+                "saved values after they were freed). Saved intermediate values are freed when you call "
                 ".backward(); pass retain_graph=True to the first backward if you need a second one."
             )
         return self._saved
@@ -92,13 +102,33 @@ class Context:
                 which = "its output" if position < 0 else f"input {position}"
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified by an "
-                    f"in-place operation: {which} of {self.name} is at version {counter.value}, expected "
-                    f"version {saved_at}. Use an out-of-place operation (e.g. x = x + 1 instead of "
+                    f"in-place operation: {which} of {self.function.__name__} is at version {counter.value}, "
+                    f"expected version {saved_at}. Use an out-of-place operation (e.g. x = x + 1 instead of "
                     "x += 1), or .clone() the tensor before changing it."
                 )
 
     def __repr__(self) -> str:
-        return f"<{self.name}Backward>"
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """What PyTorch's graph shows for a leaf that requires grad: the node that accumulates into
+    ``variable.grad`` (``grad_fn.next_functions``). Ember's walk accumulates without it."""
+
+    next_functions: tuple[tuple[Any, int], ...] = ()
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def _next_node(tensor: Any) -> Any:
+    return tensor.grad_fn if tensor.grad_fn is not None else AccumulateGrad(tensor)
 
 
 def topological_order(roots: Iterable[Context], stop: Container[Context] = ()) -> list[Context]:
@@ -208,8 +238,9 @@ def backward(
                 continue
             if parent_grad.shape != parent._array.shape:
                 raise RuntimeError(
-                    f"{node.name}.backward returned a gradient of shape {tuple(parent_grad.shape)} for "
-                    f"input {position}, whose shape is {parent._array.shape}; they must match."
+                    f"{node.function.__name__}.backward returned a gradient of shape "
+                    f"{tuple(parent_grad.shape)} for input {position}, whose shape is {parent._array.shape}; "
+                    "they must match."
                 )
             producer = parent.grad_fn
             if producer is None:

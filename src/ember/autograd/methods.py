@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
-from ember import dtypes
 from ember.autograd.grad_mode import is_grad_enabled
 from ember.random import numpy_generator
 
@@ -113,6 +112,18 @@ class TensorMethods(Generic[TensorT]):
     def __ge__(self, other: Any) -> TensorT:
         return operations.ge(self, other)
 
+    def __floordiv__(self, other: Any) -> TensorT:
+        return operations.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> TensorT:
+        return operations.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> TensorT:
+        return operations.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> TensorT:
+        return operations.remainder(other, self)
+
     def __invert__(self) -> TensorT:
         return operations.logical_not(self)
 
@@ -122,19 +133,12 @@ class TensorMethods(Generic[TensorT]):
     def __or__(self, other: Any) -> TensorT:
         return operations.logical_or(self, other)
 
+    def __xor__(self, other: Any) -> TensorT:
+        return operations.logical_xor(self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
     __hash__ = object.__hash__  # identity, as PyTorch (defining __eq__ would otherwise remove it)
-
-    def __iadd__(self, other: Any) -> TensorT:
-        return self.add_(other)
-
-    def __isub__(self, other: Any) -> TensorT:
-        return self.sub_(other)
-
-    def __imul__(self, other: Any) -> TensorT:
-        return self.mul_(other)
-
-    def __itruediv__(self, other: Any) -> TensorT:
-        return self.div_(other)
 
     def __getitem__(self, index: Any) -> TensorT:
         return operations.getitem(self, index)
@@ -143,71 +147,15 @@ class TensorMethods(Generic[TensorT]):
         self._inplace("__setitem__", operations.index_put, index, value)
 
     # ----------------------------------------------------------------------------------------------
-    # Type conversion ('cpu' as a device is accepted and changes nothing)
-    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> TensorT:
-        target = kwargs.get("dtype", dtype)
-        if target is None or (isinstance(target, str) and target.startswith("cpu")):
-            return self  # type: ignore[return-value]
-        return operations.to_dtype(self, dtypes.as_dtype(target))
-
-    def type(self, dtype: Any) -> TensorT:
-        return self.to(dtype)
-
-    def float(self) -> TensorT:
-        return self.to(dtypes.float32)
-
-    def double(self) -> TensorT:
-        return self.to(dtypes.float64)
-
-    def half(self) -> TensorT:
-        return self.to(dtypes.float16)
-
-    def long(self) -> TensorT:
-        return self.to(dtypes.int64)
-
-    def int(self) -> TensorT:
-        return self.to(dtypes.int32)
-
-    def bool(self) -> TensorT:
-        return self.to(dtypes.bool_)
-
-    def cpu(self) -> TensorT:
-        return self  # type: ignore[return-value]
-
-    def contiguous(self) -> TensorT:
-        return self  # type: ignore[return-value]
+    # Copies and conversion (the public forms, x.to(...), x.float(), ...: ember.autograd.conversion)
+    def _convert(self, dtype: Any) -> TensorT:
+        return operations.to_dtype(self, dtype)
 
     def clone(self) -> TensorT:
         return operations.clone(self)
 
     # ----------------------------------------------------------------------------------------------
     # In-place operations (Tensor._inplace: the version counter, and the graph when it is recorded)
-    def add_(self, other: Any, alpha: Scalar = 1) -> TensorT:
-        return self._inplace("add_", operations.add, other if alpha == 1 else operations.mul(other, alpha))
-
-    def sub_(self, other: Any, alpha: Scalar = 1) -> TensorT:
-        return self._inplace("sub_", operations.sub, other if alpha == 1 else operations.mul(other, alpha))
-
-    def mul_(self, other: Any) -> TensorT:
-        return self._inplace("mul_", operations.mul, other)
-
-    def div_(self, other: Any) -> TensorT:
-        return self._inplace("div_", operations.div, other)
-
-    def pow_(self, exponent: Any) -> TensorT:
-        return self._inplace("pow_", operations.pow, exponent)
-
-    def clamp_(self, min: Any = None, max: Any = None) -> TensorT:
-        return self._inplace("clamp_", operations.clamp, min, max)
-
-    clip_ = clamp_
-
-    def relu_(self) -> TensorT:
-        return self._inplace("relu_", operations.relu)
-
-    def neg_(self) -> TensorT:
-        return self._inplace("neg_", operations.neg)
-
     def masked_fill_(self, mask: Any, value: Any) -> TensorT:
         return self._inplace("masked_fill_", operations.masked_fill, mask, value)
 
@@ -229,63 +177,7 @@ class TensorMethods(Generic[TensorT]):
         return self._inplace("normal_", _replaced_by, values)
 
     # ----------------------------------------------------------------------------------------------
-    # Mathematics
-    def add(self, other: Any, alpha: Scalar = 1) -> TensorT:
-        return operations.add(self, other if alpha == 1 else operations.mul(other, alpha))
-
-    def sub(self, other: Any, alpha: Scalar = 1) -> TensorT:
-        return operations.sub(self, other if alpha == 1 else operations.mul(other, alpha))
-
-    def mul(self, other: Any) -> TensorT:
-        return operations.mul(self, other)
-
-    def div(self, other: Any) -> TensorT:
-        return operations.div(self, other)
-
-    def pow(self, exponent: Any) -> TensorT:
-        return operations.pow(self, exponent)
-
-    def neg(self) -> TensorT:
-        return operations.neg(self)
-
-    def exp(self) -> TensorT:
-        return operations.exp(self)
-
-    def log(self) -> TensorT:
-        return operations.log(self)
-
-    def sqrt(self) -> TensorT:
-        return operations.sqrt(self)
-
-    def square(self) -> TensorT:
-        return operations.mul(self, self)
-
-    def abs(self) -> TensorT:
-        return operations.abs(self)
-
-    def sign(self) -> TensorT:
-        return operations.sign(self)
-
-    def clamp(self, min: Any = None, max: Any = None) -> TensorT:
-        return operations.clamp(self, min, max)
-
-    clip = clamp
-
-    def maximum(self, other: Any) -> TensorT:
-        return operations.maximum(self, other)
-
-    def minimum(self, other: Any) -> TensorT:
-        return operations.minimum(self, other)
-
-    def sigmoid(self) -> TensorT:
-        return operations.sigmoid(self)
-
-    def tanh(self) -> TensorT:
-        return operations.tanh(self)
-
-    def relu(self) -> TensorT:
-        return operations.relu(self)
-
+    # Reductions and other mathematics (pointwise families: ember.autograd.families)
     def masked_fill(self, mask: Any, value: Any) -> TensorT:
         return operations.masked_fill(self, mask, value)
 
@@ -418,12 +310,6 @@ class TensorMethods(Generic[TensorT]):
 
     def gather(self, dim: _int, index: Any) -> TensorT:
         return operations.gather(self, dim, index)
-
-    def matmul(self, other: Any) -> TensorT:
-        return operations.matmul(self, other)
-
-    def mm(self, other: Any) -> TensorT:
-        return operations.matmul(self, other)
 
 
 def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:

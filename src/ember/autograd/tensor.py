@@ -33,9 +33,12 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
+from ember.autograd.conversion import TensorConversions
+from ember.autograd.families import TensorFamilies
 from ember.autograd.grad_mode import STATE, no_grad
 from ember.autograd.graph import Context, GradHook, VersionCounter
 from ember.autograd.methods import TensorMethods
+from ember.autograd.size import Size
 
 Hook = Callable[["Tensor"], Any]  # called with the gradient; returns None or a replacement
 
@@ -49,7 +52,7 @@ def bind_backprop(module: Any) -> None:
     backprop = module
 
 
-class Tensor(TensorMethods["Tensor"]):
+class Tensor(TensorConversions["Tensor"], TensorFamilies["Tensor"], TensorMethods["Tensor"]):
     """An n-dimensional array with reverse-mode automatic differentiation."""
 
     __slots__ = ("__weakref__", "_array", "_hooks", "_requires_grad", "_version_counter", "grad", "grad_fn")
@@ -126,7 +129,7 @@ class Tensor(TensorMethods["Tensor"]):
         if self.grad_fn is not None:
             raise RuntimeError(
                 "requires_grad can only be changed on leaf tensors; this one was made by "
-                f"{self.grad_fn.name}. Use .detach() to get a leaf."
+                f"{self.grad_fn.function.__name__}. Use .detach() to get a leaf."
             )
         if value and self._array.dtype.kind not in "fc":
             raise RuntimeError(
@@ -211,8 +214,8 @@ class Tensor(TensorMethods["Tensor"]):
     # ----------------------------------------------------------------------------------------------
     # Array attributes
     @property
-    def shape(self) -> tuple[_int, ...]:
-        return self._array.shape
+    def shape(self) -> Size:
+        return tuple.__new__(Size, self._array.shape)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -222,15 +225,11 @@ class Tensor(TensorMethods["Tensor"]):
     def ndim(self) -> _int:
         return self._array.ndim
 
-    @property
-    def device(self) -> str:
-        return "cpu"
-
     def dim(self) -> _int:
         return self._array.ndim
 
     def size(self, dim: _int | None = None) -> Any:
-        return self._array.shape if dim is None else self._array.shape[dim]
+        return tuple.__new__(Size, self._array.shape) if dim is None else self._array.shape[dim]
 
     def numel(self) -> _int:
         return self._array.size
@@ -303,7 +302,7 @@ class Tensor(TensorMethods["Tensor"]):
         if self._array.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
             extras.append(f"dtype=ember.{self._array.dtype}")
         if self.grad_fn is not None:
-            extras.append(f"grad_fn={self.grad_fn!r}")
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"

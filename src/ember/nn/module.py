@@ -24,8 +24,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ember import dtypes
+from ember import devices, dtypes
 from ember.autograd import Tensor, from_numpy, is_grad_enabled, no_grad
+from ember.autograd.conversion import to_arguments
 from ember.errors import EmberError, name_list
 from ember.nn.hooks import BackwardHook, RemovableHandle, add_hook
 from ember.nn.parameter import Buffer, Parameter
@@ -317,11 +318,11 @@ class Module:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """Convert floating-point parameters and buffers to a dtype in place (``'cpu'`` changes nothing)."""
-        target = kwargs.get("dtype", args[0] if args else None)
-        if target is None or (isinstance(target, str) and target.startswith("cpu")):
+        """Convert floating-point parameters and buffers to a dtype in place; PyTorch's forms
+        (``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``), the device the CPU only."""
+        _, dtype, _ = to_arguments("Module.to", args, kwargs)
+        if dtype is None:
             return self
-        dtype = dtypes.as_dtype(target)
         if dtype.kind != "f":
             raise TypeError(f"Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for tensor in [*self.parameters(), *self.buffers()]:
@@ -342,6 +343,10 @@ class Module:
 
     def cpu(self) -> Module:
         return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Ember has no GPU: raises ``DeviceUnavailableError`` saying so (as a CPU-only PyTorch)."""
+        raise devices.unavailable(devices.device("cuda" if device is None else device), "Module.cuda")
 
     # ----------------------------------------------------------------------------------------------
     # Saving and loading

@@ -5,24 +5,41 @@ import sys
 from ember.autograd.methods import bind_operations
 from ember.ops.arithmetic import (
     add,
-    allclose,
     clone,
     div,
+    divide,
+    mul,
+    multiply,
+    neg,
+    negative,
+    pow,
+    sub,
+    subtract,
+    to_dtype,
+    true_divide,
+)
+from ember.ops.comparison import (
+    allclose,
     eq,
     equal,
     ge,
+    greater,
+    greater_equal,
     gt,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
     le,
+    less,
+    less_equal,
     logical_and,
     logical_not,
     logical_or,
+    logical_xor,
     lt,
-    mul,
     ne,
-    neg,
-    pow,
-    sub,
-    to_dtype,
+    not_equal,
 )
 from ember.ops.creation import (
     arange,
@@ -39,6 +56,7 @@ from ember.ops.creation import (
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
     randperm,
@@ -48,7 +66,10 @@ from ember.ops.creation import (
 )
 from ember.ops.elementwise import (
     abs,
+    absolute,
     clamp,
+    clamp_max,
+    clamp_min,
     clip,
     exp,
     log,
@@ -64,7 +85,21 @@ from ember.ops.elementwise import (
 )
 from ember.ops.indexing import gather, getitem, index_put
 from ember.ops.join import cat, chunk, concat, concatenate, pad, split, stack, unbind
-from ember.ops.linalg import linear, matmul, mm
+from ember.ops.linalg import bmm, dot, linear, matmul, mm, mv
+from ember.ops.pointwise import (
+    cos,
+    expm1,
+    floor_divide,
+    fmod,
+    log1p,
+    log2,
+    log10,
+    reciprocal,
+    remainder,
+    rsqrt,
+    sin,
+    square,
+)
 from ember.ops.reduction import (
     all,
     amax,
@@ -96,15 +131,19 @@ from ember.ops.shape import (
 from ember.ops.softmax import log_softmax, logsumexp, softmax
 
 __all__ = [
-    "abs", "add", "all", "allclose", "amax", "amin", "any", "arange", "argmax", "argmin", "as_tensor",
-    "broadcast_to", "cat", "chunk", "clamp", "clip", "clone", "concat", "concatenate", "div", "empty",
-    "empty_like", "eq", "equal", "exp", "expand", "eye", "flatten", "flip", "from_numpy", "full", "full_like",
-    "gather", "ge", "getitem", "gt", "index_put", "le", "linear", "linspace", "log", "log_softmax",
-    "logical_and", "logical_not", "logical_or", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum",
-    "mean", "min", "minimum", "mm", "mul", "ne", "neg", "norm", "ones", "ones_like", "pad", "permute", "pow",
-    "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "relu", "repeat", "reshape", "sigmoid",
-    "sign", "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "tensor", "to_dtype",
-    "transpose", "unbind", "unsqueeze", "var", "view", "where", "zeros", "zeros_like",
+    "abs", "absolute", "add", "all", "allclose", "amax", "amin", "any", "arange", "argmax", "argmin",
+    "as_tensor", "bmm", "broadcast_to", "cat", "chunk", "clamp", "clamp_max", "clamp_min", "clip", "clone",
+    "concat", "concatenate", "cos", "div", "divide", "dot", "empty", "empty_like", "eq", "equal", "exp",
+    "expand", "expm1", "eye", "flatten", "flip", "floor_divide", "fmod", "from_numpy", "full", "full_like",
+    "gather", "ge", "getitem", "greater", "greater_equal", "gt", "index_put", "isclose", "isfinite",
+    "isinf", "isnan", "le", "less", "less_equal", "linear", "linspace", "log", "log1p", "log2", "log10",
+    "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "lt",
+    "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "multiply", "mv",
+    "ne", "neg", "negative", "norm", "not_equal", "ones", "ones_like", "pad", "permute", "pow", "rand",
+    "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm", "reciprocal", "relu",
+    "remainder", "repeat", "reshape", "rsqrt", "sigmoid", "sign", "sin", "softmax", "split", "sqrt",
+    "square", "squeeze", "stack", "std", "sub", "subtract", "sum", "tanh", "tensor", "to_dtype",
+    "transpose", "true_divide", "unbind", "unsqueeze", "var", "view", "where", "zeros", "zeros_like",
 ]  # fmt: skip
 
 # The one place the operations reach into the engine: Tensor's PyTorch methods (x + y, x.sum(), x.add_(y),

@@ -1,4 +1,4 @@
-"""Arithmetic: add, sub, mul, div, neg, pow; comparisons and logic; type conversion.
+"""Arithmetic: add, sub, mul, div, neg, pow; type conversion and copies.
 
 The course's gates: add distributes the upstream gradient unchanged to both inputs; mul swaps its inputs
 ("swap multiplier": d(xy)/dx = y). Binary operations broadcast as NumPy and PyTorch do, and backward sums
@@ -15,6 +15,7 @@ from ember import dtypes
 from ember.autograd import Context, Function, Tensor, from_numpy
 from ember.ops import dual
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
+from ember.ops.out import written
 
 Operand = Any  # a Tensor, a NumPy array or a Python scalar
 
@@ -188,88 +189,57 @@ class Pow(Function):
         return grad_a, grad_b
 
 
-def add(a: Operand, b: Operand) -> Tensor:
-    return Add.apply(*operands(a, b))
+def add(a: Operand, b: Operand, *, alpha: Any = 1, out: Any = None) -> Tensor:
+    """a + alpha b."""
+    return written("add", Add.apply(*operands(a, b if alpha == 1 else mul(b, alpha))), out)
 
 
-def sub(a: Operand, b: Operand) -> Tensor:
-    return Sub.apply(*operands(a, b))
+def sub(a: Operand, b: Operand, *, alpha: Any = 1, out: Any = None) -> Tensor:
+    """a - alpha b."""
+    return written("sub", Sub.apply(*operands(a, b if alpha == 1 else mul(b, alpha))), out)
 
 
-def mul(a: Operand, b: Operand) -> Tensor:
-    return Mul.apply(*operands(a, b))
+def mul(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
+    return written("mul", Mul.apply(*operands(a, b)), out)
 
 
-def div(a: Operand, b: Operand) -> Tensor:
+def div(a: Operand, b: Operand, *, rounding_mode: str | None = None, out: Any = None) -> Tensor:
+    """a / b (true division: integers give floats); ``rounding_mode`` "trunc" or "floor" rounds the
+    quotient (no gradient, as its derivative is zero almost everywhere)."""
     a, b = operands(a, b)
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(
+                f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                f"'{rounding_mode}'"
+            )
+        a_array, b_array = getattr(a, "array", a), getattr(b, "array", b)
+        if rounding_mode == "floor":
+            values = elementwise("div", np.floor_divide, a_array, b_array)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = np.trunc(elementwise("div", np.true_divide, a_array, b_array))
+            values = values.astype(np.result_type(a_array, b_array), copy=False)
+        return written("div", from_numpy(np.asarray(values)), out)
     if _kind(a) != "f" and _kind(b) != "f":  # true division of integers gives floats, as in PyTorch
         a = to_dtype(a if isinstance(a, Tensor) else Tensor(a), dtypes.get_default_dtype())
-    return Div.apply(a, b)
+    return written("div", Div.apply(a, b), out)
 
 
-def neg(a: Tensor) -> Tensor:
-    return Neg.apply(a)
+def neg(a: Tensor, *, out: Any = None) -> Tensor:
+    return written("neg", Neg.apply(a), out)
 
 
-def pow(a: Operand, b: Operand) -> Tensor:
-    return Pow.apply(*operands(a, b))
+def pow(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
+    return written("pow", Pow.apply(*operands(a, b)), out)
+
+
+subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg
 
 
 def _kind(value: Any) -> str:
     data = getattr(value, "array", value)
     return data.dtype.kind if isinstance(data, np.ndarray) else _scalar_kind(data)
-
-
-# --------------------------------------------------------------------------------------------------
-# Comparisons and logic: no gradient, boolean results.
-def _compare(ufunc: np.ufunc, name: str, a: Operand, b: Operand) -> Tensor:
-    a, b = operands(a, b)
-    return from_numpy(np.asarray(elementwise(name, ufunc, getattr(a, "array", a), getattr(b, "array", b))))
-
-
-def eq(a: Operand, b: Operand) -> Tensor:
-    return _compare(np.equal, "eq", a, b)
-
-
-def ne(a: Operand, b: Operand) -> Tensor:
-    return _compare(np.not_equal, "ne", a, b)
-
-
-def lt(a: Operand, b: Operand) -> Tensor:
-    return _compare(np.less, "lt", a, b)
-
-
-def le(a: Operand, b: Operand) -> Tensor:
-    return _compare(np.less_equal, "le", a, b)
-
-
-def gt(a: Operand, b: Operand) -> Tensor:
-    return _compare(np.greater, "gt", a, b)
-
-
-def ge(a: Operand, b: Operand) -> Tensor:
-    return _compare(np.greater_equal, "ge", a, b)
-
-
-def logical_and(a: Operand, b: Operand) -> Tensor:
-    return _compare(np.logical_and, "logical_and", a, b)
-
-
-def logical_or(a: Operand, b: Operand) -> Tensor:
-    return _compare(np.logical_or, "logical_or", a, b)
-
-
-def logical_not(a: Tensor) -> Tensor:
-    return from_numpy(np.asarray(np.logical_not(a.array)))
-
-
-def equal(a: Tensor, b: Tensor) -> bool:
-    """True if both have the same shape and values (``torch.equal``)."""
-    return a.shape == b.shape and bool(np.array_equal(a.array, b.array))
-
-
-def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    return bool(np.allclose(a.array, b.array, rtol=rtol, atol=atol))
 
 
 # --------------------------------------------------------------------------------------------------

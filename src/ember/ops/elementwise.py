@@ -15,6 +15,7 @@ from ember.autograd import Context, Function, Tensor
 from ember.ops import dual
 from ember.ops.arithmetic import Operand, elementwise, operands
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
+from ember.ops.out import written
 
 
 def pass_where(mask: Any, grad: Any) -> Any:
@@ -281,57 +282,68 @@ class Where(Function):
         )
 
 
-def exp(x: Tensor) -> Tensor:
-    return Exp.apply(x)
+def exp(x: Tensor, *, out: Any = None) -> Tensor:
+    return written("exp", Exp.apply(x), out)
 
 
-def log(x: Tensor) -> Tensor:
-    return Log.apply(x)
+def log(x: Tensor, *, out: Any = None) -> Tensor:
+    return written("log", Log.apply(x), out)
 
 
-def sqrt(x: Tensor) -> Tensor:
-    return Sqrt.apply(x)
+def sqrt(x: Tensor, *, out: Any = None) -> Tensor:
+    return written("sqrt", Sqrt.apply(x), out)
 
 
-def abs(x: Tensor) -> Tensor:
-    return Abs.apply(x)
+def abs(x: Tensor, *, out: Any = None) -> Tensor:
+    return written("abs", Abs.apply(x), out)
 
 
-def sign(x: Tensor) -> Tensor:
-    return Sign.apply(x)
+def sign(x: Tensor, *, out: Any = None) -> Tensor:
+    return written("sign", Sign.apply(x), out)
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid.apply(x)
+def sigmoid(x: Tensor, *, out: Any = None) -> Tensor:
+    return written("sigmoid", Sigmoid.apply(x), out)
 
 
-def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(x)
+def tanh(x: Tensor, *, out: Any = None) -> Tensor:
+    return written("tanh", Tanh.apply(x), out)
 
 
 def relu(x: Tensor) -> Tensor:
     return ReLU.apply(x)
 
 
-def clamp(x: Tensor, min: Operand = None, max: Operand = None) -> Tensor:
+def clamp(x: Tensor, min: Operand = None, max: Operand = None, *, out: Any = None) -> Tensor:
     """Clip to [min, max] (either may be None); tensor bounds receive gradients too."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         result = x if min is None else maximum(x, min)
-        return result if max is None else minimum(result, max)
-    return Clamp.apply(x, min, max)
+        result = result if max is None else minimum(result, max)
+    else:
+        result = Clamp.apply(x, min, max)
+    return written("clamp", result, out)
 
 
 clip = clamp
+absolute = abs
 
 
-def maximum(a: Operand, b: Operand) -> Tensor:
-    return Maximum.apply(*operands(a, b))
+def clamp_min(x: Tensor, min: Operand) -> Tensor:
+    return clamp(x, min, None)
 
 
-def minimum(a: Operand, b: Operand) -> Tensor:
-    return Minimum.apply(*operands(a, b))
+def clamp_max(x: Tensor, max: Operand) -> Tensor:
+    return clamp(x, None, max)
+
+
+def maximum(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
+    return written("maximum", Maximum.apply(*operands(a, b)), out)
+
+
+def minimum(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
+    return written("minimum", Minimum.apply(*operands(a, b)), out)
 
 
 def where(condition: Any, a: Operand, b: Operand) -> Tensor:

@@ -15,6 +15,7 @@ from ember.autograd import Context, Function, Tensor
 from ember.ops import dual
 from ember.ops.arithmetic import operands
 from ember.ops.broadcast import unbroadcast
+from ember.ops.out import written
 
 
 class MatMul(Function):
@@ -61,11 +62,39 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
-def matmul(a: Any, b: Any) -> Tensor:
-    return MatMul.apply(*operands(a, b))
+def matmul(a: Any, b: Any, *, out: Any = None) -> Tensor:
+    return written("matmul", MatMul.apply(*operands(a, b)), out)
 
 
-mm = matmul
+def _checked(name: str, a: Any, b: Any, dims: tuple[int, int], out: Any) -> Tensor:
+    """``matmul`` of operands of exactly ``dims`` dimensions (mm: 2 and 2, bmm: 3 and 3, mv, dot)."""
+    for which, tensor, wanted in (("first", a, dims[0]), ("second", b, dims[1])):
+        if not isinstance(tensor, Tensor) or tensor.ndim != wanted:
+            found = f"{tensor.ndim}-D" if isinstance(tensor, Tensor) else type(tensor).__name__
+            raise RuntimeError(f"{name}: the {which} argument must be a {wanted}-D tensor, got {found}")
+    if name == "bmm" and a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {tuple(a.shape)} and {tuple(b.shape)}")
+    return matmul(a, b, out=out)
+
+
+def mm(a: Tensor, b: Tensor, *, out: Any = None) -> Tensor:
+    """Matrix times matrix (2-D only; ``matmul`` broadcasts)."""
+    return _checked("mm", a, b, (2, 2), out)
+
+
+def bmm(a: Tensor, b: Tensor, *, out: Any = None) -> Tensor:
+    """Batches of matrices, (B, n, m) times (B, m, p), no broadcasting."""
+    return _checked("bmm", a, b, (3, 3), out)
+
+
+def mv(a: Tensor, v: Tensor, *, out: Any = None) -> Tensor:
+    """Matrix times vector."""
+    return _checked("mv", a, v, (2, 1), out)
+
+
+def dot(a: Tensor, b: Tensor, *, out: Any = None) -> Tensor:
+    """The inner product of two vectors."""
+    return _checked("dot", a, b, (1, 1), out)
 
 
 class Linear(Function):

@@ -155,7 +155,7 @@ def expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Broadcast to ``shape`` without copying; -1 keeps a dimension's size."""
     leading = len(shape) - x.ndim
     if leading < 0:
-        raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dimensions {tuple(shape)}")
+        raise ValueError(f"expand: cannot expand shape {tuple(x.shape)} to fewer dimensions {tuple(shape)}")
     target = tuple(
         x.shape[i - leading] if size == -1 and i >= leading else size for i, size in enumerate(shape)
     )
@@ -163,8 +163,8 @@ def expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:
         np.broadcast_shapes(x.shape, target)
     except ValueError:
         raise ValueError(
-            f"expand: cannot expand shape {x.shape} to {tuple(shape)}: a dimension can only be expanded "
-            "from size 1"
+            f"expand: cannot expand shape {tuple(x.shape)} to {tuple(shape)}: a dimension can only be "
+            "expanded from size 1"
         ) from None
     return Expand.apply(x, target)
 

@@ -3,10 +3,10 @@
 What a checkpoint holds is a nested structure of dicts, lists and numbers with arrays at the leaves: the
 model's ``state_dict()``, the optimizer's and the scheduler's (PyTorch's formats), the epoch and step, and
 every random number generator's state (Ember's default generator, the data loader's, NumPy's global one).
-``save_checkpoint`` splits it in two: the arrays go into the safetensors file as named tensors
-(``model/features.0.weight``, ``optimizer/state/0/momentum_buffer``), and the rest, with a reference where
-each array was, goes as JSON into the file's header metadata. Loading reads JSON and raw little-endian
-arrays only, so it never executes code from the file (unlike a pickle).
+``save_checkpoint`` splits it in two (``ember.serialization.tree``): the arrays go into the safetensors
+file as named tensors (``model/features.0.weight``, ``optimizer/state/0/momentum_buffer``), and the rest,
+with a reference where each array was, goes as JSON into the file's header metadata. Loading reads JSON
+and raw little-endian arrays only, so it never executes code from the file (unlike a pickle).
 
 A save is atomic (``ember.atomic``: a temporary file beside the target, ``fsync``, ``os.replace``): a
 process killed mid-write leaves the previous checkpoint intact (and a stray ``.NAME.tmp-PID`` file that
@@ -28,20 +28,15 @@ from typing import Any
 import numpy as np
 
 from ember.atomic import atomic_write
-from ember.autograd import Tensor, from_numpy
-from ember.errors import EmberError, name_list
+from ember.errors import name_list
 from ember.nn.module import Module, StateDictError
+from ember.serialization.tree import SerializationError, decode, encode
 
 FORMAT = "ember.checkpoint"
 VERSION = 1
 SUFFIX = ".safetensors"
 
-# Markers in the JSON skeleton. A dict whose keys are all strings not starting with "$" is stored as itself.
-_ARRAY, _TENSOR, _DICT, _TUPLE = "$array", "$tensor", "$dict", "$tuple"
-
-
-class CheckpointError(EmberError):
-    """A checkpoint could not be written or read; the message names the file and what is wrong."""
+CheckpointError = SerializationError  # a checkpoint could not be written or read; the message says why
 
 
 def require_safetensors() -> None:
@@ -60,60 +55,11 @@ def _safetensors() -> Any:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Encoding: nested state <-> (JSON skeleton, named arrays)
-def _encode(value: Any, path: list[str], arrays: dict[str, np.ndarray]) -> Any:
-    if isinstance(value, Tensor | np.ndarray | np.generic):
-        array = value.array if isinstance(value, Tensor) else np.asarray(value)
-        name = "/".join(path) or "value"
-        while name in arrays:
-            name += "'"
-        arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")  # keeps 0-d arrays 0-d
-        marker = _TENSOR if isinstance(value, Tensor) else _ARRAY
-        return {marker: name, "scalar": True} if isinstance(value, np.generic) else {marker: name}
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Mapping):
-        if all(isinstance(key, str) and not key.startswith("$") for key in value):
-            return {key: _encode(item, [*path, key], arrays) for key, item in value.items()}
-        pairs = []
-        for key, item in value.items():
-            if not (key is None or isinstance(key, bool | int | float | str)):
-                raise CheckpointError(f"cannot store a {type(key).__name__} dict key at {'/'.join(path)}")
-            pairs.append([key, _encode(item, [*path, str(key)], arrays)])
-        return {_DICT: pairs}
-    if isinstance(value, tuple):
-        return {_TUPLE: [_encode(item, [*path, str(i)], arrays) for i, item in enumerate(value)]}
-    if isinstance(value, list):
-        return [_encode(item, [*path, str(i)], arrays) for i, item in enumerate(value)]
-    raise CheckpointError(
-        f"cannot store a {type(value).__name__} at '{'/'.join(path)}' in a checkpoint: only tensors, arrays, "
-        "numbers, strings, None, lists, tuples and dicts can be stored (no code is ever saved)"
-    )
-
-
-def _decode(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
-    if isinstance(value, list):
-        return [_decode(item, arrays) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if _TENSOR in value or _ARRAY in value:
-        array = arrays[str(value[_TENSOR] if _TENSOR in value else value[_ARRAY])]
-        if value.get("scalar"):
-            return array[()]
-        return from_numpy(array) if _TENSOR in value else array
-    if _DICT in value:
-        return {key: _decode(item, arrays) for key, item in value[_DICT]}
-    if _TUPLE in value:
-        return tuple(_decode(item, arrays) for item in value[_TUPLE])
-    return {key: _decode(item, arrays) for key, item in value.items()}
-
-
-# ----------------------------------------------------------------------------------------------------------
 # Writing
 def serialize(state: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> bytes:
     """The bytes of a checkpoint file holding ``state`` and ``metadata`` (see ``save_checkpoint``)."""
     arrays: dict[str, np.ndarray] = {}
-    skeleton = _encode(dict(state), [], arrays)
+    skeleton = encode(dict(state), [], arrays)
     header = {
         "format": FORMAT,
         "version": str(VERSION),
@@ -228,7 +174,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path}: unreadable checkpoint ({error})") from None
     try:
-        state = _decode(skeleton, arrays)
+        state = decode(skeleton, arrays)
     except KeyError as error:
         raise CheckpointError(f"{path}: damaged checkpoint: the tensor {error} is missing") from None
     except (TypeError, ValueError, IndexError) as error:

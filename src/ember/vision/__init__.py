@@ -1,6 +1,8 @@
-"""``ember.vision``: tasks beyond classification (torchvision's place): the scenes data set, box operations,
-semantic segmentation and localization. See ``docs/vision.md``."""
+"""``ember.vision``: torchvision's place. ``datasets``, ``transforms``, ``utils`` (``make_grid``,
+``save_image``) and ``models`` (builders with the weights API) under torchvision's names, and the tasks
+beyond classification: the scenes data set, box operations, semantic segmentation and localization. See
+``docs/vision.md``."""
 
-from ember.vision import datasets, localization, ops, segmentation
+from ember.vision import datasets, localization, models, ops, segmentation, transforms, utils
 
-__all__ = ["datasets", "localization", "ops", "segmentation"]
+__all__ = ["datasets", "localization", "models", "ops", "segmentation", "transforms", "utils"]

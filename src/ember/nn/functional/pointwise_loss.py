@@ -165,12 +165,12 @@ def _pointwise(
     if not isinstance(target, int | float):  # a Python number is a constant
         shape = np.shape(getattr(target, "array", target))
         if shape != input.shape and same_shape:
-            raise input_shape_error(name, f"of the input's shape {input.shape}", shape, what="target")
+            raise input_shape_error(name, f"of the input's shape {tuple(input.shape)}", shape, what="target")
         broadcast = broadcast_shapes(name, input.shape, shape)
         if shape != input.shape:  # PyTorch's warning
             warnings.warn(
-                f"{name}: target size {shape} is different to the input size {input.shape}; they broadcast "
-                f"to {broadcast}, which is likely not what you mean. Make the shapes equal, e.g. "
+                f"{name}: target size {shape} is different to the input size {tuple(input.shape)}; they "
+                f"broadcast to {broadcast}, which is likely not what you mean. Make the shapes equal, e.g. "
                 "target.reshape(input.shape)",
                 UserWarning,
                 stacklevel=3,
@@ -189,7 +189,7 @@ def _array(name: str, what: str, value: Any, like: Tensor) -> Any:
     except ValueError:
         fits = False
     if not fits:
-        expected = f"a shape that broadcasts to the input's {like.shape}"
+        expected = f"a shape that broadcasts to the input's {tuple(like.shape)}"
         raise input_shape_error(name, expected, array.shape, what=what)
     return array
 
