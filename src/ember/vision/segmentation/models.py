@@ -21,10 +21,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from ember import nn
+from ember import nn, ops
 from ember.autograd import Tensor
 from ember.models.registry import register_model
-from ember.ops import cat
 
 WIDTHS = (16, 32, 64, 128)
 
@@ -65,7 +64,7 @@ class FCN(nn.Module):
                 skips.append(x)
                 x = self.pool(x)
         for upsample, stage, skip in zip(self.upsample, self.decoder, reversed(skips), strict=True):
-            x = stage(cat([skip, upsample(x)], dim=1))
+            x = stage(ops.cat([skip, upsample(x)], dim=1))  # through the namespace: ONNX export traces it
         return self.classifier(x)
 
 
