@@ -8,7 +8,7 @@ import pytest
 
 import ember
 import ember.onnx
-import ember.vision  # noqa: F401 - its models are in the zoo too, whichever tests ran first in this process
+import ember.vision  # its models are in the zoo too, whichever tests ran first in this process
 from ember import models
 
 from .conftest import batch, calibrate
