@@ -25,8 +25,8 @@ import ember.optim
 from ember.nn import functional as F
 from ember.vision.datasets import Scenes
 from ember.vision.localization import LocalizationMetrics, localization_loss
-from ember.vision.pictures import save_scene_grid, save_segmentation_grid
 from ember.vision.segmentation import SegmentationMetrics
+from ember.viz.scenes import save_scene_grid, save_segmentation_grid
 
 MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
 if not MNIST.is_dir():  # a worktree sits elsewhere

@@ -13,7 +13,7 @@ from ember.data import DataLoader
 from ember.vision import ops
 from ember.vision.datasets import Scenes
 from ember.vision.datasets.scenes import ScenesError, compose, generate_scene, place_objects
-from ember.vision.pictures import save_scene_grid, save_segmentation_grid
+from ember.viz.scenes import save_scene_grid, save_segmentation_grid
 from tests.vision.conftest import FASHION_DIR, MNIST_DIR
 
 

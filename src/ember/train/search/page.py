@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ember.atomic import atomic_write
-from ember.train.report.html import card, embedded_image, html_page
 from ember.train.search import plots
 from ember.train.search import study as studies
 from ember.train.search.results import Row, best, format_value, param_names, tally
 from ember.train.search.space import Param
+from ember.viz.page import card, embedded_image, html_page
 
 CAPTIONS = {
     "objective": (

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ember.train.report.plots import new_figure, save_png
 from ember.train.search.results import Row, format_value, short_name
 from ember.train.search.space import Param
+from ember.viz.style import new_figure, save_png
 
 STAGE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 CURVE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")

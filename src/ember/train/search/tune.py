@@ -33,12 +33,12 @@ from typing import Any
 from ember.atomic import atomic_write, writing
 from ember.errors import EmberError
 from ember.train.config import merge, resolve_config
-from ember.train.report.html import card, html_page
 from ember.train.rundir import contents
 from ember.train.search.runner import SearchResult, check, start
 from ember.train.search.settings import SearchSettings
 from ember.train.search.space import Param, Space
 from ember.train.search.study import SearchError, require_optuna
+from ember.viz.page import card, html_page
 
 TUNE_CHECKS = ("initial-loss", "overfit", "lr-find")  # the lectures' steps 1-3
 LR_FIELD, WEIGHT_DECAY_FIELD = "optimizer.lr", "optimizer.weight_decay"

@@ -1,8 +1,8 @@
 """Pictures of scenes: each canvas with its instance masks tinted by class, its boxes and their labels, or a
 semantic map beside the canvas (the run report's "predicted masks next to the truth").
 
-Drawn with matplotlib (the ``train`` extra) onto a figure made here; ``save_scene_grid`` writes the PNG
-all or nothing (``ember.atomic``). Class ``c`` has the colour ``c`` of matplotlib's 'tab10' cycle in every
+Drawn with matplotlib (the ``train`` extra) on ``ember.viz``'s figures, written all or nothing
+(``save_png``). Class ``c`` has the colour ``c`` of matplotlib's 'tab10' cycle in every
 picture, so a mask, its box and its label agree, and a predicted map reads against the true one.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.atomic import atomic_file
+from ember.viz.style import new_figure, save_png
 
 ALPHA = 0.45
 
@@ -70,10 +70,8 @@ def save_scene_grid(
     titles: Sequence[str] | None = None,
 ) -> None:
     """A grid of scenes with their masks, boxes and labels, as a PNG."""
-    from matplotlib.figure import Figure
-
     rows = max(1, -(-len(images) // columns))
-    figure = Figure(figsize=(1.9 * columns, 1.9 * rows + 0.2), dpi=100, layout="constrained")
+    figure = new_figure(1.9 * columns, 1.9 * rows + 0.2)
     grid = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).reshape(-1)
     for k, axes in enumerate(grid):
         if k < len(images):
@@ -82,8 +80,7 @@ def save_scene_grid(
                 axes.set_title(titles[k], fontsize=8)
         else:
             axes.set_axis_off()
-    with atomic_file(path) as handle:
-        figure.savefig(handle, format="png", dpi=100)
+    save_png(figure, path)
 
 
 def save_segmentation_grid(
@@ -94,10 +91,8 @@ def save_segmentation_grid(
     count: int = 8,
 ) -> None:
     """Rows of (canvas, true semantic map, predicted map) for the first ``count`` scenes, as a PNG."""
-    from matplotlib.figure import Figure
-
     count = min(count, len(images))
-    figure = Figure(figsize=(2 * count, 6.3), dpi=100, layout="constrained")
+    figure = new_figure(2 * count, 6.3)
     grid = figure.subplots(3, count, squeeze=False)
     for k in range(count):
         image = np.asarray(images[k]).reshape(images[k].shape[-2:])
@@ -112,5 +107,4 @@ def save_segmentation_grid(
             axes.set_axis_off()
             if k == 0:
                 axes.set_title(name, fontsize=9, loc="left")
-    with atomic_file(path) as handle:
-        figure.savefig(handle, format="png", dpi=100)
+    save_png(figure, path)
