@@ -33,7 +33,9 @@ def run_task(output: Path, task: str, model: str, *extra: str) -> dict:
     return summary["test"]
 
 
-def test_a_segmentation_epoch_beats_predicting_all_background(tmp_path: Path) -> None:
+def test_a_segmentation_epoch_beats_predicting_all_background(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     test = run_task(
         tmp_path, "segment", "fcn_unet", "--lr", "0.003", "--set", "model_options.widths=[8,16,32,64]"
     )
@@ -44,6 +46,9 @@ def test_a_segmentation_epoch_beats_predicting_all_background(tmp_path: Path) ->
     assert test["pixel_accuracy"] > background  # the scenes are ~95% background: a thin margin here
     assert test["miou"] > background / present + 0.01
     assert test["foreground_iou"] > 0.3  # where the digits are; all background: 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "segment")]) != 0  # measures classifiers only, and says so
+    assert "ember eval takes classification runs only, not --task segment" in capsys.readouterr().err
 
 
 def test_a_localization_epoch_beats_the_mean_box(tmp_path: Path) -> None:

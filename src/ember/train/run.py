@@ -59,7 +59,7 @@ from ember.train.ensemble import measure_snapshots
 from ember.train.metrics import EvaluationResult
 from ember.train.recipes import load_trained
 from ember.train.rundir import CONFIG_FILE, RunDirectoryError
-from ember.train.tasks import TASKS
+from ember.train.tasks import TASKS, require_classification
 from ember.train.trainer import Trainer
 
 SUMMARY_FILE = "summary.json"
@@ -357,9 +357,7 @@ def rewrite_report(directory: str | Path, data_root: str | None = None) -> Path:
     directory = rundir.existing(directory)
     with rundir.RunLock.acquire(directory), stops_cleanly(directory, "report"):
         config, model, metadata, path = load_trained(directory)
-        if config.task != "classify":
-            what = f"ember report rewrites classification runs only, not --task {config.task}"
-            raise ConfigError([("task", what)])
+        require_classification(config, "ember report")
         if data_root:
             config.data_root = data_root
         data = recipes.load_data(config)

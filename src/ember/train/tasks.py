@@ -25,9 +25,15 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Tensor
+from ember.errors import EmberError
 from ember.registry import Registry
 from ember.train.datasets import DATASETS
 from ember.train.metrics import ClassificationMetrics, topk_correct
+
+
+class TaskError(EmberError, ValueError):
+    """A command that measures classifiers was given a run of another task."""
+
 
 VISION_MODULES = ("ember.vision.segmentation", "ember.vision.localization")  # their models register
 
@@ -226,3 +232,11 @@ def check_task(config: Any, problems: list[tuple[str, str]]) -> None:
     for key, value in refused.items():
         if value:
             problems.append((key, f"--task {name} does not take it yet (classification only), got {value!r}"))
+
+
+def require_classification(config: Any, command: str) -> None:
+    """``TaskError`` unless ``config`` is a classification run: ``command`` measures classifiers only."""
+    if config.task != "classify":
+        raise TaskError(
+            f"{command} takes classification runs only, not --task {config.task} (see summary.json)"
+        )
