@@ -62,11 +62,13 @@ def run(args: argparse.Namespace) -> int:
         from ember.train.config import ConfigError
         from ember.train.memory import check_inference
         from ember.train.run import load_trained
+        from ember.train.tasks import require_classification
         from ember.train.trainer import evaluate
 
         if len(args.checkpoint) > 1:
             return evaluate_ensemble(args)
         config, model, metadata, path = load_trained(args.checkpoint[0])
+        require_classification(config, "ember eval")
         if args.data_root:
             config.data_root = args.data_root
         data = recipes.load_data(config)

@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         from ember.train.datasets import DATASETS
         from ember.train.memory import check_inference
         from ember.train.run import load_trained
+        from ember.train.tasks import require_classification
         from ember.train.trainer import predict
 
         checkpoints, images = split_checkpoints(args.checkpoint, args.images)
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             config, model, metadata, _ = load_ensemble(checkpoints, args.combine)
         else:
             config, model, metadata, _ = load_trained(args.checkpoint)
+            require_classification(config, "ember predict")
         args.images = images
         info = DATASETS[config.dataset]
         classes = metadata["classes"]

@@ -18,6 +18,7 @@ from ember.registry import Registry
 from ember.train.config import TrainConfig
 from ember.train.datasets import DATASETS
 from ember.train.registries import AUGMENTATIONS, OPTIMIZERS, SCHEDULES
+from ember.train.tasks import TASKS
 
 DEFAULT = TrainConfig()
 SGD = OPTIMIZERS["sgd"].defaults
@@ -26,6 +27,12 @@ RATES = ", ".join(f"{name} {entry.defaults['lr']:g}" for name, entry in OPTIMIZE
 # flag, field path, placeholder, help; flags take strings that the configuration checks (so errors name
 # the field). The names in the help are the registries' (ember.train.registries, ember.train.datasets).
 FLAGS: list[tuple[str, str, str, str]] = [
+    (
+        "--task",
+        "task",
+        "NAME",
+        "what to learn: " + "; ".join(f"{name}: {task.help}" for name, task in TASKS.items()),
+    ),
     (
         "--model",
         "model",
@@ -72,7 +79,8 @@ FLAGS: list[tuple[str, str, str, str]] = [
         "--val-size",
         "val_size",
         "N",
-        "held-out validation images: a count, or a fraction of the training set below 1 (default 5000)",
+        "held-out validation images: a count, or a fraction of the training set below 1 "
+        "(default 5000; scenes 500)",
     ),
     ("--subset", "subset", "N", "train on this many training images only (quick runs)"),
     ("--test-subset", "test_subset", "N", "measure on the first N test images only"),

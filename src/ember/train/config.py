@@ -34,6 +34,7 @@ from ember.atomic import atomic_write
 from ember.errors import EmberError
 from ember.train.datasets import DATASETS
 from ember.train.registries import AUGMENTATIONS, OPTIMIZERS, SCHEDULES
+from ember.train.tasks import TASKS, check_task, register_vision_models
 
 
 class ConfigError(EmberError, ValueError):
@@ -84,12 +85,13 @@ class FinetuneConfig:
 
 @dataclass
 class TrainConfig:
+    task: str = "classify"  # classify, segment or localize (ember.train.tasks)
     model: str = "small_cnn"
     model_options: dict[str, Any] = field(default_factory=dict)
     dataset: str = "fashion-mnist"
     data_root: str | None = None
     download: bool = False  # fetch a missing data set from its canonical mirrors (checksums verified)
-    val_size: float = 5000  # held-out images (a count, or a fraction of the training set if < 1)
+    val_size: float | None = None  # held-out images (a count, or a fraction if < 1); None: the data set's
     subset: int | None = None  # train on the first N training images only (quick runs, tests)
     test_subset: int | None = None
     augment: list[str] = field(default_factory=lambda: ["default"])
@@ -354,9 +356,12 @@ def _check_schedule(config: ScheduleConfig, problems: list[tuple[str, str]]) -> 
 def check_config(config: TrainConfig, problems: list[tuple[str, str]]) -> None:
     """Range and name checks of every field (the registries are asked about model and optimizer names)."""
     _choice(problems, "dataset", config.dataset, DATASETS)
+    if _choice(problems, "task", config.task, TASKS):
+        check_task(config, problems)
     try:
         from ember.models import list_models
 
+        register_vision_models(config.model)
         models = list_models()
     except ImportError:
         models = None
@@ -375,7 +380,8 @@ def check_config(config: TrainConfig, problems: list[tuple[str, str]]) -> None:
     _check_range(problems, "regularization.l2", config.regularization.l2, 0.0)
     if config.seed < 0:
         problems.append(("seed", f"must be a non-negative integer, got {config.seed}"))
-    if config.subset is not None and config.val_size >= 1 and config.val_size >= config.subset:
+    held_out = config.val_size
+    if config.subset is not None and held_out is not None and held_out >= 1 and held_out >= config.subset:
         problems.append(
             ("val_size", f"{config.val_size:g} held-out images leave none of subset={config.subset}")
         )
@@ -407,6 +413,8 @@ def fill_recipe(config: TrainConfig) -> TrainConfig:
         config.augment = list(DATASETS[config.dataset].augment) or ["none"]
     if config.epochs is None:
         config.epochs = DATASETS[config.dataset].epochs
+    if config.val_size is None:
+        config.val_size = DATASETS[config.dataset].val_size
     return config
 
 

@@ -26,6 +26,8 @@ class DatasetInfo:
     train_images: int = 60_000
     test_images: int = 10_000
     dark_background: bool = False  # light shapes on black (a photo of dark ink on white is inverted)
+    val_size: int = 5000  # the recipe's held-out images
+    source: str = ""  # scenes: the data set their objects come from (ember.vision.datasets.Scenes)
 
 
 DATASETS = Registry(
@@ -80,6 +82,38 @@ DATASETS = Registry(
             "put cifar-100-python (or the .tar.gz) in a folder and pass --data-root, or set EMBER_DATA",
             num_classes=100,
             train_images=50_000,
+        ),
+        "scenes": DatasetInfo(
+            "Scenes",  # ember.vision.datasets.Scenes: digits on a 64x64 canvas (--task segment, localize)
+            1,
+            64,
+            (0.0,),  # the canvases are used as they are, in [0, 1]
+            (1.0,),
+            (),  # flips and crops would have to move the masks and boxes too
+            8,
+            "the scenes are generated from MNIST: put its four files in a folder and pass --data-root, "
+            "or set EMBER_DATA",
+            train_images=5_000,
+            test_images=1_000,
+            dark_background=True,
+            val_size=500,
+            source="mnist",
+        ),
+        "fashion-scenes": DatasetInfo(
+            "Scenes",
+            1,
+            64,
+            (0.0,),
+            (1.0,),
+            (),
+            8,
+            "the scenes are generated from Fashion-MNIST: on Debian or Ubuntu sudo apt-get install "
+            "dataset-fashion-mnist, or put its four files in a folder and pass --data-root",
+            train_images=5_000,
+            test_images=1_000,
+            dark_background=True,
+            val_size=500,
+            source="fashion-mnist",
         ),
     },
 )

@@ -128,17 +128,15 @@ def load_data(config: TrainConfig, can_download: bool = False) -> RunData:
     from ember.data import ArrayDataset, Subset
 
     info = DATASETS[config.dataset]
+    if info.source:
+        return load_scenes(config, info, can_download)
     input_size = model_input_size(config, info)
     full = load_split(config, train=True, can_download=can_download)
     test = load_split(config, train=False, can_download=can_download)
     order = np.random.default_rng(config.seed).permutation(len(full))
     if config.subset is not None:
         order = order[: config.subset]
-    held_out = round(config.val_size * len(order)) if config.val_size < 1 else int(config.val_size)
-    if held_out >= len(order):
-        raise ConfigError(
-            [("val_size", f"{held_out} held-out images leave none of {len(order)} to train on")]
-        )
+    held_out = held_out_count(config, len(order))
     train_data = ArrayDataset(full.data, full.targets, transforms_for(info, input_size, config.augment))
     eval_transform = transforms_for(info, input_size)
     train_split = Subset(train_data, np.sort(order[held_out:]).tolist())
@@ -159,6 +157,42 @@ def load_data(config: TrainConfig, can_download: bool = False) -> RunData:
         input_size=input_size,
         test_images=np.asarray(test.data[:test_count]),
     )
+
+
+def held_out_count(config: TrainConfig, count: int) -> int:
+    """How many of ``count`` training images the validation split holds (``ConfigError`` if all)."""
+    size = float(config.val_size if config.val_size is not None else DATASETS[config.dataset].val_size)
+    held_out = round(size * count) if size < 1 else int(size)
+    if held_out >= count:
+        raise ConfigError([("val_size", f"{held_out} held-out images leave none of {count} to train on")])
+    return held_out
+
+
+def load_scenes(config: TrainConfig, info: DatasetInfo, can_download: bool = False) -> RunData:
+    """The scenes of ``--task segment`` or ``localize`` (``ember.vision.datasets.Scenes``): ``subset`` (or
+    5,000) training scenes, the validation split drawn from them, ``test_subset`` (or 1,000) test scenes.
+    Segmentation's classes are the background and then the digits (the semantic map's 0, 1 + class)."""
+    import ember.data
+    from ember.data import Subset
+    from ember.train.tasks import TASKS
+    from ember.vision.datasets import Scenes
+
+    target_type = TASKS[config.task].target_type
+    sizes = (config.subset or info.train_images, config.test_subset or info.test_images)
+    try:
+        full, test = (
+            Scenes(config.data_root, split, info.source, size, target_type, download=config.download)
+            for split, size in ((True, sizes[0]), (False, sizes[1]))
+        )
+    except ember.data.DatasetNotFoundError as error:
+        how = info.how_to_get + (", or pass --download to fetch it" if can_download else "")
+        raise DataUnavailable(f"{config.dataset} not found: {error}\nTo get it: {how}") from None
+    order = np.random.default_rng(config.seed).permutation(len(full))
+    held_out = held_out_count(config, len(order))
+    train = Subset(full, np.sort(order[held_out:]).tolist())
+    val = Subset(full, np.sort(order[:held_out]).tolist()) if held_out else None
+    classes = (["background"] if target_type == "semantic" else []) + list(full.classes)
+    return RunData(train, train, val, test, classes, info, (1, info.size, info.size), test.images)
 
 
 def loaders(config: TrainConfig, data: RunData) -> tuple[Any, Any, Any]:
@@ -196,7 +230,9 @@ def build_model(
 ) -> Any:
     """The zoo's model by name; a model that takes ``image_size`` (an MLP) is told the inputs' side."""
     from ember.models.registry import create, create_for_input
+    from ember.train.tasks import register_vision_models
 
+    register_vision_models(config.model)
     options = dict(config.model_options)
     # GoogLeNet's auxiliary classifiers return a tuple in training, which the Trainer cannot score.
     if config.model == "googlenet" and options.setdefault("aux_logits", False):
@@ -258,9 +294,10 @@ def load_pretrained(config: TrainConfig, model: Any) -> str:
 
 
 def build_loss(config: TrainConfig) -> Any:
-    from ember.nn import CrossEntropyLoss
+    """The task's loss (``ember.train.tasks``): cross-entropy with the label smoothing, for classification."""
+    from ember.train.tasks import TASKS
 
-    return CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    return TASKS[config.task].build_loss(config.label_smoothing)
 
 
 def build_optimizer(config: TrainConfig, model: Any) -> Any:

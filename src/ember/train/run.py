@@ -59,6 +59,7 @@ from ember.train.ensemble import measure_snapshots
 from ember.train.metrics import EvaluationResult
 from ember.train.recipes import load_trained
 from ember.train.rundir import CONFIG_FILE, RunDirectoryError
+from ember.train.tasks import TASKS, require_classification
 from ember.train.trainer import Trainer
 
 SUMMARY_FILE = "summary.json"
@@ -165,9 +166,10 @@ def execute(
     ``extra_callbacks`` join the standard ones (a search trial's pruning callback, for one)."""
     started = time.perf_counter()
     data = pieces.data
+    task = TASKS[config.task]
     checkpoints = ModelCheckpoint(
         directory / "checkpoints",
-        monitor="val_accuracy" if pieces.val_loader is not None else None,
+        monitor=task.monitor if pieces.val_loader is not None else None,
         every_n_steps=config.checkpoint_every,
         metadata=checkpoint_metadata(config, data),
     )
@@ -182,7 +184,7 @@ def execute(
     else:
         echo = _silent
     if config.early_stopping:
-        callbacks.append(EarlyStopping("val_accuracy", patience=config.early_stopping))
+        callbacks.append(EarlyStopping(task.monitor, patience=config.early_stopping))
     callbacks.extend(extra_callbacks)
     snapshots = None
     if config.snapshots and pieces.lead:  # written by the lead process only
@@ -198,6 +200,7 @@ def execute(
         callbacks=callbacks,
         num_classes=len(data.classes),
         communicator=pieces.world,
+        task=task,
     )
     held_out = len(data.val) if data.val is not None else 0
     splits = f"{len(data.train)} train / {held_out} val / {len(data.test)} test"
@@ -295,13 +298,15 @@ def finish(
     }
     if snapshots is not None and snapshots.paths:
         summary["snapshot_ensemble"] = measure_snapshots(result.config, data, test_loader, snapshots, echo)
-    write_summary(result.directory, summary, test, data.classes)
+    task = trainer.task
+    if result.config.task != "classify":
+        summary["task"] = result.config.task
+    write_summary(result.directory, summary, task.summary(test, data.classes))
     which = f"best epoch {result.best_epoch}" if result.best_epoch else f"epoch {trainer.epoch}"
-    echo(
-        f"test accuracy {100 * test.accuracy:.2f}% (top-5 {100 * test.top5:.2f}%, loss {test.loss:.4f}) "
-        f"on {test.count} test images, {which}, {duration(result.seconds)}"
-    )
-    if result.config.report:
+    echo(f"{task.describe(test)}, {which}, {duration(result.seconds)}")
+    if result.config.report and result.config.task != "classify":
+        echo(f"no report: the run report shows classification runs only (--task {result.config.task})")
+    elif result.config.report:
         try:
             from ember.train.report import write_report
 
@@ -314,11 +319,9 @@ def finish(
     return result
 
 
-def write_summary(
-    directory: Path, summary: dict[str, Any], test: EvaluationResult, classes: list[str]
-) -> dict[str, Any]:
+def write_summary(directory: Path, summary: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
     """``summary.json``: the run's facts and its test-split measures (written atomically)."""
-    summary = {**summary, "test": test.summary(classes)}
+    summary = {**summary, "test": test}
     atomic_write(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -354,6 +357,7 @@ def rewrite_report(directory: str | Path, data_root: str | None = None) -> Path:
     directory = rundir.existing(directory)
     with rundir.RunLock.acquire(directory), stops_cleanly(directory, "report"):
         config, model, metadata, path = load_trained(directory)
+        require_classification(config, "ember report")
         if data_root:
             config.data_root = data_root
         data = recipes.load_data(config)
@@ -366,7 +370,7 @@ def rewrite_report(directory: str | Path, data_root: str | None = None) -> Path:
         chosen = path.relative_to(directory).as_posix()
         facts.update(dataset=config.dataset, model=config.model, checkpoint=chosen)
         facts.setdefault("epochs", metadata.get("epoch"))
-        write_summary(directory, facts, test, data.classes)
+        write_summary(directory, facts, test.summary(data.classes))
         return write_report(directory, test=test, images=data.test_images, classes=data.classes)
 
 

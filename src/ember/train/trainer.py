@@ -37,7 +37,8 @@ import ember.random
 from ember.autograd import Tensor, from_numpy, no_grad
 from ember.nn.module import Module
 from ember.train.callbacks.base import BatchLogs, Callback, CallbackList
-from ember.train.metrics import ClassificationMetrics, EvaluationResult, topk_correct
+from ember.train.metrics import ClassificationMetrics
+from ember.train.tasks import TASKS
 
 INTERVALS = ("step", "epoch")
 STOP_SIGNALS: dict[int, str] = {signal.SIGINT.value: "Ctrl-C", signal.SIGTERM.value: "SIGTERM"}
@@ -63,10 +64,6 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
     )
 
 
-def _labels(targets: Any) -> np.ndarray:
-    return targets.array if isinstance(targets, Tensor) else np.asarray(targets)
-
-
 class Trainer:
     """Train a classifier with ``fit``, measure it with ``evaluate``, use it with ``predict``.
 
@@ -88,6 +85,7 @@ class Trainer:
         callbacks: Iterable[Callback] = (),
         num_classes: int | None = None,
         communicator: Any = None,
+        task: Any = None,
     ) -> None:
         if scheduler_interval not in INTERVALS:
             raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got {scheduler_interval!r}")
@@ -104,6 +102,8 @@ class Trainer:
         self.regularization = regularization
         self.callbacks = CallbackList(callbacks)
         self.num_classes = num_classes
+        # What is measured (ember.train.tasks: classification unless a run segments or localizes).
+        self.task: Any = task if task is not None else TASKS["classify"]
         # The processes of a distributed run (ember.train.distributed): logs summed, stops agreed.
         self.communicator: Any = communicator if communicator is not None and communicator.size > 1 else None
         self.epoch = 0  # epochs completed
@@ -174,9 +174,8 @@ class Trainer:
             self.step += 1
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
-            labels = _labels(targets)
-            correct = topk_correct(scores, labels, 1)
-            measured = (float(loss.item()), float(objective.item()), correct, len(labels))
+            correct, size = self.task.batch_correct(scores, targets)
+            measured = (float(loss.item()), float(objective.item()), correct, size)
             if self.communicator is not None:
                 measured = self._summed_over_processes(*measured)
             now = time.perf_counter()
@@ -211,13 +210,13 @@ class Trainer:
             self.stop(f"interrupted ({STOP_SIGNALS[self._interrupt_requested]})")
 
     def _summed_over_processes(
-        self, loss: float, objective: float, correct: int, size: int
-    ) -> tuple[float, float, int, int]:
+        self, loss: float, objective: float, correct: float, size: int
+    ) -> tuple[float, float, float, int]:
         """The global batch's mean loss and objective, correct count and size (each process has a part)."""
         totals = np.array([loss * size, objective * size, correct, size], dtype=np.float64)
         self.communicator.allreduce(totals)
         count = int(totals[3])
-        return float(totals[0] / count), float(totals[1] / count), int(totals[2]), count
+        return float(totals[0] / count), float(totals[1] / count), float(totals[2]), count
 
     def _agree_to_stop(self) -> None:
         """In a distributed run every process stops after the same step: if any one stops (divergence,
@@ -249,8 +248,7 @@ class Trainer:
         }
         started = time.perf_counter()
         if val_loader is not None:
-            result = self.evaluate(val_loader)
-            record.update(val_loss=result.loss, val_accuracy=result.accuracy, val_top5=result.top5)
+            record.update(self.task.validation(self.evaluate(val_loader)))
         record["seconds"] = totals["seconds"] + time.perf_counter() - started
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             if needs_metric(self.scheduler):
@@ -311,9 +309,10 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------------
     # Measuring and using the model
-    def evaluate(self, loader: Any, keep_predictions: bool = False) -> EvaluationResult:
-        """Loss, top-1/top-5 accuracy and the confusion matrix of the model (in eval mode) on ``loader``."""
-        return evaluate(self.model, loader, self.loss_fn, self.num_classes, keep_predictions)
+    def evaluate(self, loader: Any, keep_predictions: bool = False) -> Any:
+        """Loss, top-1/top-5 accuracy and the confusion matrix of the model (in eval mode) on ``loader``
+        (a segmentation or localization task's own measures: ``ember.train.tasks``)."""
+        return evaluate(self.model, loader, self.loss_fn, self.num_classes, keep_predictions, self.task)
 
     def predict(self, data: Any, batch_size: int = 256) -> Tensor:
         """Class scores (N x C) for a batch tensor, an array, or every batch of a loader, in eval mode."""
@@ -378,20 +377,25 @@ def evaluate(
     loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
     num_classes: int | None = None,
     keep_predictions: bool = False,
-) -> EvaluationResult:
-    """Measure ``model`` on every (inputs, targets) batch of ``loader`` (cross-entropy loss by default)."""
+    task: Any = None,
+) -> Any:
+    """Measure ``model`` on every (inputs, targets) batch of ``loader`` (cross-entropy loss by default):
+    an ``EvaluationResult``, or what ``task`` measures (``ember.train.tasks``)."""
     if loss_fn is None:
         from ember.nn import CrossEntropyLoss
 
         loss_fn = CrossEntropyLoss()
-    metrics: ClassificationMetrics | None = None
+    metrics: Any = None
     with _inference(model):
         for batch in loader:
             inputs, targets = _split_batch(batch)
             scores = model(inputs)
             loss = loss_fn(scores, targets)
             if metrics is None:
-                metrics = ClassificationMetrics(num_classes or scores.shape[1], keep_predictions)
+                if task is None:
+                    metrics = ClassificationMetrics(num_classes or scores.shape[1], keep_predictions)
+                else:
+                    metrics = task.metrics(num_classes or scores.shape[1], keep_predictions)
             metrics.update(scores, targets, float(loss.item()))
     if metrics is None:
         raise ValueError("evaluate: the loader yielded no batches")

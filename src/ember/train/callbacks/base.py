@@ -33,7 +33,7 @@ class BatchLogs:
     batches: int  # steps in a full epoch
     loss: float
     objective: float
-    correct: int
+    correct: float  # right answers (a segmentation batch: its images' pixel accuracies, summed)
     size: int
     lr: float
     seconds: float  # wall time since the previous step ended (data loading included)
