@@ -183,7 +183,8 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "train",
         help="train a model (default: a small CNN on Fashion-MNIST)",
-        description="Train a classifier into a run directory (config, metrics, checkpoints, report).",
+        description="Train a model into a run directory (config, metrics, checkpoints, report): a "
+        "classifier, or with --task segment|localize a segmentation or localization network.",
         epilog=names_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="%(prog)s [--config FILE] [--model NAME] [--dataset NAME] [--epochs N] [--batch-size N]\n"
