@@ -20,6 +20,7 @@ from ember.autograd import Context, Function, Tensor
 from ember.distributed.communicator import Communicator
 from ember.distributed.group import get_world
 from ember.nn import BatchNorm2d
+from ember.nn.functional.normalization import update_running_stats
 from ember.nn.module import Module
 
 
@@ -50,10 +51,7 @@ class SyncBatchNormFunction(Function):
         squares = np.einsum("ncl,ncl->c", centered, centered, dtype=np.float64)
         var = world.allreduce(squares) / count
         if running_mean is not None and running_var is not None:
-            running_mean *= 1 - momentum
-            running_mean += (momentum * mean).astype(running_mean.dtype)
-            running_var *= 1 - momentum
-            running_var += (momentum * count / max(count - 1, 1) * var).astype(running_var.dtype)
+            update_running_stats(running_mean, running_var, mean, var, count, momentum)
         invstd = 1 / np.sqrt(var + eps)
         x_hat = centered * invstd.astype(x.dtype)[None, :, None]
         out = x_hat if weight is None else x_hat * weight[None, :, None]

@@ -65,6 +65,22 @@ def centered_dot(
     return total, other_total
 
 
+def update_running_stats(
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    count: float,
+    momentum: float,
+) -> None:
+    """Batch norm's running estimates, in place: r <- (1 - momentum) r + momentum * batch value, with the
+    variance unbiased (count / (count - 1)) as PyTorch keeps it; ``var`` is the biased batch variance."""
+    running_mean *= 1 - momentum
+    running_mean += (momentum * mean).astype(running_mean.dtype)
+    running_var *= 1 - momentum
+    running_var += (momentum * count / max(count - 1, 1) * var).astype(running_var.dtype)
+
+
 def affine_per_channel(
     terms: list[tuple[np.ndarray, np.ndarray]], shift: np.ndarray, out: np.ndarray
 ) -> np.ndarray:
@@ -139,10 +155,7 @@ class BatchNorm(Function):
             mean = channel_sum(x3) / count
             var = centered_dot(x3, mean)[0] / count
             if running_mean is not None and running_var is not None:
-                running_mean *= 1 - momentum
-                running_mean += (momentum * mean).astype(running_mean.dtype)
-                running_var *= 1 - momentum
-                running_var += (momentum * count / max(count - 1, 1) * var).astype(running_var.dtype)
+                update_running_stats(running_mean, running_var, mean, var, count, momentum)
         else:
             assert running_mean is not None and running_var is not None
             mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
