@@ -34,7 +34,6 @@ from ember.nn.module import Module
 from ember.vision.ops.boxes import BoxShapeError
 
 FLT_LOWEST = float(np.finfo(np.float32).min)  # the kernels' -FLT_MAX: a bin's starting maximum
-CHUNK = 1 << 22  # roi_pool gathers at most this many cells at once
 
 
 def _pair(value: Any, name: str) -> tuple[int, int]:
@@ -205,7 +204,7 @@ class RoIPoolFunction(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, batch: np.ndarray, bins: tuple[np.ndarray, ...]) -> Any:
         row_first, row_end, col_first, col_end = bins
-        channels, height, width = x.shape[1:]
+        images, channels, height, width = x.shape
         tall = max(int((row_end - row_first).max(initial=1)), 1)
         wide = max(int((col_end - col_first).max(initial=1)), 1)
         rows = row_first[:, :, None] + np.arange(tall)  # (K, ph, tall)
@@ -213,42 +212,39 @@ class RoIPoolFunction(Function):
         inside = (rows < row_end[:, :, None])[:, :, None, :, None] & (cols < col_end[:, :, None])[
             :, None, :, None, :
         ]  # (K, ph, pw, tall, wide)
-        cells = (np.minimum(rows, height - 1)[:, :, None, :, None] * width) + np.minimum(cols, width - 1)[
-            :, None, :, None, :
-        ]
-        count, pooled = len(batch), inside.shape[1:3]
-        out = np.zeros((count, channels, *pooled), dtype=x.dtype)
-        argmax = np.full((count, channels, *pooled), -1, dtype=np.int64)
-        flat = x.reshape(x.shape[0], channels, height * width)
-        step = max(1, CHUNK // max(1, channels * int(np.prod(inside.shape[1:]))))
-        planes = np.arange(channels)[None, :, None]
-        for begin in range(0, count, step):  # chunks of RoIs bound the gathered cells
-            part = slice(begin, begin + step)
-            index = cells[part].reshape(len(cells[part]), 1, -1)
-            values = flat[batch[part][:, None, None], planes, index]  # (k, C, ph * pw * tall * wide)
-            values = values.reshape(len(index), channels, *pooled, tall * wide)
-            values = np.where(inside[part].reshape(len(index), 1, *pooled, -1), values, -np.inf)
-            where = values.argmax(axis=-1)  # the first maximum, row-major, as the kernel's strict >
-            best = np.take_along_axis(values, where[..., None], axis=-1)[..., 0]
-            found = best > FLT_LOWEST
-            empty = ~np.any(inside[part], axis=(-2, -1))[:, None]
-            out[part] = np.where(found, best, np.where(empty, 0, FLT_LOWEST))
-            chosen = np.take_along_axis(
-                cells[part].reshape(len(index), 1, *pooled, -1), where[..., None], axis=-1
-            )[..., 0]
-            plane = (batch[part][:, None] * channels + np.arange(channels))[:, :, None, None]
-            argmax[part] = np.where(found, plane * height * width + chosen, -1)
+        count, pooled, window = len(batch), inside.shape[1:3], tall * wide
+        per_roi = pooled[0] * pooled[1]
+        cells = rows[:, :, None, :, None] * width + cols[:, None, :, None, :]
+        cells = np.where(inside, cells, height * width).reshape(count * per_roi, window)  # outside: padding
+        inside = inside.reshape(count * per_roi, window)
+        image = np.repeat(batch, per_roi)  # the image of each bin
+        # the map as rows of channels (and a padding row of -inf), so that each gather copies C values
+        table = np.full((images, height * width + 1, channels), -np.inf, dtype=x.dtype)
+        table[:, :-1] = x.reshape(images, channels, height * width).transpose(0, 2, 1)
+        best = table[image, cells[:, 0]]  # (K * bins, C)
+        chosen = np.repeat(cells[:, :1], channels, axis=1)
+        for offset in range(1, window):  # each cell of the windows in turn, row-major
+            values = table[image, cells[:, offset]]
+            better = values > best  # strict: the first maximum stays, as in the kernel
+            np.copyto(best, values, where=better)
+            np.copyto(chosen, cells[:, offset, None], where=better)
+        found = best > FLT_LOWEST
+        empty = ~np.any(inside, axis=1)[:, None]
+        kind = x.dtype.type
+        out = np.where(found, best, np.where(empty, kind(0), kind(FLT_LOWEST)))
+        plane = image[:, None] * channels + np.arange(channels)
+        ctx.argmax = np.where(found, plane * (height * width) + chosen, -1)  # (K * bins, C)
         ctx.shape = x.shape
-        ctx.argmax = argmax
-        return out
+        return out.reshape(count, per_roi, channels).transpose(0, 2, 1).reshape(count, channels, *pooled)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        hit = ctx.argmax >= 0
         total = int(np.prod(ctx.shape))
-        summed = np.bincount(ctx.argmax[hit], weights=grad[hit], minlength=total)
+        target = np.where(ctx.argmax >= 0, ctx.argmax, total).ravel()  # no maximum: a spare bin
+        weights = grad.reshape(len(grad), grad.shape[1], -1).transpose(0, 2, 1).ravel()  # as argmax's
+        summed = np.bincount(target, weights=weights, minlength=total + 1)[:total]
         return summed.reshape(ctx.shape).astype(grad.dtype), None, None
 
 
