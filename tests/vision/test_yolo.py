@@ -106,7 +106,7 @@ def test_a_smoke_run_beats_a_trivial_predictor():
     train = Scenes(MNIST_DIR, size=512)
     test = Scenes(MNIST_DIR, train=False, size=256)
     model = ember.models.create("yolo")
-    optimizer = ember.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = ember.optim.Adam(model.parameters(), lr=2e-3)
     images, targets = train.images, [train.target(i) for i in range(len(train))]
     order = np.random.default_rng(0)
     for _ in range(EPOCHS):
