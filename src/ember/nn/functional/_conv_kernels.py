@@ -137,11 +137,14 @@ def weight_gradient(
         columns = as_matrix(
             forward_view(grid, geo, chunk), rows, _workspace.scratch("columns", size, x.dtype)
         )
+        # dW^T = cols @ dy^T, (C kh kw, O) per group: OpenBLAS runs this orientation of the long-inner-
+        # dimension product 1.5-1.8x faster than dy @ cols^T (docs/performance.md).
         return np.matmul(
-            grouped(block(positions, chunk), groups), grouped(columns, groups).transpose(0, 2, 1)
+            grouped(columns, groups), grouped(block(positions, chunk), groups).transpose(0, 2, 1)
         )
 
-    return _sum_in_order(run_chunks(chunk_list, body)).reshape(weight_shape)
+    total = _sum_in_order(run_chunks(chunk_list, body))
+    return np.ascontiguousarray(total.transpose(0, 2, 1)).reshape(weight_shape)
 
 
 def _sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
