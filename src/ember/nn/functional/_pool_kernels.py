@@ -258,7 +258,7 @@ def route_to_taps(
     grad: np.ndarray, arg: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]
 ) -> np.ndarray:
     """Max pooling's backward: each upstream gradient goes to the input position of its window's maximum."""
-    kernels = compiled() if geo.overlapping else None  # without overlap NumPy is as fast
+    kernels = compiled()  # also without overlap: LeNet-5's 2x2 on 128x6x28x28, 4.4 -> 0.8 ms
     if kernels is None or grad.dtype.kind != "f":
         return route_to_taps_numpy(grad, arg, geo, input_shape)
     dx = np.zeros(input_shape, grad.dtype)
