@@ -52,6 +52,10 @@ from ember.nn.functional._parallel import run_chunks
 # Relative costs per element, measured on this project's machine: a strided add (col2im) against a copy
 # (building the transposed convolution's columns). They decide how the input gradient is computed.
 COPY_COST, ADD_COST = 1.0, 2.5
+# The workspace role of the channel-major GEMM product that ``to_nchw`` copies out. The forward and the
+# transposed convolution share it: a layer's forward output and its input gradient often have the same
+# shape, and the two are never in use at once (each kernel copies it out before returning).
+PRODUCT = "channel-major-product"
 
 
 def prefers_transposed(geo: ConvGeometry, in_channels: int, out_channels: int) -> bool:
@@ -83,7 +87,8 @@ def forward(
     out_channels, rows = weight.shape[0], weight[0].size * groups  # rows: C kh kw
     w = weight.reshape(groups, out_channels // groups, rows // groups)
     grid = input_grid(x, geo)
-    out = _workspace.scratch("forward", (out_channels, geo.batch, geo.out_height, geo.out_cols), x.dtype)
+    shape = (out_channels, geo.batch, geo.out_height, geo.out_cols)
+    out = _workspace.scratch(PRODUCT, shape, x.dtype)
     chunk_list = forward_chunks(geo, rows, x.itemsize)
     size = buffer_size(rows, chunk_list, geo.out_cols)
 
@@ -188,7 +193,7 @@ def _transposed_convolution(
     g_grid = output_grid(grad, geo)
     top, _, left, _ = geo.padding
     start = geo.output_margins[0] + top * geo.row + left
-    out = _workspace.scratch("input-grad", (in_channels, geo.batch, geo.height, geo.row), grad.dtype)
+    out = _workspace.scratch(PRODUCT, (in_channels, geo.batch, geo.height, geo.row), grad.dtype)
     chunk_list = chunks(geo.batch, geo.height, geo.row, rows, grad.itemsize)
     size = buffer_size(rows, chunk_list, geo.row)
 
