@@ -26,7 +26,7 @@ import numpy as np
 
 from ember.nn.functional import _workspace
 from ember.nn.functional._compiled import compiled
-from ember.nn.functional._parallel import run_chunks
+from ember.nn.functional._parallel import run_chunks, thread_count
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,9 @@ def route_to_taps(
     dx = np.zeros(input_shape, grad.dtype)
     grad4, arg4, dx4 = _as_4d(grad), _as_4d(arg), _as_4d(dx)
     arguments = (geo.kernel[1], *_pool_arguments(geo))
-    samples = [(n, n + 1) for n in range(grad4.shape[0])]
+    count = grad4.shape[0]
+    pieces = min(count, 4 * thread_count())  # a few blocks of samples per thread, not one call per sample
+    samples = [(count * k // pieces, count * (k + 1) // pieces) for k in range(pieces)]
 
     def body(samples: tuple[int, int]) -> None:
         first, last = samples
