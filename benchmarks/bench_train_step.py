@@ -153,8 +153,7 @@ def train_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> floa
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Peak memory: one framework per process (the other is never imported), five steps after the set-up and a
-# first step
+# Peak memory: one framework per process (the other is never imported), five steps after a first one
 MEMORY_STEPS = 5
 
 
@@ -167,10 +166,11 @@ def status_kib(field: str) -> int:
 
 
 def peak_rss(spec: str, batch: int, threads: int) -> dict[str, float]:
-    """Resident memory after imports, set-up and one step; its peak over the next MEMORY_STEPS steps (MiB).
+    """Resident memory after imports and set-up, and its peak over MEMORY_STEPS steps after a first one (MiB).
 
-    Both are reported: the peak itself, and its growth over the set-up (a step's own memory, without the
-    libraries' code and data, ~300 MiB for PyTorch and ~50 MiB for NumPy + Ember).
+    The growth (peak - set-up) is a step's own memory, including what the first step keeps (cached
+    workspaces, lazily imported kernels); the set-up holds the libraries' code and data (~300 MiB for
+    PyTorch, ~50 MiB for NumPy + Ember).
     """
     import numpy as np
 
@@ -191,8 +191,8 @@ def peak_rss(spec: str, batch: int, threads: int) -> dict[str, float]:
         model, wrap = BUILDERS[name](nn), torch.from_numpy
     optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     run = (model, optimizer, nn.CrossEntropyLoss(), wrap(x), wrap(y))
-    train_step(*run)  # one-time costs out of the way: lazy imports (numba), compiled kernels, first buffers
     before = status_kib("VmRSS")
+    train_step(*run)  # the first step's transients (lazy imports, loading compiled kernels) are not its peak
     Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the resident size now
     for _ in range(MEMORY_STEPS):
         train_step(*run)
