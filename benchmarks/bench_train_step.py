@@ -18,7 +18,11 @@ block's first step (not counted) let them settle. Each figure is the median over
 Prints a table (ms per step and the ratio Ember / PyTorch) and writes JSON to
 ``benchmarks/results/bench_train_step.json``.
 
-    PYTHONPATH=src python benchmarks/bench_train_step.py [--threads 2] [--steps 20] [--only mlp,lenet5]
+``--threads 1 --cpu-time`` times each step in CPU time instead (steadier on a busy machine); ``--memory``
+adds each framework's peak resident memory over five steps, measured in a fresh process of its own.
+
+    PYTHONPATH=src python benchmarks/bench_train_step.py [--threads 2] [--only mlp,lenet5] [--memory]
+    PYTHONPATH=src python benchmarks/bench_train_step.py --threads 1 --cpu-time
 """
 
 from __future__ import annotations
