@@ -18,12 +18,17 @@ block's first step (not counted) let them settle. Each figure is the median over
 Prints a table (ms per step and the ratio Ember / PyTorch) and writes JSON to
 ``benchmarks/results/bench_train_step.json``.
 
-    PYTHONPATH=src python benchmarks/bench_train_step.py [--threads 2] [--steps 20] [--only mlp,lenet5]
+``--threads 1 --cpu-time`` times each step in CPU time instead (steadier on a busy machine); ``--memory``
+adds each framework's peak resident memory over five steps, measured in a fresh process of its own.
+
+    PYTHONPATH=src python benchmarks/bench_train_step.py [--threads 2] [--only mlp,lenet5] [--memory]
+    PYTHONPATH=src python benchmarks/bench_train_step.py --threads 1 --cpu-time
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -38,8 +43,22 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--only", default=",".join(NETWORKS), help="comma-separated: " + ", ".join(NETWORKS))
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time each step in the calling thread's CPU time (with --threads 1): steadier on a busy machine",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="also measure peak resident memory over five steps, each framework in its own process",
+    )
+    parser.add_argument("--peak-rss-of", metavar="NETWORK:FRAMEWORK", help=argparse.SUPPRESS)  # the child
     parser.add_argument("--output", help="JSON file (default benchmarks/results/bench_train_step.json)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.cpu_time and args.threads != 1:
+        parser.error("--cpu-time measures one thread only; use it with --threads 1")
+    return args
 
 
 ARGS = parse() if __name__ == "__main__" else None
@@ -47,19 +66,8 @@ if ARGS is not None:  # BLAS reads its thread count when NumPy is first imported
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(ARGS.threads)
 
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import ember  # noqa: E402
-from ember import nn as enn  # noqa: E402
-from ember import optim as eoptim  # noqa: E402
 
 PLAN = {"mlp": (8, 10), "lenet5": (8, 6), "resnet20": (4, 3), "vgg": (3, 3)}  # rounds, steps per block
 PAUSE = 0.3  # seconds before each block: the other library's threads stop spinning
@@ -139,8 +147,6 @@ def resnet20(nn: Any) -> Any:
 BUILDERS = {"mlp": mlp, "lenet5": lenet5, "resnet20": resnet20, "vgg": vgg}
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Steps
 def train_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> float:
     """The same four lines for both frameworks: forward, loss, backward, update."""
     loss = loss_fn(model(x), y)
@@ -150,7 +156,76 @@ def train_step(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> floa
     return float(loss.item())
 
 
-def measure(name: str, rounds: int, block: int, warmup: int, batch: int) -> dict[str, Any]:
+# ----------------------------------------------------------------------------------------------------------
+# Peak memory: one framework per process (the other is never imported), five steps after a first one
+MEMORY_STEPS = 5
+
+
+def status_kib(field: str) -> int:
+    """A field of /proc/self/status in KiB (VmRSS: resident now, VmHWM: its peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
+
+
+def peak_rss(spec: str, batch: int, threads: int) -> dict[str, float]:
+    """Resident memory after imports and set-up, and its peak over MEMORY_STEPS steps after a first one (MiB).
+
+    The growth (peak - set-up) is a step's own memory, including what the first step keeps (cached
+    workspaces, lazily imported kernels); the set-up holds the libraries' code and data (~300 MiB for
+    PyTorch, ~50 MiB for NumPy + Ember).
+    """
+    import numpy as np
+
+    name, framework = spec.split(":")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *INPUTS[name])).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    if framework == "ember":
+        import ember
+        from ember import nn, optim
+
+        model, wrap = BUILDERS[name](nn), ember.tensor
+    else:
+        import torch
+        from torch import nn, optim  # type: ignore[no-redef]
+
+        torch.set_num_threads(threads)
+        model, wrap = BUILDERS[name](nn), torch.from_numpy
+    optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    run = (model, optimizer, nn.CrossEntropyLoss(), wrap(x), wrap(y))
+    before = status_kib("VmRSS")
+    train_step(*run)  # the first step's transients (lazy imports, loading compiled kernels) are not its peak
+    Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the resident size now
+    for _ in range(MEMORY_STEPS):
+        train_step(*run)
+    peak = status_kib("VmHWM")
+    return {"set_up_mib": round(before / 1024, 1), "peak_mib": round(peak / 1024, 1), "steps": MEMORY_STEPS}
+
+
+if ARGS is not None and ARGS.peak_rss_of:
+    print(json.dumps(peak_rss(ARGS.peak_rss_of, ARGS.batch_size, ARGS.threads)))
+    sys.exit(0)
+
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import ember  # noqa: E402
+from ember import nn as enn  # noqa: E402
+from ember import optim as eoptim  # noqa: E402
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Steps
+def measure(
+    name: str, rounds: int, block: int, warmup: int, batch: int, clock: Any = time.perf_counter
+) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *INPUTS[name])).astype(np.float32)
     y = rng.integers(0, 10, batch)
@@ -174,10 +249,10 @@ def measure(name: str, rounds: int, block: int, warmup: int, batch: int) -> dict
         for framework in ("ember", "torch") if round_ % 2 == 0 else ("torch", "ember"):
             time.sleep(PAUSE)
             for step in range(block + 1):
-                start = time.perf_counter()
+                start = clock()
                 train_step(*runs[framework])
                 if step:  # the block's first step wakes the threads up
-                    times[framework].append(time.perf_counter() - start)
+                    times[framework].append(clock() - start)
     ember_ms = 1000 * statistics.median(times["ember"])
     torch_ms = 1000 * statistics.median(times["torch"])
     return {
@@ -188,8 +263,32 @@ def measure(name: str, rounds: int, block: int, warmup: int, batch: int) -> dict
         "ember_ms": round(ember_ms, 2),
         "torch_ms": round(torch_ms, 2),
         "ratio": round(ember_ms / torch_ms, 2),
+        "ratio_per_round": ratios_per_round(times, rounds, block),
         "first_loss": first,
     }
+
+
+def memory(name: str, batch: int, threads: int) -> dict[str, dict[str, float]]:
+    """Peak resident memory of five steps, Ember and PyTorch each in a fresh process of this script."""
+    figures = {}
+    for framework in ("ember", "torch"):
+        command = [sys.executable, __file__, "--peak-rss-of", f"{name}:{framework}"]
+        command += ["--threads", str(threads), "--batch-size", str(batch)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        figures[framework] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def ratios_per_round(times: dict[str, list[float]], rounds: int, block: int) -> list[float]:
+    """Ember / PyTorch of each round's block medians: the spread of the ratio within one run."""
+    return [
+        round(
+            statistics.median(times["ember"][r * block : (r + 1) * block])
+            / statistics.median(times["torch"][r * block : (r + 1) * block]),
+            2,
+        )
+        for r in range(rounds)
+    ]
 
 
 def machine(threads: int) -> dict[str, Any]:
@@ -221,20 +320,42 @@ def main() -> int:
         print(f"unknown networks: {', '.join(unknown)}", file=sys.stderr)
         return 2
     rows = []
-    print(f"{'network':<10} {'Ember ms':>10} {'PyTorch ms':>11} {'ratio':>7}   first loss (Ember / PyTorch)")
+    print(
+        f"{'network':<10} {'Ember ms':>10} {'PyTorch ms':>11} {'ratio':>7}   per round   first loss (E / T)"
+    )
     for name in names:
         rounds, block = PLAN[name]
-        row = measure(name, args.rounds or rounds, args.block or block, args.warmup, args.batch_size)
+        clock = time.thread_time if args.cpu_time else time.perf_counter
+        row = measure(name, args.rounds or rounds, args.block or block, args.warmup, args.batch_size, clock)
+        if args.memory:
+            row["memory_mib"] = memory(name, args.batch_size, args.threads)
         rows.append(row)
         losses = row["first_loss"]
         print(
             f"{name:<10} {row['ember_ms']:>10.1f} {row['torch_ms']:>11.1f} {row['ratio']:>6.2f}x"
+            f"   {min(row['ratio_per_round']):.2f}-{max(row['ratio_per_round']):.2f}"
             f"   {losses['ember']:.5f} / {losses['torch']:.5f}",
             flush=True,
         )
+        if args.memory:
+            figures = [row["memory_mib"][framework] for framework in ("ember", "torch")]
+            peak = [m["peak_mib"] for m in figures]
+            growth = [m["peak_mib"] - m["set_up_mib"] for m in figures]
+            print(
+                f"{'':<10} peak RSS over {MEMORY_STEPS} steps, own process: Ember {peak[0]:.0f} MiB, PyTorch "
+                f"{peak[1]:.0f} MiB ({peak[0] / peak[1]:.2f}x); above the set-up: {growth[0]:.0f} vs "
+                f"{growth[1]:.0f} MiB ({growth[0] / growth[1]:.2f}x)",
+                flush=True,
+            )
     output = Path(args.output or Path(__file__).resolve().parent / "results" / "bench_train_step.json")
     output.parent.mkdir(parents=True, exist_ok=True)
-    result = {"benchmark": "train_step", "date": time.strftime("%Y-%m-%d"), "machine": machine(args.threads)}
+    result = {
+        "benchmark": "train_step",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "clock": "thread CPU time" if args.cpu_time else "wall time",
+        "load_average": os.getloadavg(),
+        "machine": machine(args.threads),
+    }
     output.write_text(json.dumps({**result, "results": rows}, indent=2) + "\n")
     print(f"written to {output}")
     return 0

@@ -26,7 +26,7 @@ import numpy as np
 
 from ember.nn.functional import _workspace
 from ember.nn.functional._compiled import compiled
-from ember.nn.functional._parallel import run_chunks
+from ember.nn.functional._parallel import run_chunks, thread_count
 
 
 @dataclass(frozen=True)
@@ -258,13 +258,15 @@ def route_to_taps(
     grad: np.ndarray, arg: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]
 ) -> np.ndarray:
     """Max pooling's backward: each upstream gradient goes to the input position of its window's maximum."""
-    kernels = compiled() if geo.overlapping else None  # without overlap NumPy is as fast
+    kernels = compiled()  # also without overlap: LeNet-5's 2x2 on 128x6x28x28, 4.4 -> 0.8 ms
     if kernels is None or grad.dtype.kind != "f":
         return route_to_taps_numpy(grad, arg, geo, input_shape)
     dx = np.zeros(input_shape, grad.dtype)
     grad4, arg4, dx4 = _as_4d(grad), _as_4d(arg), _as_4d(dx)
     arguments = (geo.kernel[1], *_pool_arguments(geo))
-    samples = [(n, n + 1) for n in range(grad4.shape[0])]
+    count = grad4.shape[0]
+    pieces = min(count, 4 * thread_count())  # a few blocks of samples per thread, not one call per sample
+    samples = [(count * k // pieces, count * (k + 1) // pieces) for k in range(pieces)]
 
     def body(samples: tuple[int, int]) -> None:
         first, last = samples
