@@ -1,4 +1,5 @@
-"""``ember.vision.ops``: torchvision's box operations and bilinear resizing, with its names and semantics."""
+"""``ember.vision.ops``: torchvision's box operations, RoI pooling and align, and bilinear resizing, with its
+names and semantics."""
 
 from ember.vision.ops.box_coder import BoxCoder
 from ember.vision.ops.boxes import (
@@ -12,9 +13,12 @@ from ember.vision.ops.boxes import (
     remove_small_boxes,
 )
 from ember.vision.ops.interpolate import Upsample, interpolate
+from ember.vision.ops.roi import RoIAlign, RoIPool, roi_align, roi_pool
 
 __all__ = [
     "BoxCoder",
+    "RoIAlign",
+    "RoIPool",
     "Upsample",
     "batched_nms",
     "box_area",
@@ -25,4 +29,6 @@ __all__ = [
     "masks_to_boxes",
     "nms",
     "remove_small_boxes",
+    "roi_align",
+    "roi_pool",
 ]
