@@ -89,10 +89,10 @@ class AnchorGenerator(Module):
         for (grid_h, grid_w), (stride_h, stride_w), base in zip(
             grid_sizes, strides, self.cell_anchors, strict=True
         ):
-            shift_y, shift_x = np.meshgrid(
+            grid_y, grid_x = np.meshgrid(
                 np.arange(grid_h) * stride_h, np.arange(grid_w) * stride_w, indexing="ij"
             )
-            shift_x, shift_y = shift_x.reshape(-1), shift_y.reshape(-1)
+            shift_x, shift_y = grid_x.reshape(-1), grid_y.reshape(-1)
             shifts = np.stack([shift_x, shift_y, shift_x, shift_y], axis=1).astype(np.float32)
             anchors.append((shifts[:, None, :] + base[None, :, :]).reshape(-1, 4))
         return anchors
