@@ -76,7 +76,9 @@ def test_a_localization_epoch_beats_the_mean_box(tmp_path: Path) -> None:
             "augment",
             "not take",
         ),
-        ({"task": "detect"}, "task", "choose one of: classify, segment, localize"),
+        ({"task": "track"}, "task", "choose one of: classify, segment, localize, detect, instance"),
+        ({"task": "detect", "model": "fcn_unet", "dataset": "scenes"}, "model", "trains fasterrcnn_scenes"),
+        ({"model": "maskrcnn_scenes", "dataset": "mnist"}, "model", "pass --task instance"),
     ],
 )
 def test_the_configuration_refuses_a_model_or_data_set_of_another_task(raw, field, words) -> None:

@@ -191,24 +191,28 @@ def load_scenes(config: TrainConfig, info: DatasetInfo, can_download: bool = Fal
     held_out = held_out_count(config, len(order))
     train = Subset(full, np.sort(order[held_out:]).tolist())
     val = Subset(full, np.sort(order[:held_out]).tolist()) if held_out else None
-    classes = (["background"] if target_type == "semantic" else []) + list(full.classes)
+    # Segmentation's map and detection's labels count the background as 0 and each digit as 1 + class.
+    classes = (["background"] if target_type in ("semantic", "detection") else []) + list(full.classes)
     return RunData(train, train, val, test, classes, info, (1, info.size, info.size), test.images)
 
 
 def loaders(config: TrainConfig, data: RunData) -> tuple[Any, Any, Any]:
     """Training loader (shuffled by its own generator, seeded by the run's seed), validation and test."""
     from ember.data import DataLoader
+    from ember.train.tasks import TASKS
 
+    collate = TASKS[config.task].collate_fn()
     train = DataLoader(
         data.train,
         batch_size=config.batch_size,
         shuffle=True,
         num_workers=config.workers,
+        collate_fn=collate,
         generator=ember.Generator(config.seed),
     )
     eval_batch = eval_batch_size(config, data.input_size)
-    val = DataLoader(data.val, batch_size=eval_batch) if data.val is not None else None
-    test = DataLoader(data.test, batch_size=eval_batch)
+    val = DataLoader(data.val, batch_size=eval_batch, collate_fn=collate) if data.val is not None else None
+    test = DataLoader(data.test, batch_size=eval_batch, collate_fn=collate)
     return train, val, test
 
 

@@ -13,6 +13,12 @@ by. Everything else (the loop, the optimizer, the schedule, checkpoints, logs) i
   multitask loss (``ember.vision.localization.localization_loss``); top-1, mean box IoU and the share of
   scenes with the right class and a box of IoU >= 0.5, which chooses the best checkpoint.
 
+- ``detect`` / ``instance``: every object's box and class (and mask) on the scenes (target_type
+  "detection"); the detector computes its own losses from the targets in training (``forward``), their sum
+  is minimized; the batches keep the targets as a list (``collate_fn``); COCO box (and mask) mAP
+  (``ember.vision.detection.metrics.DetectionMetrics``), the validation mAP@0.5 choosing the best
+  checkpoint.
+
 ``ember.vision`` is above ``ember.train``'s data and below its run: it is imported only when a task needs it.
 """
 
@@ -35,7 +41,13 @@ class TaskError(EmberError, ValueError):
     """A command that measures classifiers was given a run of another task."""
 
 
-VISION_MODULES = ("ember.vision.segmentation", "ember.vision.localization")  # their models register
+# Their models register (the zoo's table) when imported.
+VISION_MODULES = (
+    "ember.vision.segmentation",
+    "ember.vision.localization",
+    "ember.vision.detection.faster_rcnn",
+    "ember.vision.detection.mask_rcnn",
+)
 
 
 def _array(value: Any) -> np.ndarray:
@@ -50,6 +62,14 @@ class Task:
     models: tuple[str, ...] = ()  # (): any model of the zoo that no other task claims
     target_type: str = ""  # Scenes' target_type ("": a classification data set)
     monitor: str = "val_accuracy"  # the validation measure (higher is better) choosing the best checkpoint
+
+    def forward(self, model: Any, inputs: Any, targets: Any) -> Any:
+        """The model's outputs for a batch (a detector takes the targets too, in training)."""
+        return model(inputs)
+
+    def collate_fn(self) -> Callable[[list[Any]], Any] | None:
+        """How the loaders join samples into a batch (None: ``ember.data.default_collate``)."""
+        return None
 
     def build_loss(self, label_smoothing: float = 0.0) -> Callable[[Any, Any], Tensor]:
         from ember.nn import CrossEntropyLoss
@@ -169,6 +189,113 @@ class Localize(Task):
         )
 
 
+def detection_collate(batch: list[Any]) -> tuple[Tensor, list[dict[str, Tensor]]]:
+    """Scenes' (image, target dict) samples as (an (N, C, H, W) tensor, the list of target dicts as
+    tensors): the targets differ in length, so they are kept as a list, as torchvision's references do."""
+    import ember
+
+    images = ember.from_numpy(np.stack([np.asarray(_array(image), np.float32) for image, _ in batch]))
+    targets = [{key: ember.from_numpy(np.asarray(_array(v))) for key, v in t.items()} for _, t in batch]
+    return images, targets
+
+
+@dataclass
+class DetectionResult:
+    """COCO box (and mask) mAP of a split's detections (``DetectionMetrics``; -1 for a missing kind)."""
+
+    map50: float
+    map: float
+    map75: float
+    mask_map50: float
+    mask_map: float
+    mask_map75: float
+    count: int
+    per_class: dict[str, dict[int, float]]
+
+    def as_dict(self, prefix: str = "") -> dict[str, Any]:
+        return {
+            f"{prefix}{key}": getattr(self, key)
+            for key in ("map50", "map", "map75", "mask_map50", "mask_map", "mask_map75")
+        }
+
+
+class _Detection:
+    """``DetectionMetrics`` over the detector's eval outputs (box AP; mask AP for instance segmentation)."""
+
+    def __init__(self, masks: bool) -> None:
+        from ember.vision.detection.metrics import DetectionMetrics
+
+        self.inner = DetectionMetrics(iou_types=("bbox", "segm") if masks else ("bbox",))
+
+    def update(self, outputs: Any, targets: Any, loss: float | None = None) -> None:
+        self.inner.update(outputs, targets)
+
+    def compute(self) -> DetectionResult:
+        found = self.inner.compute()
+        get = lambda key: float(found.get(key, -1.0))  # noqa: E731
+        return DetectionResult(
+            get("map_50"),
+            get("map"),
+            get("map_75"),
+            get("mask_map_50"),
+            get("mask_map"),
+            get("mask_map_75"),
+            self.inner.images,
+            {key: found[key] for key in ("map_per_class", "mask_map_per_class") if key in found},
+        )
+
+
+@dataclass(frozen=True)
+class Detect(Task):
+    """Every object's box and class (``detect``), and its mask (``instance``): the detector computes its
+    own losses from the targets in training (their sum is minimized); eval outputs are measured by COCO
+    mAP (``ember.vision.detection.metrics.DetectionMetrics``); no loss is measured in evaluation (a
+    detector in eval mode returns detections only, as torchvision's) and no training accuracy is counted."""
+
+    masks: bool = False
+
+    def forward(self, model: Any, inputs: Any, targets: Any) -> Any:
+        return model(inputs, targets) if model.training else model(inputs)
+
+    def collate_fn(self) -> Callable[[list[Any]], Any] | None:
+        return detection_collate
+
+    def build_loss(self, label_smoothing: float = 0.0) -> Callable[[Any, Any], Tensor]:
+        def detection_loss(outputs: Any, targets: Any) -> Tensor:
+            import ember
+
+            if isinstance(outputs, dict):
+                return sum(outputs.values(), ember.zeros(()))
+            return ember.zeros(())  # eval mode: detections, no loss
+
+        return detection_loss
+
+    def metrics(self, num_classes: int, keep_predictions: bool = False) -> Any:
+        return _Detection(self.masks)
+
+    def batch_correct(self, outputs: Any, targets: Any) -> tuple[float, int]:
+        return 0.0, len(targets)
+
+    def validation(self, result: Any) -> dict[str, float]:
+        record = {"val_map50": result.map50, "val_map": result.map}
+        if self.masks:
+            record.update({"val_mask_map50": result.mask_map50, "val_mask_map": result.mask_map})
+        return record
+
+    def summary(self, result: Any, classes: list[str]) -> dict[str, Any]:
+        per_class = {
+            key: {classes[c]: ap for c, ap in values.items()} for key, values in result.per_class.items()
+        }
+        return {**result.as_dict(), "count": result.count, **per_class}
+
+    def describe(self, result: Any) -> str:
+        masks = f", mask mAP@0.5 {result.mask_map50:.4f} (mAP {result.mask_map:.4f})" if self.masks else ""
+        return (
+            f"test box mAP@0.5 {result.map50:.4f} (mAP@[.5:.95] {result.map:.4f}){masks} on {result.count} "
+            "test scenes"
+        )
+
+
 TASKS = Registry(
     "task",
     entries={
@@ -181,6 +308,19 @@ TASKS = Registry(
             ("localizer",),
             "localization",
             "val_localized",
+        ),
+        "detect": Detect(
+            "every object's box and class, on scenes (fasterrcnn_scenes)",
+            ("fasterrcnn_scenes",),
+            "detection",
+            "val_map50",
+        ),
+        "instance": Detect(
+            "every object's box, class and mask, on scenes (maskrcnn_scenes)",
+            ("maskrcnn_scenes",),
+            "detection",
+            "val_mask_map50",
+            masks=True,
         ),
     },
 )
@@ -219,7 +359,8 @@ def check_task(config: Any, problems: list[tuple[str, str]]) -> None:
                 ("dataset", f"--task {name} trains on scenes ({', '.join(scenes)}), not on {config.dataset}")
             )
         elif not task.target_type and info.source:
-            problems.append(("dataset", f"{config.dataset} is for --task segment or localize, not classify"))
+            tasks = ", ".join(key for key, entry in TASKS.items() if entry.target_type)
+            problems.append(("dataset", f"{config.dataset} is for --task {tasks}, not classify"))
     if not task.target_type:
         return
     refused = {

@@ -124,7 +124,7 @@ class Trainer:
     # The loop
     def training_step(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """One iteration: forward, loss, backward, update. Returns (scores, data loss, objective)."""
-        scores = self.model(inputs)  # forward
+        scores = self.task.forward(self.model, inputs, targets)  # forward
         loss = self.loss_fn(scores, targets)  # data loss
         objective = loss + self.regularization(self.model) if self.regularization is not None else loss
         self.optimizer.zero_grad()
@@ -389,13 +389,13 @@ def evaluate(
     with _inference(model):
         for batch in loader:
             inputs, targets = _split_batch(batch)
-            scores = model(inputs)
+            scores = model(inputs) if task is None else task.forward(model, inputs, targets)
             loss = loss_fn(scores, targets)
             if metrics is None:
                 if task is None:
                     metrics = ClassificationMetrics(num_classes or scores.shape[1], keep_predictions)
                 else:
-                    metrics = task.metrics(num_classes or scores.shape[1], keep_predictions)
+                    metrics = task.metrics(num_classes or len(scores[0]), keep_predictions)
             metrics.update(scores, targets, float(loss.item()))
     if metrics is None:
         raise ValueError("evaluate: the loader yielded no batches")
