@@ -50,7 +50,8 @@ def _array(value: Any) -> np.ndarray:
     return value.array if isinstance(value, Tensor) else np.asarray(value)
 
 
-def _percent(value: Any) -> str:
+def percent(value: Any) -> str:
+    """A share as a percentage with two decimals ("" for a missing or NaN value)."""
     return "" if value is None or value != value else f"{100 * float(value):.2f}%"
 
 
@@ -71,6 +72,7 @@ class ClassTable:
     counted: str  # what "how many" counts ("test images", "test pixels")
     measure: str  # the measure's name ("accuracy", "IoU")
     rows: list[tuple[str, int, float | None]]
+    as_percent: bool = True  # shown as a percentage (accuracy), else with four decimals (IoU)
 
 
 def _format_confusion(confusion: Any, width: int = 6) -> str:
@@ -121,8 +123,8 @@ class Task:
     def report_cards(self, test: dict[str, Any]) -> list[tuple[str, str]]:
         """(value, label) of the report's headline numbers, from ``summary.json``'s ``test``."""
         return [
-            (_percent(test.get("accuracy")), "test accuracy (top-1)"),
-            (_percent(test.get("top5")), "test top-5 accuracy"),
+            (percent(test.get("accuracy")), "test accuracy (top-1)"),
+            (percent(test.get("top5")), "test top-5 accuracy"),
             (f"{test.get('loss', float('nan')):.4f}", "test loss"),
         ]
 
@@ -298,7 +300,7 @@ class Segment(Task):
                 f"test mean IoU ({len(test.get('iou_per_class', {}))} classes)",
             ),
             (f"{test.get('miou_objects', float('nan')):.4f}", "test mean IoU without the background"),
-            (_percent(test.get("pixel_accuracy")), "test pixel accuracy"),
+            (percent(test.get("pixel_accuracy")), "test pixel accuracy"),
         ]
 
     def class_table(self, test: dict[str, Any], classes: Sequence[str]) -> ClassTable | None:
@@ -306,7 +308,8 @@ class Segment(Task):
         if not iou:
             return None
         counts = [sum(row) for row in test.get("confusion_matrix", [])]
-        return ClassTable("IoU per class", "test pixels", "IoU", list(zip(classes, counts, iou, strict=True)))
+        rows = list(zip(classes, counts, iou, strict=True))
+        return ClassTable("IoU per class", "test pixels", "IoU", rows, as_percent=False)
 
     def report_figures(
         self, out: Path, test: dict[str, Any], result: Any, images: Any, classes: Sequence[str]
@@ -423,9 +426,9 @@ class Localize(Task):
 
     def report_cards(self, test: dict[str, Any]) -> list[tuple[str, str]]:
         return [
-            (_percent(test.get("accuracy")), "test accuracy (top-1)"),
+            (percent(test.get("accuracy")), "test accuracy (top-1)"),
             (f"{test.get('box_iou', float('nan')):.4f}", "test mean box IoU"),
-            (_percent(test.get("localized")), "right class and box IoU >= 0.5"),
+            (percent(test.get("localized")), "right class and box IoU >= 0.5"),
         ]
 
     def class_table(self, test: dict[str, Any], classes: Sequence[str]) -> ClassTable | None:

@@ -14,11 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ember.train.tasks import ClassTable, Figure, Task, percent
 from ember.viz.page import card, embedded_image, html_page
-
-
-def _percent(value: Any) -> str:
-    return "" if value is None or value != value else f"{100 * float(value):.2f}%"
 
 
 def _epoch_table(history: Sequence[dict[str, float]], monitor: str = "val_accuracy") -> str:
@@ -33,22 +30,21 @@ def _epoch_table(history: Sequence[dict[str, float]], monitor: str = "val_accura
         value = record.get(extra) if extra else None
         rows.append(
             f"<tr><td>{int(record['epoch'])}</td><td>{record['lr']:.4g}</td>"
-            f"<td>{record['train_loss']:.4f}</td><td>{_percent(record['train_accuracy'])}</td>"
+            f"<td>{record['train_loss']:.4f}</td><td>{percent(record['train_accuracy'])}</td>"
             f"<td>{'' if val_loss is None else f'{val_loss:.4f}'}</td>"
-            f"<td>{_percent(record.get('val_accuracy'))}</td>"
+            f"<td>{percent(record.get('val_accuracy'))}</td>"
             + (f"<td>{'' if value is None else f'{value:.4f}'}</td>" if extra else "")
             + f"<td>{record.get('seconds', 0):.1f}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _class_table(table: Any) -> str:
+def _class_table(table: ClassTable) -> str:
     rows = []
     for name, count, value in table.rows:
-        width = 0 if value is None or value != value else int(200 * value)
-        shown = "" if value is None or value != value else f"{100 * float(value):.2f}%"
-        if table.measure != "accuracy" and shown:
-            shown = f"{float(value):.4f}"
+        missing = value is None or value != value
+        width = 0 if missing else int(200 * float(value or 0))
+        shown = percent(value) if table.as_percent or missing else f"{float(value or 0):.4f}"
         rows.append(
             f'<tr><td class="name">{html.escape(name)}</td><td>{int(count)}</td><td>{shown}</td>'
             f'<td class="name"><span class="bar" style="width:{width}px"></span></td></tr>'
@@ -64,10 +60,10 @@ def render_page(
     summary: dict[str, Any],
     config_text: str,
     history: Sequence[dict[str, float]],
-    task: Any,
+    task: Task,
     classes: Sequence[str],
     pictures: dict[str, Path],
-    figures: Sequence[Any] = (),
+    figures: Sequence[Figure] = (),
     notes: dict[str, str] | None = None,
     viz: bool = False,
 ) -> str:
