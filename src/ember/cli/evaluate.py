@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         task = TASKS[config.task]
         result = evaluate(
             model,
-            DataLoader(dataset, batch_size=batch_size),
+            DataLoader(dataset, batch_size=batch_size, collate_fn=task.collate_fn()),
             recipes.build_loss(config),
             len(data.classes),
             task=task,

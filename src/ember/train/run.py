@@ -359,7 +359,9 @@ def rewrite_report(directory: str | Path, data_root: str | None = None) -> Path:
             config.data_root = data_root
         data = recipes.load_data(config)
         task = TASKS[config.task]
-        loader = DataLoader(data.test, batch_size=recipes.eval_images(data.input_size))
+        loader = DataLoader(
+            data.test, batch_size=recipes.eval_images(data.input_size), collate_fn=task.collate_fn()
+        )
         test = evaluate(model, loader, recipes.build_loss(config), len(data.classes), True, task)
         summary_path = directory / SUMMARY_FILE
         previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
