@@ -28,6 +28,7 @@ def test_hand_values_from_the_issue():
     assert ops.roi_pool(x, roi, 2, 1.0).array.ravel().tolist() == [5, 7, 13, 15]
     as_list = [ember.from_numpy(HAND_ROI[:, 1:])]  # a list of (K_i, 4) boxes, one per image
     assert ops.roi_align(x, as_list, (2, 2)).array.ravel().tolist() == [3.75, 5.25, 9.75, 11.25]
+    assert ops.roi_align(x, as_list, np.int64(2)).shape == (1, 1, 2, 2)
     assert ops.RoIPool((2, 2), 1.0)(x, as_list).array.ravel().tolist() == [5, 7, 13, 15]
     layer = ops.RoIAlign(2, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
     assert layer(x, roi).array.ravel().tolist() == [1.5625, 3, 7.3125, 8.75]

@@ -3,6 +3,6 @@
 beyond classification: the scenes data set, box operations, semantic segmentation and localization. See
 ``docs/vision.md``."""
 
-from ember.vision import datasets, localization, models, ops, segmentation, transforms, utils
+from ember.vision import datasets, detection, localization, models, ops, segmentation, transforms, utils
 
-__all__ = ["datasets", "localization", "models", "ops", "segmentation", "transforms", "utils"]
+__all__ = ["datasets", "detection", "localization", "models", "ops", "segmentation", "transforms", "utils"]

@@ -23,6 +23,7 @@ transposed pair, ``dX[c] += A_y^T dOut[c] A_x``, as in ``ember.vision.ops.interp
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,8 +37,8 @@ FLT_LOWEST = float(np.finfo(np.float32).min)  # the kernels' -FLT_MAX: a bin's s
 CHUNK = 1 << 22  # roi_pool gathers at most this many cells at once
 
 
-def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+def _pair(value: Any, name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
     if len(pair) != 2 or any(int(v) < 1 for v in pair):
         raise ValueError(f"{name}: output_size is one positive int or (height, width), got {value!r}")
     return int(pair[0]), int(pair[1])
