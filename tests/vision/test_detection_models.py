@@ -216,3 +216,40 @@ def test_paste_masks_in_image_by_hand() -> None:
     inside[9:21, 9:21] = True
     assert np.all(image[~inside] == 0) and np.all(image[inside] > 0.5)
     assert paste_masks_in_image(np.zeros((0, 1, 28, 28)), np.zeros((0, 4)), (32, 32)).shape == (0, 1, 32, 32)
+
+
+def test_paste_masks_and_fastrcnn_loss_match_torchvision() -> None:
+    """torchvision's pure-Python pieces (its compiled operators do not load here): pasting masks, and the
+    Fast R-CNN loss with its gradients."""
+    import torch
+
+    from ember.vision.detection.roi_heads import fastrcnn_loss
+
+    from ..models.oracle import import_torchvision
+
+    import_torchvision()
+    from torchvision.models.detection import roi_heads as reference
+
+    rng = np.random.default_rng(1)
+    masks = rng.random((6, 1, 28, 28)).astype(np.float32)
+    corner = rng.uniform(-10, 50, (6, 2))
+    boxes = np.concatenate([corner, corner + rng.uniform(1, 30, (6, 2))], axis=1).astype(np.float32)
+    ours = paste_masks_in_image(masks, boxes, (64, 48))
+    theirs = reference.paste_masks_in_image(torch.from_numpy(masks), torch.from_numpy(boxes), (64, 48))
+    # torchvision resizes in float32 (source coordinates up to ~30 carry ~4e-6 of rounding), Ember in float64
+    np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5)
+
+    logits = rng.standard_normal((12, 5)).astype(np.float32)
+    deltas = rng.standard_normal((12, 20)).astype(np.float32)
+    labels = np.array([0, 1, 4, 0, 2, 2, 0, 0, 3, 1, 0, 4])
+    targets = rng.standard_normal((12, 4)).astype(np.float32)
+    x, d = ember.tensor(logits, requires_grad=True), ember.tensor(deltas, requires_grad=True)
+    ours_loss = fastrcnn_loss(x, d, labels, targets)
+    tx, td = torch.tensor(logits, requires_grad=True), torch.tensor(deltas, requires_grad=True)
+    theirs_loss = reference.fastrcnn_loss(tx, td, [torch.tensor(labels)], [torch.tensor(targets)])
+    for mine, other in zip(ours_loss, theirs_loss, strict=True):
+        assert mine.item() == pytest.approx(other.item(), rel=1e-5)
+    (ours_loss[0] + 2 * ours_loss[1]).backward()
+    (theirs_loss[0] + 2 * theirs_loss[1]).backward()
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), atol=1e-6)
+    np.testing.assert_allclose(d.grad.array, td.grad.numpy(), atol=1e-6)
