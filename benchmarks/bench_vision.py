@@ -4,9 +4,9 @@
     python benchmarks/bench_vision.py localize --train 5000 --epochs 6
 
 The training system's run (``ember train --task TASK --dataset scenes``: Adam, lr 1e-3 constant, batch 32,
-inputs in [0, 1], ``--val`` more scenes held out to choose the best epoch) in ``OUT/TASK-MODEL/``, then
-``OUT/TASK-MODEL.json`` (settings, per-epoch history, test metrics, seconds, machine) and a picture of test
-scenes (segmentation: image, truth, prediction; localization: predicted boxes)."""
+inputs in [0, 1], ``--val`` more scenes held out to choose the best epoch) in ``OUT/TASK-MODEL/``, with its
+report (``report/predicted_masks.png``: image, truth, prediction; ``report/predicted_boxes.png``), then
+``OUT/TASK-MODEL.json`` (settings, per-epoch history, test metrics, seconds, machine)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,9 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
-
-import ember
 from ember.train.config import TrainConfig, resolve_config
 from ember.train.recipes import load_trained
 from ember.train.run import start
-from ember.vision.datasets import Scenes
-from ember.viz.scenes import save_scene_grid, save_segmentation_grid
 
 MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
 if not MNIST.is_dir():  # a worktree sits elsewhere
@@ -72,22 +67,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     summary = json.loads((directory / "summary.json").read_text())
     history = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines()]
-    _, model, _, _ = load_trained(directory)  # the best checkpoint, in eval mode
-    target_type = "semantic" if args.task == "segment" else "localization"
-    test = Scenes(MNIST, train=False, size=16, target_type=target_type)
-    with ember.no_grad():
-        outputs = model(ember.tensor(test.images))
-    out, name = Path(args.out), directory.name
-    if args.task == "segment":
-        truth = np.stack([s.semantic for s in test.scenes])
-        save_segmentation_grid(
-            out / f"{name}.png", test.images, truth, outputs.array.argmax(axis=1), count=10
-        )
-    else:
-        scores, boxes = outputs[0].array, outputs[1].array * 64
-        drawn = [{"boxes": boxes[k : k + 1], "labels": [scores[k].argmax() + 1]} for k in range(16)]
-        titles = [f"truth {test.classes[s.labels[0] - 1][0]}" for s in test.scenes]
-        save_scene_grid(out / f"{name}.png", list(test.images), drawn, test.classes, titles=titles)
+    _, model, _, _ = load_trained(directory)  # the best checkpoint
     report = {
         "settings": config.to_dict(),
         "parameters": sum(int(p.array.size) for p in model.parameters()),
@@ -96,8 +76,9 @@ def main() -> None:
         "seconds": round(seconds, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
     }
-    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report["test"]), f"{report['seconds']} s")
+    out = Path(args.out)
+    (out / f"{directory.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["test"]), f"{report['seconds']} s; pictures in {directory / 'report'}")
 
 
 if __name__ == "__main__":

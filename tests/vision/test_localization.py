@@ -41,6 +41,21 @@ def test_metrics_count_a_localization_only_with_the_right_class_and_iou_at_least
     assert result.localized == pytest.approx(2 / 3)  # the third: right class, IoU exactly 0.5
 
 
+def test_metrics_keep_each_prediction_with_its_probability_box_and_truth_when_asked():
+    scores = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], dtype=np.float32))
+    predicted = np.array([[0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1]], dtype=np.float32)
+    truth = np.array([[0, 0, 32, 32], [0, 0, 32, 32]], dtype=np.float32)
+    metrics = LocalizationMetrics(keep_predictions=True)
+    metrics.update((scores, predicted), np.array([0, 1]), truth)
+    kept = metrics.compute().predictions
+    assert kept is not None
+    assert kept["labels"].tolist() == [0, 2] and kept["true_labels"].tolist() == [0, 1]
+    np.testing.assert_allclose(kept["scores"], [0.7, 0.6], rtol=1e-5)
+    np.testing.assert_allclose(kept["boxes"], predicted * 64)  # in pixels
+    np.testing.assert_allclose(kept["iou"], [1.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(kept["true_boxes"], truth)
+
+
 def test_the_localizer_is_in_the_zoo():
     model = ember.models.create("localizer")
     assert isinstance(model, Localizer)

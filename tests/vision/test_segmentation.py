@@ -46,6 +46,19 @@ def test_metrics_take_scores_and_leave_out_classes_that_never_occur():
         metrics.update(np.zeros((1, 3, 3)), np.zeros((1, 2, 2)))
 
 
+def test_metrics_keep_every_predicted_and_true_map_when_asked():
+    rng = np.random.default_rng(1)
+    scores, truth = rng.normal(size=(5, 3, 4, 4)), rng.integers(0, 3, (5, 4, 4))
+    metrics = SegmentationMetrics(3, keep_predictions=True)
+    metrics.update(scores[:2], truth[:2])
+    metrics.update(scores[2:], truth[2:])
+    result = metrics.compute()
+    assert result.predictions is not None and result.targets is not None
+    assert result.predictions.tolist() == scores.argmax(axis=1).tolist()
+    assert result.targets.tolist() == truth.tolist() and result.predictions.dtype == np.uint8
+    assert SegmentationMetrics(3).compute().predictions is None  # not kept unless asked
+
+
 @pytest.mark.parametrize(("name", "cls"), [("fcn_unet", FCN), ("segnet", SegNet)])
 def test_the_networks_are_in_the_zoo_and_keep_the_size(name, cls):
     model = ember.models.create(name, num_classes=11, in_channels=1)

@@ -1,8 +1,11 @@
 """``ember eval CHECKPOINT``: measure a trained model on a split of its data set.
 
 The checkpoint carries its run's configuration, so the model, the data set and the input pipeline are
-rebuilt exactly as in training (the validation split is the same held-out images). Prints the loss, top-1
-and top-5 accuracy, the accuracy of each class and the confusion matrix (``--json`` for a machine).
+rebuilt exactly as in training (the validation split is the same held-out images). Prints what the run's
+task measures (``ember.train.tasks``; ``--json`` for a machine): a classifier's loss, top-1 and top-5
+accuracy, the accuracy of each class and the confusion matrix; a segmentation's mean IoU (with and
+without the background), pixel accuracy, IoU per class and pixel confusion matrix; a localizer's top-1,
+mean box IoU and share of right classes with a box of IoU >= 0.5.
 
 Several checkpoints are measured as an ensemble (``ember.train.ensemble``): each member's accuracy, then the
 ensemble's (the average of their predicted distributions, or ``--combine geometric`` / ``logits``).
@@ -41,18 +44,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--batch-size",
         type=whole_number(1),
-        default=500,
+        default=None,
         metavar="N",
-        help="images per forward pass (default 500; the results do not depend on it, the memory does)",
+        help="images per forward pass (default 500 of 32x32 or less, as many pixels for larger images: 125 "
+        "scenes of 64x64; the results do not depend on it, the memory does)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(run=run)
-
-
-def format_confusion(confusion: Any, width: int = 6) -> str:
-    header = " " * 8 + "".join(f"{p:>{width}}" for p in range(len(confusion)))
-    rows = [f"{t:>6}  " + "".join(f"{c:>{width}}" for c in row) for t, row in enumerate(confusion.tolist())]
-    return "\n".join([header, *rows])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,13 +60,12 @@ def run(args: argparse.Namespace) -> int:
         from ember.train.config import ConfigError
         from ember.train.memory import check_inference
         from ember.train.run import load_trained
-        from ember.train.tasks import require_classification
+        from ember.train.tasks import TASKS
         from ember.train.trainer import evaluate
 
         if len(args.checkpoint) > 1:
             return evaluate_ensemble(args)
         config, model, metadata, path = load_trained(args.checkpoint[0])
-        require_classification(config, "ember eval")
         if args.data_root:
             config.data_root = args.data_root
         data = recipes.load_data(config)
@@ -76,25 +73,22 @@ def run(args: argparse.Namespace) -> int:
         if dataset is None:
             raise ConfigError([("--split", "this run has no validation split (val_size was 0)")])
         size = tuple(int(side) for side in metadata["input_size"])
-        check_inference(model, size, min(args.batch_size, len(dataset)), config.model)
+        batch_size = args.batch_size or recipes.eval_images(size)
+        check_inference(model, size, min(batch_size, len(dataset)), config.model)
+        task = TASKS[config.task]
         result = evaluate(
             model,
-            DataLoader(dataset, batch_size=args.batch_size),
+            DataLoader(dataset, batch_size=batch_size, collate_fn=task.collate_fn()),
             recipes.build_loss(config),
             len(data.classes),
+            task=task,
         )
-        measured = result.summary(data.classes)
+        measured = task.summary(result, data.classes)
         if args.json:
             print(json.dumps({"checkpoint": str(path), "split": args.split, **measured}, indent=2))
             return OK
         print(f"checkpoint: {path} (epoch {metadata.get('epoch', '?')}, {config.model} on {config.dataset})")
-        print(f"{args.split} split: {result.count} images")
-        print(f"loss {result.loss:.4f}  top-1 {100 * result.accuracy:.2f}%  top-5 {100 * result.top5:.2f}%")
-        print("accuracy per class:")
-        for index, (name, accuracy) in enumerate(measured["per_class_accuracy"].items()):
-            print(f"  {index:>3} {name:<24} {100 * accuracy:6.2f}%")
-        print("confusion matrix (rows: true class, columns: predicted class):")
-        print(format_confusion(result.confusion))
+        print("\n".join(task.eval_lines(result, data.classes, args.split)))
         return OK
 
     return guarded("eval", action)

@@ -184,7 +184,8 @@ def add_parser(commands: Any) -> None:
         "train",
         help="train a model (default: a small CNN on Fashion-MNIST)",
         description="Train a model into a run directory (config, metrics, checkpoints, report): a "
-        "classifier, or with --task segment|localize a segmentation or localization network.",
+        "classifier, or with --task segment|localize|detect|instance a segmentation, localization or "
+        "detection network.",
         epilog=names_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="%(prog)s [--config FILE] [--model NAME] [--dataset NAME] [--epochs N] [--batch-size N]\n"

@@ -85,7 +85,7 @@ class FinetuneConfig:
 
 @dataclass
 class TrainConfig:
-    task: str = "classify"  # classify, segment or localize (ember.train.tasks)
+    task: str = "classify"  # classify, segment, localize, detect or instance (ember.train.tasks)
     model: str = "small_cnn"
     model_options: dict[str, Any] = field(default_factory=dict)
     dataset: str = "fashion-mnist"

@@ -87,6 +87,7 @@ def train_loader(config: TrainConfig, dataset: Any, world: Communicator) -> Any:
     """This process's loader of the training split: its shard, ``batch_size / N`` images a step."""
     import ember
     from ember.data import DataLoader
+    from ember.train.tasks import TASKS
 
     sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=config.seed)
     return DataLoader(
@@ -94,6 +95,7 @@ def train_loader(config: TrainConfig, dataset: Any, world: Communicator) -> Any:
         batch_size=config.batch_size // world.size,
         sampler=cast(Any, sampler),  # a sampler by its interface (ember.distributed sits beside data)
         num_workers=config.workers,
+        collate_fn=TASKS[config.task].collate_fn(),
         generator=ember.Generator(config.seed),  # the same in every process: the checkpoint is rank 0's
     )
 

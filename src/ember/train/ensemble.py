@@ -91,8 +91,11 @@ def load_ensemble(
     on the same data set with the same classes and input size; their models may differ.
     """
     from ember.train.recipes import load_trained
+    from ember.train.tasks import require_classification
 
     loaded = [load_trained(Path(path)) for path in paths]
+    for found_config, _, _, path in loaded:
+        require_classification(found_config, f"an ensemble ({path})")
     config, _, metadata, first = loaded[0]
     for other_config, _, other, path in loaded[1:]:
         for key, label in (("classes", "classes"), ("input_size", "input size")):
@@ -115,7 +118,7 @@ def measure_ensemble(
     paths: Sequence[str | os.PathLike[str]],
     split: str = "test",
     combine: str = "mean",
-    batch_size: int = 500,
+    batch_size: int | None = None,
     data_root: str | None = None,
 ) -> dict[str, Any]:
     """Each checkpoint's loss and accuracy on ``split`` of its data set, then their ensemble's (a report)."""
@@ -133,6 +136,7 @@ def measure_ensemble(
     if dataset is None:
         raise ConfigError([("--split", "the first run has no validation split (val_size was 0)")])
     size = tuple(int(side) for side in metadata["input_size"])
+    batch_size = batch_size or recipes.eval_images(size)
     check_inference(ensemble, size, min(batch_size, len(dataset)), "the ensemble")
     loader = DataLoader(dataset, batch_size=batch_size)
     loss, classes = recipes.build_loss(config), len(data.classes)

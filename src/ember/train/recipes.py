@@ -172,43 +172,53 @@ def load_scenes(config: TrainConfig, info: DatasetInfo, can_download: bool = Fal
     """The scenes of ``--task segment`` or ``localize`` (``ember.vision.datasets.Scenes``): ``subset`` (or
     5,000) training scenes, the validation split drawn from them, ``test_subset`` (or 1,000) test scenes.
     Segmentation's classes are the background and then the digits (the semantic map's 0, 1 + class)."""
-    import ember.data
     from ember.data import Subset
     from ember.train.tasks import TASKS
-    from ember.vision.datasets import Scenes
 
     target_type = TASKS[config.task].target_type
-    sizes = (config.subset or info.train_images, config.test_subset or info.test_images)
-    try:
-        full, test = (
-            Scenes(config.data_root, split, info.source, size, target_type, download=config.download)
-            for split, size in ((True, sizes[0]), (False, sizes[1]))
-        )
-    except ember.data.DatasetNotFoundError as error:
-        how = info.how_to_get + (", or pass --download to fetch it" if can_download else "")
-        raise DataUnavailable(f"{config.dataset} not found: {error}\nTo get it: {how}") from None
+    full = make_scenes(config, True, config.subset or info.train_images, can_download)
+    test = make_scenes(config, False, config.test_subset or info.test_images, can_download)
     order = np.random.default_rng(config.seed).permutation(len(full))
     held_out = held_out_count(config, len(order))
     train = Subset(full, np.sort(order[held_out:]).tolist())
     val = Subset(full, np.sort(order[:held_out]).tolist()) if held_out else None
-    classes = (["background"] if target_type == "semantic" else []) + list(full.classes)
+    # Segmentation's map and detection's labels count the background as 0 and each digit as 1 + class.
+    classes = (["background"] if target_type in ("semantic", "detection") else []) + list(full.classes)
     return RunData(train, train, val, test, classes, info, (1, info.size, info.size), test.images)
+
+
+def make_scenes(config: TrainConfig, train: bool, size: int, can_download: bool = False) -> Any:
+    """The first ``size`` training or test scenes of the run's scenes data set and task (the scenes are
+    drawn one by one from fixed seeds: the first ``size`` are the same whatever the total)."""
+    import ember.data
+    from ember.train.tasks import TASKS
+    from ember.vision.datasets import Scenes
+
+    info, target_type = DATASETS[config.dataset], TASKS[config.task].target_type
+    try:
+        return Scenes(config.data_root, train, info.source, size, target_type, download=config.download)
+    except ember.data.DatasetNotFoundError as error:
+        how = info.how_to_get + (", or pass --download to fetch it" if can_download else "")
+        raise DataUnavailable(f"{config.dataset} not found: {error}\nTo get it: {how}") from None
 
 
 def loaders(config: TrainConfig, data: RunData) -> tuple[Any, Any, Any]:
     """Training loader (shuffled by its own generator, seeded by the run's seed), validation and test."""
     from ember.data import DataLoader
+    from ember.train.tasks import TASKS
 
+    collate = TASKS[config.task].collate_fn()
     train = DataLoader(
         data.train,
         batch_size=config.batch_size,
         shuffle=True,
         num_workers=config.workers,
+        collate_fn=collate,
         generator=ember.Generator(config.seed),
     )
     eval_batch = eval_batch_size(config, data.input_size)
-    val = DataLoader(data.val, batch_size=eval_batch) if data.val is not None else None
-    test = DataLoader(data.test, batch_size=eval_batch)
+    val = DataLoader(data.val, batch_size=eval_batch, collate_fn=collate) if data.val is not None else None
+    test = DataLoader(data.test, batch_size=eval_batch, collate_fn=collate)
     return train, val, test
 
 

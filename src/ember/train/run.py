@@ -59,7 +59,7 @@ from ember.train.ensemble import measure_snapshots
 from ember.train.metrics import EvaluationResult
 from ember.train.recipes import load_trained
 from ember.train.rundir import CONFIG_FILE, RunDirectoryError
-from ember.train.tasks import TASKS, require_classification
+from ember.train.tasks import TASKS
 from ember.train.trainer import Trainer
 
 SUMMARY_FILE = "summary.json"
@@ -304,9 +304,7 @@ def finish(
     write_summary(result.directory, summary, task.summary(test, data.classes))
     which = f"best epoch {result.best_epoch}" if result.best_epoch else f"epoch {trainer.epoch}"
     echo(f"{task.describe(test)}, {which}, {duration(result.seconds)}")
-    if result.config.report and result.config.task != "classify":
-        echo(f"no report: the run report shows classification runs only (--task {result.config.task})")
-    elif result.config.report:
+    if result.config.report:
         try:
             from ember.train.report import write_report
 
@@ -357,20 +355,23 @@ def rewrite_report(directory: str | Path, data_root: str | None = None) -> Path:
     directory = rundir.existing(directory)
     with rundir.RunLock.acquire(directory), stops_cleanly(directory, "report"):
         config, model, metadata, path = load_trained(directory)
-        require_classification(config, "ember report")
         if data_root:
             config.data_root = data_root
         data = recipes.load_data(config)
-        test = evaluate(
-            model, DataLoader(data.test, batch_size=500), recipes.build_loss(config), len(data.classes), True
+        task = TASKS[config.task]
+        loader = DataLoader(
+            data.test, batch_size=recipes.eval_images(data.input_size), collate_fn=task.collate_fn()
         )
+        test = evaluate(model, loader, recipes.build_loss(config), len(data.classes), True, task)
         summary_path = directory / SUMMARY_FILE
         previous = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         facts = {key: value for key, value in previous.items() if key != "test"}
         chosen = path.relative_to(directory).as_posix()
         facts.update(dataset=config.dataset, model=config.model, checkpoint=chosen)
+        if config.task != "classify":
+            facts["task"] = config.task
         facts.setdefault("epochs", metadata.get("epoch"))
-        write_summary(directory, facts, test.summary(data.classes))
+        write_summary(directory, facts, task.summary(test, data.classes))
         return write_report(directory, test=test, images=data.test_images, classes=data.classes)
 
 

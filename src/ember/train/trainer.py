@@ -124,7 +124,7 @@ class Trainer:
     # The loop
     def training_step(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """One iteration: forward, loss, backward, update. Returns (scores, data loss, objective)."""
-        scores = self.model(inputs)  # forward
+        scores = self.task.forward(self.model, inputs, targets)  # forward
         loss = self.loss_fn(scores, targets)  # data loss
         objective = loss + self.regularization(self.model) if self.regularization is not None else loss
         self.optimizer.zero_grad()
@@ -314,7 +314,7 @@ class Trainer:
         (a segmentation or localization task's own measures: ``ember.train.tasks``)."""
         return evaluate(self.model, loader, self.loss_fn, self.num_classes, keep_predictions, self.task)
 
-    def predict(self, data: Any, batch_size: int = 256) -> Tensor:
+    def predict(self, data: Any, batch_size: int = 256) -> Any:
         """Class scores (N x C) for a batch tensor, an array, or every batch of a loader, in eval mode."""
         return predict(self.model, data, batch_size)
 
@@ -389,22 +389,23 @@ def evaluate(
     with _inference(model):
         for batch in loader:
             inputs, targets = _split_batch(batch)
-            scores = model(inputs)
+            scores = model(inputs) if task is None else task.forward(model, inputs, targets)
             loss = loss_fn(scores, targets)
             if metrics is None:
                 if task is None:
                     metrics = ClassificationMetrics(num_classes or scores.shape[1], keep_predictions)
                 else:
-                    metrics = task.metrics(num_classes or scores.shape[1], keep_predictions)
+                    metrics = task.metrics(num_classes or len(scores[0]), keep_predictions)
             metrics.update(scores, targets, float(loss.item()))
     if metrics is None:
         raise ValueError("evaluate: the loader yielded no batches")
     return metrics.compute()
 
 
-def predict(model: Module, data: Any, batch_size: int = 256) -> Tensor:
-    """Class scores (N x C) of ``model`` for a batch tensor, an array, or every batch of a loader."""
-    outputs = []
+def predict(model: Module, data: Any, batch_size: int = 256) -> Any:
+    """Class scores (N x C) of ``model`` for a batch tensor, an array, or every batch of a loader (a model
+    with several outputs, a localizer's scores and boxes: a tuple of them)."""
+    outputs: list[Any] = []
     with _inference(model):
         if isinstance(data, Tensor | np.ndarray):
             array = data.array if isinstance(data, Tensor) else np.asarray(data, dtype=np.float32)
@@ -413,4 +414,10 @@ def predict(model: Module, data: Any, batch_size: int = 256) -> Tensor:
         else:
             for batch in data:
                 outputs.append(model(batch[0] if isinstance(batch, list | tuple) else batch))
+    if outputs and isinstance(outputs[0], list):  # a detector's: one dict of detections per image
+        return [found for batch in outputs for found in batch]
+    if outputs and isinstance(outputs[0], tuple):
+        return tuple(
+            from_numpy(np.concatenate([out[k].array for out in outputs])) for k in range(len(outputs[0]))
+        )
     return from_numpy(np.concatenate([out.array for out in outputs]))

@@ -102,6 +102,8 @@ class LocalizationResult:
     mean_iou: float  # of the predicted and true boxes
     localized: float  # class right and IoU >= 0.5
     count: int
+    # if kept: labels, scores, boxes (pixels; predict_boxes), iou, true_labels, true_boxes, per image
+    predictions: dict[str, np.ndarray] | None = None
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:
         return {
@@ -113,11 +115,16 @@ class LocalizationResult:
 
 
 class LocalizationMetrics:
-    """Accumulates (scores, boxes in [0, 1]) against (labels, boxes in pixels)."""
+    """Accumulates (scores, boxes in [0, 1]) against (labels, boxes in pixels); ``keep_predictions``
+    keeps each image's predicted class, its softmax probability, its box in pixels, the box's IoU and the
+    truth."""
 
-    def __init__(self, image_size: int = 64, iou_threshold: float = 0.5) -> None:
+    def __init__(
+        self, image_size: int = 64, iou_threshold: float = 0.5, keep_predictions: bool = False
+    ) -> None:
         self.image_size, self.iou_threshold = image_size, iou_threshold
         self.loss_sum, self.correct, self.iou_sum, self.localized, self.count = 0.0, 0, 0.0, 0, 0
+        self.kept: list[dict[str, np.ndarray]] | None = [] if keep_predictions else None
 
     def update(self, outputs: tuple[Any, Any], labels: Any, boxes: Any, loss: float | None = None) -> None:
         scores, predicted = _array(outputs[0]), _array(outputs[1]) * self.image_size
@@ -130,9 +137,30 @@ class LocalizationMetrics:
         if loss is not None:
             self.loss_sum += float(loss) * len(labels)
         self.count += len(labels)
+        if self.kept is not None:
+            truth = {"true_labels": labels, "true_boxes": boxes.astype(np.float32)}
+            self.kept.append({**predict_boxes(scores, predicted), "iou": iou.astype(np.float32), **truth})
 
     def compute(self) -> LocalizationResult:
         n = max(self.count, 1)
+        kept = None
+        if self.kept:
+            kept = {key: np.concatenate([part[key] for part in self.kept]) for key in self.kept[0]}
         return LocalizationResult(
-            self.loss_sum / n, self.correct / n, self.iou_sum / n, self.localized / n, self.count
+            self.loss_sum / n, self.correct / n, self.iou_sum / n, self.localized / n, self.count, kept
         )
+
+
+def predict_boxes(scores: Any, boxes: Any, image_size: int | None = None) -> dict[str, np.ndarray]:
+    """What a ``Localizer``'s outputs say: each image's class (``labels``, 0-based), its softmax
+    probability (``scores``) and its box in pixels (``boxes``, half-open xyxy; multiplied by
+    ``image_size`` when given, for boxes in [0, 1])."""
+    scores, boxes = _array(scores).astype(np.float64), _array(boxes).astype(np.float32)
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    labels = probabilities.argmax(axis=1)
+    return {
+        "labels": labels.astype(np.int64),
+        "scores": probabilities[np.arange(len(labels)), labels].astype(np.float32),
+        "boxes": boxes * image_size if image_size else boxes,
+    }

@@ -2,7 +2,9 @@
 
 ``write_report`` reads what the run left in its directory (``metrics.csv``, ``steps.csv``,
 ``summary.json``, ``config.yaml``) and takes the test split's predictions and raw images, which are not
-stored, for the confusion matrix and the misclassified grid. Needs matplotlib (the ``train`` extra).
+stored, for the task's pictures of them (a classifier's confusion matrix and misclassified grid, a
+segmentation's predicted masks next to the truth, a localizer's predicted boxes against the true ones).
+Needs matplotlib (the ``train`` extra).
 Every file is written atomically (``ember.atomic``): a full disk leaves the previous page and plots whole.
 """
 
@@ -26,10 +28,14 @@ def write_report(
     images: np.ndarray | None = None,
     classes: Sequence[str] | None = None,
 ) -> Path:
-    """Write ``report/*.png`` and ``report/index.html`` for the run in ``directory``; returns the page."""
-    import matplotlib
+    """Write ``report/*.png`` and ``report/index.html`` for the run in ``directory``; returns the page.
+
+    ``test``: the test split measured with its predictions kept; ``images``: the test split's raw images;
+    the pictures of predictions are the run's task's (``Task.report_figures``: ``ember.train.tasks``)."""
+    import matplotlib  # the train extra: without it, an ImportError says to install it
 
     from ember.train.report.html import render_page
+    from ember.train.tasks import TASKS
     from ember.viz import report as plots
 
     directory = Path(directory)
@@ -38,8 +44,12 @@ def write_report(
     steps = read_csv(directory / "steps.csv")
     summary_path = directory / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    task = TASKS[summary.get("task", "classify")]
+    measured = summary.get("test", {})
     names = (
-        list(classes) if classes is not None else list(summary.get("test", {}).get("per_class_accuracy", {}))
+        list(classes)
+        if classes is not None
+        else list(measured.get("per_class_accuracy") or measured.get("iou_per_class") or {})
     )
     pictures: dict[str, Path] = {}
     if history:
@@ -48,25 +58,12 @@ def write_report(
     if steps:
         pictures["steps"] = out / "learning_rate.png"
         plots.plot_steps(steps, pictures["steps"])
-    confusion = (
-        test.confusion
-        if test is not None
-        else np.asarray(summary.get("test", {}).get("confusion_matrix", []))
-    )
-    if confusion.size and names:
-        pictures["confusion"] = out / "confusion_matrix.png"
-        plots.plot_confusion(confusion, names, pictures["confusion"])
-    shown = 0
-    if test is not None and test.predictions is not None and images is not None and names:
-        pictures["misclassified"] = out / "misclassified.png"
-        shown = plots.plot_misclassified(
-            images, test.targets, test.predictions, names, pictures["misclassified"]
-        )
+    figures = task.report_figures(out, measured, test, images, names)
     notes = _doctor_pictures(directory, out, pictures)
     config_path = directory / "config.yaml"
     config_text = config_path.read_text() if config_path.exists() else ""
     viz = directory / "viz" / "index.html"  # written by ember viz
-    page = render_page(summary, config_text, history, names, pictures, shown, notes, viz.exists())
+    page = render_page(summary, config_text, history, task, names, pictures, figures, notes, viz.exists())
     return atomic_write(out / "index.html", page)
 
 

@@ -95,18 +95,6 @@ def _check_scores(boxes: np.ndarray, scores: np.ndarray, name: str) -> None:
         raise BoxShapeError(f"{name}: expected one score per box ({len(boxes)}), got shape {scores.shape}")
 
 
-def _pairwise_iou(boxes: np.ndarray) -> np.ndarray:
-    """IoU of every pair, in float64 (a selection, so no gradient; the same formula as ``box_iou``)."""
-    boxes = boxes.astype(np.float64)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    top_left = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
-    bottom_right = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
-    sides = np.clip(bottom_right - top_left, 0, None)
-    inter = sides[..., 0] * sides[..., 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return inter / (area[:, None] + area[None, :] - inter)
-
-
 def nms(boxes: Any, scores: Any, iou_threshold: float) -> Tensor:
     """Greedy non-maximum suppression: indices of the kept boxes, by decreasing score.
 
@@ -117,14 +105,18 @@ def nms(boxes: Any, scores: Any, iou_threshold: float) -> Tensor:
     score_values = _values(scores).reshape(-1)
     _check_scores(values, score_values, "nms")
     order = np.argsort(-score_values.astype(np.float64), kind="stable")
-    iou = _pairwise_iou(values[order])
-    suppressed = np.zeros(len(order), dtype=bool)
+    x1, y1, x2, y2 = (np.ascontiguousarray(c) for c in values[order].astype(np.float64).T)
+    area = (x2 - x1) * (y2 - y1)
+    remaining = np.arange(len(order))  # positions in score order not suppressed yet
     keep = []
-    for position in range(len(order)):
-        if suppressed[position]:
-            continue
-        keep.append(order[position])
-        suppressed |= iou[position] > iou_threshold
+    with np.errstate(invalid="ignore", divide="ignore"):
+        while len(remaining):  # keep the best remaining box; drop those it overlaps (box_iou's formula)
+            best, rest = remaining[0], remaining[1:]
+            keep.append(order[best])
+            width = np.maximum(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0)
+            height = np.maximum(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0)
+            inter = width * height
+            remaining = rest[~(inter / (area[best] + area[rest] - inter) > iou_threshold)]
     return _indices(np.array(keep, dtype=np.int64))
 
 
