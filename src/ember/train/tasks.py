@@ -521,8 +521,15 @@ class Localize(Task):
             part = slice(start, start + step)
             path = out / (f"predictions-{start // step + 1}.png" if len(items) > step else "predictions.png")
             drawn = [_drawn(item) for item in items[part]]
+            columns = min(8, len(drawn))
             save_scene_grid(
-                path, list(images[part]), drawn, classes, 8, titles[part], truths[part] if truths else None
+                path,
+                list(images[part]),
+                drawn,
+                classes,
+                columns,
+                titles[part],
+                truths[part] if truths else None,
             )
             pictures.append(path)
         return pictures

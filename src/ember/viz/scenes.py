@@ -118,7 +118,7 @@ def save_segmentation_grid(
     classes, without the background) adds a legend of the colours."""
     count = min(count, len(images))
     rows = [("image", None), *([("truth", truth)] if truth is not None else []), ("predicted", predicted)]
-    figure = new_figure(2 * max(count, 4), 2.1 * len(rows) + (0.5 if classes else 0))
+    figure = new_figure(max(2 * count, 6), 2.1 * len(rows) + (0.7 if classes else 0))
     grid = figure.subplots(len(rows), count, squeeze=False)
     for k in range(count):
         image = np.asarray(images[k]).reshape(images[k].shape[-2:])
@@ -136,7 +136,8 @@ def save_segmentation_grid(
 
         colours = class_colours()
         handles = [Patch(color=colours[c % 10], label=name) for c, name in enumerate(classes)]
-        figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 10), fontsize=8)
+        across = len(handles) if count >= 6 else -(-len(handles) // 2)  # a narrow picture: two rows
+        figure.legend(handles=handles, loc="outside lower center", ncol=across, fontsize=8)
     save_png(figure, path)
 
 
