@@ -196,7 +196,6 @@ def scenes_settings(options: dict[str, Any]) -> dict[str, Any]:
     "Faster R-CNN for the 64x64 scenes: 4-conv backbone at stride 4, RPN with anchors {12,20,32} x "
     "{0.5,1,2}, RoI align 7x7, two-layer box head (Ren et al. 2015)",
     (1, 64, 64),
-    min_size=16,
 )
 def fasterrcnn_scenes(num_classes: int = 11, in_channels: int = 1, **options: Any) -> FasterRCNN:
     return FasterRCNN(scenes_backbone(in_channels), num_classes, **scenes_settings(options))

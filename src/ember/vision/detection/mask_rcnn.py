@@ -98,7 +98,6 @@ class MaskRCNN(FasterRCNN):
     "Mask R-CNN for the 64x64 scenes: fasterrcnn_scenes plus a mask branch (RoI align 14x14, four 3x3 "
     "convs, 28x28 masks per class) (He et al. 2017)",
     (1, 64, 64),
-    min_size=16,
 )
 def maskrcnn_scenes(num_classes: int = 11, in_channels: int = 1, **options: Any) -> MaskRCNN:
     options.setdefault("mask_layers", (64, 64, 64, 64))
