@@ -5,8 +5,8 @@ registers all three in the zoo. See ``docs/vision.md``."""
 
 from ember.vision.detection.anchors import AnchorGenerator
 from ember.vision.detection.faster_rcnn import FasterRCNN
-from ember.vision.detection.matcher import BalancedPositiveNegativeSampler, Matcher
 from ember.vision.detection.mask_rcnn import MaskRCNN
+from ember.vision.detection.matcher import BalancedPositiveNegativeSampler, Matcher
 from ember.vision.detection.metrics import DetectionMetrics
 from ember.vision.detection.yolo import YOLO, yolo_loss
 
