@@ -246,7 +246,7 @@ def test_eval_and_predict_refuse_batches_this_machine_cannot_hold(
     assert err.endswith("it would be killed. Use a smaller --batch-size.\n")
     Image.new("L", (28, 28)).save(tmp_path / "digit.png")
     status, out, err = ember_cli(capsys, "predict", str(finished_run), str(tmp_path / "digit.png"))
-    assert status == 2 and out == "" and err.endswith("Classify fewer images at a time.\n")
+    assert status == 2 and out == "" and err.endswith("Predict on fewer images at a time.\n")
 
 
 def test_resume_refuses_a_run_this_machine_cannot_hold(finished_run, tmp_path, capsys, monkeypatch):
