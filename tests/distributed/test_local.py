@@ -201,3 +201,8 @@ def test_sync_batch_norm_normalizes_with_every_process_statistics():
     for key, value in reference.state_dict().items():  # not running_var: the twin doubles the count,
         if not key.endswith("running_var"):  # and so changes the unbiased estimate's n / (n - 1)
             np.testing.assert_allclose(model.state_dict()[key].numpy(), value.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_sync_batch_norm_takes_pytorchs_device_and_dtype_keywords():
+    layer = dist.SyncBatchNorm(3, process_group=None, device="cpu", dtype=ember.float64)
+    assert layer.weight.dtype == ember.float64 and layer.running_mean.dtype == ember.float64

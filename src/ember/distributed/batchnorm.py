@@ -102,8 +102,10 @@ class SyncBatchNorm(BatchNorm2d):
         affine: bool = True,
         track_running_stats: bool = True,
         process_group: Communicator | None = None,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
         self.process_group = process_group
 
     def forward(self, input: Tensor) -> Tensor:
