@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from pathlib import Path
 
 import pytest
 
 from ember.cli import main
+from ember.train.search.tune import refresh_page
 
 from ..train.search_helpers import by_slot, stage_trials
 from .search_children import holding, pause, release, search_args
@@ -160,3 +162,32 @@ def test_ctrl_c_reaches_every_local_worker_once_and_the_search_resumes(mnist_roo
     assert main(["search", "resume", str(tmp_path / "s")]) == 0
     slots = by_slot(stage_trials(tmp_path / "s"))
     assert sorted(slots) == list(range(6)) and all(len(trials) == 1 for trials in slots.values())
+
+
+def test_a_stopped_tune_has_its_page_and_resuming_its_search_rewrites_it(mnist_root, tmp_path):
+    """``ember tune`` stopped in its second trial leaves ``TUNE/index.html`` saying how to continue;
+    ``ember search resume TUNE/search`` finishes the search and the final run and rewrites the tune page,
+    every link live. A search's own page is never taken for a tune's."""
+    args = search_args(mnist_root, tmp_path)
+    args[0] = "tune"
+    args[args.index("--trials") + 1] = "2,1"
+    args[args.index("--param") : args.index("--param") + 2] = []  # tune's default space
+    args.remove("--no-report")  # tune's pages link the reports
+    args += ["--stage-epochs", "2,2", "--final-epochs", "1", "--skip-checks"]
+    child = pause(args, trial=2, step=15, action="sigterm")
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 143, err
+    tune, search = tmp_path / "s", tmp_path / "s" / "search"
+    page = (tune / "index.html").read_text()
+    assert f"Not finished: <code>ember search resume {search}</code>" in page
+    assert main(["search", "resume", str(search)]) == 0
+    page = (tune / "index.html").read_text()
+    links = set(re.findall(r'href="([^"]+)"', page))
+    assert {"search/report/index.html", "search/results.csv", "search/final/report/index.html"} <= links
+    assert all((tune / link).exists() for link in links) and "Not finished" not in page
+    assert "test accuracy, the best trained longer" in page
+    other = tmp_path / "other"
+    (other / "search").mkdir(parents=True)
+    (other / "index.html").write_text("<html><title>my notes</title></html>")
+    assert refresh_page(other / "search", None) is None  # type: ignore[arg-type]
+    assert (other / "index.html").read_text() == "<html><title>my notes</title></html>"

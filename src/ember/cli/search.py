@@ -175,10 +175,16 @@ def dispatch(args: argparse.Namespace) -> int:
 
     if args.mode == "worker":
         return join(args)
-    if args.mode == "resume":
-        result = runner.resume(args.directory, workers=args.resume_workers)
-    elif args.mode == "report":
-        result = runner.report(Path(args.directory))
+    if args.mode in ("resume", "report"):
+        from ember.train.search.tune import refresh_page
+
+        if args.mode == "resume":
+            result = runner.resume(args.directory, workers=args.resume_workers)
+        else:
+            result = runner.report(Path(args.directory))
+        tuned = refresh_page(Path(args.directory), result)  # a tune's search/: its page too
+        if tuned is not None:
+            print(f"tune report: {tuned}")
     else:
         base, space, settings = search_request(args)
         result = runner.start(base, space, settings)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ def tune(
         report = doctor(config, TUNE_CHECKS, directory / "doctor", echo, doctor_options, pieces=pieces)
         stopping = blocking(report)
         if stopping:
-            page = write_page(directory, report, None)
+            page = write_page(directory)
             flagged = ", ".join(finding.check for finding in stopping)
             raise SetupFlagged(
                 f"steps 1-3 flagged {flagged}: fix the setup before searching (see {report.page or page}), "
@@ -144,8 +145,9 @@ def tune(
         echo(f"step 3's learning rate: {lr:.3g}")
     search_raw = merge(base_raw, {"output": str(directory), "name": "search"})
     echo("steps 4-6: coarse search, refined search, the best trained longer")
+    write_page(directory, searching=True)  # a stopped tune has its page too, saying how to continue
     result = start(search_raw, default_space(space, lr), settings, echo)
-    page = write_page(directory, report, result)
+    page = write_page(directory, result)
     echo(f"tune report: {page}")
     return TuneResult(directory, report, result, page, time.time() - started)
 
@@ -156,36 +158,57 @@ def _link(directory: Path, target: Path | None, text: str) -> str:
     return f'<a href="{html.escape(str(target.relative_to(directory)))}">{html.escape(text)}</a>'
 
 
-def write_page(directory: Path, report: Any, result: SearchResult | None) -> Path:
-    """``TUNE/index.html``: the checks' verdicts, the search's outcome, the final run, each linked."""
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON file Ember wrote, or None when it is missing or unreadable (the page then says less)."""
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def write_page(directory: Path, result: SearchResult | None = None, searching: bool = False) -> Path:
+    """``TUNE/index.html``: the checks' verdicts, the search's outcome, the final run, each linked.
+
+    Built from what the tune directory holds (``doctor/findings.json``, the search's results, the final
+    run's ``summary.json``), so a search continued by ``ember search resume TUNE/search`` rewrites it
+    (``refresh_page``). ``result``: the search just run, if any (its best trial); without it, when
+    ``searching`` or the search directory exists, the page says how to continue an unfinished search."""
     cards, items = [], []
-    if report is not None:
-        passed = len(report.findings) - len(report.flagged)
-        cards.append(card(f"{passed} of {len(report.findings)}", "checks passed (steps 1-3)"))
+    doctor = _read_json(directory / "doctor" / "findings.json")
+    if doctor is not None:
+        findings = doctor.get("findings", [])
+        passed = sum(bool(finding.get("ok")) for finding in findings)
+        cards.append(card(f"{passed} of {len(findings)}", "checks passed (steps 1-3)"))
         lines = "".join(  # "ok   initial loss: ...", "FLAG overfit a small sample: ..."
-            f"<li>{'<b>' * (not finding.ok)}{html.escape(str(finding).splitlines()[0])}"
-            f"{'</b>' * (not finding.ok)}</li>"
-            for finding in report.findings
+            f"<li>{'<b>' * (not finding.get('ok'))}{'ok  ' if finding.get('ok') else 'FLAG'} "
+            f"{html.escape(str(finding.get('check')))}: {html.escape(str(finding.get('message')))}"
+            f"{'</b>' * (not finding.get('ok'))}</li>"
+            for finding in findings
         )
-        link = _link(directory, report.page, "the doctor's report")
+        link = _link(directory, directory / "doctor" / "index.html", "the doctor's report")
         items.append(f"<h2>Steps 1-3: the setup</h2><ul>{lines}</ul><p>{link}</p>")
-    if result is not None:
-        search = directory / "search"
-        best = result.best
-        if best is not None:
-            cards.append(card(f"{100 * (best.value or 0):.2f}%", "best validation accuracy"))
-            values = ", ".join(f"{name} = {value:.4g}" if isinstance(value, float) else f"{name} = {value}"
-                               for name, value in best.params.items())  # fmt: skip
-            items.append(
-                f"<h2>Steps 4-6: the search</h2><p>best: trial {best.trial} of stage {best.stage}: "
-                f"{html.escape(values)}. {_link(directory, result.page, 'The search page')} (stages, "
-                "plots, every trial); "
-                f"{_link(directory, search / 'results.csv', 'results.csv')}.</p>"
-            )
-        final = result.final
-        if final is not None and final.test is not None:
-            cards.append(card(f"{100 * final.test.accuracy:.2f}%", "test accuracy, the best trained longer"))
-        report_page = search / "final" / "report" / "index.html"
+    search = directory / "search"
+    best = result.best if result is not None else None
+    if best is not None:
+        cards.append(card(f"{100 * (best.value or 0):.2f}%", "best validation accuracy"))
+        values = ", ".join(f"{name} = {value:.4g}" if isinstance(value, float) else f"{name} = {value}"
+                           for name, value in best.params.items())  # fmt: skip
+        items.append(
+            f"<h2>Steps 4-6: the search</h2><p>best: trial {best.trial} of stage {best.stage}: "
+            f"{html.escape(values)}. {_link(directory, search / 'report' / PAGE, 'The search page')} "
+            f"(stages, plots, every trial); {_link(directory, search / 'results.csv', 'results.csv')}.</p>"
+        )
+    elif searching or (search / "search.json").is_file():
+        items.append(
+            "<h2>Steps 4-6: the search</h2><p>Not finished: <code>ember search resume "
+            f"{html.escape(str(search))}</code> continues it and rewrites this page.</p>"
+        )
+    summary = _read_json(search / "final" / "summary.json")
+    test = (summary or {}).get("test") or {}
+    if summary is not None:
+        if isinstance(test.get("accuracy"), int | float):
+            cards.append(card(f"{100 * test['accuracy']:.2f}%", "test accuracy, the best trained longer"))
+        report_page = search / "final" / "report" / PAGE
         items.append(
             f"<h2>The best, trained longer</h2><p>{_link(directory, report_page, 'its run report')}</p>"
         )
@@ -194,3 +217,15 @@ def write_page(directory: Path, report: Any, result: SearchResult | None) -> Pat
         f"curves, train the best longer.</p><div class='cards'>{''.join(cards)}</div>{''.join(items)}"
     )
     return atomic_write(directory / PAGE, html_page("ember tune", body))
+
+
+def refresh_page(search_directory: Path, result: SearchResult) -> Path | None:
+    """Rewrite the tune page around ``search_directory`` when it is a tune's ``search/`` (after ``ember
+    search resume`` or ``report``); None when it is a search of its own."""
+    directory = Path(search_directory).resolve().parent
+    page = directory / PAGE
+    if Path(search_directory).resolve().name != "search" or not page.is_file():
+        return None
+    if "<title>ember tune</title>" not in page.read_text(errors="replace"):
+        return None  # someone else's page: never overwritten
+    return write_page(directory, result)
