@@ -10,6 +10,7 @@ import ember
 import ember.onnx
 from ember import nn, ops
 from ember.nn import functional as F
+from ember.nn.functional.activation import LeakyReLU as LeakyReLUFunction
 from ember.onnx import ExportError
 
 from .conftest import batch, calibrate
@@ -77,6 +78,30 @@ class EveryOperation(nn.Module):
         return ops.log_softmax(ops.softmax(mixed, dim=2), dim=1).relu().sigmoid().tanh().sign() + mixed.neg()
 
 
+class Functional(nn.Module):
+    """A PyTorch user's forward: parameters held, ``F``'s functions and ``ember.flatten`` called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(3, 6, 3, padding=1), nn.Conv2d(6, 8, 3)
+        self.up = nn.ConvTranspose2d(8, 4, 3, stride=2)
+        self.bn = nn.BatchNorm2d(4)
+        self.slope = nn.Parameter(ember.full((4,), 0.2))
+        self.fc = nn.Linear(4 * 9, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # (N, 6, 8, 8)
+        x = F.conv2d(x, self.conv2.weight, self.conv2.bias, stride=1, padding="same")
+        x = F.avg_pool2d(F.leaky_relu(F.elu(x, 0.5), 0.1), 3, stride=2, padding=1, count_include_pad=False)
+        x = F.conv_transpose2d(x, self.up.weight, self.up.bias, stride=2, padding=1)  # (N, 4, 7, 7)
+        x = F.batch_norm(x, self.bn.running_mean, self.bn.running_var, self.bn.weight, self.bn.bias,
+                         training=self.training, eps=1e-3)  # fmt: skip
+        x = F.prelu(F.gelu(F.silu(x), approximate="tanh"), self.slope)
+        x = F.adaptive_avg_pool2d(F.sigmoid(F.tanh(x)) + F.adaptive_max_pool2d(x, 1), (3, 3))
+        x = F.dropout(ember.flatten(x, 1), 0.5, training=self.training)
+        return F.log_softmax(F.linear(x, self.fc.weight, self.fc.bias), dim=1), F.softmax(x, dim=1)
+
+
 def exported(model: nn.Module, x: np.ndarray, **options: object) -> bytes:
     proto = ember.onnx.export(model, x, **options)
     data = proto.SerializeToString()
@@ -103,6 +128,36 @@ def test_every_operation_between_layers_converts_to_the_same_numbers():
     data = exported(model, batch((2, 4, 8), 3))
     assert ember.onnx.compare(model, data, [batch((2, 4, 8), 1, 2), batch((2, 4, 8), 7, 3)]) <= TOLERANCE
     assert {"Slice", "Concat", "Transpose", "Clip", "ReduceSum", "ReduceMin", "Pad", "Sign"} <= op_types(data)
+
+
+def test_functional_calls_convert_as_their_layers_with_the_models_weights():
+    model = calibrate(Functional(), batch((3, 16, 16), 8, seed=1))
+    data = exported(model, batch((3, 16, 16), 2))
+    assert ember.onnx.compare(model, data, [batch((3, 16, 16), 1, 2), batch((3, 16, 16), 7, 3)]) <= TOLERANCE
+    expected = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "BatchNormalization", "PRelu", "Elu"}
+    assert expected | {"LeakyRelu", "GlobalMaxPool", "Flatten", "LogSoftmax"} <= op_types(data)
+    graph = onnx.load_from_string(data).graph
+    assert {t.name for t in graph.initializer} >= {"conv2.weight", "up.weight", "bn.running_var", "slope"}
+
+
+@pytest.mark.parametrize(
+    ("forward", "message"),
+    [
+        (lambda x: F.dropout(x, 0.5), r"^the model \(Lambda\): F\.dropout\(\.\.\.\) with training=True"),
+        (
+            lambda x: F.batch_norm(x, None, None, training=True),
+            r"^the model \(Lambda\): F\.batch_norm\(\.\.\., training=True\)",
+        ),
+        (lambda x: F.mse_loss(x, x * 2), r"the operation ember\.nn\.functional\.mse_loss has no ONNX"),
+    ],
+)
+def test_a_functional_call_that_cannot_be_exported_is_named(forward, message):
+    class Lambda(nn.Module):
+        def forward(self, x):
+            return forward(x)
+
+    with pytest.raises(ExportError, match=message):
+        ember.onnx.export(Lambda(), batch((3, 4, 4), 2))
 
 
 def test_the_graph_names_values_after_modules_and_weights_after_their_keys():
@@ -149,15 +204,11 @@ class Block(nn.Module):
         return self.inner(x) + x
 
 
-class DirectConv(nn.Module):
-    """A layer that calls a function directly: outside what the trace sees."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(ember.randn(3, 3, 1, 1))
+class DirectFunction(nn.Module):
+    """A layer that applies an autograd Function directly: outside what the trace sees."""
 
     def forward(self, x):
-        return F.conv2d(x, self.weight)
+        return LeakyReLUFunction.apply(x, 0.1)
 
 
 class Scaled(nn.Conv2d):
@@ -182,7 +233,7 @@ class InPlace(nn.Module):
 @pytest.mark.parametrize(
     ("inner", "message"),
     [
-        (DirectConv(), r"^model\.inner \(DirectConv\): Ember cannot export this layer.*exportable layers: "),
+        (DirectFunction(), r"^model\.inner \(DirectFunction\): Ember cannot export this layer.*exportable "),
         (Scaled(3, 3, 1), r"^model\.inner \(Scaled\): uses a value computed from the input outside"),
         (Compares(), r"^model\.inner \(Compares\): the operation ember\.ops\.gt has no ONNX conversion"),
         (InPlace(), r"^model\.inner \(InPlace\): uses a value computed .* an in-place change"),
@@ -231,12 +282,15 @@ def test_bad_arguments_are_one_message():
 
 def test_the_trace_leaves_the_model_and_the_operations_as_they_were(tmp_path):
     originals = {name: getattr(ops, name) for name in ops.__all__}
+    functional = {name: getattr(F, name) for name in ("relu", "conv2d", "max_pool2d")}
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout(0.5), Block(Compares()))
     model.train()
     with pytest.raises(ExportError):
         ember.onnx.export(model, batch((1, 4, 4), 1), tmp_path / "failed.onnx")
     assert not (tmp_path / "failed.onnx").exists() and not list(tmp_path.iterdir())
     assert all(getattr(ops, name) is function for name, function in originals.items())
+    assert all(getattr(F, name) is function for name, function in functional.items())
+    assert ember.flatten is ops.flatten
     assert model.training and model[1].training
     captured = []
     model[0].register_forward_hook(lambda module, args, output: captured.append(output))

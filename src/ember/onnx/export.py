@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import numpy as np
 
+from ember import ops
 from ember.atomic import atomic_write
 from ember.autograd import Tensor, enable_grad, from_numpy, no_grad
+from ember.nn import functional as F
 from ember.nn.module import Module
+from ember.onnx.functional import FUNCTIONAL
 from ember.onnx.functions import FUNCTIONS
 from ember.onnx.graph import OPSET, ExportError, Graph, require_onnx
 from ember.onnx.layers import LAYERS
-from ember.onnx.trace import Tracer, outputs_of
+from ember.onnx.trace import Namespace, Tracer, outputs_of
 
 PROTOBUF_LIMIT = 2**31 - 1  # a protobuf message (the whole file, weights inline) is at most 2 GB
 
@@ -26,6 +30,16 @@ def as_array(example_input: Any) -> np.ndarray:
             f"{array.shape}"
         )
     return np.array(array, dtype=np.float32)
+
+
+def namespaces() -> list[Namespace]:
+    """Where a model's forward finds its functions: ember.ops (Tensor's operators and methods call it),
+    ember.nn.functional, and the operations the package re-exports at its top (``ember.flatten``, as
+    ``torch.flatten``). The top package is the one already loaded (``sys.modules``), not imported: it is
+    the public API above this layer, and its operations are ember.ops's own functions."""
+    top = sys.modules["ember"]
+    again = [name for name in ops.__all__ if getattr(top, name, None) is getattr(ops, name)]
+    return [(ops, FUNCTIONS, None), (F, FUNCTIONAL, None), (top, FUNCTIONS, again)]
 
 
 def export(
@@ -48,7 +62,7 @@ def export(
     onnx = require_onnx()
     array = as_array(example_input)
     graph = Graph(opset)
-    tracer = Tracer(model, graph, dynamic_batch, LAYERS, FUNCTIONS)
+    tracer = Tracer(model, graph, dynamic_batch, LAYERS, namespaces())
     with enable_grad():
         leaf = from_numpy(array).requires_grad_()
         traced_input = leaf.clone()  # not a leaf: an in-place first layer may change it

@@ -12,12 +12,14 @@ Two kinds of step make up a forward pass, and each is seen where it happens:
   trace, each of those names is replaced by a wrapper that runs the operation and records it
   (``ember.onnx.functions.FUNCTIONS``) when an argument is a traced value, and restored afterwards. This is
   the idea of PyTorch's ``__torch_function__`` and torch.fx, with the namespace as the dispatch point.
+  The functional forms a PyTorch user calls in ``forward`` (``F.relu``, ``F.max_pool2d``, ``F.conv2d``)
+  are wrapped the same way in the ``ember.nn.functional`` namespace (``ember.onnx.functional``).
 
 Each traced tensor is known by its id (kept alive until the end of the trace) and named after the
 module or operation that made it; parameters and buffers become initializers named by their state-dict
 keys; other tensors that do not depend on the input (made from constants only) become constants. The
 input requires grad during the trace, so a value computed from it outside the traced paths (a ``Function``
-applied directly, an ``nn.functional`` call, an in-place change in ``forward``) is not a leaf: it is
+applied directly, a function imported by name, an in-place change in ``forward``) is not a leaf: it is
 reported with the module that made it, never baked into the graph as a constant. The batch dimension is
 symbolic (``dynamic_batch``): an operation that would mix samples (a reshape across dimension 0, a
 reduction or a concatenation over it) is refused rather than exported for the example's batch size only.
@@ -33,12 +35,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from ember import ops
 from ember.autograd import Tensor
 from ember.nn.module import Module
 from ember.onnx.graph import ExportError, Graph
 
 Converter = Callable[["Call"], Any]
+# a module of functions (ember.ops), its converters by name, and the names to wrap (None: its public ones)
+Namespace = tuple[Any, dict[str, Converter], "list[str] | None"]
 
 
 @dataclass
@@ -95,7 +98,8 @@ class Call:
         return self.graph.constant(values, np.int64)
 
     def fail(self, reason: str) -> ExportError:
-        return ExportError(f"{self.tracer.where(self.module)}: {reason}")
+        layer = self.module if id(self.module) in self.tracer.paths else None  # else the calling module
+        return ExportError(f"{self.tracer.where(layer)}: {reason}")
 
     def batch_fixed(self, what: str) -> None:
         """Refuse an operation over the batch dimension when the batch is symbolic."""
@@ -127,7 +131,8 @@ class Call:
 
 
 class Tracer:
-    """Hooks on every module, wrappers on the ``ember.ops`` namespace, and the names of traced values."""
+    """Hooks on every module, wrappers on the function namespaces (``ember.ops``, ``ember.nn.functional``),
+    and the names of traced values."""
 
     def __init__(
         self,
@@ -135,10 +140,10 @@ class Tracer:
         graph: Graph,
         dynamic_batch: bool,
         layers: dict[type, Converter],
-        functions: dict[str, Converter],
+        namespaces: list[Namespace],
     ) -> None:
         self.model, self.graph, self.dynamic_batch = model, graph, dynamic_batch
-        self.layers, self.functions = layers, functions
+        self.layers, self.namespaces = layers, namespaces
         self.names: dict[int, str] = {}  # id(tensor) -> its value's name
         self.constants: set[int] = set()  # ids of tensors computed from constants alone
         self.alive: list[Any] = []  # every tensor whose id is recorded, so that no id is reused
@@ -186,9 +191,9 @@ class Tracer:
             if self.unknown(item):
                 raise ExportError(
                     f"{self.where()}: uses a value computed from the input outside the operations the "
-                    "exporter traces (a Function applied directly, an nn.functional call or an in-place "
-                    "change in forward?): use the layer modules (nn.ReLU, nn.MaxPool2d, ...) and the "
-                    "operations of ember.ops, or export a model without it"
+                    "exporter traces (a Function applied directly, a function imported by name, or an "
+                    "in-place change in forward?): use the layer modules (nn.ReLU, ...), ember.nn.functional "
+                    "as F (F.relu) and the operations of ember.ops, or export a model without it"
                 )
             return self.initializer(item)
         if isinstance(item, bool | int | float | np.number):
@@ -259,7 +264,7 @@ class Tracer:
 
     # ----------------------------------------------------------------------------------------------
     # Operations
-    def wrap(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(self, namespace: Namespace, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         try:
             signature: inspect.Signature | None = inspect.signature(function)
         except (TypeError, ValueError):  # pragma: no cover - a builtin without a signature
@@ -285,11 +290,12 @@ class Tracer:
                     self.constants.add(id(tensor))
                     self.alive.append(tensor)
                 return result
-            converter = self.functions.get(name)
+            module, converters, _ = namespace
+            converter = converters.get(name)
             if converter is None:
                 raise ExportError(
-                    f"{self.where()}: the operation ember.ops.{name} has no ONNX conversion in Ember "
-                    f"(it converts {', '.join(sorted(self.functions))})"
+                    f"{self.where()}: the operation {module.__name__}.{name} has no ONNX conversion in "
+                    f"Ember (it converts {', '.join(sorted(converters))})"
                 )
             bound = signature.bind(*args, **kwargs) if signature is not None else None
             if bound is not None:
@@ -304,24 +310,34 @@ class Tracer:
 
     @contextlib.contextmanager
     def tracing(self) -> Iterator[None]:
-        """Hooks on every module, the ``ember.ops`` namespace wrapped, the model in eval mode; all undone."""
+        """Hooks on every module, the function namespaces wrapped, the model in eval mode; all undone."""
         removers = []
         for module in self.model.modules():
             removers.append(module.register_forward_pre_hook(self.enter))
             removers.append(module.register_forward_hook(self.leave))
-        originals = {name: getattr(ops, name) for name in ops.__all__ if callable(getattr(ops, name))}
+        originals = [(space, public_functions(space[0], space[2])) for space in self.namespaces]
         was_training = self.model.training
         self.model.eval()
         try:
-            for name, function in originals.items():
-                setattr(ops, name, self.wrap(name, function))
+            for namespace, functions in originals:
+                for name, function in functions.items():
+                    setattr(namespace[0], name, self.wrap(namespace, name, function))
             yield
         finally:
-            for name, function in originals.items():
-                setattr(ops, name, function)
+            for namespace, functions in originals:
+                for name, function in functions.items():
+                    setattr(namespace[0], name, function)
             for remove in removers:
                 remove()
             self.model.train(was_training)
+
+
+def public_functions(module: Any, names: list[str] | None = None) -> dict[str, Callable[..., Any]]:
+    """The functions of a namespace called ``names``, by default its ``__all__``, else its public ones."""
+    if names is None:
+        names = getattr(module, "__all__", None) or [name for name in vars(module) if name[0] != "_"]
+    names = [name for name in names if hasattr(module, name)]
+    return {name: getattr(module, name) for name in names if inspect.isroutine(getattr(module, name))}
 
 
 def outputs_of(output: Any) -> list[Any]:
