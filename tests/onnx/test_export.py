@@ -304,3 +304,34 @@ def test_the_file_is_written_whole(tmp_path):
     proto = ember.onnx.export(model, batch((3,), 1), path, metadata={"classes": '["a", "b"]'})
     assert path.read_bytes() == proto.SerializeToString()
     assert {p.key: p.value for p in onnx.load(path).metadata_props} == {"classes": '["a", "b"]'}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"scale_factor": 2},
+        {"size": (3, 17)},
+        {"scale_factor": 1.5, "mode": "bilinear"},
+        {"scale_factor": (2, 3), "mode": "bilinear", "align_corners": False},
+        {"size": (11, 4), "mode": "bilinear"},
+        {"size": (9, 13), "mode": "bilinear", "align_corners": True},
+    ],
+)
+def test_upsampling_exports_as_resize_and_imports_back(options):
+    """nn.Upsample and F.interpolate as ONNX Resize with PyTorch's sampling (onnxruntime agrees, any
+    batch size), and back into Ember as F.interpolate with the same numbers."""
+
+    class Interpolated(nn.Module):
+        def forward(self, x):
+            return F.interpolate(x, **options)
+
+    x = batch((3, 5, 7), 2)
+    for model in (nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Upsample(**options)), Interpolated()):
+        data = exported(model, x)
+        assert "Resize" in op_types(data)
+        assert ember.onnx.compare(model, data, [batch((3, 5, 7), 1, 2), batch((3, 5, 7), 6, 3)]) <= TOLERANCE
+        imported = ember.onnx.import_model(data)
+        with ember.no_grad():
+            model.eval()
+            inputs = ember.from_numpy(batch((3, 5, 7), 3, 4))
+            assert float((imported(inputs) - model(inputs)).abs().max()) <= TOLERANCE

@@ -1,6 +1,5 @@
-"""Box operations and interpolation: hand values, torchvision 0.28's own Python code (where it loads
-without its compiled kernels: ``reference.py``), PyTorch's ``interpolate``, and gradcheck for each
-differentiable one."""
+"""Box operations: hand values, torchvision 0.28's own Python code (where it loads without its compiled
+kernels: ``reference.py``), and gradcheck for each differentiable one (interpolation: tests/nn)."""
 
 from __future__ import annotations
 
@@ -148,38 +147,5 @@ def test_box_ops_gradcheck():
     check_gradients(coder.decode_single, [np.random.default_rng(0).standard_normal((4, 4)), a])
 
 
-INTERPOLATIONS = [
-    {"size": (13, 5), "mode": "bilinear", "align_corners": False},
-    {"scale_factor": 2, "mode": "bilinear", "align_corners": False},
-    {"scale_factor": (0.5, 1.7), "mode": "bilinear", "align_corners": False},
-    {"size": 11, "mode": "bilinear", "align_corners": True},
-    {"size": (13, 5), "mode": "nearest"},
-    {"scale_factor": 2.5, "mode": "nearest"},
-]
-
-
-@pytest.mark.parametrize("options", INTERPOLATIONS)
-def test_interpolate_matches_pytorch(options):
-    x = np.random.default_rng(0).standard_normal((2, 3, 7, 9)).astype(np.float32)
-    check_parity(
-        lambda t: ops.interpolate(t, **options), lambda t: torch.nn.functional.interpolate(t, **options), [x]
-    )
-
-
-@pytest.mark.parametrize("options", INTERPOLATIONS[:4])
-def test_interpolate_gradcheck(options):
-    check_gradients(
-        lambda t: ops.interpolate(t, **options), [np.random.default_rng(1).standard_normal((1, 2, 5, 6))]
-    )
-
-
-def test_upsample_layer_and_refusals():
-    layer = ops.Upsample(scale_factor=2, mode="bilinear")
-    assert layer(ember.zeros(1, 1, 3, 4)).shape == (1, 1, 6, 8)
-    assert "scale_factor=2" in repr(layer)
-    with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
-        ops.interpolate(ember.zeros(1, 1, 3, 4))
-    with pytest.raises(ValueError, match="mode must be one of"):
-        ops.interpolate(ember.zeros(1, 1, 3, 4), size=2, mode="bicubic")
-    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        ops.interpolate(ember.zeros(3, 4), size=2)
+def test_interpolate_and_upsample_are_nns():
+    assert ops.interpolate is ember.nn.functional.interpolate and ops.Upsample is ember.nn.Upsample

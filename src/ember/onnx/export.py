@@ -39,7 +39,8 @@ def namespaces() -> list[Namespace]:
     the public API above this layer, and its operations are ember.ops's own functions."""
     top = sys.modules["ember"]
     again = [name for name in ops.__all__ if getattr(top, name, None) is getattr(ops, name)]
-    return [(ops, FUNCTIONS, None), (F, FUNCTIONAL, None), (top, FUNCTIONS, again)]
+    shared = {name: FUNCTIONS[name] for name in FUNCTIONS if getattr(F, name, None) is getattr(ops, name, 0)}
+    return [(ops, FUNCTIONS, None), (F, {**shared, **FUNCTIONAL}, None), (top, FUNCTIONS, again)]
 
 
 def export(

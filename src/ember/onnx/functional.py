@@ -5,6 +5,7 @@ function here is the layer of the same name seen through its arguments: the call
 attributes the layer's converter reads (``kernel_size``, ``stride``, ``weight``, ...), and that converter
 (``ember.onnx.layers``) writes the node(s), so each conversion is written once. A tensor argument that is a
 parameter or buffer of the model (``self.conv.weight``) is stored as the initializer of its state-dict key.
+The functions ``F`` shares with ``ember.ops`` (``F.linear``, ``F.pad``) convert as the operations do.
 
 Eval-mode semantics, as the layers': ``F.dropout(x, p, training=self.training)`` is the identity, and
 ``F.batch_norm(..., training=False)`` one BatchNormalization node. A call that is random or uses the
@@ -20,7 +21,6 @@ from typing import Any
 
 from ember.nn.functional.conv import pair
 from ember.onnx import layers
-from ember.onnx.functions import FUNCTIONS
 from ember.onnx.trace import Call
 
 Converter = Callable[[Call], str]
@@ -94,7 +94,6 @@ FUNCTIONAL: dict[str, Converter] = {
     "gelu": as_layer(layers.gelu, _same),
     "softmax": as_layer(layers.softmax("Softmax"), _same),
     "log_softmax": as_layer(layers.softmax("LogSoftmax"), _same),
-    "linear": FUNCTIONS["linear"],  # the same function as ember.ops.linear
     "conv2d": as_layer(layers.conv2d, _conv),
     "conv_transpose2d": as_layer(layers.conv_transpose2d, _conv),
     "batch_norm": as_layer(layers.batch_norm, _batch_norm),
@@ -105,4 +104,5 @@ FUNCTIONAL: dict[str, Converter] = {
     "adaptive_max_pool2d": as_layer(layers.adaptive_max_pool2d, _same),
     "dropout": as_layer(layers.identity, _dropout),
     "dropout2d": as_layer(layers.identity, _dropout),
+    "interpolate": as_layer(layers.upsample, _same),
 }

@@ -238,6 +238,35 @@ def reshaped(call: Call) -> str:
     return call.reshape(call.input(), tuple(call.output.shape), tuple(call.args[0].shape))
 
 
+def upsample(call: Call) -> str:
+    """Resize with PyTorch's sampling: 'bilinear' is ONNX's 'linear' at half-pixel centres
+    (``pytorch_half_pixel``) or ``align_corners``; 'nearest' reads ``floor(i * scale)`` (``asymmetric``,
+    ``floor``). A scale factor goes in as ``scales`` (PyTorch then samples at ``1 / scale_factor``), a
+    size as ``sizes``: the batch and channels taken from the input's shape, so the batch stays dynamic."""
+    module = call.module
+    x = call.input()
+    if module.mode == "bilinear":
+        transform = "align_corners" if module.align_corners else "pytorch_half_pixel"
+        settings: dict[str, Any] = {"mode": "linear", "coordinate_transformation_mode": transform}
+    else:
+        settings = {
+            "mode": "nearest",
+            "coordinate_transformation_mode": "asymmetric",
+            "nearest_mode": "floor",
+        }
+    if module.scale_factor is not None:
+        factors = (
+            module.scale_factor
+            if isinstance(module.scale_factor, tuple | list)
+            else [module.scale_factor] * 2
+        )
+        scales = call.constant(np.array([1.0, 1.0, *factors], dtype=np.float32))
+        return call.node("Resize", [x, "", scales], **settings)
+    leading = call.node("Slice", [call.node("Shape", [x]), call.int64([0]), call.int64([2])])
+    sizes = call.node("Concat", [leading, call.int64(list(call.output.shape[-2:]))], axis=0)
+    return call.node("Resize", [x, "", "", sizes], **settings)
+
+
 def identity(call: Call) -> str:
     """Dropout at test time, ``nn.Identity``: no node, the input's value is the output's."""
     return call.input()
@@ -292,4 +321,5 @@ LAYERS: dict[type, Callable[[Call], str]] = {
     nn.Dropout: identity,
     nn.Dropout2d: identity,
     nn.Identity: identity,
+    nn.Upsample: upsample,
 }

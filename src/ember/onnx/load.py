@@ -365,6 +365,48 @@ def identity(builder: Builder, inputs: list[str], attributes: dict[str, Any]) ->
     return lambda values: values[0]
 
 
+def shape(builder: Builder, inputs: list[str], attributes: dict[str, Any]) -> Run:
+    """The input's shape as an int64 tensor (a Resize's sizes are computed from it)."""
+    if "start" in attributes or "end" in attributes:
+        raise builder.fail("Shape with start or end is not supported")
+    return lambda values: from_numpy(np.array(values[0].shape, dtype=np.int64))
+
+
+RESIZE_MODES = {  # (mode, coordinate_transformation_mode) -> interpolate's mode and align_corners
+    ("linear", "pytorch_half_pixel"): ("bilinear", False),
+    ("linear", "align_corners"): ("bilinear", True),
+    ("nearest", "asymmetric"): ("nearest", None),
+}
+
+
+def resize(builder: Builder, inputs: list[str], attributes: dict[str, Any]) -> Run:
+    """Resize as ``F.interpolate``: the modes the exporter writes (PyTorch's sampling) and no other."""
+    text = {key: value.decode() if isinstance(value, bytes) else value for key, value in attributes.items()}
+    key = (text.get("mode", "nearest"), text.get("coordinate_transformation_mode", "half_pixel"))
+    if key not in RESIZE_MODES or (key[0] == "nearest" and text.get("nearest_mode") != "floor"):
+        raise builder.fail(
+            f"mode {key[0]!r} with coordinate_transformation_mode {key[1]!r} is not supported (Ember reads "
+            "linear with pytorch_half_pixel or align_corners, and nearest asymmetric floor)"
+        )
+    mode, corners = RESIZE_MODES[key]
+    if len(inputs) > 3 and inputs[3]:  # sizes: a constant or computed from the input's shape
+        return lambda values: F.interpolate(
+            values[0],
+            size=tuple(int(n) for n in as_numbers(values[3])[-2:]),
+            mode=mode,
+            align_corners=corners,
+        )
+    scales = builder.constant(inputs[2])
+    if len(scales) != 4 or scales[0] != 1 or scales[1] != 1:
+        raise builder.fail(f"scales {list(scales)}: Ember resizes the last two axes only")
+    factors = (float(scales[2]), float(scales[3]))
+    return lambda values: F.interpolate(values[0], scale_factor=factors, mode=mode, align_corners=corners)
+
+
+def as_numbers(value: Any) -> np.ndarray:
+    return value.array if isinstance(value, Tensor) else np.asarray(value)
+
+
 def lrn(builder: Builder, inputs: list[str], attributes: dict[str, Any]) -> Run:
     size, alpha = int(attributes["size"]), float(attributes.get("alpha", 1e-4))
     beta, k = float(attributes.get("beta", 0.75)), float(attributes.get("bias", 1.0))
@@ -419,6 +461,8 @@ OPERATORS: dict[str, Callable[..., Run]] = {
     "ReduceMin": reduction(ops.amin),
     "Identity": identity,
     "Dropout": identity,
+    "Shape": shape,
+    "Resize": resize,
 }
 
 

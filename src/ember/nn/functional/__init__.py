@@ -31,4 +31,6 @@ from ember.nn.functional.pooling import (
     max_pool2d,
     max_unpool2d,
 )
+from ember.nn.functional.upsampling import interpolate
+from ember.ops.join import pad
 from ember.ops.linalg import linear

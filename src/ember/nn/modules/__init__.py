@@ -36,3 +36,4 @@ from ember.nn.modules.pooling import (
     MaxPool2d,
     MaxUnpool2d,
 )
+from ember.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

@@ -32,7 +32,7 @@ import numpy as np
 from ember.data import MNIST, FashionMNIST
 from ember.data.dataset import Dataset
 from ember.errors import EmberError
-from ember.vision.ops.interpolate import resize
+from ember.nn.functional.upsampling import resize
 
 CANVAS = 64
 SIDES = (20, 36)  # the smallest and largest side of an object, inclusive

@@ -18,10 +18,10 @@ import numpy as np
 from ember import nn
 from ember.autograd import Tensor
 from ember.models.registry import register_model
+from ember.nn.functional.upsampling import resize
 from ember.ops import from_numpy
 from ember.vision.detection.faster_rcnn import FasterRCNN, scenes_backbone, scenes_settings
 from ember.vision.detection.roi_heads import MaskRCNNHeads, MaskRCNNPredictor, MultiScaleRoIAlign
-from ember.vision.ops.interpolate import resize
 
 
 def expand_boxes(boxes: np.ndarray, scale: float) -> np.ndarray:

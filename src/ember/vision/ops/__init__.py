@@ -1,6 +1,8 @@
-"""``ember.vision.ops``: torchvision's box operations, RoI pooling and align, and bilinear resizing, with its
-names and semantics."""
+"""``ember.vision.ops``: torchvision's box operations and RoI pooling and align, with its names and
+semantics; ``interpolate`` and ``Upsample`` are ``ember.nn``'s (PyTorch's place for them), here too."""
 
+from ember.nn import Upsample
+from ember.nn.functional import interpolate
 from ember.vision.ops.box_coder import BoxCoder
 from ember.vision.ops.boxes import (
     batched_nms,
@@ -12,7 +14,6 @@ from ember.vision.ops.boxes import (
     nms,
     remove_small_boxes,
 )
-from ember.vision.ops.interpolate import Upsample, interpolate
 from ember.vision.ops.roi import RoIAlign, RoIPool, roi_align, roi_pool
 
 __all__ = [

@@ -18,7 +18,7 @@ reads 0; otherwise y (x) is clamped at 0 from below and a coordinate at or past 
 cell. Each sample's weight is a product of a y factor and an x factor, so for one RoI the whole operation
 is a fixed linear map ``out[c] = A_y X[c] A_x^T`` with ``A_y`` (pooled_h x H) and ``A_x`` (pooled_w x W),
 the averaged interpolation weights: forward is two matrix products per RoI (batched), backward the
-transposed pair, ``dX[c] += A_y^T dOut[c] A_x``, as in ``ember.vision.ops.interpolate``.
+transposed pair, ``dX[c] += A_y^T dOut[c] A_x``, as in ``ember.nn.functional.interpolate``.
 """
 
 from __future__ import annotations

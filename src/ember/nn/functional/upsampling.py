@@ -1,4 +1,4 @@
-"""Resizing by interpolation as one differentiable operation: ``interpolate`` and ``Upsample``.
+"""Resizing by interpolation as one differentiable operation: ``interpolate`` (the layers: ``nn.Upsample``).
 
 Along each axis, bilinear or nearest resizing is a fixed linear map ``R`` (out x in), so an image is resized
 by two matrix products, ``Y = R_h X R_w^T``, and the gradient is the transposed map, ``dX = R_h^T dY R_w``.
@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor
-from ember.nn.module import Module
 
 MODES = ("nearest", "bilinear")
 
@@ -125,24 +124,3 @@ def interpolate(
     rows = resize_matrix(height, out[0], mode, corners, scales[0])
     cols = resize_matrix(width, out[1], mode, corners, scales[1])
     return Interpolate.apply(input, rows, cols)
-
-
-class Upsample(Module):
-    """``interpolate`` as a layer: ``Upsample(scale_factor=2, mode='bilinear')`` (torch.nn.Upsample)."""
-
-    def __init__(
-        self,
-        size: int | Sequence[int] | None = None,
-        scale_factor: float | Sequence[float] | None = None,
-        mode: str = "nearest",
-        align_corners: bool | None = None,
-    ) -> None:
-        super().__init__()
-        self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
-
-    def forward(self, input: Tensor) -> Tensor:
-        return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners)
-
-    def extra_repr(self) -> str:
-        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
-        return f"{what}, mode='{self.mode}'"
