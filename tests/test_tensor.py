@@ -126,3 +126,27 @@ def test_default_dtype_can_be_changed():
         ember.set_default_dtype(ember.float32)
     with pytest.raises(TypeError, match="floating"):
         ember.set_default_dtype(ember.int64)
+
+
+@pytest.mark.parametrize("source", [np.array([1.5, 2.0], np.float32), np.array([1, 2], np.int64)])
+def test_new_factories_take_the_tensors_type_as_pytorch(source):
+    x, t = ember.tensor(source), torch.from_numpy(source)
+    cases = [
+        (lambda a: a.new_zeros(2, 3), lambda a: a.new_zeros(2, 3)),
+        (lambda a: a.new_ones((3,)), lambda a: a.new_ones((3,))),
+        (lambda a: a.new_full((2,), 7), lambda a: a.new_full((2,), 7)),
+        (lambda a: a.new_tensor([[1, 2]]), lambda a: a.new_tensor([[1, 2]])),
+        (lambda a: a.new_zeros(2, dtype=ember.float64), lambda a: a.new_zeros(2, dtype=torch.float64)),
+    ]
+    for make, torch_make in cases:
+        made, expected = make(x), torch_make(t)
+        assert made.dtype == expected.numpy().dtype
+        np.testing.assert_array_equal(made.array, expected.numpy())
+    assert x.new_empty(4, 1).shape == (4, 1) and x.new_empty(4, 1).dtype == x.dtype
+    assert x.new_ones(2, requires_grad=source.dtype.kind == "f").requires_grad == (source.dtype.kind == "f")
+
+
+def test_nelement_and_is_contiguous():
+    x = ember.ones(2, 3)
+    assert x.nelement() == 6 == x.numel()
+    assert x.is_contiguous() and x.t().contiguous().is_contiguous()  # contiguous() returns the tensor itself

@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
 
 import ember
 from tests.helpers import check_gradients, check_parity, random_array
@@ -68,3 +69,53 @@ def test_index_errors_are_clear():
         ember.ones(3, 4).gather(1, ember.tensor([[4]]))
     with pytest.raises(IndexError, match="integers or booleans"):
         ember.ones(3)[ember.tensor([0.5])]
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_index_select_with_repeats_matches_pytorch(dim):
+    x = random_array((3, 4, 2), seed=dim % 3)
+    index = np.array([1, 0, 1, 1], np.int64)[: x.shape[dim]]
+    check_gradients(lambda t: ember.index_select(t, dim, ember.tensor(index)), [x])
+    check_parity(
+        lambda t: t.index_select(dim, ember.tensor(index)),
+        lambda t: t.index_select(dim, torch.from_numpy(index)),
+        [x],
+    )
+
+
+def test_index_select_errors_are_pytorchs():
+    with pytest.raises(IndexError, match=r"index_select: index values must lie in \[0, 2\) .* found 0..2"):
+        ember.ones(2, 3).index_select(0, ember.tensor([0, 2]))
+    with pytest.raises(TypeError, match="index_select: index must be a 1-d integer tensor"):
+        ember.ones(2, 3).index_select(0, ember.tensor([0.0]))
+
+
+@pytest.mark.parametrize("mask_shape", [(2, 3), (3,), (2, 1)])
+def test_masked_select_broadcasts_and_matches_pytorch(mask_shape):
+    x = random_array((2, 3), seed=4)
+    mask = np.random.default_rng(5).random(mask_shape) > 0.4
+    check_gradients(lambda t: ember.masked_select(t, ember.tensor(mask)), [x])
+    check_parity(
+        lambda t: t.masked_select(ember.tensor(mask)),
+        lambda t: t.masked_select(torch.from_numpy(mask)),
+        [x],
+    )
+
+
+@given(
+    values=arrays(
+        np.float32, array_shapes(min_dims=0, max_dims=3, max_side=4), elements=st.sampled_from([0, 1])
+    )
+)
+def test_nonzero_matches_pytorch(values):
+    expected = torch.from_numpy(values)
+    result = ember.tensor(values).nonzero()
+    assert result.dtype == ember.int64
+    np.testing.assert_array_equal(result.array, expected.nonzero().numpy())
+    tuples, expected_tuples = ember.tensor(values).nonzero(as_tuple=True), expected.nonzero(as_tuple=True)
+    assert len(tuples) == len(expected_tuples)
+    for a, b in zip(tuples, expected_tuples, strict=True):
+        np.testing.assert_array_equal(a.array, b.numpy())
+    np.testing.assert_array_equal(
+        ember.argwhere(ember.tensor(values)).array, torch.argwhere(expected).numpy()
+    )

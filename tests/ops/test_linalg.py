@@ -62,3 +62,36 @@ def test_matmul_shape_error_names_both_shapes():
         ember.ones(2, 3) @ ember.ones(4, 5)
     with pytest.raises(ValueError, match="linear: input of shape"):
         ember.linear(ember.ones(2, 3), ember.ones(5, 4))
+
+
+@pytest.mark.parametrize("name", ["tril", "triu"])
+@pytest.mark.parametrize("diagonal", [-1, 0, 2])
+@pytest.mark.parametrize("shape", [(4, 4), (3, 5), (2, 5, 3)])
+def test_triangles_match_pytorch(name, diagonal, shape):
+    x = random_array(shape, seed=diagonal + 1)
+    check_gradients(lambda t: getattr(ember, name)(t, diagonal), [x])
+    check_parity(lambda t: getattr(t, name)(diagonal), lambda t: getattr(t, name)(diagonal), [x])
+
+
+def test_triangles_of_integers_and_errors():
+    ints = ember.arange(9).reshape(3, 3)
+    assert ints.tril().dtype == ember.int64
+    assert ints.triu(1).tolist() == torch.arange(9).reshape(3, 3).triu(1).tolist()
+    assert ember.ones(2, 2, dtype=ember.bool).tril().tolist() == [[True, False], [True, True]]
+    with pytest.raises(RuntimeError, match="tril: the input must have at least 2 dimensions"):
+        ember.ones(3).tril()
+
+
+@pytest.mark.parametrize("diagonal", [-3, -1, 0, 2, 5])
+@pytest.mark.parametrize("shape", [(4,), (3, 5), (5, 3)])
+def test_diag_matches_pytorch(diagonal, shape):
+    x = random_array(shape, seed=abs(diagonal))
+    check_gradients(lambda t: ember.diag(t, diagonal), [x])
+    check_parity(lambda t: t.diag(diagonal), lambda t: t.diag(diagonal), [x])
+
+
+def test_diag_refuses_other_shapes():
+    with pytest.raises(
+        RuntimeError, match=r"diag: the input must be a vector or a matrix, got shape \(2, 2, 2\)"
+    ):
+        ember.ones(2, 2, 2).diag()

@@ -164,3 +164,54 @@ def test_integer_sum_and_mean_of_integers():
 def test_out_of_range_dim_names_the_operation():
     with pytest.raises(IndexError, match="sum: dimension 2 is out of range for a tensor with 2 dimensions"):
         ember.ones(2, 3).sum(2)
+
+
+def with_zeros(shape, seed, zeros):
+    """Random values with ``zeros`` zeros in each row of the last dimension (prod's special cases)."""
+    x = random_array(shape, seed=seed, low=0.5)
+    rng = np.random.default_rng(seed)
+    for row in np.ndindex(*shape[:-1]):
+        x[row][rng.choice(shape[-1], zeros, replace=False)] = 0
+    return x
+
+
+@pytest.mark.parametrize("zeros", [0, 1, 2])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_prod_along_a_dimension_with_zeros_matches_pytorch(zeros, keepdim):
+    x = with_zeros((3, 2, 4), seed=zeros, zeros=zeros)
+    check_gradients(lambda t: t.prod(-1, keepdim), [x])
+    check_parity(lambda t: t.prod(-1, keepdim), lambda t: t.prod(-1, keepdim), [x])
+    check_parity(lambda t: ember.prod(t, 0), lambda t: torch.prod(t, 0), [x])  # zeros across rows too
+
+
+@pytest.mark.parametrize("zeros", [0, 1, 2])
+def test_prod_of_all_elements_with_zeros_matches_pytorch(zeros):
+    x = with_zeros((6,), seed=zeros, zeros=zeros).reshape(2, 3)
+    check_gradients(lambda t: t.prod(), [x])
+    check_parity(lambda t: t.prod(), lambda t: t.prod(), [x])
+
+
+@given(case=shape_and_dims(), keepdim=st.booleans(), seed=st.integers(0, 2**16))
+def test_prod_parity_on_shapes(case, keepdim, seed):
+    shape, dim = case
+    dim = dim if isinstance(dim, int) else dim[0]  # prod takes one dimension, as PyTorch
+    x = random_array(shape, seed=seed, low=0.5)
+    check_parity(lambda t: t.prod(dim, keepdim), lambda t: t.prod(dim, keepdim), [x], rtol=1e-5)
+
+
+def test_prod_types_and_errors():
+    assert ember.tensor([2, 3], dtype=ember.int32).prod().dtype == ember.int64  # as sum, and PyTorch
+    assert ember.tensor([True, True]).prod().item() == 1
+    assert ember.tensor([1.5, 2.0]).prod(dtype=ember.float64).dtype == ember.float64
+    with pytest.raises(TypeError, match="prod: dim must be one int"):
+        ember.ones(2, 2).prod((0, 1))
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, (0, 2), -1])
+def test_count_nonzero_matches_pytorch(dim):
+    values = np.array([[[0, 1.5], [2, 0]], [[0, 0], [3, -1]]], np.float32)
+    expected = torch.count_nonzero(torch.from_numpy(values), dim)
+    result = ember.count_nonzero(ember.tensor(values), dim)
+    assert result.dtype == ember.int64
+    np.testing.assert_array_equal(result.array, expected.numpy())
+    np.testing.assert_array_equal(ember.tensor(values).count_nonzero(dim).array, expected.numpy())

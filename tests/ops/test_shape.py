@@ -82,3 +82,34 @@ def test_shape_errors_are_clear():
         ember.cat([ember.ones(2, 3), ember.ones(2, 4)])
     with pytest.raises(ValueError, match="is not a permutation"):
         ember.ones(2, 3).permute(0, 0)
+
+
+@pytest.mark.parametrize(("shifts", "dims"), [(1, 0), (-2, 1), ((1, 3), (0, -1)), (5, None), (-1, None)])
+def test_roll_matches_pytorch(shifts, dims):
+    x = random_array((3, 4), seed=0)
+    check_gradients(lambda t: ember.roll(t, shifts, dims), [x])
+    check_parity(lambda t: t.roll(shifts, dims), lambda t: t.roll(shifts, dims), [x])
+
+
+@pytest.mark.parametrize(("repeats", "dim"), [(2, None), (2, 0), (3, -1), ([1, 0, 2], 1), ([2, 1], 0)])
+def test_repeat_interleave_matches_pytorch(repeats, dim):
+    x = random_array((2, 3), seed=1)
+
+    def ember_repeats():
+        return repeats if isinstance(repeats, int) else ember.tensor(repeats)
+
+    def torch_repeats():
+        return repeats if isinstance(repeats, int) else torch.tensor(repeats)
+
+    check_gradients(lambda t: ember.repeat_interleave(t, ember_repeats(), dim), [x])
+    check_parity(
+        lambda t: t.repeat_interleave(ember_repeats(), dim),
+        lambda t: t.repeat_interleave(torch_repeats(), dim),
+        [x],
+    )
+
+
+def test_repeat_interleave_of_counts_alone_and_errors():
+    assert ember.repeat_interleave(ember.tensor([2, 1])).tolist() == [0, 0, 1]
+    with pytest.raises(RuntimeError, match=r"repeats must be a non-negative int or one per slice \(2 along"):
+        ember.ones(2, 3).repeat_interleave(ember.tensor([1, 2, 3]), dim=0)

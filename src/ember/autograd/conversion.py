@@ -136,6 +136,11 @@ class TensorConversions(Generic[TensorT]):
     def contiguous(self, memory_format: Any = None) -> TensorT:
         return self  # type: ignore[return-value]
 
+    def is_contiguous(self, memory_format: Any = None) -> _bool:
+        """True: Ember's kernels take any NumPy layout, and ``contiguous()`` returns the tensor itself, so
+        every tensor counts as contiguous (a strided view included; ``.array.flags`` has NumPy's answer)."""
+        return True
+
     def pin_memory(self, device: Any = None) -> TensorT:
         return self  # type: ignore[return-value]
 

@@ -276,6 +276,18 @@ class TensorFamilies(Generic[TensorT]):
     def clamp_max(self, max: Any) -> TensorT:
         return _ops().clamp(self, None, max)
 
+    def floor(self) -> TensorT:
+        return _ops().floor(self)
+
+    def ceil(self) -> TensorT:
+        return _ops().ceil(self)
+
+    def trunc(self) -> TensorT:
+        return _ops().trunc(self)
+
+    def round(self, *, decimals: int = 0) -> TensorT:
+        return _ops().round(self, decimals=decimals)
+
     negative, absolute, clip = neg, abs, clamp
 
     def neg_(self) -> TensorT:
@@ -340,6 +352,18 @@ class TensorFamilies(Generic[TensorT]):
 
     def clamp_max_(self, max: Any) -> TensorT:
         return self._inplace("clamp_max_", _ops().clamp, None, max)
+
+    def floor_(self) -> TensorT:
+        return self._inplace("floor_", _ops().floor)
+
+    def ceil_(self) -> TensorT:
+        return self._inplace("ceil_", _ops().ceil)
+
+    def trunc_(self) -> TensorT:
+        return self._inplace("trunc_", _ops().trunc)
+
+    def round_(self, *, decimals: int = 0) -> TensorT:
+        return self._inplace("round_", _ops().round, decimals=decimals)
 
     negative_, absolute_, clip_ = neg_, abs_, clamp_
 

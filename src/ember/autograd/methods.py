@@ -187,6 +187,15 @@ class TensorMethods(Generic[TensorT]):
     def mean(self, dim: Any = None, keepdim: _bool = False) -> TensorT:
         return operations.mean(self, dim, keepdim)
 
+    def prod(self, dim: _int | None = None, keepdim: _bool = False, dtype: Any = None) -> TensorT:
+        return operations.prod(self, dim, keepdim, dtype=dtype)
+
+    def cumsum(self, dim: _int, dtype: Any = None) -> TensorT:
+        return operations.cumsum(self, dim, dtype=dtype)
+
+    def count_nonzero(self, dim: Any = None) -> TensorT:
+        return operations.count_nonzero(self, dim)
+
     def var(
         self,
         dim: Any = None,
@@ -224,6 +233,27 @@ class TensorMethods(Generic[TensorT]):
 
     def argmin(self, dim: _int | None = None, keepdim: _bool = False) -> TensorT:
         return operations.argmin(self, dim, keepdim)
+
+    def sort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Any:
+        return operations.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> TensorT:
+        return operations.argsort(self, dim, descending, stable)
+
+    def topk(self, k: _int, dim: _int = -1, largest: _bool = True, sorted: _bool = True) -> Any:
+        return operations.topk(self, k, dim, largest, sorted)
+
+    def unique(
+        self,
+        sorted: _bool = True,
+        return_inverse: _bool = False,
+        return_counts: _bool = False,
+        dim: _int | None = None,
+    ) -> Any:
+        return operations.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def bincount(self, weights: Any = None, minlength: _int = 0) -> TensorT:
+        return operations.bincount(self, weights, minlength)
 
     def logsumexp(self, dim: Any, keepdim: _bool = False) -> TensorT:
         return operations.logsumexp(self, dim, keepdim)
@@ -308,8 +338,82 @@ class TensorMethods(Generic[TensorT]):
     def unbind(self, dim: _int = 0) -> tuple[TensorT, ...]:
         return operations.unbind(self, dim)
 
+    def roll(self, shifts: Any, dims: Any = None) -> TensorT:
+        return operations.roll(self, shifts, dims)
+
+    def repeat_interleave(self, repeats: Any, dim: _int | None = None) -> TensorT:
+        return operations.repeat_interleave(self, repeats, dim)
+
+    def diag(self, diagonal: _int = 0) -> TensorT:
+        return operations.diag(self, diagonal)
+
+    def tril(self, diagonal: _int = 0) -> TensorT:
+        return operations.tril(self, diagonal)
+
+    def triu(self, diagonal: _int = 0) -> TensorT:
+        return operations.triu(self, diagonal)
+
+    # ----------------------------------------------------------------------------------------------
+    # Indexing
     def gather(self, dim: _int, index: Any) -> TensorT:
         return operations.gather(self, dim, index)
+
+    def index_select(self, dim: _int, index: Any) -> TensorT:
+        return operations.index_select(self, dim, index)
+
+    def masked_select(self, mask: Any) -> TensorT:
+        return operations.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple: _bool = False) -> Any:
+        return operations.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> TensorT:
+        return operations.argwhere(self)
+
+    # ----------------------------------------------------------------------------------------------
+    # New tensors with this one's type (PyTorch's new_*: the dtype is self's unless given)
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
+    ) -> TensorT:
+        return operations.zeros(
+            *size, dtype=self._new_dtype(dtype), device=device, requires_grad=requires_grad
+        )
+
+    def new_ones(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
+    ) -> TensorT:
+        return operations.ones(
+            *size, dtype=self._new_dtype(dtype), device=device, requires_grad=requires_grad
+        )
+
+    def new_empty(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
+    ) -> TensorT:
+        return operations.empty(
+            *size, dtype=self._new_dtype(dtype), device=device, requires_grad=requires_grad
+        )
+
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: _bool = False,
+    ) -> TensorT:
+        dtype = self._new_dtype(dtype)
+        return operations.full(size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_tensor(
+        self, data: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False
+    ) -> TensorT:
+        """A copy of ``data`` with this tensor's type (unlike ``ember.tensor``, which infers one)."""
+        dtype = self._new_dtype(dtype)
+        return operations.tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def _new_dtype(self, dtype: Any) -> Any:
+        return self.array.dtype if dtype is None else dtype
 
 
 def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:

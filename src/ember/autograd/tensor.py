@@ -234,6 +234,8 @@ class Tensor(TensorConversions["Tensor"], TensorFamilies["Tensor"], TensorMethod
     def numel(self) -> _int:
         return self._array.size
 
+    nelement = numel
+
     def element_size(self) -> _int:
         return self._array.itemsize
 

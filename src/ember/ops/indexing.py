@@ -1,5 +1,5 @@
 """Indexing: ``x[index]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks;
-``x[index] = v``; and ``gather``.
+``x[index] = v``; ``gather``, ``index_select``, ``masked_select`` and ``nonzero``.
 
 The backward of a read is a write: the gradient goes back to the positions that were read. An integer array
 may read one position several times, so its backward adds (scatter-add, ``np.add.at``) instead of assigning.
@@ -166,3 +166,51 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     if index_array.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, not {index_array.dtype}")
     return Gather.apply(x, axis, index_array)
+
+
+def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+    """The slices of ``x`` at positions ``index`` (a 1-d int tensor; repeats allowed) along ``dim``:
+    ``x[:, index]`` for ``dim=1``. The gradient is added back to each position read."""
+    positions = np.asarray(getattr(index, "array", index))
+    if positions.dtype.kind not in "iu" or positions.ndim > 1:
+        raise TypeError(
+            f"index_select: index must be a 1-d integer tensor, not {positions.ndim}-d of {positions.dtype}"
+        )
+    if x.ndim == 0:
+        return getitem(x.reshape(1), positions.reshape(-1)).reshape(())
+    axis = normalize_dim(dim, x.ndim, "index_select")
+    size = x.shape[axis]
+    if positions.size and (positions.min() < 0 or positions.max() >= size):
+        raise IndexError(
+            f"index_select: index values must lie in [0, {size}) for dimension {axis} of a tensor of shape "
+            f"{tuple(x.shape)}, found {positions.min()}..{positions.max()}"
+        )
+    return getitem(x, (slice(None),) * axis + (positions.reshape(-1),))
+
+
+def masked_select(x: Tensor, mask: Any) -> Tensor:
+    """The elements of ``x`` where the boolean ``mask`` holds (the two broadcast together), as a 1-d tensor
+    in row-major order."""
+    selector = np.asarray(getattr(mask, "array", mask))
+    if selector.dtype != bool:
+        raise TypeError(f"masked_select: mask must be a boolean tensor, not {selector.dtype}")
+    shape = np.broadcast_shapes(x.shape, selector.shape)
+    if x.shape != shape:
+        x = x.expand(shape)
+    return getitem(x, np.broadcast_to(selector, shape))
+
+
+def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
+    """The int64 indices of the non-zero elements: an (N, ndim) tensor, one row per element in row-major
+    order; with ``as_tuple``, one 1-d tensor per dimension (what ``x[x.nonzero(as_tuple=True)]`` needs)."""
+    values = x.array
+    found = np.nonzero(values if values.ndim else values.reshape(1))
+    if as_tuple:
+        return tuple(Tensor(np.asarray(i, dtype=np.int64)) for i in found)
+    columns = np.stack(found, axis=1) if values.ndim else np.zeros((len(found[0]), 0))
+    return Tensor(np.asarray(columns, dtype=np.int64))
+
+
+def argwhere(x: Tensor) -> Tensor:
+    """``nonzero(x)``: an (N, ndim) tensor of the indices of the non-zero elements."""
+    return nonzero(x)

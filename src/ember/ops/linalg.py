@@ -1,4 +1,6 @@
-"""Matrix multiplication and the affine map ``linear(x, W, b) = x W^T + b``.
+"""Matrix multiplication, the affine map ``linear(x, W, b) = x W^T + b``, a matrix's triangles (``tril``,
+``triu``: the rest set to zero, and its gradient with it) and its diagonal (``diag``: read with an index,
+whose backward writes the gradient back in place).
 
 For C = A B the gradients are dA = dC B^T and dB = A^T dC: each is again a matrix multiply, so the backward
 pass costs twice the forward and runs at GEMM speed. Leading (batch) dimensions broadcast as in NumPy and
@@ -7,6 +9,7 @@ PyTorch; backward sums the gradient over the broadcast ones.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -15,6 +18,8 @@ from ember.autograd import Context, Function, Tensor
 from ember.ops import dual
 from ember.ops.arithmetic import operands
 from ember.ops.broadcast import unbroadcast
+from ember.ops.elementwise import where
+from ember.ops.indexing import getitem, index_put
 from ember.ops.out import written
 
 
@@ -129,3 +134,40 @@ class Linear(Function):
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return Linear.apply(x, weight, bias)
+
+
+def _triangle(name: str, x: Tensor, diagonal: int, lower: bool) -> Tensor:
+    if x.ndim < 2:
+        raise RuntimeError(f"{name}: the input must have at least 2 dimensions, got shape {tuple(x.shape)}")
+    rows, columns = x.shape[-2:]
+    kept = np.tri(rows, columns, diagonal, dtype=bool)  # on and below the diagonal-th diagonal
+    if not lower:
+        kept = ~np.tri(rows, columns, diagonal - 1, dtype=bool)
+    return where(kept, x, False if x.dtype == bool else 0)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dimensions (the ``diagonal``-th diagonal and below), zero above."""
+    return _triangle("tril", x, diagonal, True)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dimensions (the ``diagonal``-th diagonal and above), zero below."""
+    return _triangle("triu", x, diagonal, False)
+
+
+def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The ``diagonal``-th diagonal of a matrix as a vector, or a vector as the diagonal of a square matrix
+    (zero elsewhere); ``diagonal`` > 0 is above the main one, < 0 below (``torch.diag``)."""
+    below, above = builtins.max(-diagonal, 0), builtins.max(diagonal, 0)  # the diagonal's first (row, column)
+    if x.ndim == 1:
+        size = x.shape[0] + below + above
+        positions = np.arange(x.shape[0])
+        return index_put(
+            Tensor(np.zeros((size, size), dtype=x.dtype)), (positions + below, positions + above), x
+        )
+    if x.ndim != 2:
+        raise RuntimeError(f"diag: the input must be a vector or a matrix, got shape {tuple(x.shape)}")
+    count = builtins.min(x.shape[0] - below, x.shape[1] - above)
+    positions = np.arange(builtins.max(count, 0))
+    return getitem(x, (positions + below, positions + above))

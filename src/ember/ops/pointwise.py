@@ -1,11 +1,13 @@
 """The rest of PyTorch's pointwise arithmetic: ``reciprocal``, ``rsqrt``, ``square``, ``log2``, ``log10``,
-``log1p``, ``expm1``, ``sin``, ``cos``, ``remainder``, ``fmod``, ``floor_divide``.
+``log1p``, ``expm1``, ``sin``, ``cos``, ``remainder``, ``fmod``, ``floor_divide``, and rounding: ``floor``,
+``ceil``, ``round`` (half to even, with ``decimals``), ``trunc``.
 
 Local gradients, as the course computes every gate's: d sin = cos, d cos = -sin, d(1/x) = -1/x^2, d(x^-1/2) =
 -x^-3/2 / 2, d log_b(x) = 1 / (x ln b), d log(1+x) = 1/(1+x), d(e^x - 1) = e^x. ``remainder`` (the sign of the
 divisor, Python's ``%``) and ``fmod`` (the sign of the dividend, C's) are a - b q for a rounded quotient q, so
-their gradients are 1 for a and -q for b. ``floor_divide`` is a step function and records no gradient. Each
-takes ``out=`` (``ember.ops.out``).
+their gradients are 1 for a and -q for b. ``floor_divide`` is a step function and records no gradient; the
+rounding functions are steps too, and record a zero gradient, as PyTorch's. Each takes ``out=``
+(``ember.ops.out``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor, from_numpy
+from ember.ops import dual
 from ember.ops.arithmetic import Operand, elementwise, mul, operands, pow
 from ember.ops.broadcast import shape_of, unbroadcast
 from ember.ops.out import written
@@ -119,6 +122,51 @@ class Modulo(Function):
             grad_b = unbroadcast((-grad * rounded).astype(grad.dtype, copy=False), b_shape)
         grad_a = unbroadcast(grad, a_shape) if ctx.needs_input_grad[0] else None
         return grad_a, grad_b, None
+
+
+class Rounding(Function):
+    """A step function (floor, ceil, round, trunc): its derivative is zero wherever it exists, and PyTorch
+    gives zero everywhere."""
+
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, how: str, decimals: int) -> np.ndarray:
+        if how == "round":
+            return np.round(x, decimals)  # half to even; x * 10^d rounded, / 10^d (PyTorch's formula)
+        return {"floor": np.floor, "ceil": np.ceil, "trunc": np.trunc}[how](x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
+        return dual.zeros_like(grad), None, None
+
+
+def _rounded(how: str, x: Tensor, decimals: int, out: Any) -> Tensor:
+    if x.dtype.kind in "biu":  # integers are whole already; PyTorch returns them unchanged (a copy)
+        if decimals:
+            raise RuntimeError(f"{how}: decimals={decimals} needs a floating-point tensor, not {x.dtype}")
+        return written(how, from_numpy(x.array.copy()), out)
+    return written(how, Rounding.apply(x, how, decimals), out)
+
+
+def floor(x: Tensor, *, out: Any = None) -> Tensor:
+    """The largest integer <= x, elementwise (zero gradient)."""
+    return _rounded("floor", x, 0, out)
+
+
+def ceil(x: Tensor, *, out: Any = None) -> Tensor:
+    """The smallest integer >= x, elementwise (zero gradient)."""
+    return _rounded("ceil", x, 0, out)
+
+
+def trunc(x: Tensor, *, out: Any = None) -> Tensor:
+    """x rounded toward zero, elementwise (zero gradient)."""
+    return _rounded("trunc", x, 0, out)
+
+
+def round(x: Tensor, *, decimals: int = 0, out: Any = None) -> Tensor:
+    """x rounded to ``decimals`` places, halves to even (``torch.round``: 2.5 -> 2, 3.5 -> 4)."""
+    return _rounded("round", x, int(decimals), out)
 
 
 def reciprocal(x: Tensor, *, out: Any = None) -> Tensor:

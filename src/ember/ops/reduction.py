@@ -1,8 +1,10 @@
-"""Reductions over dimensions: sum, mean, var, std, max/min (values and indices), argmax/argmin, norm.
+"""Reductions over dimensions: sum, prod, mean, var, std, max/min (values and indices), argmax/argmin, norm,
+count_nonzero.
 
 ``dim`` is an int, a tuple of ints or None (all dimensions); ``keepdim`` keeps reduced dimensions with size
 1. In backward the upstream gradient is broadcast back over the reduced dimensions: sum copies it to every
-element, mean divides it by the count, max routes it to the element that won.
+element, mean divides it by the count, max routes it to the element that won, prod multiplies it by the
+product of the other elements.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ember import dtypes
 from ember.autograd import Context, Function, Tensor, from_numpy
 from ember.ops import dual
 from ember.ops.arithmetic import pow
@@ -126,6 +129,34 @@ class Extremum(Function):
         return dual.astype(dual.where(winners, share, 0), grad.dtype), None, None, None
 
 
+class Product(Function):
+    """prod(x) along one axis (or all elements); d prod / d x_i is the product of the other elements.
+
+    That product is taken as (product of those before i) * (product of those after i), two running
+    products, rather than prod / x_i: exact where x has zeros (one zero: only its position gets a gradient;
+    two or more: none does), as PyTorch's prod_backward.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: int | None, keepdim: bool, dtype: Any) -> np.ndarray:
+        ctx.save_for_backward(x)
+        ctx.axis, ctx.keepdim = axis, keepdim
+        return np.asarray(np.prod(x, axis=axis, keepdims=keepdim, dtype=dtype))
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None, None]:
+        (x,) = ctx.saved_tensors
+        axes = None if ctx.axis is None else (ctx.axis,)
+        grad = expand_back(grad, x.shape, axes, ctx.keepdim)
+        along = x.reshape(-1) if ctx.axis is None else np.moveaxis(x, ctx.axis, -1)
+        before, after = np.ones_like(along), np.ones_like(along)
+        np.cumprod(along[..., :-1], axis=-1, out=before[..., 1:])  # x_0 ... x_(i-1)
+        np.cumprod(along[..., :0:-1], axis=-1, out=after[..., -2::-1])  # x_(i+1) ... x_(n-1)
+        others = before * after
+        others = others.reshape(x.shape) if ctx.axis is None else np.moveaxis(others, -1, ctx.axis)
+        return (grad * others).astype(x.dtype, copy=False), None, None, None
+
+
 class ValuesIndices(NamedTuple):
     """``max(dim=...)`` and ``min(dim=...)`` return both, as ``torch.return_types``."""
 
@@ -137,6 +168,24 @@ def sum(x: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None)
     if dtype is None and x.dtype.kind in "biu":
         dtype = np.int64  # integer sums do not overflow their type, as in PyTorch
     return Sum.apply(x, normalize_dims(dim, x.ndim, "sum"), keepdim, dtype)
+
+
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The product of all elements, or along one dimension ``dim`` (an int, as PyTorch)."""
+    if dim is not None and not isinstance(dim, int | np.integer):
+        raise TypeError(f"prod: dim must be one int (or None for all elements), not {dim!r}")
+    if dtype is None and x.dtype.kind in "biu":
+        dtype = np.int64  # as sum: integer products are int64, as in PyTorch
+    elif dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+    axis = None if dim is None else normalize_dim(dim, x.ndim, "prod")
+    return Product.apply(x, axis if x.ndim else None, keepdim and dim is not None, dtype)
+
+
+def count_nonzero(x: Tensor, dim: Dim = None) -> Tensor:
+    """How many elements are not zero (over ``dim``: an int, a tuple, or None for all); int64."""
+    axes = normalize_dims(dim, x.ndim, "count_nonzero")
+    return from_numpy(np.asarray(np.count_nonzero(x.array, axis=axes), dtype=np.int64))
 
 
 def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:

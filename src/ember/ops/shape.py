@@ -1,7 +1,9 @@
-"""Shape operations: reshape/view, transpose, permute, flatten, squeeze, unsqueeze, expand, flip, repeat.
+"""Shape operations: reshape/view, transpose, permute, flatten, squeeze, unsqueeze, expand, flip, repeat,
+repeat_interleave, roll.
 
 They move no numbers, only change how the same numbers are indexed, so their backward applies the inverse
-rearrangement to the gradient: reshape back, the inverse permutation, and for expand a sum over the copies.
+rearrangement to the gradient: reshape back, the inverse permutation, roll back, and for expand a sum over
+the copies.
 Where NumPy returns a view, the result shares the input's version counter (an in-place change through one
 is seen through the other).
 """
@@ -103,6 +105,24 @@ class Repeat(Function):
         return summed.reshape(ctx.shape), None
 
 
+class Roll(Function):
+    """Shift the elements along dimensions, those pushed off one end coming back at the other."""
+
+    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, shifts: tuple[int, ...], axes: tuple[int, ...] | None) -> Any:
+        ctx.shifts, ctx.axes = shifts, axes
+        return np.roll(x, shifts if axes is not None else shifts[0], axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, None, None]:
+        back = tuple(-s for s in ctx.shifts)
+        if isinstance(grad, Tensor):  # recorded (create_graph): the roll back, as an operation
+            return Roll.apply(grad, back, ctx.axes), None, None
+        return np.roll(grad, back if ctx.axes is not None else back[0], ctx.axes), None, None
+
+
 def reshape(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     return Reshape.apply(x, tuple(int(s) for s in shape))
 
@@ -183,3 +203,42 @@ def repeat(x: Tensor, repeats: tuple[int, ...]) -> Tensor:
             f"repeat: give at least as many repeats ({len(repeats)}) as the tensor has dimensions ({x.ndim})"
         )
     return Repeat.apply(x, tuple(repeats))
+
+
+def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Shift by ``shifts`` along ``dims`` (ints or tuples of the same length), wrapping around; without
+    ``dims`` the tensor is flattened, shifted and given its shape back."""
+    shift_tuple = (shifts,) if isinstance(shifts, int | np.integer) else tuple(shifts)
+    if dims is None:
+        if len(shift_tuple) != 1:
+            raise RuntimeError(f"roll: without dims give one shift, not {len(shift_tuple)}")
+        return Roll.apply(x, (int(shift_tuple[0]),), None)
+    dim_tuple = (dims,) if isinstance(dims, int | np.integer) else tuple(dims)
+    if len(shift_tuple) != len(dim_tuple):
+        raise RuntimeError(
+            f"roll: shifts and dims must have the same length, got {len(shift_tuple)} and {len(dim_tuple)}"
+        )
+    axes = tuple(normalize_dim(d, x.ndim, "roll") for d in dim_tuple)
+    return Roll.apply(x, tuple(int(s) for s in shift_tuple), axes)
+
+
+def repeat_interleave(x: Tensor, repeats: Any = None, dim: int | None = None) -> Tensor:
+    """Each element (or slice along ``dim``) repeated ``repeats`` times in place: [1, 2] -> [1, 1, 2, 2]
+    (``repeat`` tiles the whole tensor instead). ``repeats`` is an int or one count per slice; without
+    ``dim`` the tensor is flattened first. The gradient of each copy is added back to its source."""
+    if repeats is None:  # repeat_interleave(counts): each index i repeated counts[i] times
+        counts = np.asarray(getattr(x, "array", x))
+        return Tensor(np.repeat(np.arange(counts.size, dtype=np.int64), counts))
+    if dim is None:
+        x, axis = reshape(x, (-1,)), 0
+    else:
+        axis = normalize_dim(dim, x.ndim, "repeat_interleave")
+    size = x.shape[axis] if x.ndim else 1
+    counts = np.asarray(getattr(repeats, "array", repeats))
+    if counts.dtype.kind not in "iu" or counts.ndim > 1 or counts.size not in (1, size) or (counts < 0).any():
+        raise RuntimeError(
+            f"repeat_interleave: repeats must be a non-negative int or one per slice ({size} along dimension "
+            f"{axis}), got {counts.tolist()}"
+        )
+    positions = np.repeat(np.arange(size), counts.reshape(-1))  # one count broadcasts to every slice
+    return x.reshape(1)[positions] if x.ndim == 0 else x[(slice(None),) * axis + (positions,)]
