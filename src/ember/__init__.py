@@ -5,7 +5,7 @@ every piece can be read and checked: each operation is a ``Function`` with its f
 side, verified against numerical gradients and against PyTorch.
 """
 
-from ember import accelerator, autograd, backends, cuda, dtypes, ops
+from ember import accelerator, autograd, backends, cuda, dtypes, ops, threads
 from ember.autograd import (
     Function,
     Size,
@@ -13,6 +13,7 @@ from ember.autograd import (
     enable_grad,
     gradcheck,
     gradgradcheck,
+    inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
@@ -45,6 +46,7 @@ from ember.random import (
     set_rng_state,
 )
 from ember.serialization import load, save
+from ember.threads import get_num_threads, set_num_threads
 
 bool = bool_
 float = float32

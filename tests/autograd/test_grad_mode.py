@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import ember
-from ember.nn.functional import _parallel
 
 
 def in_thread(fn: Callable[[], Any]) -> Any:
@@ -84,7 +83,7 @@ def test_loader_workers_under_no_grad_give_the_same_batches():
 
 
 def test_convolution_chunk_threads_follow_the_calling_threads_grad_mode(monkeypatch):
-    if not _parallel._blas():
+    if not ember.threads.blas_libraries():
         pytest.skip("without threadpoolctl every chunk runs on the calling thread")
     monkeypatch.setenv("EMBER_NUM_THREADS", "2")
     conv = ember.nn.Conv2d(3, 4, 3, padding=1)
@@ -96,3 +95,23 @@ def test_convolution_chunk_threads_follow_the_calling_threads_grad_mode(monkeypa
     np.testing.assert_array_equal(inferred.array, trained.array)
     trained.sum().backward()
     assert conv.weight.grad is not None
+
+
+def test_inference_mode_records_nothing_as_a_block_and_as_a_decorator():
+    x = ember.ones(2, requires_grad=True)
+    with ember.inference_mode():
+        assert not (x * 2).requires_grad
+        with ember.inference_mode(False):  # inference_mode(False) records again
+            assert (x * 2).requires_grad
+    assert (x * 2).requires_grad
+
+    @ember.inference_mode()
+    def evaluate(t):
+        return t * 2
+
+    @ember.inference_mode  # PyTorch's form without parentheses
+    def evaluate_bare(t):
+        return t * 2
+
+    assert not evaluate(x).requires_grad and not evaluate_bare(x).requires_grad
+    assert evaluate_bare.__name__ == "evaluate_bare" and ember.is_grad_enabled()

@@ -9,7 +9,13 @@ binds itself to the method table when it is imported (``methods.bind_operations`
 
 from ember.autograd.backprop import DoubleBackwardError, backward, grad
 from ember.autograd.function import Function
-from ember.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ember.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from ember.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from ember.autograd.graph import Context
 from ember.autograd.size import Size
@@ -28,6 +34,7 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "inference_mode",
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",

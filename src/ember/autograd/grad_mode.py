@@ -1,4 +1,4 @@
-"""Gradient recording on and off: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
+"""Gradient recording on and off: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``.
 
 Inference needs no graph: under ``no_grad()`` operations record nothing and save nothing for backward,
 so memory and time are spent on the forward computation only (as ``torch.no_grad``).
@@ -79,3 +79,18 @@ class enable_grad(_GradModeContext):
     """Record the graph inside the block, even within ``no_grad``."""
 
     mode = True
+
+
+class inference_mode(_GradModeContext):
+    """``torch.inference_mode``: here the same as ``no_grad`` (nothing is recorded inside the block or the
+    decorated function); ``inference_mode(False)`` records, as ``enable_grad``. PyTorch also marks the
+    tensors made inside as inference tensors, refused later by autograd; Ember's are ordinary tensors
+    without a graph. ``@inference_mode`` works with or without the parentheses."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):  # @inference_mode, without parentheses: decorate the function at once
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = not mode

@@ -15,7 +15,6 @@ results are summed (weight gradients) they are added in chunk order, whatever th
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -24,19 +23,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ember.threads import blas_libraries, get_num_threads
+
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@functools.cache
-def _blas() -> tuple[Any, ...]:
-    """threadpoolctl's handles on the BLAS libraries NumPy uses (none without threadpoolctl); found once,
-    on the first kernel call, not at import."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return ()
-    return tuple(lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas")
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -46,14 +36,9 @@ _lock = threading.Lock()
 
 
 def thread_count() -> int:
-    """Threads the kernels may use now: EMBER_NUM_THREADS, else BLAS's current setting."""
-    forced = os.environ.get("EMBER_NUM_THREADS")
-    if forced:
-        return max(1, int(forced))
-    blas = _blas()
-    if not blas:
-        return 1
-    return max(1, min(lib.get_num_threads() for lib in blas))
+    """Threads the kernels may use now (``ember.get_num_threads``: EMBER_NUM_THREADS, the number given to
+    ``ember.set_num_threads``, or BLAS's current setting)."""
+    return get_num_threads()
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
@@ -72,7 +57,7 @@ def run_chunks(chunks: Sequence[T], body: Callable[[T], R], parallel: bool = Tru
     Threads take the next chunk when they finish one, so a thread that the machine slows down holds back
     no other. Chunks that may run side by side must write disjoint memory (``parallel=False`` otherwise).
     """
-    blas = _blas()
+    blas = blas_libraries()
     workers = min(thread_count(), len(chunks)) if parallel and blas else 1
     if workers <= 1:
         return [body(chunk) for chunk in chunks]

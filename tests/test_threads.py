@@ -1,0 +1,46 @@
+"""ember.set_num_threads / get_num_threads: BLAS's thread count (threadpoolctl) and the kernels'."""
+
+from __future__ import annotations
+
+import pytest
+
+import ember
+
+
+@pytest.fixture
+def restored_threads(monkeypatch):
+    """Put BLAS's thread count and the number set back afterwards (they hold for the whole process)."""
+    monkeypatch.delenv("EMBER_NUM_THREADS", raising=False)
+    monkeypatch.setattr(ember.threads, "_chosen", None)
+    before = [lib.get_num_threads() for lib in ember.threads.blas_libraries()]
+    yield
+    for lib, count in zip(ember.threads.blas_libraries(), before, strict=True):
+        lib.set_num_threads(count)
+
+
+def test_set_num_threads_sets_blas_and_the_kernels_thread_count(restored_threads, monkeypatch):
+    from ember.nn.functional import _parallel
+
+    ember.set_num_threads(1)
+    assert ember.get_num_threads() == 1 == _parallel.thread_count()
+    ember.set_num_threads(3)
+    assert ember.get_num_threads() == 3 == _parallel.thread_count()
+    for lib in ember.threads.blas_libraries():  # none without threadpoolctl: then only recorded
+        assert lib.get_num_threads() == 3
+    monkeypatch.setenv("EMBER_NUM_THREADS", "2")  # the override of the kernels' count, as before
+    assert ember.get_num_threads() == 2
+
+
+def test_without_a_number_set_it_is_blas_s_count(restored_threads):
+    blas = ember.threads.blas_libraries()
+    if not blas:
+        assert ember.get_num_threads() == 1
+        return
+    blas[0].set_num_threads(1)
+    assert ember.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "4"])
+def test_set_num_threads_refuses_what_is_not_a_positive_int(bad):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        ember.set_num_threads(bad)
