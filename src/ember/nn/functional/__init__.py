@@ -15,6 +15,7 @@ from ember.nn.functional.activation import (
 )
 from ember.nn.functional.conv import conv2d, conv_transpose2d
 from ember.nn.functional.dropout import dropout, dropout2d
+from ember.nn.functional.encoding import one_hot
 from ember.nn.functional.loss import cross_entropy, multi_margin_loss, nll_loss, svm_loss
 from ember.nn.functional.normalization import batch_norm, local_response_norm
 from ember.nn.functional.pointwise_loss import (
