@@ -335,3 +335,36 @@ def test_upsampling_exports_as_resize_and_imports_back(options):
             model.eval()
             inputs = ember.from_numpy(batch((3, 5, 7), 3, 4))
             assert float((imported(inputs) - model(inputs)).abs().max()) <= TOLERANCE
+
+
+def test_rounding_exports_as_floor_ceil_round_and_imports_back():
+    """floor, ceil and round (halves to even in both) as ONNX nodes; round to decimals is refused by name,
+    and an operation without a conversion (topk) too."""
+
+    class Rounded(nn.Module):
+        def forward(self, x):
+            return ops.floor(x * 3) + ops.ceil(x * 5) * ops.round(x * 7) + x.round()
+
+    model, x = Rounded(), batch((3, 4), 2)
+    data = exported(model, x)
+    assert {"Floor", "Ceil", "Round"} <= op_types(data)
+    assert ember.onnx.compare(model, data, [batch((3, 4), 1, 2), batch((3, 4), 5, 3)]) <= TOLERANCE
+    halves = ember.tensor([[[-2.5, -1.5, -0.5, 0.5], [1.5, 2.5, 0.25, 3.0], [-0.75, 4.5, 5.5, 0.0]]])
+    assert ember.onnx.compare(model, data, [halves.array]) == 0.0  # onnxruntime's Round halves to even too
+    imported = ember.onnx.import_model(data)
+    with ember.no_grad():
+        assert float((imported(halves) - model(halves)).abs().max()) == 0.0
+
+    class Decimals(nn.Module):
+        def forward(self, x):
+            return ops.round(x, decimals=2)
+
+    with pytest.raises(ExportError, match="round with decimals"):
+        ember.onnx.export(Decimals(), x)
+
+    class Top(nn.Module):
+        def forward(self, x):
+            return x.topk(2).values
+
+    with pytest.raises(ExportError, match="topk"):
+        ember.onnx.export(Top(), x)

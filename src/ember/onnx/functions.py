@@ -58,6 +58,13 @@ def unary(op_type: str, argument: str = "x") -> Callable[[Call], str]:
     return convert
 
 
+def round_(call: Call) -> str:
+    """``round`` halves to even, as ONNX's Round; to decimals it would need a scale, which is refused."""
+    if call.arguments.get("decimals", 0):
+        raise call.fail("round with decimals; ONNX's Round rounds to integers (scale by 10^d around it)")
+    return call.node("Round", [call.value(call.arguments["x"])])
+
+
 def alias(argument: str) -> Callable[[Call], str]:
     """An operation that changes nothing in a float32 graph (``clone``, ``.float()``)."""
 
@@ -232,6 +239,9 @@ FUNCTIONS: dict[str, Callable[[Call], str]] = {
     "sigmoid": unary("Sigmoid"),
     "tanh": unary("Tanh"),
     "relu": unary("Relu"),
+    "floor": unary("Floor"),
+    "ceil": unary("Ceil"),
+    "round": round_,
     "clamp": clamp,
     "clip": clamp,
     "clone": alias("a"),
