@@ -58,6 +58,14 @@ CASES = {
     "expand_flip": (lambda a: a.expand(2, 3).flip(1) ** 2, lambda: [t(1, 3)]),
     "repeat": (lambda a: a.repeat(2, 2) ** 2, lambda: [t(2, 2)]),
     "getitem": (lambda a: a[1:, ::2] ** 2, lambda: [t(3, 4)]),
+    "cumsum": (lambda a: a.cumsum(1) ** 2, lambda: [t(2, 3)]),
+    "roll": (lambda a: a.roll((1, -1), (0, 1)) ** 2 * a, lambda: [t(2, 3)]),
+    "rounding": (
+        lambda a: (a.floor() + a.ceil() + a.trunc() + a.round(decimals=1)) * a * a,
+        lambda: [t(2, 3)],
+    ),
+    "tril_triu_diag": (lambda a: a.tril(-1) ** 2 + a.triu() * a + a.diag(1).diag(1) ** 2, lambda: [t(3, 3)]),
+    "masked_select": (lambda a: ops.masked_select(a, a.array > 0) ** 2, lambda: [t(2, 3)]),
     "setitem": (lambda a, b: ops.index_put(a, (0,), b**2) ** 2, lambda: [t(2, 3), t(3, seed=1)]),
     "cat_stack": (
         lambda a, b: ops.stack([ops.cat([a, b]) ** 2, ops.cat([b, a])]),

@@ -1,5 +1,5 @@
 """Matrix multiplication, the affine map ``linear(x, W, b) = x W^T + b``, a matrix's triangles (``tril``,
-``triu``: the rest set to zero, and its gradient with it) and its diagonal (``diag``: read with an index,
+``triu``: the rest set to zero, and its gradient with it) and its diagonal (``diag``: read with a mask,
 whose backward writes the gradient back in place).
 
 For C = A B the gradients are dA = dC B^T and dB = A^T dC: each is again a matrix multiply, so the backward
@@ -9,7 +9,6 @@ PyTorch; backward sums the gradient over the broadcast ones.
 
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
 import numpy as np
@@ -159,15 +158,10 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
 def diag(x: Tensor, diagonal: int = 0) -> Tensor:
     """The ``diagonal``-th diagonal of a matrix as a vector, or a vector as the diagonal of a square matrix
     (zero elsewhere); ``diagonal`` > 0 is above the main one, < 0 below (``torch.diag``)."""
-    below, above = builtins.max(-diagonal, 0), builtins.max(diagonal, 0)  # the diagonal's first (row, column)
     if x.ndim == 1:
-        size = x.shape[0] + below + above
-        positions = np.arange(x.shape[0])
-        return index_put(
-            Tensor(np.zeros((size, size), dtype=x.dtype)), (positions + below, positions + above), x
-        )
+        size = x.shape[0] + abs(diagonal)
+        on_diagonal = np.eye(size, size, diagonal, dtype=bool)  # row-major order is the diagonal's order
+        return index_put(Tensor(np.zeros((size, size), dtype=x.dtype)), on_diagonal, x)
     if x.ndim != 2:
         raise RuntimeError(f"diag: the input must be a vector or a matrix, got shape {tuple(x.shape)}")
-    count = builtins.min(x.shape[0] - below, x.shape[1] - above)
-    positions = np.arange(builtins.max(count, 0))
-    return getitem(x, (positions + below, positions + above))
+    return getitem(x, np.eye(*x.shape, diagonal, dtype=bool))  # a mask: each position read once
