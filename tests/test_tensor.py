@@ -150,3 +150,16 @@ def test_nelement_and_is_contiguous():
     x = ember.ones(2, 3)
     assert x.nelement() == 6 == x.numel()
     assert x.is_contiguous() and x.t().contiguous().is_contiguous()  # contiguous() returns the tensor itself
+
+
+def test_bernoulli_draws_ones_with_the_given_probability():
+    generator = ember.Generator().manual_seed(0)
+    mask = ember.empty(20000).bernoulli_(0.3, generator=generator)
+    assert mask.dtype == ember.float32 and set(np.unique(mask.array)) == {0.0, 1.0}
+    assert abs(mask.mean().item() - 0.3) < 0.02  # 6 standard deviations (0.0032)
+    probabilities = ember.tensor([0.0, 1.0, 0.0, 1.0], dtype=ember.float64)
+    assert ember.bernoulli(probabilities).tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert ember.bernoulli(probabilities).dtype == ember.float64
+    first = ember.zeros(5).bernoulli_(0.5, generator=ember.Generator().manual_seed(4))
+    again = ember.zeros(5).bernoulli_(0.5, generator=ember.Generator().manual_seed(4))
+    assert first.tolist() == again.tolist()

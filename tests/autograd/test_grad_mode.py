@@ -115,3 +115,20 @@ def test_inference_mode_records_nothing_as_a_block_and_as_a_decorator():
 
     assert not evaluate(x).requires_grad and not evaluate_bare(x).requires_grad
     assert evaluate_bare.__name__ == "evaluate_bare" and ember.is_grad_enabled()
+
+
+def test_no_grad_and_enable_grad_decorate_without_parentheses_as_pytorch():
+    x = ember.ones(2, requires_grad=True)
+
+    @ember.no_grad
+    def frozen(t):
+        return t * 2
+
+    with ember.no_grad():
+
+        @ember.enable_grad
+        def recorded(t):
+            return t * 2
+
+        assert recorded(x).requires_grad
+    assert not frozen(x).requires_grad and frozen.__name__ == "frozen"

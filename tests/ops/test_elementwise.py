@@ -150,3 +150,14 @@ def test_masked_fill():
         lambda t: t.masked_fill(torch.tensor(mask), -1.0),
         [x],
     )
+
+
+def test_where_of_a_condition_alone_is_nonzero_as_tuple():
+    condition = np.array([[True, False, True], [False, False, True]])
+    expected = torch.where(torch.from_numpy(condition))
+    result = ember.where(ember.tensor(condition))
+    assert len(result) == 2 and all(r.dtype == ember.int64 for r in result)
+    for r, e in zip(result, expected, strict=True):
+        np.testing.assert_array_equal(r.array, e.numpy())
+    with pytest.raises(TypeError, match="give both values"):
+        ember.where(ember.tensor(condition), 1.0)

@@ -215,3 +215,9 @@ def test_count_nonzero_matches_pytorch(dim):
     assert result.dtype == ember.int64
     np.testing.assert_array_equal(result.array, expected.numpy())
     np.testing.assert_array_equal(ember.tensor(values).count_nonzero(dim).array, expected.numpy())
+
+
+def test_max_and_min_of_two_tensors_are_elementwise_as_pytorch():
+    a, b = random_array((2, 3), seed=1), random_array((3,), seed=2)
+    check_parity(lambda x, y: ember.max(x, y), lambda x, y: torch.max(x, y), [a, b])
+    check_parity(lambda x, y: x.min(y), lambda x, y: x.min(y), [a, b])

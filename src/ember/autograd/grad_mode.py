@@ -47,6 +47,11 @@ class set_grad_enabled:
 class _GradModeContext:
     mode: bool
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and callable(args[0]) and not kwargs:  # @no_grad without parentheses, as PyTorch
+            return cls()(args[0])
+        return super().__new__(cls)
+
     def __enter__(self) -> None:
         self.previous = STATE.enabled
         STATE.enabled = self.mode
@@ -70,7 +75,8 @@ class _GradModeContext:
 
 
 class no_grad(_GradModeContext):
-    """Record no graph inside the block (or the decorated function): inference and parameter updates."""
+    """Record no graph inside the block (or the decorated function, ``@no_grad()`` or ``@no_grad``):
+    inference and parameter updates."""
 
     mode = False
 
@@ -85,12 +91,7 @@ class inference_mode(_GradModeContext):
     """``torch.inference_mode``: here the same as ``no_grad`` (nothing is recorded inside the block or the
     decorated function); ``inference_mode(False)`` records, as ``enable_grad``. PyTorch also marks the
     tensors made inside as inference tensors, refused later by autograd; Ember's are ordinary tensors
-    without a graph. ``@inference_mode`` works with or without the parentheses."""
-
-    def __new__(cls, mode: Any = True) -> Any:
-        if callable(mode):  # @inference_mode, without parentheses: decorate the function at once
-            return cls()(mode)
-        return super().__new__(cls)
+    without a graph."""
 
     def __init__(self, mode: bool = True) -> None:
         self.mode = not mode

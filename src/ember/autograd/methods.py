@@ -176,6 +176,12 @@ class TensorMethods(Generic[TensorT]):
         values = numpy_generator(generator).normal(mean, std, self.array.shape)
         return self._inplace("normal_", _replaced_by, values)
 
+    def bernoulli_(self, p: Any = 0.5, generator: Any = None) -> TensorT:
+        """1 with probability ``p`` (a number, or a tensor of probabilities), else 0 (DropPath's masks)."""
+        probabilities = np.asarray(getattr(p, "array", p))
+        values = numpy_generator(generator).random(self.array.shape) < probabilities
+        return self._inplace("bernoulli_", _replaced_by, values.astype(self.array.dtype))
+
     # ----------------------------------------------------------------------------------------------
     # Reductions and other mathematics (pointwise families: ember.autograd.families)
     def masked_fill(self, mask: Any, value: Any) -> TensorT:

@@ -212,6 +212,12 @@ def randint_like(
     return randint(low, high, x.shape, generator=generator, dtype=_like(x, dtype))
 
 
+def bernoulli(probabilities: Tensor, generator: Generator | None = None) -> Tensor:
+    """1 where a uniform draw falls below each element's probability, else 0, in the input's type."""
+    draws = numpy_generator(generator).random(probabilities.shape)
+    return from_numpy((draws < probabilities.array).astype(probabilities.dtype))
+
+
 def randperm(
     n: int,
     generator: Generator | None = None,

@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ember.autograd import Context, Function, Tensor
+from ember.autograd import Context, Function, Tensor, from_numpy
 from ember.ops import dual
 from ember.ops.arithmetic import Operand, elementwise, operands
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
+from ember.ops.indexing import nonzero
 from ember.ops.out import written
 
 
@@ -346,8 +347,14 @@ def minimum(a: Operand, b: Operand, *, out: Any = None) -> Tensor:
     return written("minimum", Minimum.apply(*operands(a, b)), out)
 
 
-def where(condition: Any, a: Operand, b: Operand) -> Tensor:
+def where(condition: Any, a: Operand = None, b: Operand = None) -> Any:
+    """``a`` where ``condition`` holds, ``b`` elsewhere; ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)``, one int64 index tensor per dimension."""
     condition = np.asarray(getattr(condition, "array", condition), dtype=bool)
+    if a is None and b is None:
+        return nonzero(from_numpy(condition), as_tuple=True)
+    if a is None or b is None:
+        raise TypeError("where: give both values (where(condition, a, b)) or neither (where(condition))")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)  # two Python scalars: the result takes the default float type
     return Where.apply(condition, *operands(a, b))

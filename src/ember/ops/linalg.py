@@ -164,4 +164,4 @@ def diag(x: Tensor, diagonal: int = 0) -> Tensor:
         return index_put(Tensor(np.zeros((size, size), dtype=x.dtype)), on_diagonal, x)
     if x.ndim != 2:
         raise RuntimeError(f"diag: the input must be a vector or a matrix, got shape {tuple(x.shape)}")
-    return getitem(x, np.eye(*x.shape, diagonal, dtype=bool))  # a mask: each position read once
+    return getitem(x, np.eye(x.shape[0], x.shape[1], diagonal, dtype=bool))  # a mask: each position read once

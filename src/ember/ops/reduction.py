@@ -19,7 +19,7 @@ from ember.autograd import Context, Function, Tensor, from_numpy
 from ember.ops import dual
 from ember.ops.arithmetic import pow
 from ember.ops.dims import Dim, normalize_dim, normalize_dims
-from ember.ops.elementwise import abs
+from ember.ops.elementwise import abs, maximum, minimum
 from ember.ops.indexing import gather
 
 
@@ -244,14 +244,20 @@ def _extremum_along(x: Tensor, dim: int, keepdim: bool, find: Any) -> ValuesIndi
     return ValuesIndices(values if keepdim else values.squeeze(axis), indices_tensor)
 
 
-def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
-    """The largest value (no ``dim``), or ``(values, indices)`` along ``dim``."""
+def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+    """The largest value (no ``dim``), ``(values, indices)`` along ``dim``, or with a tensor in place of
+    ``dim`` the elementwise ``maximum`` of the two (``torch.max(a, b)``)."""
+    if isinstance(dim, Tensor):
+        return maximum(x, dim)
     if dim is None:
         return amax(x)
     return _extremum_along(x, dim, keepdim, np.argmax)
 
 
-def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
+def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+    """The smallest value, ``(values, indices)`` along ``dim``, or ``minimum(x, other)`` (see ``max``)."""
+    if isinstance(dim, Tensor):
+        return minimum(x, dim)
     if dim is None:
         return amin(x)
     return _extremum_along(x, dim, keepdim, np.argmin)
