@@ -119,3 +119,59 @@ def test_nonzero_matches_pytorch(values):
     np.testing.assert_array_equal(
         ember.argwhere(ember.tensor(values)).array, torch.argwhere(expected).numpy()
     )
+
+
+def distinct_rows(shape, size, seed):
+    """An index of ``shape`` whose entries along dimension 0 never repeat within a column (values < size)."""
+    rng = np.random.default_rng(seed)
+    columns = [rng.permutation(size)[: shape[0]] for _ in range(int(np.prod(shape[1:])))]
+    return np.stack(columns, axis=-1).reshape(shape).astype(np.int64)
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_scatter_matches_pytorch(dim):
+    x = random_array((4, 5), seed=1)
+    index = distinct_rows((3, 4), 4, seed=3) if dim == 0 else distinct_rows((4, 3), 5, seed=3).T.copy()
+    src = random_array(index.shape, seed=2)  # PyTorch's backward needs src of index's shape
+    larger = random_array((5, 6), seed=2)  # Ember's also takes a larger src, as PyTorch's forward does
+    ember_index, torch_index = ember.tensor(index), torch.from_numpy(index)
+    check_gradients(lambda a, b: ember.scatter(a, dim, ember_index, b), [x, larger])
+    expected = torch.from_numpy(x).scatter(dim, torch_index, torch.from_numpy(larger))
+    np.testing.assert_array_equal(
+        ember.tensor(x).scatter(dim, ember_index, ember.tensor(larger)).array, expected
+    )
+    check_parity(
+        lambda a, b: a.scatter(dim, ember_index, b), lambda a, b: a.scatter(dim, torch_index, b), [x, src]
+    )
+    check_parity(
+        lambda a: ember.scatter(a, dim, ember_index, value=2.5),
+        lambda a: torch.scatter(a, dim, torch_index, value=2.5),
+        [x],
+    )
+
+
+def test_scatter_add_with_repeated_indices_matches_pytorch():
+    x, src = random_array((3, 4), seed=4), random_array((5, 4), seed=5)
+    index = np.array([[0, 1, 2, 0], [0, 0, 2, 1], [2, 2, 2, 2], [1, 0, 1, 0], [0, 0, 0, 0]], np.int64)
+    check_gradients(lambda a, b: ember.scatter_add(a, 0, ember.tensor(index), b), [x, src])
+    check_parity(
+        lambda a, b: a.scatter_add(0, ember.tensor(index), b),
+        lambda a, b: a.scatter_add(0, torch.from_numpy(index), b),
+        [x, src],
+    )
+
+
+def test_scatter_in_place_makes_one_hot_targets_and_refuses_bad_arguments():
+    target = ember.tensor([2, 0, 1])
+    one_hot = ember.zeros(3, 4).scatter_(1, target.unsqueeze(1), 1)
+    assert one_hot.tolist() == torch.zeros(3, 4).scatter_(1, torch.tensor([[2], [0], [1]]), 1).tolist()
+    assert ember.zeros(2, 2).scatter_add_(0, ember.tensor([[1, 1]]), ember.ones(1, 2)).tolist() == [
+        [0, 0],
+        [1, 1],
+    ]
+    with pytest.raises(IndexError, match=r"scatter: index values must lie in \[0, 4\)"):
+        ember.zeros(3, 4).scatter(1, ember.tensor([[4]]), value=1.0)
+    with pytest.raises(TypeError, match=r"give src .* or value"):
+        ember.zeros(3, 4).scatter(1, ember.tensor([[1]]))
+    with pytest.raises(ValueError, match="the same number of dimensions"):
+        ember.zeros(3, 4).scatter(1, ember.tensor([1]), value=1.0)

@@ -364,6 +364,22 @@ class TensorMethods(Generic[TensorT]):
     def gather(self, dim: _int, index: Any) -> TensorT:
         return operations.gather(self, dim, index)
 
+    def scatter(
+        self, dim: _int, index: Any, src: Any = None, *, value: Any = None, reduce: Any = None
+    ) -> TensorT:
+        return operations.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_(
+        self, dim: _int, index: Any, src: Any = None, *, value: Any = None, reduce: Any = None
+    ) -> TensorT:
+        return self._inplace("scatter_", operations.scatter, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim: _int, index: Any, src: Any) -> TensorT:
+        return operations.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim: _int, index: Any, src: Any) -> TensorT:
+        return self._inplace("scatter_add_", operations.scatter_add, dim, index, src)
+
     def index_select(self, dim: _int, index: Any) -> TensorT:
         return operations.index_select(self, dim, index)
 

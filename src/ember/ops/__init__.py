@@ -94,6 +94,8 @@ from ember.ops.indexing import (
     index_select,
     masked_select,
     nonzero,
+    scatter,
+    scatter_add,
 )
 from ember.ops.join import cat, chunk, concat, concatenate, pad, split, stack, unbind
 from ember.ops.linalg import bmm, diag, dot, linear, matmul, mm, mv, tril, triu
@@ -163,9 +165,10 @@ __all__ = [
     "multiply", "mv", "ne", "neg", "negative", "nonzero", "norm", "not_equal", "ones", "ones_like", "pad",
     "permute", "pow", "prod", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like",
     "randperm", "reciprocal", "relu", "remainder", "repeat", "repeat_interleave", "reshape", "roll", "round",
-    "rsqrt", "sigmoid", "sign", "sin", "softmax", "sort", "split", "sqrt", "square", "squeeze", "stack",
-    "std", "sub", "subtract", "sum", "tanh", "tensor", "to_dtype", "topk", "transpose", "tril", "triu",
-    "true_divide", "trunc", "unbind", "unique", "unsqueeze", "var", "view", "where", "zeros", "zeros_like",
+    "rsqrt", "scatter", "scatter_add", "sigmoid", "sign", "sin", "softmax", "sort", "split", "sqrt", "square",
+    "squeeze", "stack", "std", "sub", "subtract", "sum", "tanh", "tensor", "to_dtype", "topk", "transpose",
+    "tril", "triu", "true_divide", "trunc", "unbind", "unique", "unsqueeze", "var", "view", "where", "zeros",
+    "zeros_like",
 ]  # fmt: skip
 
 # The one place the operations reach into the engine: Tensor's PyTorch methods (x + y, x.sum(), x.add_(y),

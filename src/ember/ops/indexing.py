@@ -1,5 +1,5 @@
 """Indexing: ``x[index]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks;
-``x[index] = v``; ``gather``, ``index_select``, ``masked_select`` and ``nonzero``.
+``x[index] = v``; ``gather``, ``scatter``/``scatter_add``, ``index_select``, ``masked_select``, ``nonzero``.
 
 The backward of a read is a write: the gradient goes back to the positions that were read. An integer array
 may read one position several times, so its backward adds (scatter-add, ``np.add.at``) instead of assigning.
@@ -151,13 +151,19 @@ class Gather(Function):
         if index.shape[axis] == 1 and index.shape == (*ctx.shape[:axis], 1, *ctx.shape[axis + 1 :]):
             np.put_along_axis(out, index, grad, axis)  # one position per fiber: nothing to add up
             return out, None, None
-        positions = [
-            np.arange(size).reshape((1,) * d + (size,) + (1,) * (index.ndim - d - 1))
-            for d, size in enumerate(index.shape)
-        ]
-        positions[axis] = index
-        np.add.at(out, tuple(positions), grad)
+        np.add.at(out, scattered_positions(index, axis), grad)
         return out, None, None
+
+
+def scattered_positions(index: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+    """The positions ``index`` names along ``axis`` (each other dimension its own position): where gather
+    reads, and scatter writes, element by element of ``index``."""
+    positions = [
+        np.arange(size).reshape((1,) * d + (size,) + (1,) * (index.ndim - d - 1))
+        for d, size in enumerate(index.shape)
+    ]
+    positions[axis] = index
+    return tuple(positions)
 
 
 def gather(x: Tensor, dim: int, index: Any) -> Tensor:
@@ -166,6 +172,85 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     if index_array.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, not {index_array.dtype}")
     return Gather.apply(x, axis, index_array)
+
+
+class Scatter(Function):
+    """``x`` with ``src``'s elements written (or, with ``add``, added) at the positions ``index`` names along
+    ``axis``: out[index[i][j]][j] = src[i][j] for axis 0 (``torch.scatter``, ``scatter_add``). The backward
+    reads the gradient back: ``src`` gets it at those positions (a gather); ``x`` gets all of it when adding,
+    and none where it was overwritten."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, src: np.ndarray, axis: int, index: np.ndarray, add: bool) -> Any:
+        name = "scatter_add" if add else "scatter"
+        if index.ndim != x.ndim or src.ndim != x.ndim:
+            raise ValueError(
+                f"{name}: index ({index.ndim}-d), src ({src.ndim}-d) and the input ({x.ndim}-d) must have "
+                "the same number of dimensions"
+            )
+        for d, size in enumerate(index.shape):
+            if size > src.shape[d] or (d != axis and size > x.shape[d]):
+                raise ValueError(
+                    f"{name}: index shape {index.shape} exceeds src shape {src.shape} or the input shape "
+                    f"{x.shape} in dimension {d}"
+                )
+        if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
+            raise IndexError(
+                f"{name}: index values must lie in [0, {x.shape[axis]}) for dimension {axis}, "
+                f"found {index.min()}..{index.max()}"
+            )
+        ctx.positions = scattered_positions(index, axis)
+        ctx.region = tuple(slice(0, size) for size in index.shape)  # the part of src that is used
+        ctx.src_shape, ctx.add = src.shape, add
+        out = x.copy()
+        if add:
+            np.add.at(out, ctx.positions, src[ctx.region])
+        else:
+            out[ctx.positions] = src[ctx.region]
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any, None, None, None]:
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad
+            if not ctx.add:
+                grad_x = grad.copy()
+                grad_x[ctx.positions] = 0
+        grad_src = None
+        if ctx.needs_input_grad[1]:
+            grad_src = np.zeros(ctx.src_shape, dtype=grad.dtype)
+            grad_src[ctx.region] = grad[ctx.positions]
+        return grad_x, grad_src, None, None, None
+
+
+def _scatter(name: str, x: Tensor, dim: int, index: Any, src: Any, add: bool) -> Tensor:
+    axis = normalize_dim(dim, x.ndim, name)
+    index_array = np.asarray(getattr(index, "array", index))
+    if index_array.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be an integer tensor, not {index_array.dtype}")
+    if isinstance(src, Tensor):
+        source = src if src.dtype == x.dtype else src.to(x.dtype)
+    else:  # a number: the same value at every position (scatter's ``value`` form)
+        source = Tensor(np.full(index_array.shape, src, dtype=x.dtype))
+    return Scatter.apply(x, source, axis, index_array, add)
+
+
+def scatter(
+    x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None, reduce: Any = None
+) -> Tensor:
+    """``x`` with ``src`` (a tensor, or a number: ``value``) written at ``index`` along ``dim``; where an
+    index repeats, which write wins is unspecified (as in PyTorch)."""
+    if reduce is not None:
+        raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported; use scatter_add for sums")
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give src (a tensor or a number) or value, not both or neither")
+    return _scatter("scatter", x, dim, index, value if src is None else src, False)
+
+
+def scatter_add(x: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
+    """``x`` with ``src`` added at ``index`` along ``dim``; repeated indices add up."""
+    return _scatter("scatter_add", x, dim, index, src, True)
 
 
 def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
