@@ -15,6 +15,7 @@ from ember.autograd import (
     gradgradcheck,
     inference_mode,
     is_grad_enabled,
+    is_tensor,
     no_grad,
     set_grad_enabled,
 )

@@ -65,6 +65,10 @@ CASES = {
         lambda: [t(2, 3)],
     ),
     "tril_triu_diag": (lambda a: a.tril(-1) ** 2 + a.triu() * a + a.diag(1).diag(1) ** 2, lambda: [t(3, 3)]),
+    "movedim_narrow_meshgrid": (
+        lambda a, b: a.movedim(0, 1).narrow(0, 1, 2) ** 2 * ops.meshgrid(b, b)[0][:2, :2],
+        lambda: [t(2, 3), t(2, seed=1)],
+    ),
     "masked_select": (lambda a: ops.masked_select(a, a.array > 0) ** 2, lambda: [t(2, 3)]),
     "setitem": (lambda a, b: ops.index_put(a, (0,), b**2) ** 2, lambda: [t(2, 3), t(3, seed=1)]),
     "cat_stack": (

@@ -113,3 +113,42 @@ def test_repeat_interleave_of_counts_alone_and_errors():
     assert ember.repeat_interleave(ember.tensor([2, 1])).tolist() == [0, 0, 1]
     with pytest.raises(RuntimeError, match=r"repeats must be a non-negative int or one per slice \(2 along"):
         ember.ones(2, 3).repeat_interleave(ember.tensor([1, 2, 3]), dim=0)
+
+
+@pytest.mark.parametrize(("source", "destination"), [(0, 2), ((0, 1), (2, 0)), (-1, 0), ([1], [-1])])
+def test_movedim_matches_pytorch(source, destination):
+    x = random_array((2, 3, 4), seed=2)
+    check_gradients(lambda t: ember.movedim(t, source, destination), [x])
+    check_parity(lambda t: t.movedim(source, destination), lambda t: t.movedim(source, destination), [x])
+    check_parity(lambda t: t.moveaxis(source, destination), lambda t: t.moveaxis(source, destination), [x])
+
+
+@pytest.mark.parametrize(("dim", "start", "length"), [(0, 0, 1), (1, 1, 2), (-1, -3, 2), (2, 4, 0)])
+def test_narrow_and_unflatten_match_pytorch(dim, start, length):
+    x = random_array((2, 3, 4), seed=3)
+    check_gradients(lambda t: ember.narrow(t, dim, start, length), [x])
+    check_parity(lambda t: t.narrow(dim, start, length), lambda t: t.narrow(dim, start, length), [x])
+    check_parity(lambda t: t.unflatten(-1, (2, -1)), lambda t: t.unflatten(-1, (2, -1)), [x])
+    with pytest.raises(IndexError, match="narrow: start 3 and length 2 exceed dimension 1 of size 3"):
+        ember.tensor(x).narrow(1, 3, 2)
+
+
+@pytest.mark.parametrize("indexing", ["ij", "xy"])
+def test_meshgrid_matches_pytorch(indexing):
+    a, b, c = random_array((3,), seed=4), random_array((2,), seed=5), random_array((4,), seed=6)
+    check_gradients(lambda x, y: sum(g.sum() * (k + 1) for k, g in enumerate(ember.meshgrid(x, y))), [a, b])
+    check_parity(
+        lambda x, y, z: ember.meshgrid(x, y, z, indexing=indexing),
+        lambda x, y, z: torch.meshgrid(x, y, z, indexing=indexing),
+        [a, b, c],
+    )
+    check_parity(
+        lambda x, y: ember.meshgrid([x, y], indexing=indexing),
+        lambda x, y: torch.meshgrid([x, y], indexing=indexing),
+        [a, b],
+    )
+
+
+def test_numel_and_is_tensor():
+    assert ember.numel(ember.ones(2, 3)) == 6 and ember.is_tensor(ember.ones(1))
+    assert not ember.is_tensor(np.ones(1)) and not ember.is_tensor([1.0])

@@ -19,7 +19,7 @@ from ember.autograd.grad_mode import (
 from ember.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from ember.autograd.graph import Context
 from ember.autograd.size import Size
-from ember.autograd.tensor import Tensor, from_numpy
+from ember.autograd.tensor import Tensor, from_numpy, is_tensor
 
 __all__ = [
     "Context",
@@ -36,6 +36,7 @@ __all__ = [
     "gradgradcheck",
     "inference_mode",
     "is_grad_enabled",
+    "is_tensor",
     "no_grad",
     "set_grad_enabled",
 ]

@@ -344,6 +344,17 @@ class TensorMethods(Generic[TensorT]):
     def unbind(self, dim: _int = 0) -> tuple[TensorT, ...]:
         return operations.unbind(self, dim)
 
+    def movedim(self, source: Any, destination: Any) -> TensorT:
+        return operations.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def unflatten(self, dim: _int, sizes: Any) -> TensorT:
+        return operations.unflatten(self, dim, sizes)
+
+    def narrow(self, dim: _int, start: _int, length: _int) -> TensorT:
+        return operations.narrow(self, dim, start, length)
+
     def roll(self, shifts: Any, dims: Any = None) -> TensorT:
         return operations.roll(self, shifts, dims)
 

@@ -343,6 +343,11 @@ class Tensor(TensorConversions["Tensor"], TensorFamilies["Tensor"], TensorMethod
         return self
 
 
+def is_tensor(obj: Any) -> _bool:
+    """Whether ``obj`` is a Tensor (``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing ``array``'s memory and type, with no graph (``torch.from_numpy``)."""
     if not isinstance(array, np.ndarray):

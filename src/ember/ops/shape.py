@@ -1,5 +1,5 @@
-"""Shape operations: reshape/view, transpose, permute, flatten, squeeze, unsqueeze, expand, flip, repeat,
-repeat_interleave, roll.
+"""Shape operations: reshape/view, transpose, permute, movedim, flatten, unflatten, squeeze, unsqueeze,
+expand, meshgrid, flip, repeat, repeat_interleave, roll, narrow.
 
 They move no numbers, only change how the same numbers are indexed, so their backward applies the inverse
 rearrangement to the gradient: reshape back, the inverse permutation, roll back, and for expand a sum over
@@ -242,3 +242,67 @@ def repeat_interleave(x: Tensor, repeats: Any = None, dim: int | None = None) ->
         )
     positions = np.repeat(np.arange(size), counts.reshape(-1))  # one count broadcasts to every slice
     return x.reshape(1)[positions] if x.ndim == 0 else x[(slice(None),) * axis + (positions,)]
+
+
+def numel(x: Tensor) -> int:
+    """The number of elements (``torch.numel``)."""
+    return x.numel()
+
+
+def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
+    """Move dimension(s) ``source`` to position(s) ``destination``, the others keeping their order."""
+    sources = [source] if isinstance(source, int | np.integer) else list(source)
+    destinations = [destination] if isinstance(destination, int | np.integer) else list(destination)
+    if len(sources) != len(destinations):
+        raise ValueError(f"movedim: {len(sources)} source dimensions but {len(destinations)} destinations")
+    moved = [normalize_dim(int(d), x.ndim, "movedim") for d in sources]
+    targets = [normalize_dim(int(d), x.ndim, "movedim") for d in destinations]
+    if len(set(moved)) != len(moved) or len(set(targets)) != len(targets):
+        raise ValueError(f"movedim: repeated dimension in {tuple(sources)} or {tuple(destinations)}")
+    order: list[int | None] = [None] * x.ndim
+    for dim, target in zip(moved, targets, strict=True):
+        order[target] = dim
+    rest = iter(d for d in range(x.ndim) if d not in moved)
+    return permute(x, tuple(next(rest) if d is None else d for d in order))
+
+
+moveaxis = movedim
+
+
+def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
+    """Split dimension ``dim`` into ``sizes`` (one of them may be -1): (N, 784) -> (N, 1, 28, 28)."""
+    axis = normalize_dim(dim, x.ndim, "unflatten")
+    return reshape(x, (*x.shape[:axis], *sizes, *x.shape[axis + 1 :]))
+
+
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` elements of dimension ``dim`` from ``start`` (a view, as ``x[:, start:start + length]``)."""
+    axis = normalize_dim(dim, x.ndim, "narrow")
+    size = x.shape[axis]
+    start = int(start) + (size if start < 0 else 0)
+    if not 0 <= start <= size or length < 0 or start + length > size:
+        raise IndexError(f"narrow: start {start} and length {length} exceed dimension {axis} of size {size}")
+    return x[(slice(None),) * axis + (slice(start, start + length),)]
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids of 1-d tensors: with ``indexing="ij"`` output k varies along dimension k; with
+    "xy" the first two dimensions swap (NumPy's and MATLAB's convention). Each is an expanded view."""
+    inputs = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], list | tuple) else list(tensors)
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', not {indexing!r}")
+    if any(t.ndim > 1 for t in inputs):
+        raise ValueError(
+            f"meshgrid: expects 0-d or 1-d tensors, got shapes {[tuple(t.shape) for t in inputs]}"
+        )
+    sizes = [t.numel() for t in inputs]
+    swap = indexing == "xy" and len(inputs) > 1
+    if swap:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for k, t in enumerate(inputs):
+        position = {0: 1, 1: 0}.get(k, k) if swap else k
+        shape = [1] * len(inputs)
+        shape[position] = sizes[position]
+        grids.append(expand(reshape(t, tuple(shape)), tuple(sizes)))
+    return tuple(grids)

@@ -41,7 +41,7 @@ class Unflatten(Module):
             known *= size if size != -1 else 1
         if not shape or (-1 not in sizes and known != shape[dim]) or (-1 in sizes and shape[dim] % known):
             raise input_shape_error(self, f"dimension {self.dim} of a size that splits into {sizes}", shape)
-        return ops.reshape(input, (*shape[:dim], *sizes, *shape[dim + 1 :]))
+        return ops.unflatten(input, dim, sizes)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
