@@ -3,7 +3,8 @@
     python benchmarks/bench_vision.py segment --model fcn_unet --train 2000 --epochs 4
     python benchmarks/bench_vision.py localize --train 5000 --epochs 6
 
-The training system's run (``ember train --task TASK --dataset scenes``: Adam, lr 1e-3 constant, batch 32,
+The training system's run (``ember train --task TASK --dataset scenes``: Adam, lr 1e-3, batch 32, a constant
+rate unless ``--schedule`` names another (``cosine``: per step down to 0 over the run),
 inputs in [0, 1], ``--val`` more scenes held out to choose the best epoch) in ``OUT/TASK-MODEL/``, with its
 report (``report/predicted_masks.png``: image, truth, prediction; ``report/predicted_boxes.png``), then
 ``OUT/TASK-MODEL.json`` (settings, per-epoch history, test metrics, seconds, machine)."""
@@ -40,7 +41,7 @@ def train(args: argparse.Namespace, model_name: str) -> tuple[TrainConfig, Path]
             "epochs": args.epochs,
             "batch_size": args.batch,
             "optimizer": {"name": "adam", "lr": args.lr},
-            "schedule": {"name": "constant"},
+            "schedule": {"name": args.schedule},
             "workers": 0,
             "output": args.out,
             "name": f"{args.task}-{model_name}",
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--schedule", default="constant", help="constant, cosine, onecycle, ... (per step)")
     parser.add_argument("--out", default="runs/vision")
     args = parser.parse_args()
     model_name = args.model or ("fcn_unet" if args.task == "segment" else "localizer")

@@ -1,11 +1,15 @@
 """Semantic segmentation: the metrics against scikit-learn, the two networks' shapes and registry entries,
-and a smoke run on 512 scenes that must beat predicting all background by a margin."""
+their training steps against PyTorch twins, and a smoke run that must beat the trivial answers by a margin."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import jaccard_score
+from torch import nn as tnn
 
 import ember
 import ember.models
@@ -73,6 +77,104 @@ def test_segnet_unpools_to_the_positions_of_the_maxima():
     x = ember.randn(1, 1, 8, 8, requires_grad=True)
     model(x).sum().backward()
     assert x.grad is not None and x.grad.shape == (1, 1, 8, 8)
+
+
+def torch_double_conv(in_channels: int, out_channels: int) -> tnn.Sequential:
+    return tnn.Sequential(
+        tnn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        tnn.BatchNorm2d(out_channels),
+        tnn.ReLU(),
+        tnn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+        tnn.BatchNorm2d(out_channels),
+        tnn.ReLU(),
+    )
+
+
+class TorchFCN(tnn.Module):
+    """PyTorch twin of ``FCN``: the same modules under the same names."""
+
+    def __init__(self, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        sizes = [1, *widths]
+        self.encoder = tnn.ModuleList(torch_double_conv(a, b) for a, b in itertools.pairwise(sizes))
+        self.pool = tnn.MaxPool2d(2)
+        pairs = list(zip(widths[1:], widths, strict=False))[::-1]
+        self.upsample = tnn.ModuleList(tnn.ConvTranspose2d(d, s, 2, stride=2) for d, s in pairs)
+        self.decoder = tnn.ModuleList(torch_double_conv(2 * s, s) for _, s in pairs)
+        self.classifier = tnn.Conv2d(widths[0], 11, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for index, stage in enumerate(self.encoder):
+            x = stage(x)
+            if index < len(self.encoder) - 1:
+                skips.append(x)
+                x = self.pool(x)
+        for upsample, stage, skip in zip(self.upsample, self.decoder, reversed(skips), strict=True):
+            x = stage(torch.cat([skip, upsample(x)], dim=1))
+        return self.classifier(x)
+
+
+class TorchSegNet(tnn.Module):
+    """PyTorch twin of ``SegNet``."""
+
+    def __init__(self, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        sizes = [1, *widths]
+        self.encoder = tnn.ModuleList(torch_double_conv(a, b) for a, b in itertools.pairwise(sizes))
+        self.pool = tnn.MaxPool2d(2, return_indices=True)
+        self.unpool = tnn.MaxUnpool2d(2)
+        pairs = list(zip(widths[1:], widths, strict=False))[::-1]
+        self.decoder = tnn.ModuleList(torch_double_conv(d, s) for d, s in pairs)
+        self.refine = torch_double_conv(widths[0], widths[0])
+        self.classifier = tnn.Conv2d(widths[0], 11, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        remembered = []
+        for index, stage in enumerate(self.encoder):
+            x = stage(x)
+            if index < len(self.encoder) - 1:
+                x, indices = self.pool(x)
+                remembered.append(indices)
+        for stage, indices in zip(self.decoder, reversed(remembered), strict=True):
+            x = self.unpool(stage(x), indices)
+        return self.classifier(self.refine(x))
+
+
+@pytest.mark.parametrize(("cls", "twin"), [(FCN, TorchFCN), (SegNet, TorchSegNet)])
+def test_training_steps_and_evaluation_match_a_pytorch_twin(cls, twin):
+    """Adam steps in training mode (per-pixel cross-entropy, batch statistics, running estimates), then the
+    evaluation mode, in float64 from the same weights: the whole training path of the segmentation runs."""
+    widths = (4, 8, 16)
+    ember.manual_seed(0)
+    model = cls(widths=widths).double()
+    reference = twin(widths).double()
+    reference.load_state_dict({k: torch.from_numpy(np.array(v.array)) for k, v in model.state_dict().items()})
+    optimizer = ember.optim.Adam(model.parameters(), lr=1e-2)
+    reference_optimizer = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    rng = np.random.default_rng(0)
+    for step in range(4):
+        x, y = rng.random((3, 1, 16, 24)), rng.integers(0, 11, (3, 16, 24))
+        loss = F.cross_entropy(model(ember.tensor(x)), ember.tensor(y))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        reference_scores = reference(torch.from_numpy(x))
+        reference_loss = torch.nn.functional.cross_entropy(reference_scores, torch.from_numpy(y))
+        reference_optimizer.zero_grad()
+        reference_loss.backward()
+        reference_optimizer.step()
+        assert loss.item() == pytest.approx(reference_loss.item(), rel=1e-9), f"step {step}"
+    expected = reference.state_dict()
+    for name, value in model.state_dict().items():
+        np.testing.assert_allclose(value.array, expected[name].numpy(), rtol=1e-7, atol=1e-9, err_msg=name)
+    model.eval()
+    reference.eval()
+    x = rng.random((2, 1, 16, 24))
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            model(ember.tensor(x)).array, reference(torch.from_numpy(x)).numpy(), rtol=1e-7, atol=1e-9
+        )
 
 
 def test_a_smoke_run_beats_the_best_constant_guess():
