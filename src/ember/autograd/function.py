@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd.grad_mode import STATE
-from ember.autograd.graph import Context, VersionCounter
+from ember.autograd.graph import Context, VersionCounter, link
 from ember.autograd.tensor import Tensor
 
 
@@ -90,8 +90,12 @@ class Function:
         if not record:
             return Tensor._from_op(out, None, version)
         result = Tensor._from_op(out, ctx, version)
+        kept: tuple[int, ...] = ()
         if ctx._saved:
-            ctx._saved_versions = _versions_of_saved(ctx._saved, args, arrays, out, result)
+            versions = ctx._saved_versions = _versions_of_saved(ctx._saved, args, arrays, out, result)
+            kept = tuple([position for _counter, _value, position, _slot in versions])
+        if cls.composite is None:  # inputs no backward reads are kept as edges (ember.autograd.graph)
+            ctx.inputs = tuple([link(a, i in kept) for i, a in enumerate(args)])
         return result
 
 
