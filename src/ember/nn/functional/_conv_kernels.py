@@ -47,7 +47,7 @@ from ember.nn.functional._conv_grid import (
     output_positions,
     to_nchw,
 )
-from ember.nn.functional._parallel import run_chunks
+from ember.nn.functional._parallel import run_chunks, sum_chunks
 
 # Relative costs per element, measured on this project's machine: a strided add (col2im) against a copy
 # (building the transposed convolution's columns). They decide how the input gradient is computed.
@@ -148,16 +148,8 @@ def weight_gradient(
             grouped(columns, groups), grouped(block(positions, chunk), groups).transpose(0, 2, 1)
         )
 
-    total = _sum_in_order(run_chunks(chunk_list, body))
+    total = sum_chunks(chunk_list, body)
     return np.ascontiguousarray(total.transpose(0, 2, 1)).reshape(weight_shape)
-
-
-def _sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
-    """Per-chunk partial sums added in chunk order: the same result on any number of threads."""
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total
 
 
 @_workspace.kernel
@@ -303,8 +295,7 @@ def _pointwise_weight_gradient(
         first, last = chunk[:2]
         return np.matmul(g[first:last], xs[first:last].swapaxes(-1, -2)).sum(axis=0)
 
-    parts = run_chunks(_samples(geo, weight_shape[1] * groups, x.itemsize), body)
-    return _sum_in_order(parts).reshape(weight_shape)
+    return sum_chunks(_samples(geo, weight_shape[1] * groups, x.itemsize), body).reshape(weight_shape)
 
 
 def _pointwise_input_gradient(
