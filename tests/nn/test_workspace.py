@@ -87,3 +87,18 @@ def test_a_buffer_that_held_another_layout_is_refilled_before_its_gaps_are_read(
     _workspace.clear()
     _conv_kernels.forward(big, w, None, padded_geometry(size=12), 1)
     np.testing.assert_array_equal(_conv_kernels.forward(small, w, None, padded_geometry(size=6), 1), fresh)
+
+
+def test_a_pooling_and_a_convolution_share_a_buffer_each_with_its_own_fill(monkeypatch):
+    """Max pooling's phases (padding -inf) and the convolution's input grid (padding 0) use one buffer."""
+    monkeypatch.setattr(_workspace, "CHECK_GAPS", False)  # the results themselves show it
+    x, w = random_array((2, 3, 12, 12)), random_array((4, 3, 3, 3), seed=1)
+    pool = _pool_kernels.geometry(12, 12, (3, 3), (2, 2), (1, 1), (1, 1), False)
+    convolved = _conv_kernels.forward(x, w, None, padded_geometry(size=12), 1)
+    pooled = _pool_kernels.max_pool(x, pool)[0]
+    held = _workspace.held_bytes()
+    for _ in range(2):
+        again = _conv_kernels.forward(x, w, None, padded_geometry(size=12), 1)
+        np.testing.assert_array_equal(again, convolved)
+        np.testing.assert_array_equal(_pool_kernels.max_pool(x, pool)[0], pooled)
+    assert _workspace.held_bytes() == held

@@ -266,8 +266,9 @@ def backward(
         if node._saved_versions:
             node.check_versions()
         input_grads = call(node, upstream)
+        needs = node.needs_input_grad
         for position, parent in enumerate(node.inputs):
-            if not node.needs_input_grad[position]:
+            if not needs[position]:
                 continue
             parent_grad = input_grads[position]
             if parent_grad is None:

@@ -5,8 +5,9 @@ touch; measured in ``docs/performance.md``). The kernels' intermediate arrays (t
 channel-major grids, the GEMM output before it is copied into the result) never leave a call, so they are
 kept here between calls, one buffer per *role* (``"input"`` grid, ``"columns"``, ...) and thread, as large as
 the largest request so far: each call views the buffer with the shape it needs. So the memory held is the
-largest layer's, not the sum over every layer shape of the network (VGG-style: 329 -> 174 MiB). Two arrays
-of one role are never in use at once (each kernel takes each role once, and returns before the next).
+largest layer's, not the sum over every layer shape of the network (VGG-style: 329 -> 174 MiB; roles never
+in use together share a buffer, ``SHARED_BUFFERS``: 142 MiB). Two arrays of one buffer are never in use at
+once (each kernel takes each role once, and returns before the next).
 
 A grid's padding gaps must hold ``fill`` (zero, or -inf for max pooling): the buffer is filled when it
 holds another grid layout (geometry, shape, dtype, fill) than the one asked for, and every kernel writes
@@ -42,19 +43,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 _local = threading.local()
 
 
+# Roles whose arrays are never in use at once share one buffer: a pooling's phases and a convolution's
+# input grid (separate kernels), the transposed convolution's gradient grid and col2im's grid (the two ways
+# to an input gradient). VGG-style: 174 -> 142 MiB.
+SHARED_BUFFERS: dict[Hashable, Hashable] = {"pool-phases": "input", "col2im": "output"}
+
+
 def _buffers() -> OrderedDict[Hashable, np.ndarray]:
     buffers = getattr(_local, "buffers", None)
     if buffers is None:
-        buffers = _local.buffers = OrderedDict()  # role -> flat byte buffer
-        _local.layouts = {}  # grid role -> the layout whose gaps its buffer holds
-        _local.grids = {}  # grid role -> (fill, value positions, the grid) for the check
+        buffers = _local.buffers = OrderedDict()  # buffer -> flat bytes
+        _local.layouts = {}  # buffer -> the grid layout whose gaps it holds
+        _local.grids = {}  # buffer -> (role, fill, value positions, the grid) for the check
     return buffers
 
 
 def scratch(role: Hashable, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """An uninitialized array of ``shape`` for ``role``: the role's buffer, reused by the next call."""
-    array = _view(("scratch", role), shape, np.dtype(dtype))
-    return np.empty(shape, dtype) if array is None else array
+    key = SHARED_BUFFERS.get(role, role)
+    array = _view(key, shape, np.dtype(dtype))
+    if array is None:
+        return np.empty(shape, dtype)
+    _local.layouts.pop(key, None)  # no longer a grid: its gaps will be written
+    _local.grids.pop(key, None)
+    return array
 
 
 def zeroed_grid(
@@ -67,8 +79,8 @@ def zeroed_grid(
 ) -> np.ndarray:
     """An array that holds ``fill`` except where its callers write, which is only ever the positions that
     ``values(array)`` views; everywhere else (the gaps) it stays ``fill``."""
-    key, dtype = ("grid", role), np.dtype(dtype)
-    layout = (geometry, shape, dtype.str, fill)
+    key, dtype = SHARED_BUFFERS.get(role, role), np.dtype(dtype)
+    layout = (role, geometry, shape, dtype.str, fill)
     array = _view(key, shape, dtype)
     if array is None:  # too large to keep
         return np.full(shape, fill, dtype)
