@@ -111,9 +111,20 @@ def backward(
     groups: int,
     weight_shape: tuple[int, ...],
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Gradients of conv(x, weight) with respect to x and weight (each only if given x / weight)."""
-    positions = None if is_pointwise(geo) or geo.batch == 0 else output_positions(grad, geo)
-    grad_input = None if weight is None else input_gradient(weight, grad, geo, groups, positions)
+    """Gradients of conv(x, weight) with respect to x and weight (each only if given x / weight).
+
+    The input gradient as a transposed convolution comes first, before dy is copied into its positions,
+    so that the positions can share the workspace buffer of the product it copies out
+    (``_workspace.SHARED_BUFFERS``); col2im reads the positions itself."""
+    grad_input = positions = None
+    direct = is_pointwise(geo) or geo.batch == 0
+    in_channels = None if weight is None else weight.shape[1] * groups
+    if weight is not None and (direct or prefers_transposed(geo, in_channels, weight.shape[0])):
+        grad_input = input_gradient(weight, grad, geo, groups)
+    if not direct:
+        positions = output_positions(grad, geo)
+    if weight is not None and grad_input is None:
+        grad_input = input_gradient(weight, grad, geo, groups, positions)
     grad_weight = None if x is None else weight_gradient(x, grad, weight_shape, geo, groups, positions)
     return grad_input, grad_weight
 
