@@ -118,8 +118,7 @@ def backward(
     (``_workspace.SHARED_BUFFERS``); col2im reads the positions itself."""
     grad_input = positions = None
     direct = is_pointwise(geo) or geo.batch == 0
-    in_channels = None if weight is None else weight.shape[1] * groups
-    if weight is not None and (direct or prefers_transposed(geo, in_channels, weight.shape[0])):
+    if weight is not None and (direct or prefers_transposed(geo, weight.shape[1] * groups, weight.shape[0])):
         grad_input = input_gradient(weight, grad, geo, groups)
     if not direct:
         positions = output_positions(grad, geo)
