@@ -5,9 +5,9 @@ touch; measured in ``docs/performance.md``). The kernels' intermediate arrays (t
 channel-major grids, the GEMM output before it is copied into the result) never leave a call, so they are
 kept here between calls, one buffer per *role* (``"input"`` grid, ``"columns"``, ...) and thread, as large as
 the largest request so far: each call views the buffer with the shape it needs. So the memory held is the
-largest layer's, not the sum over every layer shape of the network (VGG-style: 329 -> 174 MiB; roles never
-in use together share a buffer, ``SHARED_BUFFERS``: 109 MiB). Two arrays of one buffer are never in use at
-once (each kernel takes each role once, and returns before the next).
+largest layer's, not the sum over every layer shape of the network (VGG-style's training step: 329 -> 105
+MiB, with roles never in use together sharing a buffer, ``SHARED_BUFFERS``). Two arrays of one buffer are
+never in use at once (each kernel takes each role once, and returns before the next).
 
 A grid's padding gaps must hold ``fill`` (zero, or -inf for max pooling): the buffer is filled when it
 holds another grid layout (geometry, shape, dtype, fill) than the one asked for, and every kernel writes
@@ -46,7 +46,7 @@ _local = threading.local()
 # Roles whose arrays are never in use at once share one buffer: a pooling's phases and a convolution's
 # input grid (separate kernels), the transposed convolution's gradient grid and col2im's grid (the two ways
 # to an input gradient), the output gradient's positions and the channel-major product (the convolution's
-# backward makes the positions after the product is copied out). VGG-style: 174 -> 109 MiB.
+# backward makes the positions after the product is copied out).
 SHARED_BUFFERS: dict[Hashable, Hashable] = {
     "pool-phases": "input",
     "col2im": "output",
