@@ -359,7 +359,7 @@ def main() -> int:
                 f"{'':<10} peak RSS over {MEMORY_STEPS} steps, own process: Ember {peak[0]:.0f} MiB, PyTorch "
                 f"{peak[1]:.0f} MiB ({peak[0] / peak[1]:.2f}x); above the set-up: {growth[0]:.0f} vs "
                 f"{growth[1]:.0f} MiB ({growth[0] / growth[1]:.2f}x; with numba's {numba:.0f} MiB counted "
-                f"in Ember's growth: {(growth[0] + numba) / growth[1]:.2f}x)",
+                f"in Ember's growth, if it convolves or pools: {(growth[0] + numba) / growth[1]:.2f}x)",
                 flush=True,
             )
     output = Path(args.output or Path(__file__).resolve().parent / "results" / "bench_train_step.json")
