@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 
 import numpy as np
 import pytest
@@ -105,6 +107,38 @@ def test_saved_arrays_are_released_after_backward():
     node = y.grad_fn
     y.sum().backward()
     assert node.released and node._saved == ()
+
+
+def test_an_input_no_backward_reads_is_freed_when_the_forward_moves_on():
+    """ReLU saves its output, not its input, so the sum it was given lives only as long as the caller
+    holds it (as in PyTorch); the gradient still reaches the leaves through the edge."""
+    x = ember.tensor([-1.0, 2.0], requires_grad=True)
+    b = ember.tensor([0.5, 0.5], requires_grad=True)
+    h = x + b
+    freed = weakref.ref(h.array)
+    y = ember.relu(h)
+    del h
+    gc.collect()
+    assert freed() is None
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.array, [0.0, 1.0])
+    np.testing.assert_array_equal(b.grad.array, [0.0, 1.0])
+
+
+def test_a_saved_input_is_kept_until_backward_has_passed_its_node():
+    x = ember.tensor([[1.0, 2.0]], requires_grad=True)
+    w = ember.tensor([[3.0], [4.0]], requires_grad=True)
+    h = x * 2  # matmul saves h to compute w's gradient
+    kept = weakref.ref(h.array)
+    loss = (h @ w).sum()
+    del h
+    gc.collect()
+    assert kept() is not None
+    loss.backward()
+    gc.collect()
+    assert kept() is None  # freed by backward, though the caller still holds the loss and its graph
+    np.testing.assert_array_equal(w.grad.array, [[2.0], [4.0]])
+    assert [node.name() for node, _ in loss.grad_fn.next_functions] == ["MatMulBackward0"]
 
 
 def test_backward_on_non_scalar_needs_a_gradient():

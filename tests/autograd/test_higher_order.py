@@ -160,6 +160,36 @@ def test_an_op_that_cannot_double_backward_gives_first_gradients_then_an_error_n
     assert issubclass(DoubleBackwardError, RuntimeError)
 
 
+class Double(Function):
+    """Saves nothing, so the node keeps only an edge to a non-leaf input; backward on arrays only."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return 2 * grad
+
+
+def test_the_refusal_reaches_an_input_the_node_kept_only_as_an_edge():
+    x = leaf(5)
+    (g,) = grad(Double.apply(x * 1.0).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.array, np.full(5, 2.0))
+    with pytest.raises(DoubleBackwardError, match="Double: its backward is computed on arrays"):
+        grad(g.sum(), x)
+
+
+def test_a_router_links_its_gradient_to_an_input_kept_only_as_an_edge():
+    """leaky_relu saves its mask, not its input; the recorded gradient still depends on the input (with
+    derivative zero, as PyTorch's), so grad gives zeros for it, not an "unused input" error."""
+    x = leaf(5)
+    h = x * 1.0
+    (g,) = grad(ember.nn.functional.leaky_relu(h, 0.1).sum(), h, create_graph=True)
+    (second,) = grad(g.sum(), h)
+    np.testing.assert_array_equal(second.array, np.zeros(5))  # torch: zeros
+
+
 def test_an_op_without_double_backward_off_the_second_path_is_fine():
     x, w = leaf(3), leaf(3, seed=1)
     loss = ArrayCube.apply(w).sum() + (x**3).sum()  # ArrayCube's gradient never gets differentiated

@@ -44,6 +44,17 @@ def test_changing_an_unsaved_input_is_fine():
     np.testing.assert_array_equal(x.grad.array, [1.0, 1.0])
 
 
+def test_changing_an_unsaved_non_leaf_input_does_not_reroute_its_gradient():
+    """The node keeps where the input came from when it was recorded (an edge), as PyTorch: the later
+    in-place change does not put itself on that path."""
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2
+    y = (a + 1).sum()  # add saves nothing
+    a.mul_(3)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.array, [2.0, 2.0])  # torch: tensor([2., 2.])
+
+
 def test_leaf_that_requires_grad_cannot_change_in_place_except_under_no_grad():
     p = ember.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):

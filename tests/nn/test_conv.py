@@ -3,6 +3,7 @@ errors, initialization, and the kernels' workspace reuse."""
 
 import itertools
 import math
+import weakref
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 import ember
 from ember import nn
 from ember.nn import functional as F
-from ember.nn.functional import _conv_grid, _conv_kernels
+from ember.nn.functional import _conv_grid, _conv_kernels, _parallel
 from ember.nn.functional._compiled import compiled
 from tests.helpers import check_gradients, check_parity, random_array
 from tests.nn.harness import check_module_gradients, check_module_parity
@@ -194,6 +195,26 @@ def test_any_number_of_kernel_threads_gives_identical_numbers(monkeypatch):
     for other in results[1:]:
         for a, c in zip(results[0], other, strict=True):
             np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_partial_sums_are_added_in_chunk_order_as_they_arrive(monkeypatch, threads):
+    """sum_chunks adds each chunk's result as soon as the earlier ones are in (in chunk order), so on one
+    thread no partial result outlives its addition (a weight gradient's partials are not all kept)."""
+    monkeypatch.setenv("EMBER_NUM_THREADS", threads)
+    alive = []
+    most_alive = [0]
+
+    def body(chunk):
+        most_alive[0] = max(most_alive[0], sum(ref() is not None for ref in alive))
+        part = np.full(3, float(chunk))
+        alive.append(weakref.ref(part))
+        return part
+
+    total = _parallel.sum_chunks(list(range(1, 41)), body)
+    np.testing.assert_array_equal(total, np.full(3, 820.0))
+    if threads == "1":
+        assert most_alive[0] <= 1  # only the running total (the first part, added into)
 
 
 @pytest.mark.parametrize("threads", ["1", "2", "3"])

@@ -66,3 +66,39 @@ def test_what_the_rule_protects_a_dirty_gap_changes_the_next_convolution(monkeyp
     clean = _conv_kernels.forward(x, w, None, geo, 1)
     _conv_grid.input_grid(x, geo)[:, geo.lead - 1] = 5.0
     assert not np.allclose(_conv_kernels.forward(x, w, None, geo, 1), clean)
+
+
+def test_a_role_keeps_one_buffer_as_large_as_its_largest_use():
+    """Layers of several shapes share each role's buffer: the memory held is the largest layer's."""
+    w = random_array((4, 3, 3, 3), seed=1)
+    big, small = random_array((2, 3, 12, 12)), random_array((2, 3, 6, 6), seed=2)
+    _conv_kernels.forward(big, w, None, padded_geometry(size=12), 1)
+    held = _workspace.held_bytes()
+    _conv_kernels.forward(small, w, None, padded_geometry(size=6), 1)
+    assert _workspace.held_bytes() == held
+
+
+def test_a_buffer_that_held_another_layout_is_refilled_before_its_gaps_are_read(monkeypatch):
+    """The small grid's gaps lie where the big grid's values were: they are zero again, not stale."""
+    monkeypatch.setattr(_workspace, "CHECK_GAPS", False)  # the result itself shows it
+    w = random_array((4, 3, 3, 3), seed=1)
+    big, small = random_array((2, 3, 12, 12)) + 5, random_array((2, 3, 6, 6), seed=2)
+    fresh = _conv_kernels.forward(small, w, None, padded_geometry(size=6), 1)
+    _workspace.clear()
+    _conv_kernels.forward(big, w, None, padded_geometry(size=12), 1)
+    np.testing.assert_array_equal(_conv_kernels.forward(small, w, None, padded_geometry(size=6), 1), fresh)
+
+
+def test_a_pooling_and_a_convolution_share_a_buffer_each_with_its_own_fill(monkeypatch):
+    """Max pooling's phases (padding -inf) and the convolution's input grid (padding 0) use one buffer."""
+    monkeypatch.setattr(_workspace, "CHECK_GAPS", False)  # the results themselves show it
+    x, w = random_array((2, 3, 12, 12)), random_array((4, 3, 3, 3), seed=1)
+    pool = _pool_kernels.geometry(12, 12, (3, 3), (2, 2), (1, 1), (1, 1), False)
+    convolved = _conv_kernels.forward(x, w, None, padded_geometry(size=12), 1)
+    pooled = _pool_kernels.max_pool(x, pool)[0]
+    held = _workspace.held_bytes()
+    for _ in range(2):
+        again = _conv_kernels.forward(x, w, None, padded_geometry(size=12), 1)
+        np.testing.assert_array_equal(again, convolved)
+        np.testing.assert_array_equal(_pool_kernels.max_pool(x, pool)[0], pooled)
+    assert _workspace.held_bytes() == held

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import ember
+from ember.ops import elementwise
 from tests.helpers import check_gradients, check_parity, random_array
 
 # name: (ember function, torch function, smallest magnitude of inputs, sign: +1 positive only, 0 any)
@@ -112,9 +113,11 @@ def test_relu_and_abs_gradients_at_zero_match_pytorch():
     [(ember.relu, torch.relu), (lambda t: t.clamp(-1.0, 1.0), lambda t: t.clamp(-1.0, 1.0))],
     ids=["relu", "clamp"],
 )
-def test_routers_block_an_infinite_or_nan_gradient_where_closed_like_pytorch(ember_fn, torch_fn):
-    x = np.array([-2.0, -3.0, -4.0, 0.5, 0.25, 3.0], dtype=np.float32)
-    upstream = np.array([np.inf, -np.inf, np.nan, np.inf, 2.0, -1.0], dtype=np.float32)
+@pytest.mark.parametrize("copies", [1, 1000], ids=["small", "large"])  # both paths of pass_where
+def test_routers_block_an_infinite_or_nan_gradient_where_closed_like_pytorch(ember_fn, torch_fn, copies):
+    x = np.tile(np.array([-2.0, -3.0, -4.0, 0.5, 0.25, 3.0], dtype=np.float32), copies)
+    upstream = np.tile(np.array([np.inf, -np.inf, np.nan, np.inf, 2.0, -1.0], dtype=np.float32), copies)
+    assert (x.size > elementwise.SMALL) == (copies > 1)
     ember_x, torch_x = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     ember_fn(ember_x).backward(ember.tensor(upstream))
     torch_fn(torch_x).backward(torch.from_numpy(upstream))

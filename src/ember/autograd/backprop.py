@@ -34,7 +34,7 @@ import numpy as np
 from ember.autograd import tensor as tensor_module
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import enable_grad, set_grad_enabled
-from ember.autograd.graph import Capture, Context, call_backward
+from ember.autograd.graph import Capture, Context, Edge, call_backward
 from ember.autograd.graph import backward as walk
 from ember.autograd.tensor import Tensor
 from ember.errors import EmberError
@@ -159,12 +159,12 @@ def recorded_backward(node: Context, upstream: Tensor) -> tuple[Any, ...]:
     """One step of the recorded walk: ``node``'s gradients as tensors with a graph (module docstring)."""
     function = node.function
     if getattr(function, "differentiable_backward", False):
-        saved = node._saved
-        node._saved = _saved_as_tensors(node)
+        saved, inputs = node._saved, node.inputs
+        node._saved, node.inputs = _saved_as_tensors(node), _inputs_as_tensors(node)
         try:
             grads = function.backward(node, upstream)
         finally:
-            node._saved = saved
+            node._saved, node.inputs = saved, inputs
         grads = grads if type(grads) is tuple else (grads,)
         for position, value in enumerate(grads):
             if value is not None and not isinstance(value, Tensor):
@@ -185,6 +185,18 @@ def _saved_as_tensors(node: Context) -> tuple[Any, ...]:
     for _counter, _version, position, slot in node._saved_versions:
         values[slot] = Tensor._from_op(values[slot], node) if position < 0 else node.inputs[position]
     return tuple(values)
+
+
+def _inputs_as_tensors(node: Context) -> tuple[Any, ...]:
+    """The node's inputs with each ``Edge`` (an input whose values were not kept) as a stand-in tensor:
+    linked to the node that made the input, so a recorded backward can connect to it (``masked_by``,
+    ``OnceDifferentiable``), and NaN (zero for integers), read-only, so that reading its values shows."""
+    return tuple([_stand_in(x) if type(x) is Edge else x for x in node.inputs])
+
+
+def _stand_in(edge: Edge) -> Tensor:
+    fill = np.array(np.nan if edge.dtype.kind in "fc" else 0, dtype=edge.dtype)
+    return Tensor._from_op(np.broadcast_to(fill, edge.shape), edge.grad_fn)
 
 
 def _composite_gradients(node: Context, upstream: Tensor) -> tuple[Any, ...]:
@@ -223,7 +235,8 @@ class OnceDifferentiable(Function):
 def _refusing_second_order(node: Context, upstream: Tensor) -> tuple[Any, ...]:
     """The first gradients, from the array backward, marked so that a second differentiation raises."""
     grads = call_backward(node, upstream.array)
-    sources = [upstream, *(x for x in node.inputs if isinstance(x, Tensor) and x.requires_grad)]
+    inputs = _inputs_as_tensors(node)
+    sources = [upstream, *(x for x in inputs if isinstance(x, Tensor) and x.requires_grad)]
     op = node.function.__name__
     with enable_grad():
         return tuple(

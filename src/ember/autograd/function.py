@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd.grad_mode import STATE
-from ember.autograd.graph import Context, VersionCounter
+from ember.autograd.graph import Context, Edge, VersionCounter
 from ember.autograd.tensor import Tensor
 
 
@@ -90,8 +90,17 @@ class Function:
         if not record:
             return Tensor._from_op(out, None, version)
         result = Tensor._from_op(out, ctx, version)
+        kept: Any = ()
         if ctx._saved:
-            ctx._saved_versions = _versions_of_saved(ctx._saved, args, arrays, out, result)
+            versions = ctx._saved_versions = _versions_of_saved(ctx._saved, args, arrays, out, result)
+            kept = [position for _counter, _value, position, _slot in versions]
+        if cls.composite is None:  # inputs no backward reads are kept as edges (ember.autograd.graph)
+            inputs = list(args)
+            for position, a in enumerate(args):
+                edge = isinstance(a, Tensor) and (a.grad_fn is not None or not a._requires_grad)
+                if edge and position not in kept:
+                    inputs[position] = Edge(a)
+            ctx.inputs = tuple(inputs)
         return result
 
 

@@ -18,6 +18,14 @@ not held by the node (saved for backward, or an attribute of ``ctx``). Every oth
 gradient passed through, a view, an array shared by two inputs or kept on ``ctx``, the caller's
 ``gradient=``, an array a hook saw or returned) is copied before a leaf keeps it. The one thing the walk
 cannot see is an array a Function keeps outside ``ctx`` (a cache, a global); ``Function`` forbids that.
+
+What a node keeps of its inputs (``Context.inputs``). A node needs an input's *values* only where its
+backward reads them, and those it saves (``save_for_backward``); to pass a gradient on it needs only where
+the gradient goes. So, as PyTorch's edges, a node keeps an input tensor itself only where forward saved it,
+where it is a leaf that receives a gradient (``.grad``), or where the Function has a ``composite`` (its
+gradient of gradients recomputes from the inputs); every other input is an ``Edge`` (the node that made it,
+its shape and dtype), so an activation no backward reads (ReLU's input, a residual sum) is freed as soon as
+the forward pass moves on. Once backward has passed a node, its inputs are edges too (``Context.release``).
 """
 
 from __future__ import annotations
@@ -38,6 +46,32 @@ class VersionCounter:
     def __init__(self) -> None:
         self.value = 0
         self.shared = False
+
+
+class Edge:
+    """An input whose values the node does not keep: the node that made it (``None`` for a leaf that takes
+    no gradient), whether it requires grad, its shape and dtype (the module docstring)."""
+
+    __slots__ = ("dtype", "grad_fn", "requires_grad", "shape")
+
+    def __init__(self, tensor: Any) -> None:
+        self.grad_fn = tensor.grad_fn
+        self.requires_grad = tensor._requires_grad
+        self.shape = tensor._array.shape
+        self.dtype = tensor._array.dtype
+
+    def __repr__(self) -> str:
+        return f"Edge(shape={self.shape}, dtype={self.dtype}, grad_fn={self.grad_fn!r})"
+
+
+def link(value: Any, keep: bool = False) -> Any:
+    """What a node keeps of one input: a tensor as an ``Edge``, unless ``keep`` or it is a leaf that takes a
+    gradient; any other value (an option, an Edge) as it is."""
+    if keep or not hasattr(value, "_accumulate_grad"):  # not a tensor (the walk's one call into a tensor)
+        return value
+    if value.grad_fn is None and value._requires_grad:
+        return value
+    return Edge(value)
 
 
 class Context:
@@ -90,8 +124,10 @@ class Context:
         return self._saved
 
     def release(self) -> None:
-        """Free what forward saved (arrays kept on ctx included); keep only what a second walk reads."""
-        function, inputs, needs = self.function, self.inputs, self.needs_input_grad
+        """Free what forward saved (arrays kept on ctx included, inputs as edges); keep only what a second
+        walk reads."""
+        function, needs = self.function, self.needs_input_grad
+        inputs = tuple([link(value) for value in self.inputs])
         self.__dict__.clear()
         self.function, self.inputs, self.needs_input_grad, self.released = function, inputs, needs, True
 
@@ -230,16 +266,18 @@ def backward(
         if node._saved_versions:
             node.check_versions()
         input_grads = call(node, upstream)
+        needs = node.needs_input_grad
         for position, parent in enumerate(node.inputs):
-            if not node.needs_input_grad[position]:
+            if not needs[position]:
                 continue
             parent_grad = input_grads[position]
             if parent_grad is None:
                 continue
-            if parent_grad.shape != parent._array.shape:
+            shape = parent.shape if type(parent) is Edge else parent._array.shape
+            if parent_grad.shape != shape:
                 raise RuntimeError(
                     f"{node.function.__name__}.backward returned a gradient of shape "
-                    f"{tuple(parent_grad.shape)} for input {position}, whose shape is {parent._array.shape}; "
+                    f"{tuple(parent_grad.shape)} for input {position}, whose shape is {shape}; "
                     "they must match."
                 )
             producer = parent.grad_fn

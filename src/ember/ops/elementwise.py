@@ -18,6 +18,8 @@ from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
 from ember.ops.indexing import nonzero
 from ember.ops.out import written
 
+SMALL = 4096  # elements: below this, pass_where takes np.where directly
+
 
 def pass_where(mask: Any, grad: Any) -> Any:
     """The gradient where ``mask`` holds, zero elsewhere: a gradient router's backward.
@@ -29,9 +31,11 @@ def pass_where(mask: Any, grad: Any) -> Any:
     """
     if isinstance(grad, Tensor):
         return dual.where(mask, grad, 0)
+    if grad.size <= SMALL:  # where errstate's and the check's fixed cost (~10 us) would dominate
+        return np.where(mask, grad, grad.dtype.type(0))
     with np.errstate(invalid="ignore"):  # inf * 0: the case redone below
         out = grad * mask
-    if np.isnan(out).any():
+    if np.isnan(out.sum()):  # a NaN in out (or +inf and -inf): no temporary mask of the whole array
         out = np.where(mask, grad, grad.dtype.type(0))
     return out
 

@@ -47,7 +47,7 @@ from ember.nn.functional._conv_grid import (
     output_positions,
     to_nchw,
 )
-from ember.nn.functional._parallel import run_chunks
+from ember.nn.functional._parallel import run_chunks, sum_chunks
 
 # Relative costs per element, measured on this project's machine: a strided add (col2im) against a copy
 # (building the transposed convolution's columns). They decide how the input gradient is computed.
@@ -111,9 +111,19 @@ def backward(
     groups: int,
     weight_shape: tuple[int, ...],
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Gradients of conv(x, weight) with respect to x and weight (each only if given x / weight)."""
-    positions = None if is_pointwise(geo) or geo.batch == 0 else output_positions(grad, geo)
-    grad_input = None if weight is None else input_gradient(weight, grad, geo, groups, positions)
+    """Gradients of conv(x, weight) with respect to x and weight (each only if given x / weight).
+
+    The input gradient as a transposed convolution comes first, before dy is copied into its positions,
+    so that the positions can share the workspace buffer of the product it copies out
+    (``_workspace.SHARED_BUFFERS``); col2im reads the positions itself."""
+    grad_input = positions = None
+    direct = is_pointwise(geo) or geo.batch == 0
+    if weight is not None and (direct or prefers_transposed(geo, weight.shape[1] * groups, weight.shape[0])):
+        grad_input = input_gradient(weight, grad, geo, groups)
+    if not direct:
+        positions = output_positions(grad, geo)
+    if weight is not None and grad_input is None:
+        grad_input = input_gradient(weight, grad, geo, groups, positions)
     grad_weight = None if x is None else weight_gradient(x, grad, weight_shape, geo, groups, positions)
     return grad_input, grad_weight
 
@@ -148,16 +158,8 @@ def weight_gradient(
             grouped(columns, groups), grouped(block(positions, chunk), groups).transpose(0, 2, 1)
         )
 
-    total = _sum_in_order(run_chunks(chunk_list, body))
+    total = sum_chunks(chunk_list, body)
     return np.ascontiguousarray(total.transpose(0, 2, 1)).reshape(weight_shape)
-
-
-def _sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
-    """Per-chunk partial sums added in chunk order: the same result on any number of threads."""
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total
 
 
 @_workspace.kernel
@@ -303,8 +305,7 @@ def _pointwise_weight_gradient(
         first, last = chunk[:2]
         return np.matmul(g[first:last], xs[first:last].swapaxes(-1, -2)).sum(axis=0)
 
-    parts = run_chunks(_samples(geo, weight_shape[1] * groups, x.itemsize), body)
-    return _sum_in_order(parts).reshape(weight_shape)
+    return sum_chunks(_samples(geo, weight_shape[1] * groups, x.itemsize), body).reshape(weight_shape)
 
 
 def _pointwise_input_gradient(

@@ -82,6 +82,31 @@ def run_chunks(chunks: Sequence[T], body: Callable[[T], R], parallel: bool = Tru
     return results
 
 
+def sum_chunks(chunks: Sequence[T], body: Callable[[T], np.ndarray], parallel: bool = True) -> np.ndarray:
+    """The sum of body(chunk) over the chunks (each result a new array), added in chunk order whatever the
+    thread count, so the result is the same on any number of threads; a result is added as soon as those
+    of the chunks before it are, so only results computed ahead of their turn wait (one thread: none)
+    rather than one per chunk (a weight gradient's partial sums: up to 45 MiB on VGG-style's layers)."""
+    waiting: dict[int, np.ndarray] = {}
+    state: dict[str, Any] = {"next": 0, "total": None}
+    lock = threading.Lock()
+
+    def add(index: int) -> None:
+        part = body(chunks[index])
+        with lock:
+            waiting[index] = part
+            while state["next"] in waiting:
+                part = waiting.pop(state["next"])
+                if state["total"] is None:
+                    state["total"] = part
+                else:
+                    state["total"] += part
+                state["next"] += 1
+
+    run_chunks(range(len(chunks)), add, parallel)
+    return state["total"]
+
+
 # Below this many bytes a copy is not worth handing to other threads.
 PARALLEL_COPY_BYTES = 1 << 20
 

@@ -3,12 +3,17 @@
 A freshly allocated large array costs about twice a reused one (the kernel zeroes every new page on first
 touch; measured in ``docs/performance.md``). The kernels' intermediate arrays (the im2col chunk, the padded
 channel-major grids, the GEMM output before it is copied into the result) never leave a call, so they are
-kept here between calls, keyed by their role and shape, one set per thread.
+kept here between calls, one buffer per *role* (``"input"`` grid, ``"columns"``, ...) and thread, as large as
+the largest request so far: each call views the buffer with the shape it needs. So the memory held is the
+largest layer's, not the sum over every layer shape of the network (VGG-style's training step: 329 -> 105
+MiB, with roles never in use together sharing a buffer, ``SHARED_BUFFERS``). Two arrays of one buffer are
+never in use at once (each kernel takes each role once, and returns before the next).
 
-Grids are keyed by their full geometry, not only their shape: a grid's padding gaps are zero when it is
-created and every kernel writes only the positions that hold values, so the gaps stay zero and the next
-call with the same geometry can skip zeroing them. Nothing here is ever returned to the user or saved for
-backward.
+A grid's padding gaps must hold ``fill`` (zero, or -inf for max pooling): the buffer is filled when it
+holds another grid layout (geometry, shape, dtype, fill) than the one asked for, and every kernel writes
+only the positions that hold values, so the gaps stay filled and the next call with the same layout skips
+filling them (a fill costs about a quarter of the copy into the grid). Nothing here is ever returned to the
+user or saved for backward.
 
 That rule is checked, not only stated: with ``EMBER_CHECK_WORKSPACE=1`` (or ``CHECK_GAPS = True``, as the
 tests of the layers set it) every kernel that uses grids (``@kernel``) verifies after it returns that the
@@ -26,10 +31,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-# Enough for the distinct layer shapes of a ResNet or VGG forward and backward; the least recently used
-# arrays are dropped beyond either bound (memory is bounded, correctness never depends on a hit). An array
-# larger than half the byte bound is not kept at all.
-MAX_ENTRIES = 48
+# The buffers of a thread are bounded in total (the least recently used role's is dropped beyond it); an
+# array larger than half the bound is not kept at all (memory is bounded, correctness never depends on a hit).
 MAX_BYTES = 1 << 29
 
 CHECK_GAPS = os.environ.get("EMBER_CHECK_WORKSPACE", "0") not in ("", "0")
@@ -40,17 +43,35 @@ F = TypeVar("F", bound=Callable[..., Any])
 _local = threading.local()
 
 
-def _cache() -> OrderedDict[Hashable, np.ndarray]:
-    cache = getattr(_local, "cache", None)
-    if cache is None:
-        cache = _local.cache = OrderedDict()
-        _local.grids = {}  # key -> (role, fill, value positions) of each cached grid
-    return cache
+# Roles whose arrays are never in use at once share one buffer: a pooling's phases and a convolution's
+# input grid (separate kernels), the transposed convolution's gradient grid and col2im's grid (the two ways
+# to an input gradient), the output gradient's positions and the channel-major product (the convolution's
+# backward makes the positions after the product is copied out).
+SHARED_BUFFERS: dict[Hashable, Hashable] = {
+    "pool-phases": "input",
+    "col2im": "output",
+    "positions": "channel-major-product",
+}
+
+
+def _buffers() -> OrderedDict[Hashable, np.ndarray]:
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = OrderedDict()  # buffer -> flat bytes
+        _local.layouts = {}  # buffer -> the grid layout whose gaps it holds
+        _local.grids = {}  # buffer -> (role, fill, value positions, the grid) for the check
+    return buffers
 
 
 def scratch(role: Hashable, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """An uninitialized array of ``shape`` for ``role``; the same array again on the next call."""
-    return _get(("scratch", role, shape, np.dtype(dtype).str), shape, dtype, None)
+    """An uninitialized array of ``shape`` for ``role``: the role's buffer, reused by the next call."""
+    key = SHARED_BUFFERS.get(role, role)
+    array = _view(key, shape, np.dtype(dtype))
+    if array is None:
+        return np.empty(shape, dtype)
+    _local.layouts.pop(key, None)  # no longer a grid: its gaps will be written
+    _local.grids.pop(key, None)
+    return array
 
 
 def zeroed_grid(
@@ -61,35 +82,42 @@ def zeroed_grid(
     values: ValuePositions,
     fill: float = 0.0,
 ) -> np.ndarray:
-    """An array that was ``fill`` when created and whose callers only ever write the positions that
+    """An array that holds ``fill`` except where its callers write, which is only ever the positions that
     ``values(array)`` views; everywhere else (the gaps) it stays ``fill``."""
-    key = ("grid", role, geometry, shape, np.dtype(dtype).str, fill)
-    array = _get(key, shape, dtype, fill)
-    if CHECK_GAPS and key in _cache():  # the check looks at the grids kept for reuse
-        _local.grids[key] = (role, fill, values)
+    key, dtype = SHARED_BUFFERS.get(role, role), np.dtype(dtype)
+    layout = (role, geometry, shape, dtype.str, fill)
+    array = _view(key, shape, dtype)
+    if array is None:  # too large to keep
+        return np.full(shape, fill, dtype)
+    if _local.layouts.get(key) != layout:
+        array.fill(fill)
+        _local.layouts[key] = layout
+    if CHECK_GAPS:
+        _local.grids[key] = (role, fill, values, array)
     return array
 
 
-def _get(key: Hashable, shape: tuple[int, ...], dtype: Any, fill: float | None) -> np.ndarray:
-    cache = _cache()
-    array = cache.get(key)
-    if array is not None:
-        cache.move_to_end(key)
-        return array
-    if fill is None:
-        array = np.empty(shape, dtype)
-    elif fill == 0:
-        array = np.zeros(shape, dtype)
-    else:
-        array = np.full(shape, fill, dtype)
-    if array.nbytes <= MAX_BYTES // 2:
-        cache[key] = array
-        total = sum(a.nbytes for a in cache.values())
-        while len(cache) > MAX_ENTRIES or total > MAX_BYTES:
-            dropped_key, dropped = cache.popitem(last=False)
+def _view(key: Hashable, shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray | None:
+    """``shape`` of ``dtype`` at the start of the role's buffer (grown if too small), or None if too large."""
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if nbytes > MAX_BYTES // 2:
+        return None
+    buffers = _buffers()
+    buffer = buffers.get(key)
+    if buffer is None or buffer.nbytes < nbytes:
+        buffers.pop(key, None)
+        _local.layouts.pop(key, None)
+        _local.grids.pop(key, None)
+        buffer = buffers[key] = np.empty(nbytes, np.uint8)
+        total = held_bytes()
+        while total > MAX_BYTES:
+            dropped_key, dropped = buffers.popitem(last=False)
+            _local.layouts.pop(dropped_key, None)
             _local.grids.pop(dropped_key, None)
             total -= dropped.nbytes
-    return array
+    else:
+        buffers.move_to_end(key)
+    return buffer[:nbytes].view(dtype).reshape(shape)
 
 
 def kernel(function: F) -> F:
@@ -106,10 +134,9 @@ def kernel(function: F) -> F:
 
 
 def check_gaps(after: str = "") -> None:
-    """Raise if a cached grid of the calling thread has a gap that no longer holds its fill."""
-    cache = _cache()
-    for key, (role, fill, values) in _local.grids.items():
-        array = cache[key]  # a grid dropped from the cache is dropped from grids too
+    """Raise if a kept grid of the calling thread has a gap that no longer holds its fill."""
+    _buffers()
+    for role, fill, values, array in _local.grids.values():  # a dropped buffer's grid is dropped too
         gaps = np.ones(array.shape, dtype=bool)
         for view in values(gaps):
             view[...] = False
@@ -122,7 +149,13 @@ def check_gaps(after: str = "") -> None:
             )
 
 
+def held_bytes() -> int:
+    """Bytes the calling thread's buffers hold (the workspace's share of a training step's memory)."""
+    return sum(buffer.nbytes for buffer in _buffers().values())
+
+
 def clear() -> None:
-    """Free every cached array of the calling thread."""
-    _cache().clear()
+    """Free every kept buffer of the calling thread."""
+    _buffers().clear()
+    _local.layouts.clear()
     _local.grids.clear()
