@@ -6,7 +6,8 @@ Train the detectors first with ``ember train`` (docs/vision.md has the commands)
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \\
       python benchmarks/bench_detection.py runs/yolo runs/frcnn
 
-For each run: the test box mAP@0.5 and mAP and the training's wall time (its ``summary.json``), and, measured
+For each run: the test box mAP@0.5 and mAP and the training's wall time (its ``summary.json``; a zoo name
+instead of a run is timed with its fresh weights), and, measured
 here in one process on the same scenes at the same batch size (``--batch``, 16): training images per second
 (``--steps`` SGD steps from the run's weights, after a warm-up step) and inference images per second (the
 first ``--images`` test scenes in eval mode, detections decoded). Then, for a ``yolo`` run, ``--twin-steps``
@@ -28,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 import ember
+import ember.models
 import ember.optim
+import ember.vision
 from ember.train.recipes import load_trained
 from ember.vision.datasets import Scenes
 from ember.vision.detection import yolo_loss
@@ -171,7 +174,9 @@ def step_times(model, train: Scenes, steps: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="run directories of ember train --task detect")
+    parser.add_argument(
+        "runs", nargs="+", type=Path, help="ember train --task detect run directories (zoo names: timed only)"
+    )
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5, help="timed training steps per detector")
     parser.add_argument("--images", type=int, default=320, help="test scenes timed in inference")
@@ -184,28 +189,28 @@ def main() -> None:
     test = Scenes(MNIST, train=False, size=args.images)
     rows = []
     for run in args.runs:
-        config, model, _, _ = load_trained(run)
-        summary = json.loads((run / "summary.json").read_text())
-        row = {
-            "run": str(run),
-            "model": config.model,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "test": {k: summary["test"][k] for k in ("map50", "map", "map75")},
-            "training_seconds": summary["seconds"],
-            "epochs": summary["epochs"],
-            **throughput(model, train, test, args.batch, args.steps, args.images),
-        }
-        if config.model == "yolo" and args.twin_steps:
+        row: dict = {"run": str(run)}
+        if run.is_dir():
+            config, model, _, _ = load_trained(run)
+            summary = json.loads((run / "summary.json").read_text())
+            name = row["model"] = config.model
+            row["test"] = {k: summary["test"][k] for k in ("map50", "map", "map75")}
+            row |= {"training_seconds": summary["seconds"], "epochs": summary["epochs"]}
+        else:  # a zoo name: its fresh weights, timed only (no mAP)
+            name = row["model"] = str(run)
+            model = ember.models.create(name)
+        row["parameters"] = sum(p.numel() for p in model.parameters())
+        row |= throughput(model, train, test, args.batch, args.steps, args.images)
+        if name == "yolo" and args.twin_steps:
             row["pytorch_twin"] = step_times(model, train, args.twin_steps)
         rows.append(row)
         print(json.dumps(row), flush=True)
     report = {
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-        | {"threads": os.environ.get("OMP_NUM_THREADS", "unset")},
+        "settings": vars(args) | {"threads": os.environ.get("OMP_NUM_THREADS", "unset")},
         "detectors": rows,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
     }
-    (args.out / "detection.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "detection.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

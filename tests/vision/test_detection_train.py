@@ -107,3 +107,11 @@ def test_yolo_beats_a_trivial_predictor(tmp_path: Path, capsys: pytest.CaptureFi
     assert test["count"] == TEST and test["map50"] > baseline["map_50"] + 0.1
     epochs = [line for line in log.splitlines() if line.startswith("epoch 4/4  train loss")]
     assert epochs and "acc" not in epochs[0] and "val map50 " in epochs[0]  # no accuracy, the mAP
+    assert "(coord " in epochs[0] and "class " in epochs[0]  # the loss's terms
+    run = tmp_path / "detect"
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    terms = [record[f"train_loss_{name}"] for name in ("coord", "object", "noobj", "class")]
+    assert sum(terms) == pytest.approx(record["train_loss"], rel=1e-4)
+    assert main(["predict", str(run), "--scenes", "2", "--json", "--out", str(tmp_path / "out")]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [item["scene"] for item in found] == [0, 1] and all("detections" in item for item in found)
