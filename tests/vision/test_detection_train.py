@@ -112,6 +112,7 @@ def test_yolo_beats_a_trivial_predictor(tmp_path: Path, capsys: pytest.CaptureFi
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     terms = [record[f"train_loss_{name}"] for name in ("coord", "object", "noobj", "class")]
     assert sum(terms) == pytest.approx(record["train_loss"], rel=1e-4)
+    capsys.readouterr()
     assert main(["predict", str(run), "--scenes", "2", "--json", "--out", str(tmp_path / "out")]) == 0
     found = json.loads(capsys.readouterr().out)
     assert [item["scene"] for item in found] == [0, 1] and all("detections" in item for item in found)
