@@ -1,16 +1,19 @@
-"""The YOLO v1-style grid detector on the scenes: train, measure on the 1,000 test scenes, and time a
-training step against the same network and loss in PyTorch.
+"""The detectors on the scenes side by side (the lectures' trade-off: a single-shot grid detector against a
+two-stage one, speed against accuracy), and the grid detector's training step against PyTorch's.
 
-    python benchmarks/bench_detection.py --train 5000 --epochs 8
-    python benchmarks/bench_detection.py --train 512 --epochs 2 --test 200   # a quick look
+Train the detectors first with ``ember train`` (docs/vision.md has the commands), then, at one thread:
 
-Ember trains ``yolo`` (zoo) with Adam (lr 1e-3, constant), batch 32, inputs in [0, 1], in a plain loop
-(``ember train --task detect`` is the training system's way, for the two-stage detectors); after each
-epoch the training loss and the elapsed time, at the end COCO mAP@0.5 and mAP (``DetectionMetrics``) on
-the test scenes, the training and inference throughput (images/s), and a picture of test scenes with the
-predictions (score >= 0.3) in ``OUT/yolo.png``. Then ``--steps`` training steps of the same network in
-Ember and in PyTorch (same architecture, same loss, same batches, one thread each, interleaved), median
-step times and their ratio. The report goes to ``OUT/detection-yolo.json``.
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \\
+      python benchmarks/bench_detection.py runs/yolo runs/frcnn
+
+For each run: the test box mAP@0.5 and mAP and the training's wall time (its ``summary.json``; a zoo name
+instead of a run is timed with its fresh weights), and, measured
+here in one process on the same scenes at the same batch size (``--batch``, 16): training images per second
+(``--steps`` SGD steps from the run's weights, after a warm-up step) and inference images per second (the
+first ``--images`` test scenes in eval mode, detections decoded). Then, for a ``yolo`` run, ``--twin-steps``
+training steps of the same network in Ember and in PyTorch (same architecture, same loss, same batches, one
+thread each, interleaved): median step times and their ratio. The report goes to
+``OUT/detection.json``.
 """
 
 from __future__ import annotations
@@ -28,28 +31,45 @@ import numpy as np
 import ember
 import ember.models
 import ember.optim
+import ember.vision
+from ember.train.recipes import load_trained
 from ember.vision.datasets import Scenes
-from ember.vision.detection import DetectionMetrics, yolo_loss
-from ember.vision.detection.yolo import LAMBDA_COORD, LAMBDA_NOOBJ, build_targets, decode
+from ember.vision.detection import yolo_loss
+from ember.vision.detection.yolo import LAMBDA_COORD, LAMBDA_NOOBJ, build_targets
 
 MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
 if not MNIST.is_dir():  # a worktree sits elsewhere
     MNIST = Path("/work/shared/data/mnist")
-BATCH = 32
+TWIN_BATCH = 32
 
 
-def evaluate(model, test: Scenes) -> tuple[dict, float, list]:
-    model.eval()
-    metrics, predictions = DetectionMetrics(), []
-    start = time.perf_counter()
-    with ember.no_grad():
-        for first in range(0, len(test), 100):
-            batch = decode(model(ember.from_numpy(test.images[first : first + 100])))
-            predictions += batch
-            metrics.update(batch, [test.target(i) for i in range(first, min(first + 100, len(test)))])
-    seconds = time.perf_counter() - start
+def throughput(model, train: Scenes, test: Scenes, batch: int, steps: int, images: int) -> dict:
+    """Training and inference images per second of a detector, at ``batch`` images a step."""
+    targets = [train.target(i) for i in range(batch)]
+    inputs = ember.from_numpy(train.images[:batch])
+    optimizer = ember.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     model.train()
-    return metrics.compute(), len(test) / seconds, predictions
+    times = []
+    for step in range(steps + 1):
+        start = time.perf_counter()
+        loss = sum(model(inputs, targets).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step:  # the first is a warm-up
+            times.append(time.perf_counter() - start)
+    model.eval()
+    with ember.no_grad():
+        model(ember.from_numpy(test.images[:batch]))  # warm-up
+        start = time.perf_counter()
+        for first in range(0, images, batch):
+            model(ember.from_numpy(test.images[first : min(first + batch, images)]))
+        inference = time.perf_counter() - start
+    return {
+        "train_step_s": statistics.median(times),
+        "train_images_per_s": batch / statistics.median(times),
+        "inference_images_per_s": images / inference,
+    }
 
 
 def torch_twin(model):
@@ -108,22 +128,24 @@ def torch_loss(output, targets, boxes_per_cell: int = 2):
 
 
 def step_times(model, train: Scenes, steps: int) -> dict:
+    """Median training-step times of ``model`` (a YOLO) in Ember and of its PyTorch twin, batch 32."""
     import torch
 
     torch.set_num_threads(1)
     twin = torch_twin(model)
     ours = ember.optim.Adam(model.parameters(), lr=1e-3)
     theirs = torch.optim.Adam(twin.parameters(), lr=1e-3)
-    targets = [train.target(i) for i in range(BATCH)]
-    images = train.images[:BATCH]
+    targets = [train.target(i) for i in range(TWIN_BATCH)]
+    images = train.images[:TWIN_BATCH]
     times: dict[str, list[float]] = {"ember": [], "pytorch": []}
+    model.train()
     with ember.no_grad():  # the twin is the same function: the same loss at the same weights
-        first = yolo_loss(model(ember.from_numpy(images)), targets).item()
+        first = yolo_loss(model.grid(ember.from_numpy(images)), targets).item()
     with torch.no_grad():
         twin_first = torch_loss(twin(torch.from_numpy(images)).permute(0, 2, 3, 1), targets).item()
 
     def ember_step() -> None:
-        loss = yolo_loss(model(ember.from_numpy(images)), targets)
+        loss = sum(model(ember.from_numpy(images), targets).values())
         ours.zero_grad()
         loss.backward()
         ours.step()
@@ -152,59 +174,43 @@ def step_times(model, train: Scenes, steps: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=5000)
-    parser.add_argument("--test", type=int, default=1000)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per framework (0: none)")
+    parser.add_argument(
+        "runs", nargs="+", type=Path, help="ember train --task detect run directories (zoo names: timed only)"
+    )
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=5, help="timed training steps per detector")
+    parser.add_argument("--images", type=int, default=320, help="test scenes timed in inference")
+    parser.add_argument("--twin-steps", type=int, default=10, help="timed YOLO steps per framework (0: none)")
     parser.add_argument("--out", type=Path, default=Path("results"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     ember.manual_seed(0)
-    train = Scenes(MNIST, size=args.train)
-    test = Scenes(MNIST, train=False, size=args.test)
-    model = ember.models.create("yolo")
-    optimizer = ember.optim.Adam(model.parameters(), lr=args.lr)
-    images, targets = train.images, [train.target(i) for i in range(len(train))]
-    rng = np.random.default_rng(0)
-    history, start = [], time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        losses = []
-        for batch in np.array_split(rng.permutation(len(train)), max(1, len(train) // BATCH)):
-            loss = yolo_loss(model(ember.from_numpy(images[batch])), [targets[i] for i in batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        history.append(
-            {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - start}
-        )
-        print(json.dumps(history[-1]), flush=True)
-    train_seconds = time.perf_counter() - start
-    result, inference, predictions = evaluate(model, test)
-    shown = [{k: v.array[p["scores"].array >= 0.3] for k, v in p.items()} for p in predictions[:16]]
-    try:
-        from ember.viz.scenes import save_scene_grid
-
-        save_scene_grid(args.out / "yolo.png", test.images[:16], shown, train.classes)
-    except ImportError:  # matplotlib is the train extra's
-        pass
+    train = Scenes(MNIST, size=max(args.batch, TWIN_BATCH))
+    test = Scenes(MNIST, train=False, size=args.images)
+    rows = []
+    for run in args.runs:
+        row: dict = {"run": str(run)}
+        if run.is_dir():
+            config, model, _, _ = load_trained(run)
+            summary = json.loads((run / "summary.json").read_text())
+            name = row["model"] = config.model
+            row["test"] = {k: summary["test"][k] for k in ("map50", "map", "map75")}
+            row |= {"training_seconds": summary["seconds"], "epochs": summary["epochs"]}
+        else:  # a zoo name: its fresh weights, timed only (no mAP)
+            name = row["model"] = str(run)
+            model = ember.models.create(name)
+        row["parameters"] = sum(p.numel() for p in model.parameters())
+        row |= throughput(model, train, test, args.batch, args.steps, args.images)
+        if name == "yolo" and args.twin_steps:
+            row["pytorch_twin"] = step_times(model, train, args.twin_steps)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     report = {
-        "model": "yolo",
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "settings": vars(args) | {"out": str(args.out), "batch": BATCH},
-        "history": history,
-        "test": {"map_50": result["map_50"], "map": result["map"], "map_75": result["map_75"]},
-        "train_images_per_s": args.train * args.epochs / train_seconds,
-        "inference_images_per_s": inference,
-        "seconds": round(train_seconds, 1),
-        "step": step_times(model, train, args.steps) if args.steps else None,
+        "settings": vars(args) | {"threads": os.environ.get("OMP_NUM_THREADS", "unset")},
+        "detectors": rows,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
     }
-    (args.out / "detection-yolo.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(
-        json.dumps({k: report[k] for k in ("test", "train_images_per_s", "inference_images_per_s", "step")})
-    )
+    (args.out / "detection.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -49,11 +49,12 @@ def errors_from_exact(model: ember.nn.Module, data: bytes, x: np.ndarray) -> tup
 # Not exportable, refused with the module named: a max pool that hands its indices to MaxUnpool2d (ONNX's
 # MaxUnpool numbers positions across the whole tensor, PyTorch's within each plane).
 # The two-stage detectors (exported as they predict, in eval mode): proposals are chosen by NMS over values of
-# the input, outside the traced operations.
+# the input, outside the traced operations. The grid detector returns its decoded detections, a list.
 REFUSED = {
     "segnet": r"pool \(MaxPool2d\): a max pool that returns its indices",
     "fasterrcnn_scenes": r"rpn \(RegionProposalNetwork\): uses a value computed from the input",
     "maskrcnn_scenes": r"rpn \(RegionProposalNetwork\): uses a value computed from the input",
+    "yolo": r"YOLO returned a list; the exporter needs a tensor",
 }
 
 

@@ -87,3 +87,38 @@ def test_the_epoch_line_gives_the_epochs_own_speed():
     record = {"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.6, "lr": 0.1, "seconds": 8.5}
     progress.on_epoch_end(trainer, record)
     assert lines.getvalue().endswith("  8.5s  118 img/s\n")  # 1,000 images in 8.5 s (a moving average: 194)
+
+
+def test_epoch_lines_show_the_tasks_measures_and_no_accuracy_it_does_not_count():
+    """A detector counts no accuracy and has no validation loss: its line has the loss and the validation
+    mAP; a segmentation's has its pixel accuracy and its mIoU too; classification's keeps its top-5 out."""
+    from ember.train.callbacks.progress import epoch_line
+
+    detection = {
+        "epoch": 2, "train_loss": 0.8123, "train_loss_classifier": 0.5, "train_loss_box_reg": 0.3123,
+        "val_map50": 0.9012, "val_map": 0.5, "lr": 0.02, "seconds": 3,
+    }  # fmt: skip
+    assert epoch_line(detection, 3) == (
+        "epoch 2/3  train loss 0.8123 (classifier 0.5000, box_reg 0.3123)  val map50 0.9012 map 0.5000  "
+        "lr 0.02  3.0s"
+    )
+    segment = {
+        "epoch": 1, "train_loss": 0.2, "train_accuracy": 0.9, "val_loss": 0.25, "val_accuracy": 0.875,
+        "val_miou": 0.61, "lr": 0.001, "seconds": 1.5,
+    }  # fmt: skip
+    assert epoch_line(segment, 8) == (
+        "epoch 1/8  train loss 0.2000 acc 90.00%  val loss 0.2500 acc 87.50% miou 0.6100  lr 0.001  1.5s"
+    )
+    classify = {**segment, "val_top5": 0.99}
+    del classify["val_miou"]
+    assert "top5" not in epoch_line(classify, 8)
+
+
+def test_the_step_line_has_no_accuracy_when_the_task_counts_none():
+    lines = io.StringIO()
+    progress = ProgressBar(stream=lines, bar=False, log_every=0.0, clock=Clock(1.0))
+    trainer = SimpleNamespace(epoch=0, max_epochs=1, train_loader=None, stop_reason=None, diverged=False)
+    progress.on_fit_start(trainer)
+    progress.on_epoch_start(trainer)
+    progress.on_train_batch_end(trainer, BatchLogs(1, 0, 0, 2, 1.25, 1.25, None, 16, 0.02, 1.0))
+    assert re.fullmatch(r"epoch 1/1  step 1/2  loss 1\.2500  lr 0\.02  16 img/s  ETA .+\n", lines.getvalue())

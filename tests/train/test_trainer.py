@@ -298,3 +298,30 @@ def test_regularization_is_added_to_the_objective_not_the_logged_loss(tmp_path):
     trainer.fit(train, None, epochs=1)
     gaps = [objective - loss for loss, objective in logged]
     assert gaps[0] > 5 and gaps[-1] < gaps[0] / 2  # the penalty is in the objective, and shrinks the weights
+
+
+def test_a_task_that_counts_no_accuracy_logs_none(tmp_path):
+    """A detector's batches have no accuracy (``batch_correct`` gives None): the history, metrics.csv and
+    steps.csv leave it out instead of showing 0%; the loss's terms (``loss_terms``) are averaged over the
+    epoch as ``train_<name>``."""
+    from dataclasses import dataclass
+
+    from ember.train.tasks import Task
+
+    @dataclass(frozen=True)
+    class Uncounted(Task):
+        def batch_correct(self, outputs, targets):
+            return None, len(targets)
+
+        def loss_terms(self, outputs):
+            return {"loss_half": 0.5, "loss_count": float(len(outputs))}
+
+    trainer, train, val = make_run(tmp_path, epochs=1)
+    trainer.task = Uncounted("no accuracy")
+    history = trainer.fit(train, val, epochs=1)
+    assert "train_accuracy" not in history[0] and history[0]["val_accuracy"] > 0.5
+    assert history[0]["train_loss_half"] == pytest.approx(0.5)
+    assert history[0]["train_loss_count"] == pytest.approx(64.0)  # every batch of 640 images is 64
+    assert "train_accuracy" not in read_csv(tmp_path / "metrics.csv")[0]
+    steps = read_csv(tmp_path / "steps.csv")
+    assert len(steps) == len(train) and all("accuracy" not in row and row["loss"] > 0 for row in steps)

@@ -175,9 +175,11 @@ class Trainer:
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             correct, size = self.task.batch_correct(scores, targets)
+            terms = self.task.loss_terms(scores)  # a detector's losses, whose sum is the loss
             measured = (float(loss.item()), float(objective.item()), correct, size)
             if self.communicator is not None:
                 measured = self._summed_over_processes(*measured)
+                terms = self._terms_over_processes(terms, size, measured[3])
             now = time.perf_counter()
             logs = BatchLogs(
                 step=self.step,
@@ -193,8 +195,13 @@ class Trainer:
             )
             totals["batches"] += 1
             totals["loss"] += logs.loss * logs.size
-            totals["correct"] += logs.correct
+            if logs.correct is None or totals["correct"] is None:  # the task counts no accuracy
+                totals["correct"] = None
+            else:
+                totals["correct"] += logs.correct
             totals["count"] += logs.size
+            for name, value in terms.items():
+                totals["terms"][name] = totals["terms"].get(name, 0.0) + value * logs.size
             totals["seconds"] += logs.seconds
             totals["lr"] = lr
             tick = now
@@ -210,13 +217,23 @@ class Trainer:
             self.stop(f"interrupted ({STOP_SIGNALS[self._interrupt_requested]})")
 
     def _summed_over_processes(
-        self, loss: float, objective: float, correct: float, size: int
-    ) -> tuple[float, float, float, int]:
-        """The global batch's mean loss and objective, correct count and size (each process has a part)."""
-        totals = np.array([loss * size, objective * size, correct, size], dtype=np.float64)
+        self, loss: float, objective: float, correct: float | None, size: int
+    ) -> tuple[float, float, float | None, int]:
+        """The global batch's mean loss and objective, correct count (None: not counted) and size (each
+        process has a part)."""
+        totals = np.array([loss * size, objective * size, correct or 0.0, size], dtype=np.float64)
         self.communicator.allreduce(totals)
         count = int(totals[3])
-        return float(totals[0] / count), float(totals[1] / count), float(totals[2]), count
+        summed = None if correct is None else float(totals[2])
+        return float(totals[0] / count), float(totals[1] / count), summed, count
+
+    def _terms_over_processes(self, terms: dict[str, float], size: int, count: int) -> dict[str, float]:
+        """The global batch's mean of each loss term (every process has the same terms)."""
+        names = sorted(terms)
+        values = np.array([terms[name] * size for name in names], dtype=np.float64)
+        if len(values):
+            self.communicator.allreduce(values)
+        return {name: float(value / count) for name, value in zip(names, values, strict=True)}
 
     def _agree_to_stop(self) -> None:
         """In a distributed run every process stops after the same step: if any one stops (divergence,
@@ -244,8 +261,10 @@ class Trainer:
             "step": self.step,
             "lr": totals["lr"] if totals["lr"] is not None else self.lr,  # the rate of the epoch's last step
             "train_loss": totals["loss"] / count,
-            "train_accuracy": totals["correct"] / count,
         }
+        if totals["correct"] is not None:  # a detector counts no training accuracy
+            record["train_accuracy"] = totals["correct"] / count
+        record.update({f"train_{name}": value / count for name, value in totals["terms"].items()})
         started = time.perf_counter()
         if val_loader is not None:
             record.update(self.task.validation(self.evaluate(val_loader)))
@@ -261,7 +280,7 @@ class Trainer:
 
     @staticmethod
     def _fresh_totals() -> dict[str, Any]:
-        return {"batches": 0, "loss": 0.0, "correct": 0, "count": 0, "seconds": 0.0, "lr": None}
+        return {"batches": 0, "loss": 0.0, "correct": 0, "count": 0, "seconds": 0.0, "lr": None, "terms": {}}
 
     def stop(self, reason: str, diverged: bool = False) -> None:
         """Ask the loop to stop after the current step (a callback's way to end the run)."""
@@ -330,7 +349,7 @@ class Trainer:
             "progress": {
                 "epoch": self.epoch,
                 "step": self.step,
-                "epoch_totals": dict(self._epoch_totals),
+                "epoch_totals": {**self._epoch_totals, "terms": dict(self._epoch_totals["terms"])},
                 "history": [dict(record) for record in self.history],
                 "stop_reason": self.stop_reason if not self.interrupted else None,
             },

@@ -33,7 +33,8 @@ class BatchLogs:
     batches: int  # steps in a full epoch
     loss: float
     objective: float
-    correct: float  # right answers (a segmentation batch: its images' pixel accuracies, summed)
+    correct: float | None  # right answers (a segmentation batch: its images' pixel accuracies, summed);
+    # None: the task counts no accuracy in training (a detector)
     size: int
     lr: float
     seconds: float  # wall time since the previous step ended (data loading included)

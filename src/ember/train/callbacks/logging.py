@@ -141,7 +141,7 @@ class MetricLogger(Callback):
 
     def on_train_batch_end(self, trainer: TrainingLoop, logs: BatchLogs) -> None:
         speed = logs.size / logs.seconds if logs.seconds > 0 else math.nan
-        accuracy = logs.correct / max(logs.size, 1)
+        accuracy = None if logs.correct is None else logs.correct / max(logs.size, 1)
         row = [logs.step, logs.epoch + 1, logs.loss, accuracy, logs.lr, round(speed, 1)]
         with writing(self.steps_csv):
             self._steps_writer.writerow([_number(value) for value in row])

@@ -8,7 +8,9 @@ seconds within the epoch (as Keras and tqdm do in logs), so a log never stays si
     epoch 2/8  step 150/430  loss 0.4123 acc 85.20%  lr 0.0412  301 img/s  ETA 6.2 min
 
 After each epoch one line sums it up with the validation loss and accuracy (the numbers to compare: a
-training accuracy far above the validation accuracy means overfitting), the epoch's images per second
+training accuracy far above the validation accuracy means overfitting) and the task's other validation
+measures (a segmentation's ``miou``, a detector's box ``map50``: those of the record's ``val_*`` keys), the
+epoch's images per second
 (all its images over all its training time, not a recent average) and the time left for the run, from
 the average time per step so far (validation included). Lines go to ``stream`` (standard output by
 default), the bar to standard error.
@@ -32,14 +34,32 @@ def duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
+SHOWN_AS_PERCENT = ("val_loss", "val_accuracy", "val_top5")  # the classification line's own
+
+
 def epoch_line(record: dict[str, Any], epochs: int) -> str:
-    """``epoch 3/10  train loss 0.3120 acc 88.90%  val loss 0.3010 acc 89.40%  lr 0.0412  41.2s``."""
-    parts = [
-        f"epoch {record['epoch']}/{epochs}",
-        f"train loss {record['train_loss']:.4f} acc {100 * record['train_accuracy']:.2f}%",
+    """``epoch 3/10  train loss 0.3120 acc 88.90%  val loss 0.3010 acc 89.40%  lr 0.0412  41.2s``; a
+    measure the task does not count is left out (a detector: no accuracy, no validation loss), a detector's
+    loss terms follow its loss (``train loss 0.8 (classifier 0.3, box_reg 0.2, ...)``), the task's other
+    validation measures follow the validation loss (``val miou 0.7012``, ``val map50 0.9012``)."""
+    parts = [f"epoch {record['epoch']}/{epochs}", f"train loss {record['train_loss']:.4f}"]
+    terms = [f"{key[11:]} {value:.4f}" for key, value in record.items() if key.startswith("train_loss_")]
+    if terms:  # a detector's losses, whose sum is the loss
+        parts[-1] += f" ({', '.join(terms)})"
+    if record.get("train_accuracy") is not None:
+        parts[-1] += f" acc {100 * record['train_accuracy']:.2f}%"
+    validation = []
+    if record.get("val_loss") is not None:
+        validation.append(f"loss {record['val_loss']:.4f}")
+    if record.get("val_accuracy") is not None:
+        validation.append(f"acc {100 * record['val_accuracy']:.2f}%")
+    validation += [
+        f"{key[4:]} {value:.4f}"
+        for key, value in record.items()
+        if key.startswith("val_") and key not in SHOWN_AS_PERCENT and isinstance(value, int | float)
     ]
-    if "val_loss" in record:
-        parts.append(f"val loss {record['val_loss']:.4f} acc {100 * record['val_accuracy']:.2f}%")
+    if validation:
+        parts.append("val " + " ".join(validation))
     parts.append(f"lr {record['lr']:.4g}")
     parts.append(f"{record['seconds']:.1f}s")
     return "  ".join(parts)
@@ -67,7 +87,8 @@ class ProgressBar(Callback):
         self.log_every = log_every
         self.clock = clock
         self._tqdm: Any = None
-        self._loss = self._correct = self._count = self._seconds = 0.0
+        self._loss = self._count = self._seconds = 0.0
+        self._correct: float | None = 0.0  # None: the task counts no accuracy
         self._started = self._last_line = 0.0
         self._steps = 0  # steps taken since fit started (in this process)
         self._batches = 0  # steps in a full epoch
@@ -110,7 +131,8 @@ class ProgressBar(Callback):
         self._steps = 0
 
     def on_epoch_start(self, trainer: TrainingLoop) -> None:
-        self._loss = self._correct = self._count = self._seconds = 0.0
+        self._loss = self._count = self._seconds = 0.0
+        self._correct = 0.0
         if not self._bar_enabled():
             return
         from tqdm import tqdm
@@ -129,7 +151,9 @@ class ProgressBar(Callback):
 
     def on_train_batch_end(self, trainer: TrainingLoop, logs: BatchLogs) -> None:
         self._loss += logs.loss * logs.size
-        self._correct += logs.correct
+        self._correct = (
+            None if logs.correct is None or self._correct is None else self._correct + logs.correct
+        )
         self._count += logs.size
         self._seconds += logs.seconds
         self._steps += 1
@@ -137,14 +161,11 @@ class ProgressBar(Callback):
         now = self.clock()
         remaining = (trainer.max_epochs - logs.epoch - 1) * logs.batches + logs.batches - logs.batch - 1
         left = self.time_left(remaining, now)
-        loss, accuracy = self._loss / self._count, 100 * self._correct / self._count
+        loss = self._loss / self._count
+        accuracy = None if self._correct is None else f"{100 * self._correct / self._count:.2f}%"
         if self._tqdm is not None:
-            postfix = {
-                "loss": f"{loss:.4f}",
-                "acc": f"{accuracy:.2f}%",
-                "lr": f"{logs.lr:.3g}",
-                "img/s": f"{self.speed:.0f}",
-            }
+            postfix = {"loss": f"{loss:.4f}", **({"acc": accuracy} if accuracy else {})}
+            postfix.update({"lr": f"{logs.lr:.3g}", "img/s": f"{self.speed:.0f}"})
             if left is not None:
                 postfix["ETA"] = duration(left)
             self._tqdm.set_postfix(ordered_dict=postfix, refresh=False)
@@ -152,7 +173,8 @@ class ProgressBar(Callback):
         elif now - self._last_line >= self.log_every:
             line = (
                 f"epoch {logs.epoch + 1}/{trainer.max_epochs}  step {logs.batch + 1}/{logs.batches}  "
-                f"loss {loss:.4f} acc {accuracy:.2f}%  lr {logs.lr:.4g}  {self.speed:.0f} img/s"
+                f"loss {loss:.4f}{f' acc {accuracy}' if accuracy else ''}  lr {logs.lr:.4g}  "
+                f"{self.speed:.0f} img/s"
             )
             self.write(line + (f"  ETA {duration(left)}" if left is not None else ""))
             self._last_line = now

@@ -30,7 +30,7 @@ def _epoch_table(history: Sequence[dict[str, float]], monitor: str = "val_accura
         value = record.get(extra) if extra else None
         rows.append(
             f"<tr><td>{int(record['epoch'])}</td><td>{record['lr']:.4g}</td>"
-            f"<td>{record['train_loss']:.4f}</td><td>{percent(record['train_accuracy'])}</td>"
+            f"<td>{record['train_loss']:.4f}</td><td>{percent(record.get('train_accuracy'))}</td>"
             f"<td>{'' if val_loss is None else f'{val_loss:.4f}'}</td>"
             f"<td>{percent(record.get('val_accuracy'))}</td>"
             + (f"<td>{'' if value is None else f'{value:.4f}'}</td>" if extra else "")

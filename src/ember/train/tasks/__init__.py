@@ -66,6 +66,7 @@ VISION_MODULES = (
     "ember.vision.localization",
     "ember.vision.detection.faster_rcnn",
     "ember.vision.detection.mask_rcnn",
+    "ember.vision.detection.yolo",
 )
 
 
@@ -90,8 +91,8 @@ TASKS = Registry(
             "scenes",
         ),
         "detect": Detect(
-            "every object's box and class, on scenes (fasterrcnn_scenes)",
-            ("fasterrcnn_scenes",),
+            "every object's box and class, on scenes (fasterrcnn_scenes, yolo)",
+            ("fasterrcnn_scenes", "yolo"),
             "detection",
             "val_map50",
             "validation box mAP@0.5",

@@ -86,10 +86,16 @@ class Task:
         """An accumulator: ``update(outputs, targets, loss)`` per batch, ``compute()`` the result."""
         return ClassificationMetrics(num_classes, keep_predictions)
 
-    def batch_correct(self, outputs: Any, targets: Any) -> tuple[float, int]:
-        """(right answers, images) of a training batch: its accuracy is their ratio."""
+    def batch_correct(self, outputs: Any, targets: Any) -> tuple[float | None, int]:
+        """(right answers, images) of a training batch: its accuracy is their ratio (None: the task counts
+        no accuracy, and the logs show none)."""
         labels = as_array(targets)
         return topk_correct(outputs, labels, 1), len(labels)
+
+    def loss_terms(self, outputs: Any) -> dict[str, float]:
+        """The named terms whose sum is a training batch's loss, if the model gives them (a detector's
+        ``loss_classifier``, ...): the epoch's record keeps their means as ``train_<name>``."""
+        return {}
 
     def validation(self, result: Any) -> dict[str, float]:
         return {"val_loss": result.loss, "val_accuracy": result.accuracy, "val_top5": result.top5}

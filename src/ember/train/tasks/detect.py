@@ -125,7 +125,10 @@ class Detect(Task):
     """Every object's box and class (``detect``), and its mask (``instance``): the detector computes its
     own losses from the targets in training (their sum is minimized); eval outputs are measured by COCO
     mAP (``ember.vision.detection.metrics.DetectionMetrics``); no loss is measured in evaluation (a
-    detector in eval mode returns detections only, as torchvision's) and no training accuracy is counted.
+    detector in eval mode returns detections only, as torchvision's) and no training accuracy is counted
+    (the logs show the losses and, per epoch, the validation mAP@0.5 and mAP, as torchvision's reference
+    scripts do). The models: the two-stage ``fasterrcnn_scenes`` and ``maskrcnn_scenes``, the grid
+    detector ``yolo``, all called as torchvision's detectors are.
     The data's classes are the background (label 0) and then the objects' (label 1 + class)."""
 
     masks: bool = False
@@ -149,8 +152,15 @@ class Detect(Task):
     def metrics(self, num_classes: int, keep_predictions: bool = False) -> Any:
         return _Detection(self.masks, keep_predictions)
 
-    def batch_correct(self, outputs: Any, targets: Any) -> tuple[float, int]:
-        return 0.0, len(targets)
+    def batch_correct(self, outputs: Any, targets: Any) -> tuple[float | None, int]:
+        return None, len(targets)  # no accuracy: the losses and the validation mAP are the measures
+
+    def loss_terms(self, outputs: Any) -> dict[str, float]:
+        return (
+            {name: float(value.item()) for name, value in outputs.items()}
+            if isinstance(outputs, dict)
+            else {}
+        )
 
     def validation(self, result: Any) -> dict[str, float]:
         record = {"val_map50": result.map50, "val_map": result.map}

@@ -26,6 +26,11 @@ Inference (``decode``): each box's score is conf * max_c p(c) (the paper's class
 the best class), its label 1 + that class; boxes scoring at least ``score_threshold`` are clipped to the
 image, suppressed per class (``batched_nms``, IoU 0.5) and the best ``detections_per_img`` kept, as a
 torchvision-style list of dicts (``boxes`` (x1, y1, x2, y2), ``scores``, ``labels``).
+
+The model is called as torchvision's detectors are: in training mode ``model(images, targets)`` returns the
+loss's four terms (``loss_coord``, ``loss_object``, ``loss_noobj``, ``loss_class``: train on their sum, which
+is ``yolo_loss``), in eval mode ``model(images)`` the decoded detections; ``model.grid(images)`` gives the
+raw cell outputs in either mode.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import numpy as np
 from ember import nn, ops
 from ember.autograd import Tensor
 from ember.models.registry import register_model
+from ember.vision.detection.faster_rcnn import DetectionInputError
 from ember.vision.ops.boxes import batched_nms
 
 LAMBDA_COORD = 5.0
@@ -56,28 +62,61 @@ def conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 
 class YOLO(nn.Module):
-    """The grid detector: (N, in_channels, H, W) images to (N, H/8, W/8, B * 5 + C) raw cell outputs
-    (``decode`` and ``yolo_loss`` read them)."""
+    """The grid detector on (N, in_channels, H, W) images: ``grid`` gives the (N, H/8, W/8, B * 5 + C) raw
+    cell outputs; ``forward`` the loss's terms in training (``yolo_losses``), the detections in eval mode
+    (``decode``, with ``score_threshold``, ``nms_threshold`` and ``detections_per_img``).
+    ``num_classes`` counts the background, as torchvision's detectors do: a cell has num_classes - 1 class
+    probabilities, and a detection's label is 1 + its class."""
 
     def __init__(
         self,
-        num_classes: int = 10,
+        num_classes: int = 11,
         in_channels: int = 1,
         boxes_per_cell: int = 2,
         widths: Sequence[int] = WIDTHS,
+        score_threshold: float = 0.01,
+        nms_threshold: float = 0.5,
+        detections_per_img: int = 100,
     ) -> None:
         super().__init__()
+        if num_classes < 2:
+            raise DetectionInputError(
+                f"yolo: num_classes counts the background: at least 2, got {num_classes}"
+            )
         self.num_classes, self.boxes_per_cell = num_classes, boxes_per_cell
+        self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
+        self.detections_per_img = detections_per_img
         layers: list[nn.Module] = []
         sizes = [in_channels, *widths[:3]]
         for a, b in itertools.pairwise(sizes):  # three stages, each pooling by 2
             layers += [*conv_bn_relu(a, b), nn.MaxPool2d(2)]
         layers += conv_bn_relu(widths[2], widths[3]) + conv_bn_relu(widths[3], widths[3])
         self.features = nn.Sequential(*layers)
-        self.head = nn.Conv2d(widths[3], boxes_per_cell * 5 + num_classes, 1)
+        self.head = nn.Conv2d(widths[3], boxes_per_cell * 5 + num_classes - 1, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x)).permute(0, 2, 3, 1)
+    def grid(self, images: Tensor) -> Tensor:
+        """The raw cell outputs (N, S, S, B * 5 + C) (``activations`` reads them)."""
+        return self.head(self.features(images)).permute(0, 2, 3, 1)
+
+    def forward(self, images: Tensor, targets: Sequence[dict[str, Any]] | None = None) -> Any:
+        output = self.grid(images)
+        size = (int(images.shape[-2]), int(images.shape[-1]))
+        if self.training:
+            if targets is None:
+                raise DetectionInputError(
+                    "yolo: targets are needed in training mode (model.eval() to predict)"
+                )
+            if len(targets) != len(images):
+                raise DetectionInputError(f"yolo: {len(images)} images but {len(targets)} targets")
+            return yolo_losses(output, targets, self.boxes_per_cell, size)
+        return decode(
+            output,
+            self.boxes_per_cell,
+            size,
+            self.score_threshold,
+            self.nms_threshold,
+            self.detections_per_img,
+        )
 
 
 @register_model(
@@ -87,9 +126,13 @@ class YOLO(nn.Module):
     min_size=8,
 )
 def yolo(
-    num_classes: int = 10, in_channels: int = 1, boxes_per_cell: int = 2, widths: Sequence[int] = WIDTHS
+    num_classes: int = 11,
+    in_channels: int = 1,
+    boxes_per_cell: int = 2,
+    widths: Sequence[int] = WIDTHS,
+    **options: Any,
 ) -> YOLO:
-    return YOLO(num_classes, in_channels, boxes_per_cell, widths)
+    return YOLO(num_classes, in_channels, boxes_per_cell, widths, **options)
 
 
 def activations(output: Tensor, boxes_per_cell: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -169,10 +212,27 @@ def yolo_loss(
     lambda_noobj: float = LAMBDA_NOOBJ,
     iou_target: bool = True,
 ) -> Tensor:
-    """YOLO v1's sum-squared loss over the batch, divided by the batch size (see the module's docstring);
-    ``targets`` torchvision-style dicts with ``boxes`` (K, 4) in pixels and ``labels`` (K,) = 1 + class.
-    ``iou_target=False`` trains the responsible box's confidence towards 1 instead of its IoU (as many
-    later implementations do)."""
+    """YOLO v1's sum-squared loss over the batch, divided by the batch size (see the module's docstring):
+    the sum of ``yolo_losses``' terms."""
+    terms = yolo_losses(output, targets, boxes_per_cell, image_size, lambda_coord, lambda_noobj, iou_target)
+    return terms["loss_coord"] + terms["loss_object"] + terms["loss_noobj"] + terms["loss_class"]
+
+
+def yolo_losses(
+    output: Tensor,
+    targets: Sequence[dict[str, Any]],
+    boxes_per_cell: int = 2,
+    image_size: tuple[int, int] = (64, 64),
+    lambda_coord: float = LAMBDA_COORD,
+    lambda_noobj: float = LAMBDA_NOOBJ,
+    iou_target: bool = True,
+) -> dict[str, Tensor]:
+    """The loss's four terms, each weighted and divided by the batch size: ``loss_coord`` (lambda_coord x
+    the responsible boxes' coordinates), ``loss_object`` (their confidences against the IoU), ``loss_noobj``
+    (lambda_noobj x the other boxes' confidences) and ``loss_class`` (the object cells' class
+    probabilities). ``output`` the raw (N, S, S, B * 5 + C) cell outputs; ``targets`` torchvision-style
+    dicts with ``boxes`` (K, 4) in pixels and ``labels`` (K,) = 1 + class. ``iou_target=False`` trains the
+    responsible box's confidence towards 1 instead of its IoU (as many later implementations do)."""
     n, rows, cols, channels = output.shape
     num_classes = channels - boxes_per_cell * 5
     boxes, confidence, probabilities = activations(output, boxes_per_cell)
@@ -189,8 +249,13 @@ def yolo_loss(
     empty_term = (confidence**2 * Tensor(1.0 - weight)).sum()
     class_error = ((probabilities - Tensor(classes)) ** 2).sum(dim=-1)
     class_term = (class_error * Tensor(present.astype(np.float32))).sum()
-    total = lambda_coord * coord_term + object_term + lambda_noobj * empty_term + class_term
-    return total / float(n)
+    scale = 1.0 / float(n)
+    return {
+        "loss_coord": coord_term * (lambda_coord * scale),
+        "loss_object": object_term * scale,
+        "loss_noobj": empty_term * (lambda_noobj * scale),
+        "loss_class": class_term * scale,
+    }
 
 
 def decode(
