@@ -222,9 +222,10 @@ def write_page(directory: Path, result: SearchResult | None = None, searching: b
 def refresh_page(search_directory: Path, result: SearchResult) -> Path | None:
     """Rewrite the tune page around ``search_directory`` when it is a tune's ``search/`` (after ``ember
     search resume`` or ``report``); None when it is a search of its own."""
-    directory = Path(search_directory).resolve().parent
+    search = Path(search_directory).resolve()
+    directory = search.parent
     page = directory / PAGE
-    if Path(search_directory).resolve().name != "search" or not page.is_file():
+    if search.name != "search" or not page.is_file():
         return None
     if "<title>ember tune</title>" not in page.read_text(errors="replace"):
         return None  # someone else's page: never overwritten
