@@ -6,6 +6,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,24 @@ def test_a_forked_child_convolves_on_one_thread(monkeypatch):
 
 def _conv_in_child(x, w):
     return F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).array
+
+
+@pytest.mark.parametrize("policy", [None, "ACTIVE"])
+def test_openmp_threads_wait_passively_unless_the_user_says(policy):
+    """Loaded first (no PyTorch in the process), the OpenMP runtime gets OMP_WAIT_POLICY=PASSIVE; a policy
+    the user set is kept, and the variable is not left behind."""
+    code = (
+        "import os, ember\n"
+        "from ember.nn.functional import _onednn\n"
+        "_onednn.library().lib.omp_display_env(0)\n"
+        "print(os.environ.get('OMP_WAIT_POLICY'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if policy:
+        env["OMP_WAIT_POLICY"] = policy
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert f"OMP_WAIT_POLICY = '{policy or 'PASSIVE'}'" in done.stderr
+    assert done.stdout.strip() == str(policy)
 
 
 CONSTANTS = {

@@ -6,7 +6,7 @@ convolution directly with JIT-compiled kernels on a *blocked* layout (channels i
 innermost, ``nChw16c``), with no im2col copies. As PyTorch's eager CPU convolution does (through ideep),
 each call describes the user's arrays by tag (``nchw``, ``oihw`` / ``goihw``), lets the primitive choose
 its own layout (``format_tag_any``), and reorders into it and back out. Primitives are made once per
-(product, shapes, stride, padding, dilation, groups, dtype, threads) and cached.
+(product, shapes, stride, padding, dilation, groups, threads) and cached.
 
 Used when Debian's ``libdnnl2`` (``apt install libdnnl2``) loads, its version is one whose constants were
 checked against its headers (``CHECKED_VERSIONS``), and ``EMBER_ONEDNN`` is not ``0``; only float32 arrays
@@ -17,10 +17,12 @@ backend against). Without the library Ember runs exactly as before. The library'
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -103,10 +105,27 @@ def status() -> str:
     return "oneDNN not used"
 
 
+@contextlib.contextmanager
+def _passive_waiting() -> Iterator[None]:
+    """``OMP_WAIT_POLICY=PASSIVE`` while the library loads, unless the user set it. GNU OpenMP reads it once,
+    when it is loaded: by this load, unless PyTorch (whose runtime oneDNN then shares) was imported first.
+    Its idle threads then sleep at once instead of spinning for milliseconds after each call, taking the
+    cores from Ember's next NumPy operations (``docs/performance.md``, oneDNN: threads)."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        yield
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        yield
+    finally:
+        os.environ.pop("OMP_WAIT_POLICY", None)
+
+
 class _Library:
     def __init__(self) -> None:
         try:
-            self.lib = lib = ctypes.CDLL(LIBRARY)
+            with _passive_waiting():
+                self.lib = lib = ctypes.CDLL(LIBRARY)
         except OSError as error:
             raise OSError(f"{LIBRARY} not found ({error}); install it with: apt install libdnnl2") from error
 
