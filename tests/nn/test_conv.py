@@ -23,6 +23,12 @@ TF = torch.nn.functional
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 
+@pytest.fixture(autouse=True)
+def numpy_kernels(monkeypatch):
+    """These tests are about the NumPy kernels, the reference: oneDNN's (tests/nn/test_onednn.py) stay off."""
+    monkeypatch.setenv("EMBER_ONEDNN", "0")
+
+
 def conv_case(c_in, c_out, size, kernel, groups, bias, seed=0, batch=2):
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
     x = random_array((batch, c_in, *size), seed=seed)

@@ -23,10 +23,16 @@ import numpy as np
 
 from ember import ops
 from ember.autograd import Context, Function, Tensor
-from ember.nn.functional import _conv_kernels as kernels
+from ember.nn.functional import _conv_kernels, _onednn
 from ember.nn.functional._conv_grid import ConvGeometry, geometry
 
 IntPair = int | Sequence[int]
+
+
+def backend(dtype: np.dtype, geo: ConvGeometry) -> Any:
+    """The kernels that compute a convolution's products: oneDNN's for float32 where the library is
+    installed (``_onednn``), else the NumPy ones (``_conv_kernels``), which stay the reference."""
+    return _onednn if _onednn.takes(dtype, geo) else _conv_kernels
 
 
 def pair(value: IntPair, name: str, operation: str) -> tuple[int, int]:
@@ -245,13 +251,14 @@ class Conv2d(_ConvolutionFunction):
         groups: int,
     ) -> np.ndarray:
         Conv2d.save(ctx, x, weight, geometry, groups)
-        return kernels.forward(x, weight, bias, geometry, groups)
+        return backend(x.dtype, geometry).forward(x, weight, bias, geometry, groups)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, ...]:
         grad_x = grad_w = None
         if any(ctx.needs_input_grad[:2]):
             x, weight = ctx.saved_tensors
+            kernels = backend(grad.dtype, ctx.geometry)
             grad_x, grad_w = kernels.backward(x, weight, grad, ctx.geometry, ctx.groups, ctx.weight_shape)
         return grad_x, grad_w, Conv2d.bias_gradient(ctx, grad), None, None
 
@@ -298,7 +305,7 @@ class ConvTranspose2d(_ConvolutionFunction):
         groups: int,
     ) -> np.ndarray:
         ConvTranspose2d.save(ctx, x, weight, geometry, groups)
-        out = kernels.input_gradient(weight, x, geometry, groups)
+        out = backend(x.dtype, geometry).input_gradient(weight, x, geometry, groups)
         if bias is not None:
             out += bias.reshape(-1, 1, 1)
         return out
@@ -308,6 +315,7 @@ class ConvTranspose2d(_ConvolutionFunction):
         grad_x = grad_w = None
         if any(ctx.needs_input_grad[:2]):
             x, weight = ctx.saved_tensors
+            kernels = backend(grad.dtype, ctx.geometry)
             if weight is not None:
                 grad_x = kernels.forward(grad, weight, None, ctx.geometry, ctx.groups)
             if x is not None:

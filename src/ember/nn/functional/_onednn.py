@@ -1,0 +1,391 @@
+"""oneDNN's convolutions through its C API (ctypes): an optional backend for float32 ``conv2d`` and
+``conv_transpose2d``, the same three products as ``_conv_kernels`` with the same signatures.
+
+oneDNN (Intel's Deep Neural Network Library, the one PyTorch's CPU convolutions run on) computes a
+convolution directly with JIT-compiled kernels on a *blocked* layout (channels in blocks of 8 or 16
+innermost, ``nChw16c``), with no im2col copies. As PyTorch's eager CPU convolution does (through ideep),
+each call describes the user's arrays by tag (``nchw``, ``oihw`` / ``goihw``), lets the primitive choose
+its own layout (``format_tag_any``), and reorders into it and back out. Primitives are made once per
+(product, shapes, stride, padding, dilation, groups, threads) and cached.
+
+Used when Debian's ``libdnnl2`` (``apt install libdnnl2``) loads, its version is one whose constants were
+checked against its headers (``CHECKED_VERSIONS``), and ``EMBER_ONEDNN`` is not ``0``; only float32 arrays
+go to it (float64 stays on the NumPy path, which the gradient checks test and which the tests compare this
+backend against). Without the library Ember runs exactly as before. The library's OpenMP threads follow
+``ember.set_num_threads``; the runtime's count is set around each call and restored after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ember.nn.functional import _conv_kernels
+from ember.nn.functional._conv_grid import ConvGeometry
+from ember.threads import get_num_threads
+
+LIBRARY = "libdnnl.so.2"
+CHECKED_VERSIONS = {(2, 6)}  # major, minor: versions whose headers the constants below were checked against
+
+# From oneDNN 2.6's dnnl_types.h and dnnl_config.h (tests/nn/test_onednn.py compiles them against the
+# installed headers where a C compiler is present).
+CPU_ENGINE, F32, STREAM_DEFAULT_FLAGS, RUNTIME_OMP = 1, 3, 1, 2
+TAG_ANY, TAG_X, TAG_ABCD, TAG_ABCDE = 1, 2, 5, 7  # abcd = nchw = oihw, abcde = goihw
+FORWARD_TRAINING, BACKWARD_DATA, BACKWARD_WEIGHTS, CONVOLUTION_DIRECT = 64, 160, 192, 1
+SRC, DST, WEIGHTS, BIAS = 1, 17, 33, 41  # DNNL_ARG_*; a reorder's FROM and TO are SRC and DST
+DIFF_SRC, DIFF_DST, DIFF_WEIGHTS = 129, 145, 161
+# dnnl_query_*_md; the bias is the weights' second memory (index 1)
+QUERY = {SRC: 129, DIFF_SRC: 130, WEIGHTS: 131, DIFF_WEIGHTS: 132, DST: 133, DIFF_DST: 134, BIAS: 131}
+# Opaque buffers for the library's structs (2.6: dnnl_memory_desc_t 696 bytes, convolution_desc 5976).
+MEMORY_DESC_BYTES, OP_DESC_BYTES = 1024, 8192
+ALIGNMENT = 64  # bytes, for the arrays the library reads and writes in its own layout
+
+Dims = ctypes.c_int64 * 12  # dnnl_dims_t
+
+
+class ExecArg(ctypes.Structure):  # dnnl_exec_arg_t
+    _fields_ = (("arg", ctypes.c_int), ("memory", ctypes.c_void_p))
+
+
+class Version(ctypes.Structure):  # dnnl_version_t
+    _fields_ = (
+        ("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int), ("hash", ctypes.c_char_p),
+        ("cpu_runtime", ctypes.c_uint), ("gpu_runtime", ctypes.c_uint),
+    )  # fmt: skip
+
+
+_lock = threading.Lock()  # one call at a time: the cached memory objects are re-pointed per call
+_forked = False  # in a child made by fork: GNU OpenMP's threads do not survive it, so use one (as PyTorch)
+
+
+def _after_fork_in_child() -> None:
+    global _forked, _lock
+    _forked, _lock = True, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def enabled() -> bool:
+    """Whether convolutions may go to oneDNN: ``EMBER_ONEDNN`` is not ``0`` and the library loaded."""
+    return os.environ.get("EMBER_ONEDNN", "1") != "0" and library() is not None
+
+
+def takes(dtype: np.dtype, geo: ConvGeometry) -> bool:
+    """Whether this convolution goes to oneDNN: float32, a non-empty batch, the backend enabled."""
+    return dtype == np.float32 and geo.batch > 0 and enabled()
+
+
+@functools.cache
+def library() -> Any:
+    """The loaded library with its engine and stream, or None (``status()`` says why)."""
+    try:
+        return _Library()
+    except (OSError, RuntimeError):
+        return None
+
+
+def status() -> str:
+    """One line: the oneDNN version in use, or why it is not (for messages, tests and docs)."""
+    if os.environ.get("EMBER_ONEDNN", "1") == "0":
+        return "oneDNN turned off (EMBER_ONEDNN=0)"
+    if library() is not None:
+        return f"oneDNN {library().version} in use"
+    try:
+        _Library()  # fails again, saying why
+    except (OSError, RuntimeError) as error:
+        return f"oneDNN not used: {error}"
+    return "oneDNN not used"
+
+
+@contextlib.contextmanager
+def _passive_waiting() -> Iterator[None]:
+    """``OMP_WAIT_POLICY=PASSIVE`` while the library loads, unless the user set it. GNU OpenMP reads it once,
+    when it is loaded: by this load, unless PyTorch (whose runtime oneDNN then shares) was imported first.
+    Its idle threads then sleep at once instead of spinning for milliseconds after each call, taking the
+    cores from Ember's next NumPy operations (``docs/performance.md``, oneDNN: threads)."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        yield
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        yield
+    finally:
+        os.environ.pop("OMP_WAIT_POLICY", None)
+
+
+class _Library:
+    def __init__(self) -> None:
+        try:
+            with _passive_waiting():
+                self.lib = lib = ctypes.CDLL(LIBRARY)
+        except OSError as error:
+            raise OSError(f"{LIBRARY} not found ({error}); install it with: apt install libdnnl2") from error
+
+        lib.dnnl_version.restype = ctypes.POINTER(Version)
+        v = lib.dnnl_version().contents
+        self.version = f"{v.major}.{v.minor}.{v.patch}"
+        if (v.major, v.minor) not in CHECKED_VERSIONS:
+            raise RuntimeError(f"version {self.version} is not one whose constants Ember checked (2.6)")
+        if v.cpu_runtime != RUNTIME_OMP:
+            raise RuntimeError(f"{LIBRARY} {self.version} is not built with OpenMP threads")
+        lib.dnnl_primitive_desc_query_md.restype = ctypes.c_void_p
+        lib.dnnl_memory_desc_get_size.restype = ctypes.c_size_t
+        lib.omp_get_max_threads.restype = ctypes.c_int  # the OpenMP runtime the library runs on
+        self.engine, self.stream = ctypes.c_void_p(), ctypes.c_void_p()
+        self.check("dnnl_engine_create", ctypes.byref(self.engine), CPU_ENGINE, 0)
+        self.check("dnnl_stream_create", ctypes.byref(self.stream), self.engine, STREAM_DEFAULT_FLAGS)
+
+    def check(self, name: str, *args: Any) -> None:
+        status = getattr(self.lib, name)(*args)
+        if status != 0:
+            raise RuntimeError(f"oneDNN: {name} failed with status {status}")
+
+    def memory_desc(self, dims: tuple[int, ...], tag: int) -> Any:
+        desc = ctypes.create_string_buffer(MEMORY_DESC_BYTES)
+        self.check("dnnl_memory_desc_init_by_tag", desc, len(dims), Dims(*dims), F32, tag)
+        return desc
+
+    def memory(self, desc: Any) -> ctypes.c_void_p:
+        memory = ctypes.c_void_p()
+        self.check("dnnl_memory_create", ctypes.byref(memory), desc, self.engine, None)
+        return memory
+
+    def primitive(self, pd: ctypes.c_void_p) -> ctypes.c_void_p:
+        primitive = ctypes.c_void_p()
+        self.check("dnnl_primitive_create", ctypes.byref(primitive), pd)
+        return primitive
+
+    def execute(self, primitive: ctypes.c_void_p, args: list[tuple[int, ctypes.c_void_p]]) -> None:
+        pairs = (ExecArg * len(args))(*(ExecArg(arg, memory) for arg, memory in args))
+        self.check("dnnl_primitive_execute", primitive, self.stream, len(args), pairs)
+
+
+class _Port:
+    """One array argument of a primitive: the user's layout (``user``), the primitive's (``inner``: the
+    same memory where the layouts agree) and the reorder between them (None where they agree)."""
+
+    def __init__(self, lib: _Library, pd: ctypes.c_void_p, arg: int, user: tuple[tuple[int, ...], int],
+                 is_input: bool) -> None:  # fmt: skip
+        user_desc = lib.memory_desc(*user)
+        # The primitive's own layout; its descriptor ``pd`` owns it and lives as long as this port.
+        inner_desc = ctypes.c_void_p(lib.lib.dnnl_primitive_desc_query_md(pd, QUERY[arg], int(arg == BIAS)))
+        self.user = self.inner = lib.memory(user_desc)
+        self.reorder: ctypes.c_void_p | None = None
+        self.inner_bytes = 0
+        if not lib.lib.dnnl_memory_desc_equal(user_desc, inner_desc):
+            self.inner = lib.memory(inner_desc)
+            self.inner_bytes = lib.lib.dnnl_memory_desc_get_size(inner_desc)
+            source, target = (user_desc, inner_desc) if is_input else (inner_desc, user_desc)
+            reorder_pd = ctypes.c_void_p()
+            lib.check("dnnl_reorder_primitive_desc_create", ctypes.byref(reorder_pd), source, lib.engine,
+                      target, lib.engine, None)  # fmt: skip
+            self.reorder = lib.primitive(reorder_pd)
+            lib.check("dnnl_primitive_desc_destroy", reorder_pd)
+
+
+class _Convolution:
+    """A cached convolution primitive of one kind (forward, backward data or weights) and its ports."""
+
+    def __init__(self, lib: _Library, pd: ctypes.c_void_p, ports: dict[int, tuple[tuple[int, ...], int]],
+                 outputs: tuple[int, ...]) -> None:  # fmt: skip
+        self.lib, self.pd, self.outputs = lib, pd, outputs
+        self.ports = {arg: _Port(lib, pd, arg, user, arg not in outputs) for arg, user in ports.items()}
+        self.primitive = lib.primitive(pd)
+
+    def __del__(self) -> None:
+        lib = self.lib.lib
+        for port in self.ports.values():
+            lib.dnnl_memory_destroy(port.user)
+            if port.reorder is not None:
+                lib.dnnl_memory_destroy(port.inner)
+                lib.dnnl_primitive_destroy(port.reorder)
+        lib.dnnl_primitive_destroy(self.primitive)
+        lib.dnnl_primitive_desc_destroy(self.pd)
+
+    def __call__(self, arrays: dict[int, np.ndarray]) -> None:
+        """Run on ``arrays`` (contiguous float32, the user's layout); writes the outputs' arrays in place.
+        Arguments in another layout are reordered into fresh buffers, and the outputs back."""
+        lib, buffers = self.lib, []
+        for arg, port in self.ports.items():
+            set_handle(lib, port.user, arrays[arg])
+            if port.reorder is not None:
+                buffers.append(aligned(port.inner_bytes))
+                set_handle(lib, port.inner, buffers[-1])
+                if arg not in self.outputs:
+                    lib.execute(port.reorder, [(SRC, port.user), (DST, port.inner)])
+        lib.execute(self.primitive, [(arg, port.inner) for arg, port in self.ports.items()])
+        for arg in self.outputs:
+            port = self.ports[arg]
+            if port.reorder is not None:
+                lib.execute(port.reorder, [(SRC, port.inner), (DST, port.user)])
+        lib.check("dnnl_stream_wait", lib.stream)
+
+
+def aligned(nbytes: int) -> np.ndarray:
+    raw = np.empty(nbytes + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start : start + nbytes]
+
+
+def set_handle(lib: _Library, memory: ctypes.c_void_p, array: np.ndarray) -> None:
+    lib.check("dnnl_memory_set_data_handle", memory, ctypes.c_void_p(array.ctypes.data))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Primitives by shape
+
+
+def _weight_port(weight_shape: tuple[int, ...], groups: int) -> tuple[tuple[int, ...], int]:
+    o, cg, kh, kw = weight_shape
+    return ((groups, o // groups, cg, kh, kw), TAG_ABCDE) if groups > 1 else (tuple(weight_shape), TAG_ABCD)
+
+
+@functools.lru_cache(maxsize=512)
+def _primitive(
+    kind: int, geo: ConvGeometry, channels: int, weight_shape: tuple[int, ...], groups: int, bias: bool,
+    threads: int,
+) -> _Convolution | None:  # fmt: skip
+    """The primitive of one product (``kind``: FORWARD_TRAINING, BACKWARD_DATA or BACKWARD_WEIGHTS) for one
+    shape, or None where oneDNN has no implementation (the NumPy path then computes it)."""
+    lib = library()
+    source = (geo.batch, channels, geo.height, geo.width)
+    target = (geo.batch, weight_shape[0], geo.out_height, geo.out_width)
+    weights = _weight_port(weight_shape, groups)
+    (kh, kw), (sh, sw), (dh, dw) = geo.kernel, geo.stride, geo.dilation
+    top, _, left, _ = geo.padding
+    # The far padding that gives exactly these outputs (a transposed convolution may keep fewer).
+    bottom = (geo.out_height - 1) * sh + dh * (kh - 1) + 1 - geo.height - top
+    right = (geo.out_width - 1) * sw + dw * (kw - 1) + 1 - geo.width - left
+    any_ = {name: lib.memory_desc(dims, TAG_ANY) for name, dims in
+            (("src", source), ("dst", target), ("weights", weights[0]))}  # fmt: skip
+    bias_desc = lib.memory_desc((weight_shape[0],), TAG_ANY) if bias else None
+    geometry_args = (Dims(sh, sw), Dims(dh - 1, dw - 1), Dims(top, left), Dims(bottom, right))
+    desc = ctypes.create_string_buffer(OP_DESC_BYTES)
+    forward_desc = ctypes.create_string_buffer(OP_DESC_BYTES)
+    with _threads(threads):
+        lib.check("dnnl_dilated_convolution_forward_desc_init", forward_desc, FORWARD_TRAINING,
+                  CONVOLUTION_DIRECT, any_["src"], any_["weights"], bias_desc if kind == FORWARD_TRAINING
+                  else None, any_["dst"], *geometry_args)  # fmt: skip
+        hint = _create_pd(lib, forward_desc, None)
+        if hint is None or kind == FORWARD_TRAINING:
+            pd = hint
+        else:
+            if kind == BACKWARD_DATA:
+                lib.check("dnnl_dilated_convolution_backward_data_desc_init", desc, CONVOLUTION_DIRECT,
+                          any_["src"], any_["weights"], any_["dst"], *geometry_args)  # fmt: skip
+            else:
+                lib.check("dnnl_dilated_convolution_backward_weights_desc_init", desc, CONVOLUTION_DIRECT,
+                          any_["src"], any_["weights"], None, any_["dst"], *geometry_args)  # fmt: skip
+            pd = _create_pd(lib, desc, hint)
+            lib.check("dnnl_primitive_desc_destroy", hint)
+        if pd is None:
+            return None
+        if kind == FORWARD_TRAINING:
+            ports = {SRC: (source, TAG_ABCD), WEIGHTS: weights, DST: (target, TAG_ABCD)}
+            if bias:
+                ports[BIAS] = ((weight_shape[0],), TAG_X)
+            return _Convolution(lib, pd, ports, (DST,))
+        if kind == BACKWARD_DATA:
+            ports = {DIFF_DST: (target, TAG_ABCD), WEIGHTS: weights, DIFF_SRC: (source, TAG_ABCD)}
+            return _Convolution(lib, pd, ports, (DIFF_SRC,))
+        ports = {SRC: (source, TAG_ABCD), DIFF_DST: (target, TAG_ABCD), DIFF_WEIGHTS: weights}
+        return _Convolution(lib, pd, ports, (DIFF_WEIGHTS,))
+
+
+def _create_pd(lib: _Library, desc: Any, hint: ctypes.c_void_p | None) -> ctypes.c_void_p | None:
+    pd = ctypes.c_void_p()
+    status = lib.lib.dnnl_primitive_desc_create(ctypes.byref(pd), desc, None, lib.engine, hint)
+    return pd if status == 0 else None
+
+
+class _threads:
+    """Within: the library's OpenMP runtime runs ``count`` threads; restored after (PyTorch may share it)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __enter__(self) -> None:
+        lib = library().lib
+        self.previous = lib.omp_get_max_threads()
+        if self.previous != self.count:
+            lib.omp_set_num_threads(self.count)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous != self.count:
+            library().lib.omp_set_num_threads(self.previous)
+
+
+# ------------------------------------------------------------------------------------------------------
+# The three products, with ``_conv_kernels``'s signatures
+
+
+def thread_count() -> int:
+    """``ember.get_num_threads()``, or 1 in a forked child."""
+    return 1 if _forked else get_num_threads()
+
+
+def forward(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, groups: int
+) -> np.ndarray:
+    """y = conv(x, weight) + bias, (N, C, H, W) -> (N, O, Ho, Wo)."""
+    threads = thread_count()
+    conv = _primitive(FORWARD_TRAINING, geo, x.shape[1], weight.shape, groups, bias is not None, threads)
+    if conv is None:
+        return _conv_kernels.forward(x, weight, bias, geo, groups)
+    out = np.empty((geo.batch, weight.shape[0], geo.out_height, geo.out_width), np.float32)
+    arrays = {SRC: np.ascontiguousarray(x), WEIGHTS: np.ascontiguousarray(weight), DST: out}
+    if bias is not None:
+        arrays[BIAS] = np.ascontiguousarray(bias)
+    with _lock, _threads(threads):
+        conv(arrays)
+    return out
+
+
+def input_gradient(weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int) -> np.ndarray:
+    """dL/dx (N, C, H, W) from dy (N, O, Ho, Wo)."""
+    threads, channels = thread_count(), weight.shape[1] * groups
+    conv = _primitive(BACKWARD_DATA, geo, channels, weight.shape, groups, False, threads)
+    if conv is None:
+        return _conv_kernels.input_gradient(weight, grad, geo, groups)
+    out = np.empty((geo.batch, channels, geo.height, geo.width), np.float32)
+    arrays = {DIFF_DST: np.ascontiguousarray(grad), WEIGHTS: np.ascontiguousarray(weight), DIFF_SRC: out}
+    with _lock, _threads(threads):
+        conv(arrays)
+    return out
+
+
+def weight_gradient(
+    x: np.ndarray, grad: np.ndarray, weight_shape: tuple[int, ...], geo: ConvGeometry, groups: int
+) -> np.ndarray:
+    """dL/dW (O, C / groups, kh, kw) from x and dy."""
+    threads = thread_count()
+    conv = _primitive(BACKWARD_WEIGHTS, geo, x.shape[1], tuple(weight_shape), groups, False, threads)
+    if conv is None:
+        return _conv_kernels.weight_gradient(x, grad, weight_shape, geo, groups)
+    out = np.empty(weight_shape, np.float32)
+    arrays = {SRC: np.ascontiguousarray(x), DIFF_DST: np.ascontiguousarray(grad), DIFF_WEIGHTS: out}
+    with _lock, _threads(threads):
+        conv(arrays)
+    return out
+
+
+def backward(
+    x: np.ndarray | None,
+    weight: np.ndarray | None,
+    grad: np.ndarray,
+    geo: ConvGeometry,
+    groups: int,
+    weight_shape: tuple[int, ...],
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Gradients with respect to x and weight (each only if given x / weight), as ``_conv_kernels``'s."""
+    grad_input = None if weight is None else input_gradient(weight, grad, geo, groups)
+    grad_weight = None if x is None else weight_gradient(x, grad, weight_shape, geo, groups)
+    return grad_input, grad_weight

@@ -1,0 +1,232 @@
+"""The optional oneDNN backend (``_onednn``): every convolution setting's forward and both gradients equal
+the NumPy reference (``EMBER_ONEDNN=0``) within float32 rounding; float64 stays on NumPy; the constants
+match the installed headers; the switch, the version check, the threads and fork."""
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+from ember.nn import functional as F
+from ember.nn.functional import _conv_kernels, _onednn, conv
+from ember.nn.functional.conv import conv_geometry
+from tests.helpers import check_parity, random_array
+
+HEADERS = Path("/usr/include/oneapi/dnnl/dnnl.h")
+
+
+@pytest.fixture(autouse=True)
+def onednn(monkeypatch):
+    """Skip where the library is absent, except under CI where .ci/run installed it (then fail)."""
+    monkeypatch.delenv("EMBER_ONEDNN", raising=False)
+    if _onednn.library() is None:
+        reason = _onednn.status()
+        if os.environ.get("CI") and os.environ.get("EMBER_EXPECT_ONEDNN") == "1":
+            pytest.fail(f"CI installed libdnnl2 but {reason}")
+        pytest.skip(reason)
+
+
+def run(x, w, b, upstream, transposed=False, **options):
+    """Output and the gradients of x, w (and b) of one (transposed) convolution, float32 arrays."""
+    tensors = [ember.tensor(a, requires_grad=True) for a in (x, w) + ((b,) if b is not None else ())]
+    function = F.conv_transpose2d if transposed else F.conv2d
+    y = function(tensors[0], tensors[1], tensors[2] if b is not None else None, **options)
+    y.backward(upstream(y.shape))
+    return [y.array] + [t.grad.array for t in tensors]
+
+
+def check_against_reference(monkeypatch, x, w, b, transposed=False, **options):
+    def upstream(shape):
+        return random_array(shape, seed=9)
+
+    results = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv("EMBER_ONEDNN", switch)
+        results[switch] = run(x, w, b, upstream, transposed, **options)
+    for name, fast, reference in zip(("output", "dx", "dw", "db"), results["1"], results["0"], strict=False):
+        assert fast.dtype == np.float32 and fast.shape == reference.shape, name
+        scale = float(np.abs(reference).max()) or 1.0  # sums of products in another order: rounding only
+        np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=2e-6 * scale, err_msg=name)
+
+
+def case(c_in, c_out, size, kernel, groups, bias, batch=2, seed=0, transposed=False):
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    x = random_array((batch, c_in, *size), seed=seed)
+    shape = (c_in, c_out // groups, kh, kw) if transposed else (c_out, c_in // groups, kh, kw)
+    w = random_array(shape, seed=seed + 1)
+    return x, w, random_array((c_out,), seed=seed + 2) if bias else None
+
+
+GRID = [
+    settings
+    for settings in itertools.product(
+        [1, 2, (2, 1)], [0, 1, (2, 0), "same"], [1, 2], [1, 2], [3, (2, 3), 1], [True, False]
+    )
+    if not (settings[1] == "same" and settings[0] != 1)
+]
+
+
+@pytest.mark.parametrize("stride, padding, dilation, groups, kernel, bias", GRID)
+def test_conv2d_matches_the_numpy_reference(monkeypatch, stride, padding, dilation, groups, kernel, bias):
+    x, w, b = case(4, 6, (7, 9), kernel, groups, bias)
+    options = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    check_against_reference(monkeypatch, x, w, b, **options)
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, size, kernel, groups, batch, options",
+    [
+        (8, 8, (9, 7), 3, 8, 2, {"padding": 1}),  # depthwise
+        (8, 16, (8, 8), 3, 8, 1, {"stride": 2, "padding": 1}),  # depthwise, channel multiplier 2, batch 1
+        (3, 5, (1, 1), 1, 1, 1, {}),  # 1x1 on 1x1, batch 1
+        (5, 7, (11, 13), 5, 1, 3, {"stride": 3, "padding": (2, 1)}),  # odd sizes, unused last rows
+        (3, 16, (32, 32), 3, 1, 4, {"padding": 1}),  # a first layer: 3 channels
+        (16, 32, (16, 16), 1, 1, 4, {"stride": 2}),  # ResNet's projection
+        (1, 6, (28, 28), 5, 1, 3, {"padding": 2}),  # LeNet-5 C1
+        (6, 16, (14, 14), 5, 1, 3, {}),  # LeNet-5 C3
+        (4, 4, (5, 6), (1, 4), 2, 2, {"padding": (0, 3), "dilation": (1, 2)}),
+    ],
+)
+def test_special_shapes_match_the_numpy_reference(
+    monkeypatch, c_in, c_out, size, kernel, groups, batch, options
+):
+    for bias in (True, False):
+        x, w, b = case(c_in, c_out, size, kernel, groups, bias, batch)
+        check_against_reference(monkeypatch, x, w, b, groups=groups, **options)
+
+
+@pytest.mark.parametrize(
+    "size, kernel, groups, options",
+    [
+        ((5, 6), 3, 1, {"stride": 2, "padding": 1, "output_padding": 1}),
+        ((4, 4), (2, 3), 2, {"stride": (2, 1), "dilation": 2}),
+        ((3, 5), 1, 1, {"stride": 3}),
+        ((6, 6), 4, 2, {"stride": 2, "padding": 1}),
+    ],
+)
+def test_conv_transpose2d_matches_the_numpy_reference(monkeypatch, size, kernel, groups, options):
+    for bias in (True, False):
+        x, w, b = case(4, 6, size, kernel, groups, bias, transposed=True)
+        check_against_reference(monkeypatch, x, w, b, transposed=True, groups=groups, **options)
+
+
+def test_float32_goes_to_onednn_and_float64_stays_on_numpy(monkeypatch):
+    geo = conv_geometry("conv2d", (2, 3, 8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    assert conv.backend(np.dtype(np.float32), geo) is _onednn
+    assert conv.backend(np.dtype(np.float64), geo) is _conv_kernels
+    empty = conv_geometry("conv2d", (0, 3, 8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    assert conv.backend(np.dtype(np.float32), empty) is _conv_kernels
+    monkeypatch.setenv("EMBER_ONEDNN", "0")
+    assert conv.backend(np.dtype(np.float32), geo) is _conv_kernels
+    assert _onednn.status() == "oneDNN turned off (EMBER_ONEDNN=0)"
+
+
+def test_parity_with_pytorch_through_onednn():
+    x, w, b = case(4, 6, (9, 8), 3, 2, True)
+    check_parity(
+        lambda *a: F.conv2d(*a, stride=2, padding=1, groups=2),
+        lambda *a: torch.nn.functional.conv2d(*a, stride=2, padding=1, groups=2),
+        [x, w, b], rtol=1e-4, atol=1e-5,
+    )  # fmt: skip
+
+
+def test_a_version_not_checked_is_refused(monkeypatch):
+    monkeypatch.setattr(_onednn, "CHECKED_VERSIONS", set())
+    with pytest.raises(RuntimeError, match="not one whose constants Ember checked"):
+        _onednn._Library()
+    monkeypatch.setattr(_onednn, "library", lambda: None)  # as if loaded for the first time
+    assert "not one whose constants" in _onednn.status()
+    assert (
+        conv.backend(
+            np.dtype(np.float32), conv_geometry("conv2d", (1, 1, 3, 3), (3, 3), (1, 1), (1, 1), (0, 0, 0, 0))
+        )
+        is _conv_kernels
+    )
+
+
+def test_the_openmp_thread_count_is_restored_after_a_call(monkeypatch):
+    """oneDNN's OpenMP runtime may be PyTorch's too: a call sets Ember's count and puts the old one back."""
+    lib = _onednn.library().lib
+    before = lib.omp_get_max_threads()
+    monkeypatch.setenv("EMBER_NUM_THREADS", str(before + 1))
+    x, w, _ = case(3, 4, (8, 8), 3, 1, False)
+    F.conv2d(ember.tensor(x), ember.tensor(w), padding=1)
+    assert lib.omp_get_max_threads() == before
+
+
+def test_a_forked_child_convolves_on_one_thread(monkeypatch):
+    """GNU OpenMP's threads do not survive fork: the child uses one (as PyTorch does), same numbers."""
+    import multiprocessing
+
+    monkeypatch.setenv("EMBER_NUM_THREADS", "2")
+    x, w, _ = case(16, 16, (16, 16), 3, 1, False, batch=8)
+    expected = F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).array  # OpenMP's threads start here
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        result = pool.apply_async(_conv_in_child, (x, w)).get(timeout=60)
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
+
+
+def _conv_in_child(x, w):
+    return F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).array
+
+
+@pytest.mark.parametrize("policy", [None, "ACTIVE"])
+def test_openmp_threads_wait_passively_unless_the_user_says(policy):
+    """Loaded first (no PyTorch in the process), the OpenMP runtime gets OMP_WAIT_POLICY=PASSIVE; a policy
+    the user set is kept, and the variable is not left behind."""
+    code = (
+        "import os, ember\n"
+        "from ember.nn.functional import _onednn\n"
+        "_onednn.library().lib.omp_display_env(0)\n"
+        "print(os.environ.get('OMP_WAIT_POLICY'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if policy:
+        env["OMP_WAIT_POLICY"] = policy
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert f"OMP_WAIT_POLICY = '{policy or 'PASSIVE'}'" in done.stderr
+    assert done.stdout.strip() == str(policy)
+
+
+CONSTANTS = {
+    "CPU_ENGINE": "dnnl_cpu", "F32": "dnnl_f32", "STREAM_DEFAULT_FLAGS": "dnnl_stream_default_flags",
+    "RUNTIME_OMP": "DNNL_RUNTIME_OMP", "TAG_ANY": "dnnl_format_tag_any", "TAG_X": "dnnl_x",
+    "TAG_ABCD": "dnnl_nchw", "TAG_ABCDE": "dnnl_goihw", "FORWARD_TRAINING": "dnnl_forward_training",
+    "BACKWARD_DATA": "dnnl_backward_data", "BACKWARD_WEIGHTS": "dnnl_backward_weights",
+    "CONVOLUTION_DIRECT": "dnnl_convolution_direct", "SRC": "DNNL_ARG_SRC", "DST": "DNNL_ARG_DST",
+    "WEIGHTS": "DNNL_ARG_WEIGHTS", "BIAS": "DNNL_ARG_BIAS", "DIFF_SRC": "DNNL_ARG_DIFF_SRC",
+    "DIFF_DST": "DNNL_ARG_DIFF_DST", "DIFF_WEIGHTS": "DNNL_ARG_DIFF_WEIGHTS",
+}  # fmt: skip
+QUERIES = {
+    "SRC": "dnnl_query_src_md", "DIFF_SRC": "dnnl_query_diff_src_md", "WEIGHTS": "dnnl_query_weights_md",
+    "DIFF_WEIGHTS": "dnnl_query_diff_weights_md", "DST": "dnnl_query_dst_md",
+    "DIFF_DST": "dnnl_query_diff_dst_md",
+}  # fmt: skip
+
+
+def test_constants_match_the_installed_headers(tmp_path):
+    """Compile a C program printing the headers' values (needs a C compiler and libdnnl-dev)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or not HEADERS.exists():
+        pytest.skip("needs a C compiler and oneDNN's headers (apt install gcc libdnnl-dev)")
+    names = list(CONSTANTS.values()) + list(QUERIES.values())
+    prints = "".join(f'printf("%ld\\n", (long)({name}));' for name in names)
+    sizes = 'printf("%zu\\n%zu\\n", sizeof(dnnl_memory_desc_t), sizeof(dnnl_convolution_desc_t));'
+    source = tmp_path / "constants.c"
+    source.write_text(f"#include <stdio.h>\n#include <oneapi/dnnl/dnnl.h>\nint main(void){{{prints}{sizes}}}")
+    program = tmp_path / "constants"
+    subprocess.run([compiler, str(source), "-o", str(program)], check=True)
+    printed = subprocess.run([str(program)], capture_output=True, text=True, check=True).stdout
+    values = [int(v) for v in printed.split()]
+    ours = [getattr(_onednn, name) for name in CONSTANTS]
+    ours += [_onednn.QUERY[getattr(_onednn, name)] for name in QUERIES]
+    assert dict(zip(names, ours, strict=True)) == dict(zip(names, values[: len(names)], strict=True))
+    memory_desc, conv_desc = values[len(names) :]
+    assert memory_desc <= _onednn.MEMORY_DESC_BYTES and conv_desc <= _onednn.OP_DESC_BYTES
