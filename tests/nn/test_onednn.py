@@ -128,6 +128,21 @@ def test_float32_goes_to_onednn_and_float64_stays_on_numpy(monkeypatch):
     assert _onednn.status() == "oneDNN turned off (EMBER_ONEDNN=0)"
 
 
+def test_the_pytorch_switch_turns_it_off_and_back_on():
+    geo = conv_geometry("conv2d", (2, 3, 8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    float32 = np.dtype(np.float32)
+    assert ember.backends.mkldnn.is_available() and ember.backends.mkldnn.enabled
+    with ember.backends.mkldnn.flags(enabled=False):
+        assert conv.backend(float32, geo) is _conv_kernels
+        assert "mkldnn.enabled is False" in _onednn.status()
+    assert conv.backend(float32, geo) is _onednn
+    ember.backends.mkldnn.enabled = False
+    try:
+        assert conv.backend(float32, geo) is _conv_kernels
+    finally:
+        ember.backends.mkldnn.enabled = True
+
+
 def test_parity_with_pytorch_through_onednn():
     x, w, b = case(4, 6, (9, 8), 3, 2, True)
     check_parity(

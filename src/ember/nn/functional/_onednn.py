@@ -29,6 +29,7 @@ import numpy as np
 
 from ember.nn.functional import _conv_kernels
 from ember.nn.functional._conv_grid import ConvGeometry
+from ember.backends import mkldnn
 from ember.threads import get_num_threads
 
 LIBRARY = "libdnnl.so.2"
@@ -74,8 +75,9 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def enabled() -> bool:
-    """Whether convolutions may go to oneDNN: ``EMBER_ONEDNN`` is not ``0`` and the library loaded."""
-    return os.environ.get("EMBER_ONEDNN", "1") != "0" and library() is not None
+    """Whether convolutions may go to oneDNN: ``EMBER_ONEDNN`` is not ``0``, ``ember.backends.mkldnn.enabled``
+    is true and the library loaded."""
+    return os.environ.get("EMBER_ONEDNN", "1") != "0" and mkldnn.enabled and library() is not None
 
 
 def takes(dtype: np.dtype, geo: ConvGeometry) -> bool:
@@ -92,10 +94,15 @@ def library() -> Any:
         return None
 
 
+mkldnn.register(lambda: library() is not None)  # ember.backends.mkldnn.is_available()
+
+
 def status() -> str:
     """One line: the oneDNN version in use, or why it is not (for messages, tests and docs)."""
     if os.environ.get("EMBER_ONEDNN", "1") == "0":
         return "oneDNN turned off (EMBER_ONEDNN=0)"
+    if not mkldnn.enabled:
+        return "oneDNN turned off (ember.backends.mkldnn.enabled is False)"
     if library() is not None:
         return f"oneDNN {library().version} in use"
     try:
