@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from ember.backends import mkldnn
 from ember.nn.functional import _conv_kernels
 from ember.nn.functional._conv_grid import ConvGeometry
-from ember.backends import mkldnn
 from ember.threads import get_num_threads
 
 LIBRARY = "libdnnl.so.2"
