@@ -124,6 +124,36 @@ def test_routers_block_an_infinite_or_nan_gradient_where_closed_like_pytorch(emb
     np.testing.assert_array_equal(ember_x.grad.array, torch_x.grad.numpy())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_and_numpy_relu_give_identical_numbers(monkeypatch, dtype):
+    x = random_array((3, 5, 40, 7), seed=1).astype(dtype)  # 4200 values: above SMALL
+    x[0, 0, 0, :4] = [np.nan, -0.0, np.inf, -np.inf]
+    upstream = random_array(x.shape, seed=2).astype(dtype)
+    upstream[0, 0, 1, :3] = [np.nan, np.inf, -np.inf]  # where x < 0 too: blocked
+    x[0, 0, 1, :3] = -1
+    if elementwise.relu_kernels(x) is None:
+        pytest.skip("numba is not installed (or EMBER_NUMBA=0)")
+
+    def relu_step():
+        inputs = ember.tensor(x, requires_grad=True)
+        out = ember.relu(inputs)
+        out.backward(ember.tensor(upstream))
+        return out.array, inputs.grad.array
+
+    compiled = relu_step()
+    monkeypatch.setenv("EMBER_NUMBA", "0")
+    assert elementwise.relu_kernels(x) is None
+    for a, b in zip(compiled, relu_step(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.isnan(compiled[1][0, 0, 1, :3]).any()
+
+
+def test_relu_backward_takes_numpy_for_a_broadcast_gradient():
+    x = random_array((100, 50), seed=3)
+    check_parity(lambda t: ember.relu(t).sum(), lambda t: torch.relu(t).sum(), [x])
+    check_gradients(ember.relu, [random_array((70, 60), seed=4, low=0.1)])
+
+
 def test_pow_gradient_edge_cases_match_pytorch():
     base = np.array([0.0, 2.0, 0.0, 3.0], dtype=np.float32)
     exponent = np.array([2.0, 0.0, 0.0, 1.5], dtype=np.float32)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor, from_numpy
+from ember.compiled import numba_enabled
 from ember.ops import dual
 from ember.ops.arithmetic import Operand, elementwise, operands
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
@@ -157,14 +158,38 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        out = np.maximum(x, 0)
+        kernels = relu_kernels(x)
+        if kernels is None:
+            out = np.maximum(x, 0)
+        else:
+            out = np.empty_like(x)
+            kernels.relu(x.reshape(-1), out.reshape(-1))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         (out,) = ctx.saved_tensors
+        kernels = relu_kernels(out, grad) if isinstance(grad, np.ndarray) else None
+        if kernels is not None:
+            grad_x = np.empty_like(grad)
+            kernels.relu_backward(out.reshape(-1), grad.reshape(-1), grad_x.reshape(-1))
+            return grad_x
         return masked_by(out, pass_where(out > 0, grad))
+
+
+def relu_kernels(*arrays: np.ndarray) -> Any:
+    """The compiled ReLU kernels (``_numba_elementwise``) where they pay and apply: numba on
+    (``ember.compiled``), more than ``SMALL`` values, all arrays C-contiguous and of one float type of 32
+    or 64 bits; else None (NumPy)."""
+    first = arrays[0]
+    if first.size <= SMALL or first.dtype not in (np.float32, np.float64):
+        return None
+    if any(a.dtype != first.dtype or not a.flags.c_contiguous for a in arrays) or not numba_enabled():
+        return None
+    from ember.ops import _numba_elementwise
+
+    return _numba_elementwise
 
 
 class MaskedBy(Function):

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor
+from ember.nn.functional._compiled import compiled_norm
+from ember.nn.functional._parallel import run_chunks, sum_chunks
 from ember.nn.shape_check import input_shape_error
 
 # Slices of the batch (2 MB) small enough that a slice and its temporaries stay in cache: each big array is
@@ -31,6 +33,57 @@ def _chunks(x3: np.ndarray) -> list[slice]:
     n = x3.shape[0]
     step = max(1, _CHUNK_BYTES // max(x3[0].nbytes, 1))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def kernels_for(*arrays: np.ndarray) -> Any:
+    """The compiled kernels (``_numba_norm``) if they are on and take these arrays (C-contiguous, non-empty,
+    all float32 or all float64), else None: the NumPy path below."""
+    dtype = arrays[0].dtype
+    if dtype not in (np.float32, np.float64) or arrays[0].size == 0:
+        return None
+    if any(a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
+        return None
+    return compiled_norm()
+
+
+def per_channel_sums(x3: np.ndarray, kernel: Any) -> np.ndarray:
+    """A (2, C) float64 array: the sum over the chunks of samples of kernel(part, partial sums), added in
+    chunk order (the same numbers on any number of threads)."""
+
+    def body(part: slice) -> np.ndarray:
+        sums = np.zeros((2, x3.shape[1]))
+        kernel(part, sums)
+        return sums
+
+    return sum_chunks(_chunks(x3), body)
+
+
+def batch_statistics(x3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and biased variance of an (N, C, L) array over N and L, in float64.
+
+    Compiled: one pass, the sums of x - k and (x - k)^2 with k a value of each channel (``_numba_norm``).
+    NumPy: the sum, then the centered squares (``centered_dot``).
+    """
+    count = x3.shape[0] * x3.shape[2]
+    kernels = kernels_for(x3)
+    if kernels is None:
+        mean = channel_sum(x3) / count
+        return mean, centered_dot(x3, mean)[0] / count
+    shift = x3[0, :, 0].astype(np.float64)
+    sums = per_channel_sums(x3, lambda part, out: kernels.shifted_moments(x3[part], shift, out))
+    shifted_mean = sums[0] / count
+    return shift + shifted_mean, np.maximum(sums[1] / count - shifted_mean * shifted_mean, 0)
+
+
+def gradient_sums(x3: np.ndarray, mean: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel, sum(dy (x - mean)) and sum(dy) over N and L, in float64, in one pass over x and dy."""
+    kernels = kernels_for(x3, dy)
+    if kernels is None:
+        centered_sum, total = centered_dot(x3, mean, dy)
+        assert total is not None
+        return centered_sum, total
+    sums = per_channel_sums(x3, lambda part, out: kernels.centered_moments(x3[part], mean, dy[part], out))
+    return sums[1], sums[0]
 
 
 def channel_sum(a: np.ndarray) -> np.ndarray:
@@ -84,7 +137,23 @@ def update_running_stats(
 def affine_per_channel(
     terms: list[tuple[np.ndarray, np.ndarray]], shift: np.ndarray, out: np.ndarray
 ) -> np.ndarray:
-    """out = sum_k a_k * coefficient_k + shift, coefficients and shift per channel, chunk by chunk."""
+    """out = sum_k a_k * coefficient_k + shift, coefficients and shift per channel, chunk by chunk.
+
+    Compiled (one or two terms): one pass over the arrays, the chunks shared among the threads. NumPy: a
+    pass per operation over each chunk while it is in cache.
+    """
+    kernels = kernels_for(out, *(a for a, _ in terms))
+    if kernels is not None and len(terms) <= 2:
+        kernel = kernels.affine if len(terms) == 1 else kernels.affine2
+        coefficients = [(a, coefficient.astype(out.dtype)) for a, coefficient in terms]
+        constant = shift.astype(out.dtype)
+
+        def body(part: slice) -> None:  # kernel(a_1, coefficient_1[, a_2, coefficient_2], shift, out)
+            arguments = [v for a, coefficient in coefficients for v in (a[part], coefficient)]
+            kernel(*arguments, constant, out[part])
+
+        run_chunks(_chunks(out), body)
+        return out
     columns = [(a, coefficient.astype(out.dtype)[:, None]) for a, coefficient in terms]
     shift_column = shift.astype(out.dtype)[:, None]
     scratch = np.empty_like(out[: _chunks(out)[0].stop]) if len(terms) > 1 else None
@@ -106,9 +175,9 @@ class BatchNorm(Function):
 
     With ``use_batch_stats`` the statistics are the batch's, and the running estimates (when given) are
     updated in place: running = (1 - momentum) running + momentum batch, with the unbiased variance.
-    Sums are accumulated by BLAS in the input's type and combined per channel in float64; the big arrays
-    stay in the input's type. Forward saves only x (no normalized copy); backward writes dx = a dy + b x + c
-    in one pass.
+    Per-channel sums are float64 (the compiled kernels' from the first addition, NumPy's past BLAS's rows in
+    the input's type); the big arrays stay in the input's type. Forward saves only x (no normalized copy);
+    backward reads x and dy twice: once for the sums, once to write dx = a dy + b x + c.
     """
 
     @staticmethod
@@ -152,8 +221,7 @@ class BatchNorm(Function):
         x3 = x.reshape(x.shape[0], x.shape[1], -1)
         count = x3.shape[0] * x3.shape[2]
         if use_batch_stats:
-            mean = channel_sum(x3) / count
-            var = centered_dot(x3, mean)[0] / count
+            mean, var = batch_statistics(x3)
             if running_mean is not None and running_var is not None:
                 update_running_stats(running_mean, running_var, mean, var, count, momentum)
         else:
@@ -177,7 +245,7 @@ class BatchNorm(Function):
         need_sums = w_needs or b_needs or (x_needs and batch_stats)
         grad_weight = grad_bias = None
         if need_sums:  # sum(dy x_hat) = sum(dy (x - mean)) invstd and sum(dy), in one pass
-            centered_sum, grad_bias = centered_dot(x3, mean, dy)
+            centered_sum, grad_bias = gradient_sums(x3, mean, dy)
             grad_weight = centered_sum * invstd
         grad_x = None
         if x_needs:
