@@ -269,13 +269,19 @@ def main() -> int:
         ember_total = interleave.ember_seconds()
         torch_test = job.finish()
     ember_history, torch_history = interleave.history, job.history
+    if not (ember_history and torch_history):
+        print("stopped before the first epoch's end: nothing to compare")
+        return 1
     both = min(max(r["val_accuracy"] for r in ember_history), max(r["val_accuracy"] for r in torch_history))
     target = args.target if args.target is not None else both
     ember_at, torch_at = reached(ember_history, target), reached(torch_history, target)
     ember_test = result.test.accuracy if result.test is not None else None
-    print(f"Ember:   test accuracy {ember_test:.4f}, the whole job {ember_total:.1f} s")
-    print(f"PyTorch: test accuracy {torch_test:.4f}, the whole job {job.seconds:.1f} s")
-    print(f"the whole job, Ember / PyTorch: {ember_total / job.seconds:.2f}x")
+    if result.finished and ember_test is not None:  # a stopped run (Ctrl-C, SIGTERM) has no test figure
+        print(f"Ember:   test accuracy {ember_test:.4f}, the whole job {ember_total:.1f} s")
+        print(f"PyTorch: test accuracy {torch_test:.4f}, the whole job {job.seconds:.1f} s")
+        print(f"the whole job, Ember / PyTorch: {ember_total / job.seconds:.2f}x")
+    else:
+        print(f"Ember's run stopped after {len(ember_history)} epochs ({result.stop_reason})")
     for name, at in (("Ember", ember_at), ("PyTorch", torch_at)):
         where = f"after epoch {at['epoch']}, {at['seconds']:.1f} s" if at else "not reached"
         print(f"{name}: validation accuracy {target:.4f}: {where}")
