@@ -224,6 +224,9 @@ def test_subset_concat_and_random_split() -> None:
     x, y = next(iter(DataLoader(subset, batch_size=3)))
     assert y.array.tolist() == [4, 2, 9] and DataLoader(subset).vectorized
     np.testing.assert_array_equal(x.array[1], dataset.data[2])
+    subset.indices = [7, 3]  # assigned indices replace the array the fast path indexes
+    assert next(iter(DataLoader(subset, batch_size=2)))[1].array.tolist() == [7, 3]
+    subset.indices = [4, 2, 9]
     both = ConcatDataset([subset, Subset(dataset, [0])])
     assert len(both) == 4 and both[3][1] == 0 and both[-1][1] == 0
     parts = random_split(dataset, [0.5, 0.3, 0.2], generator=ember.Generator(0))

@@ -66,3 +66,13 @@ def test_googlenet_is_built_without_its_auxiliary_classifiers_for_the_trainer():
         recipes.build_model(
             resolve_config({"model": "googlenet", "model_options": {"aux_logits": True}}), 10, 1, 28
         )
+
+
+@pytest.mark.parametrize(
+    ("input_size", "batch", "expected"),
+    [((1, 28, 28), 128, 256), ((3, 32, 32), 128, 256), ((1, 64, 64), 32, 64), ((3, 224, 224), 8, 8),
+     ((3, 224, 224), 1, 5), ((1, 28, 28), 512, 512)],
+)  # fmt: skip
+def test_evaluation_batches_hold_a_fixed_budget_of_pixels_or_the_training_batch(input_size, batch, expected):
+    config = resolve_config({"batch_size": batch})
+    assert recipes.eval_batch_size(config, input_size) == expected
