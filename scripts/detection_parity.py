@@ -10,8 +10,11 @@ on the path:
 fresh model. torchvision's transform is made a no-op (``min_size = max_size = 64``, mean 0, std 1).
 Every anchor and every proposal is taken as a training sample (batch sizes beyond their counts, positive
 fraction 1), so that neither side samples at random and the two training steps are the same function:
-the script prints both sides' four losses, the largest relative difference of each parameter's gradient,
-and, in eval mode, the detections of 16 test scenes (their counts, best scores, box differences).
+the script prints both sides' four losses, the largest relative difference of each parameter's gradient
+(again with torchvision's proposals fed to both RoI heads: at fresh weights the objectness logits tie over
+the blank canvas and the two sides keep different proposals among the tied anchors), in eval mode the
+detections of 16 test scenes (their counts, best scores, box differences), and then eight training steps
+of ``ember train``'s optimizer and schedule on both sides (the losses, the parameters' largest difference).
 """
 
 from __future__ import annotations
