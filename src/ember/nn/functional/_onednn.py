@@ -199,11 +199,12 @@ class _Port:
 
 
 class _Convolution:
-    """A cached convolution primitive of one kind (forward, backward data or weights) and its ports."""
+    """A cached convolution primitive of one kind (forward, backward data or weights), its ports and the
+    number of threads it runs on."""
 
     def __init__(self, lib: _Library, pd: ctypes.c_void_p, ports: dict[int, tuple[tuple[int, ...], int]],
-                 outputs: tuple[int, ...]) -> None:  # fmt: skip
-        self.lib, self.pd, self.outputs = lib, pd, outputs
+                 outputs: tuple[int, ...], threads: int) -> None:  # fmt: skip
+        self.lib, self.pd, self.outputs, self.threads = lib, pd, outputs, threads
         self.ports = {arg: _Port(lib, pd, arg, user, arg not in outputs) for arg, user in ports.items()}
         self.primitive = lib.primitive(pd)
 
@@ -219,7 +220,12 @@ class _Convolution:
 
     def __call__(self, arrays: dict[int, np.ndarray]) -> None:
         """Run on ``arrays`` (contiguous float32, the user's layout); writes the outputs' arrays in place.
-        Arguments in another layout are reordered into fresh buffers, and the outputs back."""
+        Arguments in another layout are reordered into fresh buffers, and the outputs back. One call at a
+        time (the cached memory objects are re-pointed per call), on the primitive's threads."""
+        with _lock, _threads(self.threads):
+            self.run(arrays)
+
+    def run(self, arrays: dict[int, np.ndarray]) -> None:
         lib, buffers = self.lib, []
         for arg, port in self.ports.items():
             set_handle(lib, port.user, arrays[arg])
@@ -299,12 +305,12 @@ def _primitive(
             ports = {SRC: (source, TAG_ABCD), WEIGHTS: weights, DST: (target, TAG_ABCD)}
             if bias:
                 ports[BIAS] = ((weight_shape[0],), TAG_X)
-            return _Convolution(lib, pd, ports, (DST,))
+            return _Convolution(lib, pd, ports, (DST,), threads)
         if kind == BACKWARD_DATA:
             ports = {DIFF_DST: (target, TAG_ABCD), WEIGHTS: weights, DIFF_SRC: (source, TAG_ABCD)}
-            return _Convolution(lib, pd, ports, (DIFF_SRC,))
+            return _Convolution(lib, pd, ports, (DIFF_SRC,), threads)
         ports = {SRC: (source, TAG_ABCD), DIFF_DST: (target, TAG_ABCD), DIFF_WEIGHTS: weights}
-        return _Convolution(lib, pd, ports, (DIFF_WEIGHTS,))
+        return _Convolution(lib, pd, ports, (DIFF_WEIGHTS,), threads)
 
 
 def _create_pd(lib: _Library, desc: Any, hint: ctypes.c_void_p | None) -> ctypes.c_void_p | None:
@@ -343,29 +349,27 @@ def forward(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, groups: int
 ) -> np.ndarray:
     """y = conv(x, weight) + bias, (N, C, H, W) -> (N, O, Ho, Wo)."""
-    threads = thread_count()
-    conv = _primitive(FORWARD_TRAINING, geo, x.shape[1], weight.shape, groups, bias is not None, threads)
+    has_bias = bias is not None
+    conv = _primitive(FORWARD_TRAINING, geo, x.shape[1], weight.shape, groups, has_bias, thread_count())
     if conv is None:
         return _conv_kernels.forward(x, weight, bias, geo, groups)
     out = np.empty((geo.batch, weight.shape[0], geo.out_height, geo.out_width), np.float32)
     arrays = {SRC: np.ascontiguousarray(x), WEIGHTS: np.ascontiguousarray(weight), DST: out}
     if bias is not None:
         arrays[BIAS] = np.ascontiguousarray(bias)
-    with _lock, _threads(threads):
-        conv(arrays)
+    conv(arrays)
     return out
 
 
 def input_gradient(weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int) -> np.ndarray:
     """dL/dx (N, C, H, W) from dy (N, O, Ho, Wo)."""
-    threads, channels = thread_count(), weight.shape[1] * groups
-    conv = _primitive(BACKWARD_DATA, geo, channels, weight.shape, groups, False, threads)
+    channels = weight.shape[1] * groups
+    conv = _primitive(BACKWARD_DATA, geo, channels, weight.shape, groups, False, thread_count())
     if conv is None:
         return _conv_kernels.input_gradient(weight, grad, geo, groups)
     out = np.empty((geo.batch, channels, geo.height, geo.width), np.float32)
     arrays = {DIFF_DST: np.ascontiguousarray(grad), WEIGHTS: np.ascontiguousarray(weight), DIFF_SRC: out}
-    with _lock, _threads(threads):
-        conv(arrays)
+    conv(arrays)
     return out
 
 
@@ -373,14 +377,12 @@ def weight_gradient(
     x: np.ndarray, grad: np.ndarray, weight_shape: tuple[int, ...], geo: ConvGeometry, groups: int
 ) -> np.ndarray:
     """dL/dW (O, C / groups, kh, kw) from x and dy."""
-    threads = thread_count()
-    conv = _primitive(BACKWARD_WEIGHTS, geo, x.shape[1], tuple(weight_shape), groups, False, threads)
+    conv = _primitive(BACKWARD_WEIGHTS, geo, x.shape[1], tuple(weight_shape), groups, False, thread_count())
     if conv is None:
         return _conv_kernels.weight_gradient(x, grad, weight_shape, geo, groups)
     out = np.empty(weight_shape, np.float32)
     arrays = {SRC: np.ascontiguousarray(x), DIFF_DST: np.ascontiguousarray(grad), DIFF_WEIGHTS: out}
-    with _lock, _threads(threads):
-        conv(arrays)
+    conv(arrays)
     return out
 
 
