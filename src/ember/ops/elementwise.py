@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor, from_numpy
-from ember.compiled import numba_enabled
+from ember.compiled import compilable
 from ember.ops import dual
 from ember.ops.arithmetic import Operand, elementwise, operands
 from ember.ops.broadcast import broadcast_shapes, shape_of, unbroadcast
@@ -182,10 +182,7 @@ def relu_kernels(*arrays: np.ndarray) -> Any:
     """The compiled ReLU kernels (``_numba_elementwise``) where they pay and apply: numba on
     (``ember.compiled``), more than ``SMALL`` values, all arrays C-contiguous and of one float type of 32
     or 64 bits; else None (NumPy)."""
-    first = arrays[0]
-    if first.size <= SMALL or first.dtype not in (np.float32, np.float64):
-        return None
-    if any(a.dtype != first.dtype or not a.flags.c_contiguous for a in arrays) or not numba_enabled():
+    if arrays[0].size <= SMALL or not compilable(*arrays):
         return None
     from ember.ops import _numba_elementwise
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Context, Function, Tensor
+from ember.compiled import compilable
 from ember.nn.functional._compiled import compiled_norm
 from ember.nn.functional._parallel import run_chunks, sum_chunks
 from ember.nn.shape_check import input_shape_error
@@ -38,12 +39,7 @@ def _chunks(x3: np.ndarray) -> list[slice]:
 def kernels_for(*arrays: np.ndarray) -> Any:
     """The compiled kernels (``_numba_norm``) if they are on and take these arrays (C-contiguous, non-empty,
     all float32 or all float64), else None: the NumPy path below."""
-    dtype = arrays[0].dtype
-    if dtype not in (np.float32, np.float64) or arrays[0].size == 0:
-        return None
-    if any(a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
-        return None
-    return compiled_norm()
+    return compiled_norm() if compilable(*arrays) else None
 
 
 def per_channel_sums(x3: np.ndarray, kernel: Any) -> np.ndarray:
