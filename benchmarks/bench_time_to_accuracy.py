@@ -43,6 +43,9 @@ ARGS = parse() if __name__ == "__main__" else None
 if ARGS is not None:  # BLAS reads its thread count when NumPy is first imported
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(ARGS.threads)
+    # What `import ember` sets when it comes before NumPy (ember.threads): OpenBLAS's idle workers sleep at
+    # once instead of spinning against the kernels' threads. Set here because NumPy is imported first.
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import json  # noqa: E402
 import time  # noqa: E402

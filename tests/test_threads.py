@@ -44,3 +44,26 @@ def test_without_a_number_set_it_is_blas_s_count(restored_threads):
 def test_set_num_threads_refuses_what_is_not_a_positive_int(bad):
     with pytest.raises(ValueError, match="must be a positive integer"):
         ember.set_num_threads(bad)
+
+
+def _timeout_seen(code: str, **env: str) -> str:
+    """OPENBLAS_THREAD_TIMEOUT as a fresh interpreter sees it after running ``code``."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"} | env
+    script = code + "; import os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset'))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_importing_ember_before_numpy_puts_openblas_idle_workers_to_sleep_at_once():
+    assert _timeout_seen("import ember") == ember.threads.IDLE_BLAS_TIMEOUT == "4"
+
+
+def test_the_user_s_own_timeout_and_a_numpy_loaded_first_are_left_alone():
+    assert _timeout_seen("import ember", OPENBLAS_THREAD_TIMEOUT="12") == "12"
+    assert _timeout_seen("import numpy; import ember") == "unset"  # too late to matter: not pretended

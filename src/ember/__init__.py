@@ -5,7 +5,10 @@ every piece can be read and checked: each operation is a ``Function`` with its f
 side, verified against numerical gradients and against PyTorch.
 """
 
-from ember import accelerator, autograd, backends, cuda, dtypes, ops, threads
+from ember import threads  # first, before NumPy loads OpenBLAS: see ember.threads
+
+# isort: split
+from ember import accelerator, autograd, backends, cuda, dtypes, ops
 from ember.autograd import (
     Function,
     Size,

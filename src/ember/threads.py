@@ -7,13 +7,27 @@ process, and the kernels follow. Without ``threadpoolctl`` Ember cannot change B
 loaded (set ``OPENBLAS_NUM_THREADS`` before starting Python instead); the number is then only recorded, and
 the kernels run on the calling thread. ``EMBER_NUM_THREADS`` overrides both for the kernels (1 keeps them
 on the calling thread).
+
+Importing this module (``import ember`` does it first) also tells OpenBLAS to put its idle worker threads to
+sleep at once: by default each keeps spinning for 2**28 cycles (~0.1 s) after every call, holding a core
+that oneDNN's OpenMP threads or the kernels' chunk threads then wait for (LeNet-5's step at 2 threads took
+24 ms instead of 13; see ``docs/performance.md``). OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` once, when
+NumPy loads it, so this works only if ``ember`` is imported before NumPy and the user has not set it;
+otherwise set ``OPENBLAS_THREAD_TIMEOUT=4`` before starting Python.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
 from typing import Any
+
+#: OpenBLAS's idle-thread timeout, log2 of the cycles a worker spins before sleeping (4, its minimum).
+IDLE_BLAS_TIMEOUT = "4"
+
+if "numpy" not in sys.modules:  # BLAS not loaded yet: it will read the environment (see above)
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", IDLE_BLAS_TIMEOUT)
 
 _chosen: int | None = None  # set_num_threads's number, once called
 
