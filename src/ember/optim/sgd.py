@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import from_numpy
+from ember.compiled import compilable
 from ember.optim.optimizer import Optimizer, Params, check_non_negative, check_torch_flags
 
 
@@ -71,6 +72,14 @@ class SGD(Optimizer):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
         for param, grad, key in self._with_grads(group):
+            buffer = self.state[key].get("momentum_buffer") if momentum != 0 else None
+            if buffer is not None and compilable(param, grad, buffer.array):
+                scalar = param.dtype.type  # the hyperparameters as NumPy rounds them for this dtype
+                compiled_sgd().sgd_momentum(
+                    param.reshape(-1), grad.reshape(-1), buffer.array.reshape(-1), scalar(lr),
+                    scalar(momentum), scalar(1 - dampening), scalar(weight_decay), nesterov, maximize,
+                )  # fmt: skip
+                continue
             g = self._gradient(param, grad, weight_decay, maximize)
             direction = g
             if momentum != 0:
@@ -92,3 +101,10 @@ class SGD(Optimizer):
                 else:
                     direction = velocity
             param -= np.multiply(direction, lr, out=self._buffer(param, 1))
+
+
+def compiled_sgd() -> Any:
+    """The compiled momentum step (``_numba_sgd``, imported on first use; ``compilable`` says when)."""
+    from ember.optim import _numba_sgd
+
+    return _numba_sgd
