@@ -81,18 +81,25 @@ def finished_directories(trials) -> dict[int, Path]:
     }
 
 
-@pytest.mark.parametrize("action", ["sigterm", "kill"])
+@pytest.mark.parametrize("action", ["sigterm", "kill", "lost"])
 def test_a_search_stopped_mid_trial_resumes_without_losing_or_repeating_trials(mnist_root, tmp_path, action):
     """Trial 2 is stopped in its second epoch (step 15 of 20). SIGTERM: it stops after the step, saves, and
     queues its retry (exit 143). SIGKILL: its heartbeat stops; the resumed search finds it stale after 3
-    seconds, marks it failed and queues the retry. Either way the retry continues its run directory."""
+    seconds, marks it failed and queues the retry. Lost: killed, then failed by a worker that died before
+    queuing the retry; resume queues it. Either way the retry continues its run directory."""
     args = search_args(mnist_root, tmp_path)
-    child = pause(args, trial=2, step=15, action=action)
-    if action == "kill":
+    child = pause(args, trial=2, step=15, action="sigterm" if action == "sigterm" else "sleep")
+    if action != "sigterm":
         child.kill()
     _, err = child.communicate(timeout=120)
     assert child.returncode == (143 if action == "sigterm" else -signal.SIGKILL), err
     directory = tmp_path / "s"
+    if action == "lost":
+        from ember.train.search import study as studies
+
+        record = json.loads((directory / "search.json").read_text())
+        study = studies.find_study(studies.open_storage(record["storage"]), record["study"])
+        study.tell(1, state=studies.trial_state("FAIL"))
     before = stage_trials(directory)
     done = finished_directories(before)
     assert list(done) == [0]

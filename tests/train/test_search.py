@@ -4,11 +4,14 @@ page, the best trained longer; Ember without Optuna."""
 from __future__ import annotations
 
 import csv
+import functools
+import io
 import itertools
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -172,3 +175,84 @@ def test_sqlite_storage_changes_a_trials_state_and_numbers_trials_under_a_file_l
     assert trial.number == 0
     assert held == {"_create_new_trial": [True], "set_trial_state_values": [True]}, held
     assert not locked()  # and released after
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() without optimize(): no heartbeat needed
+def test_a_stage_is_not_over_between_a_silent_trials_failure_and_its_retry(tmp_path, monkeypatch):
+    """Optuna fails a trial whose worker stopped sending heartbeats, then queues its retry. Read in between,
+    with nothing else waiting or running, the stage looked over: a coordinator waiting for remote workers
+    stopped waiting and said 'stage 1 did not finish' (or, reading again too soon, ended the search early)."""
+    from ember.train.search import study as studies
+
+    storage = studies.open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat=1, create_tables=True)
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    study.enqueue_trial({}, user_attrs={"slot": 0})
+    silent = study.ask()  # its worker dies mid-trial: the last trial running, nothing else queued
+    silent.set_user_attr("stopped", None)
+    monkeypatch.setattr(storage, "_get_stale_trial_ids", lambda study_id: [silent._trial_id])
+    queue_retry, seen = storage.heartbeat_stale_trial_callback, []
+
+    def between(study: Any, failed: Any) -> None:  # called after the failure, before the retry is queued
+        reader = studies.find_study(storage, "s")  # another process, reading now
+        seen.append((failed.state.name, studies.counts(reader), studies.finished(reader)))
+        queue_retry(study, failed)
+
+    monkeypatch.setattr(storage, "heartbeat_stale_trial_callback", between)
+    studies.fail_stale(study)
+    assert seen == [("FAIL", {"FAIL": 1}, False)]
+    monkeypatch.undo()
+    assert not studies.finished(study)  # the retry waits
+    retry = study.ask()
+    frozen = study.get_trials()[retry.number]
+    assert frozen.system_attrs["failed_trial"] == silent.number and frozen.user_attrs["slot"] == 0
+    study.tell(retry, 0.5)
+    assert studies.finished(study)
+
+
+def test_only_a_failed_trial_without_a_reason_waits_for_its_retry_and_resume_queues_a_lost_one():
+    from ember.train.search import study as studies
+
+    study = optuna.create_study(direction="maximize")
+
+    def failed(user_attrs: dict[str, Any], retries: int = 0) -> None:
+        history = {"failed_trial": 0, "retry_history": list(range(retries))} if retries else {}
+        trial = optuna.trial.create_trial(
+            state=optuna.trial.TrialState.FAIL, user_attrs={"slot": 0, **user_attrs}, system_attrs=history
+        )
+        study.add_trial(trial)
+
+    failed({"stopped": "trial 0 diverged: loss is nan"})  # failed for good, not retried
+    failed({"unused": True})
+    failed({"stopped": None}, retries=studies.MAX_RETRIES)  # silent, but out of retries
+    assert studies.finished(study) and studies.queue_lost_retries(study) == []
+    failed({"stopped": None, "directory": "trials/trial-0003"})  # silent: its retry is due
+    assert not studies.finished(study)
+    assert studies.queue_lost_retries(study) == [3]  # its worker died before queuing it: resume does
+    retry = study.get_trials()[-1]
+    assert retry.state.name == "WAITING" and retry.system_attrs["retry_history"] == [3]
+    assert retry.user_attrs["directory"] == "trials/trial-0003"
+    assert studies.queue_lost_retries(study) == []  # once
+
+
+def test_a_trial_that_fails_says_why_so_it_is_not_taken_for_one_whose_worker_died(
+    mnist_root, tmp_path, monkeypatch
+):
+    from ember.train import run
+    from ember.train.search import study as studies
+    from ember.train.search.trial import TrialSetup, objective
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("a fault in the run")
+
+    monkeypatch.setattr(run, "start", broken)
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({}, user_attrs={"slot": 0})
+    base = tiny_base(mnist_root, tmp_path)
+    setup = TrialSetup(
+        study, base, [LR], epochs=1, output=tmp_path, pruner="none", worker=1, stream=io.StringIO()
+    )
+    with pytest.raises(ValueError, match="a fault in the run"):
+        study.optimize(functools.partial(objective, setup), n_trials=1)
+    (trial,) = study.get_trials()
+    assert trial.state.name == "FAIL" and trial.user_attrs["stopped"] == "ValueError: a fault in the run"
+    assert studies.finished(study)  # no retry is due: the stage is over

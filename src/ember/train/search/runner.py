@@ -158,6 +158,10 @@ def resume(
         plan = studies.read_plan(storage, record["study"])
         chosen = plan["settings"]["workers"] if workers is None else workers
         echo(f"resuming the search in {directory} (study '{record['study']}')")
+        for stage in range(1, len(plan["stages"]) + 1):
+            study = studies.find_study(storage, studies.stage_name(record["study"], stage))
+            for number in studies.queue_lost_retries(study) if study is not None else []:
+                echo(f"  trial {number} of stage {stage}: its retry was lost with its worker; queued now")
         return drive(directory, storage, record["storage"], plan, chosen, echo, started)
 
 

@@ -14,8 +14,11 @@ failed as ``unused`` at once and left out of every table.
 Trials that do not finish are retried. A running trial records a heartbeat every ``heartbeat`` seconds; a
 trial whose worker was killed (SIGKILL, a lost machine) misses three, and the next worker to look marks it
 failed and queues a retry (Optuna's ``RetryHeartbeatStaleTrialCallback``); a trial stopped by Ctrl-C or
-SIGTERM is marked failed and its retry queued by its own worker on the way out. A retry has the trial's
-values, slot and reports, and continues its run directory from the last checkpoint.
+SIGTERM has its retry queued by its own worker, then is marked failed, on the way out. A retry has the trial's
+values, slot and reports, and continues its run directory from the last checkpoint. Optuna fails a silent
+trial first and queues its retry after: in between nothing waits or runs, so a stage is over only when, as
+well, no such trial waits for its retry (``retries_due``); one whose retry was lost with the worker that
+failed it gets it on ``ember search resume``.
 
 Stage 1's study carries the plan (``ember_plan``: the base configuration, the space, the settings, the
 stages); each stage's study its own ranges and budget (``ember_stage``) and, once its trials are queued,
@@ -274,9 +277,40 @@ def counts(study: Any) -> dict[str, int]:
 
 
 def finished(study: Any) -> bool:
-    """Every queued trial has ended (nothing waits or runs)."""
-    tally = counts(study)
-    return not tally.get("WAITING") and not tally.get("RUNNING")
+    """Every queued trial has ended (nothing waits or runs) and no failed trial waits for its retry."""
+    trials = study.get_trials(deepcopy=False)
+    return not any(trial.state.name in ("WAITING", "RUNNING") for trial in trials) and not retries_due(trials)
+
+
+def retries_due(trials: list[Any]) -> list[Any]:
+    """The failed trials whose retry is due but not queued: those failed because their worker went silent.
+
+    Every failure a worker reports itself says why (the ``stopped`` attribute, ``trial.objective``) or is
+    an ``unused`` trial; a failed trial without a reason was failed by another worker for its missed
+    heartbeats, and Optuna queues its retry a moment later (unless it has had ``MAX_RETRIES``). Until then
+    the stage is not over: a coordinator that read it in that moment saw nothing waiting or running and
+    stopped waiting.
+    """
+    retried = {number for trial in trials for number in trial.system_attrs.get("retry_history", [])}
+    return [
+        trial
+        for trial in trials
+        if trial.state.name == "FAIL"
+        and trial.user_attrs.get("stopped") is None
+        and not trial.user_attrs.get("unused")
+        and trial.number not in retried
+        and len(trial.system_attrs.get("retry_history", [])) < MAX_RETRIES
+    ]
+
+
+def queue_lost_retries(study: Any) -> list[int]:
+    """Queue the retries that are due and were never queued (the worker that failed the trial died before
+    queuing its retry); the numbers of the trials retried. Only ``ember search resume`` calls it: while
+    workers run, a retry due is one being queued."""
+    lost = [trial.number for trial in retries_due(study.get_trials(deepcopy=False))]
+    for number in lost:
+        retry(study, number)
+    return lost
 
 
 def fail_stale(study: Any) -> None:

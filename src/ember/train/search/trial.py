@@ -180,17 +180,20 @@ def objective(setup: TrialSetup, trial: Any) -> float:
     if trial.user_attrs.get("slot") is None:
         trial.set_user_attr("unused", True)
         raise UnusedTrial("the last queued trial was taken by another worker")
-    values = {param.name: suggest(trial, param) for param in setup.space}
-    pruning = Pruning(trial, setup.study, setup.pruner, setup.stop)
     try:
+        values = {param.name: suggest(trial, param) for param in setup.space}
+        pruning = Pruning(trial, setup.study, setup.pruner, setup.stop)
         setup.stop.check()
         result = _run(setup, trial, values, pruning)
     except (KeyboardInterrupt, WriteError) as error:  # stopped, or a full disk: resumable
         trial.set_user_attr("stopped", str(error) if isinstance(error, WriteError) else "interrupted")
         studies.retry(setup.study, trial.number)
         raise
-    except EmberError as error:
-        trial.set_user_attr("stopped", str(error))
+    except optuna.TrialPruned:  # a retry of a run that had finished, pruned
+        raise
+    except Exception as error:  # said, as every failure is: one without a reason is a dead worker's
+        reason = str(error) if isinstance(error, EmberError) else f"{type(error).__name__}: {error}"
+        trial.set_user_attr("stopped", reason)
         raise
     if isinstance(result, float):  # a retry of a run that had finished
         return result
