@@ -13,6 +13,12 @@ and divides by PyTorch's divisor (window cells inside the padded input, or insid
 Adaptive pooling (output size fixed, windows from floor(i H / Ho) to ceil((i + 1) H / Ho)) is an ordinary
 pooling when the sizes divide; otherwise average pooling is a separable linear map (two small GEMMs with
 0/1 window matrices) and max pooling reduces the rows, then the columns, of each window.
+
+With numba (``ember.compiled``), 2x2 windows at stride 2 without padding, the common case, skip the phases:
+compiled loops over pairs of input rows (``_numba_kernels``) do both passes of max and average pooling,
+with the same numbers as the NumPy functions here (``max_pool_numpy``, ``route_to_taps_numpy``,
+``avg_pool_sum_numpy``, ``spread_to_taps_numpy``), which stay the reference; the compiled scatter routes
+every other max pooling's gradient.
 """
 
 from __future__ import annotations
