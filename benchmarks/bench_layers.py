@@ -149,6 +149,17 @@ CASES = [
         pool(nn.MaxPool2d(2), torch.nn.MaxPool2d(2), (BATCH, 16, 10, 10)),
     ),
     Case(
+        "MaxPool2d 2x2 (VGG)",
+        "128x64x32x32",
+        pool(nn.MaxPool2d(2), torch.nn.MaxPool2d(2), (BATCH, 64, 32, 32)),
+    ),
+    Case(
+        "AvgPool2d 2x2 (LeNet-5 S2)",
+        "128x6x28x28",
+        pool(nn.AvgPool2d(2), torch.nn.AvgPool2d(2), (BATCH, 6, 28, 28)),
+        "ember.models' LeNet-5",
+    ),
+    Case(
         "MaxPool2d 3x3 s2 p1",
         "128x64x32x32",
         pool(nn.MaxPool2d(3, 2, 1), torch.nn.MaxPool2d(3, 2, 1), (BATCH, 64, 32, 32)),

@@ -1,5 +1,5 @@
 """Pooling: max (with ties and indices), average, adaptive, max-unpooling; parity with PyTorch, gradcheck,
-the lecture's max-unpooling example, errors."""
+the lecture's max-unpooling example, errors; the compiled kernels against their NumPy twins."""
 
 import itertools
 
@@ -339,4 +339,111 @@ def test_numba_can_be_switched_off(monkeypatch):
     assert compiled() is None
     check_parity(
         lambda a: F.max_pool2d(a, 3, 2, 1), lambda a: TF.max_pool2d(a, 3, 2, 1), [random_array((2, 3, 9, 9))]
+    )
+    for x in (random_array((2, 3, 9, 8)), with_ties((2, 3, 9, 8))):  # 2x2 windows, no compiled kernel
+        check_pool_with_indices(
+            lambda a: F.max_pool2d(a, 2, return_indices=True),
+            lambda a: TF.max_pool2d(a, 2, return_indices=True),
+            x,
+        )
+
+
+# ------------------------------------------------------------------------------------------------------
+# The compiled 2x2 stride-2 kernels (max and average, both ways) against the NumPy reference
+
+
+def pool_input(rng, shape, values, dtype, contiguous):
+    """Random values, small integers (ties), or values with NaN, inf and -inf (whole windows of -inf too);
+    with ``contiguous=False`` a strided view of a larger array."""
+    if values == "ties":
+        x = rng.integers(-2, 3, shape).astype(dtype)
+    else:
+        x = rng.standard_normal(shape).astype(dtype)
+    if values == "special":
+        flat = x.reshape(-1)
+        for value in (np.nan, np.inf, -np.inf, np.nan):
+            flat[rng.integers(0, flat.size, max(1, flat.size // 8))] = value
+        x[..., :2, :2] = -np.inf  # a window of -inf only
+    if not contiguous:
+        wide = np.zeros((*shape[:-1], 2 * shape[-1]), dtype)
+        wide[..., ::2] = x
+        x = wide[..., ::2]
+        assert not x.flags.c_contiguous
+    return x
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lead=st.sampled_from([(), (1,), (2,), (3,)]),
+    channels=st.integers(1, 3),
+    size=st.tuples(st.integers(2, 9), st.integers(2, 9)),
+    values=st.sampled_from(["random", "ties", "special"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    contiguous=st.booleans(),
+    ceil_mode=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+def test_compiled_2x2_pooling_gives_the_reference_numbers(
+    lead, channels, size, values, dtype, contiguous, ceil_mode, seed
+):
+    if compiled() is None:
+        pytest.skip("numba is not installed (or EMBER_NUMBA=0)")
+    rng = np.random.default_rng(seed)
+    x = pool_input(rng, (*lead, channels, *size), values, dtype, contiguous)
+    geo = _pool_kernels.geometry(*size, (2, 2), (2, 2), (1, 1), (0, 0), ceil_mode)
+    # ceil_mode keeps the fast path where it adds no window (even sizes); otherwise the general one
+    assert geo.tiles_2x2 == (not ceil_mode or (size[0] % 2 == 0 and size[1] % 2 == 0))
+    out, arg = _pool_kernels.max_pool(x, geo)
+    reference, reference_arg = _pool_kernels.max_pool_numpy(x, geo)
+    assert out.dtype == reference.dtype == dtype and arg.dtype == reference_arg.dtype
+    np.testing.assert_array_equal(out, reference)
+    np.testing.assert_array_equal(arg, reference_arg)
+    grad = rng.standard_normal(out.shape).astype(dtype)
+    grad.reshape(-1)[0] = np.inf  # not turned into NaN at the window's other taps
+    dx = _pool_kernels.route_to_taps(grad, arg, geo, x.shape)
+    assert dx.dtype == dtype
+    np.testing.assert_array_equal(dx, _pool_kernels.route_to_taps_numpy(grad, arg, geo, x.shape))
+    total = _pool_kernels.avg_pool_sum(x, geo)
+    np.testing.assert_array_equal(total, _pool_kernels.avg_pool_sum_numpy(x, geo))
+    spread = _pool_kernels.spread_to_taps(grad, geo, x.shape)
+    assert spread.dtype == dtype
+    np.testing.assert_array_equal(spread, _pool_kernels.spread_to_taps_numpy(grad, geo, x.shape))
+
+
+@pytest.mark.parametrize("values", ["random", "ties", "special"])
+def test_2x2_pooling_takes_the_compiled_kernels_and_matches_pytorch(values, monkeypatch):
+    """F.max_pool2d and F.avg_pool2d with 2x2 windows run the compiled kernels (counted here), with
+    PyTorch's values, indices (the first maximum, the last NaN) and gradients, odd sizes included."""
+    kernels = compiled()
+    if kernels is None:
+        pytest.skip("numba is not installed (or EMBER_NUMBA=0)")
+    calls = []
+
+    def counted(name):
+        kernel = getattr(kernels, name)
+
+        def run(*arguments):
+            calls.append(name)
+            return kernel(*arguments)
+
+        return run
+
+    for name in ("max_pool_2x2", "max_pool_2x2_backward", "avg_pool_2x2_sum", "avg_pool_2x2_spread"):
+        monkeypatch.setattr(kernels, name, counted(name))
+    x = pool_input(np.random.default_rng(5), (3, 4, 9, 8), values, np.float32, True)
+    ember_x, torch_x = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (out, index), (reference, reference_index) = (
+        F.max_pool2d(ember_x, 2, return_indices=True),
+        TF.max_pool2d(torch_x, 2, return_indices=True),
+    )
+    np.testing.assert_array_equal(out.array, reference.detach().numpy())
+    np.testing.assert_array_equal(index.array, reference_index.numpy())
+    upstream = random_array(out.shape, seed=1)
+    out.backward(ember.tensor(upstream))
+    reference.backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(ember_x.grad.array, torch_x.grad.numpy())
+    if values != "special":  # an average over inf and -inf: NaN either way, no need to add it
+        check_parity(lambda a: F.avg_pool2d(a, 2), lambda a: TF.avg_pool2d(a, 2), [x])
+    assert set(calls) == {"max_pool_2x2", "max_pool_2x2_backward"} | (
+        set() if values == "special" else {"avg_pool_2x2_sum", "avg_pool_2x2_spread"}
     )

@@ -13,6 +13,12 @@ and divides by PyTorch's divisor (window cells inside the padded input, or insid
 Adaptive pooling (output size fixed, windows from floor(i H / Ho) to ceil((i + 1) H / Ho)) is an ordinary
 pooling when the sizes divide; otherwise average pooling is a separable linear map (two small GEMMs with
 0/1 window matrices) and max pooling reduces the rows, then the columns, of each window.
+
+With numba (``ember.compiled``), 2x2 windows at stride 2 without padding, the common case, skip the phases:
+compiled loops over pairs of input rows (``_numba_kernels``) do both passes of max and average pooling,
+with the same numbers as the NumPy functions here (``max_pool_numpy``, ``route_to_taps_numpy``,
+``avg_pool_sum_numpy``, ``spread_to_taps_numpy``), which stay the reference; the compiled scatter routes
+every other max pooling's gradient.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ember.compiled import compilable
 from ember.nn.functional import _workspace
 from ember.nn.functional._compiled import compiled
 from ember.nn.functional._parallel import run_chunks, thread_count
@@ -64,6 +71,11 @@ class PoolGeometry:
         return any(
             s < d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation, strict=True)
         )
+
+    @property
+    def tiles_2x2(self) -> bool:
+        """Whether the windows are 2x2 at stride 2 without padding (the compiled kernels' own case)."""
+        return self.kernel == self.stride == (2, 2) and self.dilation == (1, 1) and not self.needs_padding
 
     @property
     def covers_input(self) -> bool:
@@ -212,9 +224,37 @@ def _pool_arguments(geo: PoolGeometry) -> tuple[int, ...]:
     return (sh, sw, dh, dw, top, left)
 
 
-@_workspace.kernel
+def _for_2x2_kernels(geo: PoolGeometry, array: np.ndarray) -> np.ndarray | None:
+    """``array`` as a C-contiguous (N, C, H, W) where the compiled 2x2 kernels take it (2x2 windows at stride
+    2 without padding, numba on, float32 or float64), else None.
+
+    They run on the calling thread at any thread count: shared among two threads (blocks of samples,
+    ``run_chunks``) they took longer than on one, 0.22 -> 0.30 ms forward and 0.27 -> 0.47 backward on
+    LeNet-5's 128x6x28x28, and no better on VGG's 128x64x32x32 (wall time, a busy machine)."""
+    if not geo.tiles_2x2:
+        return None
+    array4 = _as_4d(array)
+    return array4 if compilable(array4) else None
+
+
 def max_pool(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray]:
-    """(maximum over each window, its tap index); ties go to the first tap in row-major order."""
+    """(maximum over each window, its tap index); ties go to the first tap in row-major order, a NaN wins
+    (the last one), as PyTorch. 2x2 windows at stride 2 take the compiled kernel where it runs (LeNet-5's
+    128x6x28x28: 0.5 -> 0.2 ms), every other window (and the reference) ``max_pool_numpy``."""
+    x4 = _for_2x2_kernels(geo, x)
+    if x4 is None:
+        return max_pool_numpy(x, geo)
+    kernels = compiled()
+    out = np.empty((*x.shape[:-2], geo.out_height, geo.out_width), x.dtype)
+    arg = np.empty(out.shape, tap_dtype(geo.taps))
+    shape4 = x4.shape[:2] + out.shape[-2:]
+    kernels.max_pool_2x2(x4, out.reshape(shape4), arg.reshape(shape4))
+    return out, arg
+
+
+@_workspace.kernel
+def max_pool_numpy(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """``max_pool`` in NumPy, one branch-free step per tap over the stride phases."""
     lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     source = phases(x, geo, lowest)
     out = tap(source, geo, 0).copy()
@@ -258,11 +298,17 @@ def route_to_taps(
     grad: np.ndarray, arg: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]
 ) -> np.ndarray:
     """Max pooling's backward: each upstream gradient goes to the input position of its window's maximum."""
-    kernels = compiled()  # also without overlap: LeNet-5's 2x2 on 128x6x28x28, 4.4 -> 0.8 ms
-    if kernels is None or grad.dtype.kind != "f":
+    kernels, arg4 = compiled(), _as_4d(arg)
+    grad4 = _for_2x2_kernels(geo, grad)
+    if grad4 is not None:  # LeNet-5's 128x6x28x28: 0.8 ms for the scatter below, 0.25 for this
+        dx = np.empty(input_shape, grad.dtype)  # every position is written
+        kernels.max_pool_2x2_backward(grad4, arg4, dx.reshape(grad4.shape[:2] + dx.shape[-2:]))
+        return dx
+    grad4 = _as_4d(grad)
+    if kernels is None or not compilable(grad4):
         return route_to_taps_numpy(grad, arg, geo, input_shape)
-    dx = np.zeros(input_shape, grad.dtype)
-    grad4, arg4, dx4 = _as_4d(grad), _as_4d(arg), _as_4d(dx)
+    dx = np.zeros(input_shape, grad.dtype)  # also without overlap: 4.4 -> 0.8 ms against NumPy's
+    dx4 = dx.reshape(grad4.shape[:2] + dx.shape[-2:])
     arguments = (geo.kernel[1], *_pool_arguments(geo))
     count = grad4.shape[0]
     pieces = min(count, 4 * thread_count())  # a few blocks of samples per thread, not one call per sample
@@ -318,9 +364,21 @@ def average_divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
     return sizes[0][:, None] * sizes[1][None, :]
 
 
-@_workspace.kernel
 def avg_pool_sum(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
-    """Sum of each window (taps added in row-major order, as PyTorch accumulates)."""
+    """Sum of each window (taps added in row-major order, as PyTorch accumulates); 2x2 windows at stride 2
+    take the compiled kernel where it runs, every other window (and the reference) ``avg_pool_sum_numpy``."""
+    x4 = _for_2x2_kernels(geo, x)
+    if x4 is None:
+        return avg_pool_sum_numpy(x, geo)
+    kernels = compiled()
+    out = np.empty((*x.shape[:-2], geo.out_height, geo.out_width), x.dtype)
+    kernels.avg_pool_2x2_sum(x4, out.reshape(x4.shape[:2] + out.shape[-2:]))
+    return out
+
+
+@_workspace.kernel
+def avg_pool_sum_numpy(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+    """``avg_pool_sum`` in NumPy: the taps of the stride phases added one by one."""
     source = phases(x, geo, 0.0)
     out = tap(source, geo, 0).copy()
     for t in range(1, geo.taps):
@@ -329,7 +387,19 @@ def avg_pool_sum(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
 
 
 def spread_to_taps(grad: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]) -> np.ndarray:
-    """Average pooling's backward (grad already divided): every tap of a window receives it."""
+    """Average pooling's backward (grad already divided): every tap of a window receives it (2x2 windows at
+    stride 2 compiled where that runs, as the forward)."""
+    grad4 = _for_2x2_kernels(geo, grad)
+    if grad4 is None:
+        return spread_to_taps_numpy(grad, geo, input_shape)
+    kernels = compiled()
+    dx = np.empty(input_shape, grad.dtype)
+    kernels.avg_pool_2x2_spread(grad4, dx.reshape(grad4.shape[:2] + dx.shape[-2:]))
+    return dx
+
+
+def spread_to_taps_numpy(grad: np.ndarray, geo: PoolGeometry, input_shape: tuple[int, ...]) -> np.ndarray:
+    """``spread_to_taps`` in NumPy, tap by tap."""
     return _spread(lambda t: grad, geo, input_shape, grad.dtype)
 
 
