@@ -117,6 +117,140 @@ def test_conv_transpose2d_matches_the_numpy_reference(monkeypatch, size, kernel,
         check_against_reference(monkeypatch, x, w, b, transposed=True, groups=groups, **options)
 
 
+def reference_gradients(monkeypatch, x, w, upstream, **options):
+    """Output and gradients of x and w from the NumPy kernels."""
+    monkeypatch.setenv("EMBER_ONEDNN", "0")
+    try:
+        return run(x, w, None, lambda shape: upstream, **options)
+    finally:
+        monkeypatch.delenv("EMBER_ONEDNN")
+
+
+def assert_close(fast, reference, name=""):
+    scale = float(np.abs(reference).max()) or 1.0
+    np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=2e-6 * scale, err_msg=name)
+
+
+def count_reorders(monkeypatch):
+    """Count each argument's reorders into a primitive's layout (``_Convolution.blocked`` that reorders)."""
+    counts = {}
+    original = _onednn._Convolution.blocked
+
+    def blocked(self, arg, array):
+        out = original(self, arg, array)
+        counts[arg] = counts.get(arg, 0) + (out is not array)
+        return out
+
+    monkeypatch.setattr(_onednn._Convolution, "blocked", blocked)
+    return counts
+
+
+def test_the_backward_reorders_dy_once_and_reads_the_forwards_blocked_x(monkeypatch):
+    """16 -> 16 channels: oneDNN reads x and dy in one blocked layout in all three products, so a training
+    step reorders x once (forward, kept for the weight gradient) and dy once (both backward products)."""
+    x, w, _ = case(16, 16, (8, 8), 3, 1, False, batch=2)
+    upstream = random_array((2, 16, 8, 8), seed=9)
+    expected = reference_gradients(monkeypatch, x, w, upstream, padding=1)
+    counts = count_reorders(monkeypatch)
+    results = run(x, w, None, lambda shape: upstream, padding=1)
+    assert (counts[_onednn.SRC], counts[_onednn.DIFF_DST]) == (1, 1)  # (the weights: two layouts, two)
+    for name, fast, reference in zip(("output", "dx", "dw"), results, expected, strict=True):
+        assert_close(fast, reference, name)
+
+
+def test_the_blocked_x_is_freed_with_the_node_and_kept_only_for_a_weight_gradient():
+    import gc
+    import weakref
+
+    x, w, _ = case(16, 16, (8, 8), 3, 1, False, batch=2)
+    tx, tw = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    y = F.conv2d(tx, tw, padding=1)
+    _, kept = y.grad_fn.blocked[_onednn.SRC]
+    assert kept.nbytes >= x.nbytes
+    alive = weakref.ref(kept)
+    del kept
+    y.sum().backward()
+    gc.collect()
+    assert alive() is None  # the node released it with the other saved values
+    frozen = ember.tensor(w)  # no weight gradient: nothing kept
+    assert not hasattr(F.conv2d(tx, frozen, padding=1).grad_fn, "blocked")
+    with ember.no_grad():
+        assert F.conv2d(tx, tw, padding=1).grad_fn is None
+
+
+def test_retain_graph_and_a_second_backward_reuse_the_kept_copy(monkeypatch):
+    x, w, _ = case(16, 16, (8, 8), 3, 1, False, batch=2)
+    upstream = random_array((2, 16, 8, 8), seed=9)
+    _, dx, dw = reference_gradients(monkeypatch, x, w, upstream, padding=1)
+    tx, tw = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    y = F.conv2d(tx, tw, padding=1)
+    y.backward(ember.tensor(upstream), retain_graph=True)
+    y.backward(ember.tensor(upstream))
+    assert_close(tx.grad.array, 2 * dx, "dx")
+    assert_close(tw.grad.array, 2 * dw, "dw")
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward(ember.tensor(upstream))
+
+
+def test_an_input_changed_in_place_after_the_forward_is_refused():
+    """The kept blocked copy holds x as it was: a backward after x changed in place must not use it."""
+    x, w, _ = case(16, 16, (8, 8), 3, 1, False, batch=2)
+    tx, tw = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    h = tx * 1.0
+    y = F.conv2d(h, tw, padding=1)
+    h.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+def test_graphs_of_two_batch_sizes_backward_in_either_order(monkeypatch):
+    w = random_array((16, 16, 3, 3), seed=1)
+    inputs = [random_array((n, 16, 8, 8), seed=n) for n in (3, 2)]
+    upstreams = [random_array((n, 16, 8, 8), seed=10 + n) for n in (3, 2)]
+    expected = [
+        reference_gradients(monkeypatch, x, w, u, padding=1) for x, u in zip(inputs, upstreams, strict=True)
+    ]
+    tw = ember.tensor(w, requires_grad=True)
+    txs = [ember.tensor(x, requires_grad=True) for x in inputs]
+    ys = [F.conv2d(tx, tw, padding=1) for tx in txs]
+    for tx, y, u, (_, dx, _) in reversed(list(zip(txs, ys, upstreams, expected, strict=True))):
+        y.backward(ember.tensor(u))
+        assert_close(tx.grad.array, dx, "dx")
+    assert_close(tw.grad.array, expected[0][2] + expected[1][2], "dw")
+
+
+@pytest.mark.parametrize("forward_on, backward_on", [(True, False), (False, True)])
+def test_the_backend_switched_between_forward_and_backward(monkeypatch, forward_on, backward_on):
+    x, w, _ = case(16, 16, (8, 8), 3, 1, False, batch=2)
+    upstream = random_array((2, 16, 8, 8), seed=9)
+    _, dx, dw = reference_gradients(monkeypatch, x, w, upstream, padding=1)
+    tx, tw = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    with ember.backends.mkldnn.flags(enabled=forward_on):
+        y = F.conv2d(tx, tw, padding=1)
+    with ember.backends.mkldnn.flags(enabled=backward_on):
+        y.backward(ember.tensor(upstream))
+    assert_close(tx.grad.array, dx, "dx")
+    assert_close(tw.grad.array, dw, "dw")
+
+
+def test_a_gradient_of_a_gradient_through_a_kept_forward(monkeypatch):
+    """create_graph: the recorded backward runs the composite, not the kept copy; same as NumPy's."""
+    x, w, _ = case(4, 6, (6, 6), 3, 1, False, batch=2)
+
+    def second_order():
+        tx, tw = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+        y = F.conv2d(tx, tw, padding=1)
+        (gw,) = ember.autograd.grad((y * y).sum(), [tw], create_graph=True)
+        (gw * gw).sum().backward()
+        return gw.array, tx.grad.array, tw.grad.array
+
+    fast = second_order()
+    monkeypatch.setenv("EMBER_ONEDNN", "0")
+    reference = second_order()
+    for name, a, b in zip(("dw", "d2x", "d2w"), fast, reference, strict=True):
+        assert_close(a, b, name)
+
+
 def test_float32_goes_to_onednn_and_float64_stays_on_numpy(monkeypatch):
     geo = conv_geometry("conv2d", (2, 3, 8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
     assert conv.backend(np.dtype(np.float32), geo) is _onednn

@@ -8,6 +8,12 @@ each call describes the user's arrays by tag (``nchw``, ``oihw`` / ``goihw``), l
 its own layout (``format_tag_any``), and reorders into it and back out. Primitives are made once per
 (product, shapes, stride, padding, dilation, groups, threads) and cached.
 
+Fewer reorders where the layouts agree (oneDNN 2.6 picks the same blocked layout for the forward's input
+and the weight gradient's, and for both backward products' output gradient): the backward reorders dy once
+for both products, and a forward that will be differentiated keeps its blocked copy of x (``keep``) for the
+weight gradient, which the node holds until its backward (``docs/performance.md``, oneDNN, also for why
+the blocked buffers are fresh arrays per call rather than ``_workspace``'s).
+
 Used when Debian's ``libdnnl2`` (``apt install libdnnl2``) loads, its version is one whose constants were
 checked against its headers (``CHECKED_VERSIONS``), and ``EMBER_ONEDNN`` is not ``0``; only float32 arrays
 go to it (float64 stays on the NumPy path, which the gradient checks test and which the tests compare this
@@ -183,14 +189,15 @@ class _Port:
                  is_input: bool) -> None:  # fmt: skip
         user_desc = lib.memory_desc(*user)
         # The primitive's own layout; its descriptor ``pd`` owns it and lives as long as this port.
-        inner_desc = ctypes.c_void_p(lib.lib.dnnl_primitive_desc_query_md(pd, QUERY[arg], int(arg == BIAS)))
+        query = lib.lib.dnnl_primitive_desc_query_md(pd, QUERY[arg], int(arg == BIAS))
+        self.inner_desc = ctypes.c_void_p(query)
         self.user = self.inner = lib.memory(user_desc)
         self.reorder: ctypes.c_void_p | None = None
         self.inner_bytes = 0
-        if not lib.lib.dnnl_memory_desc_equal(user_desc, inner_desc):
-            self.inner = lib.memory(inner_desc)
-            self.inner_bytes = lib.lib.dnnl_memory_desc_get_size(inner_desc)
-            source, target = (user_desc, inner_desc) if is_input else (inner_desc, user_desc)
+        if not lib.lib.dnnl_memory_desc_equal(user_desc, self.inner_desc):
+            self.inner = lib.memory(self.inner_desc)
+            self.inner_bytes = lib.lib.dnnl_memory_desc_get_size(self.inner_desc)
+            source, target = (user_desc, self.inner_desc) if is_input else (self.inner_desc, user_desc)
             reorder_pd = ctypes.c_void_p()
             lib.check("dnnl_reorder_primitive_desc_create", ctypes.byref(reorder_pd), source, lib.engine,
                       target, lib.engine, None)  # fmt: skip
@@ -200,7 +207,8 @@ class _Port:
 
 class _Convolution:
     """A cached convolution primitive of one kind (forward, backward data or weights), its ports and the
-    number of threads it runs on."""
+    number of threads it runs on. Callers hold ``_lock`` and ``_threads(self.threads)`` around ``blocked``
+    and ``run`` (the cached memory objects are re-pointed per call)."""
 
     def __init__(self, lib: _Library, pd: ctypes.c_void_p, ports: dict[int, tuple[tuple[int, ...], int]],
                  outputs: tuple[int, ...], threads: int) -> None:  # fmt: skip
@@ -218,22 +226,39 @@ class _Convolution:
         lib.dnnl_primitive_destroy(self.primitive)
         lib.dnnl_primitive_desc_destroy(self.pd)
 
-    def __call__(self, arrays: dict[int, np.ndarray]) -> None:
-        """Run on ``arrays`` (contiguous float32, the user's layout); writes the outputs' arrays in place.
-        Arguments in another layout are reordered into fresh buffers, and the outputs back. One call at a
-        time (the cached memory objects are re-pointed per call), on the primitive's threads."""
-        with _lock, _threads(self.threads):
-            self.run(arrays)
+    def shares_layout(self, arg: int, other: _Convolution) -> bool:
+        """Whether ``other`` reads its argument ``arg`` in the same layout as this primitive."""
+        ours, theirs = self.ports[arg].inner_desc, other.ports[arg].inner_desc
+        return bool(self.lib.lib.dnnl_memory_desc_equal(ours, theirs))
 
-    def run(self, arrays: dict[int, np.ndarray]) -> None:
-        lib, buffers = self.lib, []
+    def blocked(self, arg: int, array: np.ndarray) -> np.ndarray:
+        """The input ``array`` (contiguous float32, the user's layout) as this primitive reads it: ``array``
+        itself where the layouts agree, else reordered into a fresh buffer."""
+        port = self.ports[arg]
+        if port.reorder is None:
+            return array
+        inner = aligned(port.inner_bytes)
+        set_handle(self.lib, port.user, array)
+        set_handle(self.lib, port.inner, inner)
+        self.lib.execute(port.reorder, [(SRC, port.user), (DST, port.inner)])
+        return inner
+
+    def run(self, arrays: dict[int, np.ndarray], inner: dict[int, np.ndarray] | None = None) -> None:
+        """Run on ``arrays`` (contiguous float32, the user's layout) and ``inner`` (inputs already in this
+        primitive's layout, from ``blocked``); writes the outputs' arrays in place."""
+        lib, inner = self.lib, dict(inner or {})
         for arg, port in self.ports.items():
-            set_handle(lib, port.user, arrays[arg])
-            if port.reorder is not None:
-                buffers.append(aligned(port.inner_bytes))
-                set_handle(lib, port.inner, buffers[-1])
-                if arg not in self.outputs:
-                    lib.execute(port.reorder, [(SRC, port.user), (DST, port.inner)])
+            if arg in inner:
+                continue
+            if arg not in self.outputs:
+                inner[arg] = self.blocked(arg, arrays[arg])
+            elif port.reorder is None:
+                inner[arg] = arrays[arg]
+            else:
+                set_handle(lib, port.user, arrays[arg])
+                inner[arg] = aligned(port.inner_bytes)
+        for arg, port in self.ports.items():
+            set_handle(lib, port.inner, inner[arg])
         lib.execute(self.primitive, [(arg, port.inner) for arg, port in self.ports.items()])
         for arg in self.outputs:
             port = self.ports[arg]
@@ -345,45 +370,46 @@ def thread_count() -> int:
     return 1 if _forked else get_num_threads()
 
 
+# A forward's blocked copies for its backward: argument -> (the primitive that made the copy, the copy)
+Kept = dict[int, tuple[_Convolution, np.ndarray]]
+
+
 def forward(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, geo: ConvGeometry, groups: int
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    geo: ConvGeometry,
+    groups: int,
+    keep: Kept | None = None,
 ) -> np.ndarray:
-    """y = conv(x, weight) + bias, (N, C, H, W) -> (N, O, Ho, Wo)."""
+    """y = conv(x, weight) + bias, (N, C, H, W) -> (N, O, Ho, Wo). With ``keep`` (an empty dict), the
+    blocked copy of x is kept there for ``backward``'s weight gradient."""
     has_bias = bias is not None
     conv = _primitive(FORWARD_TRAINING, geo, x.shape[1], weight.shape, groups, has_bias, thread_count())
     if conv is None:
         return _conv_kernels.forward(x, weight, bias, geo, groups)
     out = np.empty((geo.batch, weight.shape[0], geo.out_height, geo.out_width), np.float32)
-    arrays = {SRC: np.ascontiguousarray(x), WEIGHTS: np.ascontiguousarray(weight), DST: out}
+    arrays = {WEIGHTS: np.ascontiguousarray(weight), DST: out}
     if bias is not None:
         arrays[BIAS] = np.ascontiguousarray(bias)
-    conv(arrays)
+    with _lock, _threads(conv.threads):
+        source = conv.blocked(SRC, np.ascontiguousarray(x))
+        conv.run(arrays, {SRC: source})
+    if keep is not None:
+        keep[SRC] = (conv, source)
     return out
 
 
 def input_gradient(weight: np.ndarray, grad: np.ndarray, geo: ConvGeometry, groups: int) -> np.ndarray:
     """dL/dx (N, C, H, W) from dy (N, O, Ho, Wo)."""
-    channels = weight.shape[1] * groups
-    conv = _primitive(BACKWARD_DATA, geo, channels, weight.shape, groups, False, thread_count())
-    if conv is None:
-        return _conv_kernels.input_gradient(weight, grad, geo, groups)
-    out = np.empty((geo.batch, channels, geo.height, geo.width), np.float32)
-    arrays = {DIFF_DST: np.ascontiguousarray(grad), WEIGHTS: np.ascontiguousarray(weight), DIFF_SRC: out}
-    conv(arrays)
-    return out
+    return backward(None, weight, grad, geo, groups, weight.shape)[0]  # type: ignore[return-value]
 
 
 def weight_gradient(
     x: np.ndarray, grad: np.ndarray, weight_shape: tuple[int, ...], geo: ConvGeometry, groups: int
 ) -> np.ndarray:
     """dL/dW (O, C / groups, kh, kw) from x and dy."""
-    conv = _primitive(BACKWARD_WEIGHTS, geo, x.shape[1], tuple(weight_shape), groups, False, thread_count())
-    if conv is None:
-        return _conv_kernels.weight_gradient(x, grad, weight_shape, geo, groups)
-    out = np.empty(weight_shape, np.float32)
-    arrays = {SRC: np.ascontiguousarray(x), DIFF_DST: np.ascontiguousarray(grad), DIFF_WEIGHTS: out}
-    conv(arrays)
-    return out
+    return backward(x, None, grad, geo, groups, weight_shape)[1]  # type: ignore[return-value]
 
 
 def backward(
@@ -393,8 +419,38 @@ def backward(
     geo: ConvGeometry,
     groups: int,
     weight_shape: tuple[int, ...],
+    kept: Kept | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Gradients with respect to x and weight (each only if given x / weight), as ``_conv_kernels``'s."""
-    grad_input = None if weight is None else input_gradient(weight, grad, geo, groups)
-    grad_weight = None if x is None else weight_gradient(x, grad, weight_shape, geo, groups)
+    """Gradients with respect to x and weight (each only if given x / weight), as ``_conv_kernels``'s.
+
+    dy is reordered once for both products where they read it in the same layout, and the weight gradient
+    reads the forward's blocked copy of x (``kept``, from ``forward``'s ``keep``) where its layout is the
+    weight gradient's."""
+    weight_shape, threads = tuple(weight_shape), thread_count()
+    channels = weight_shape[1] * groups
+    data = weights = None
+    if weight is not None:
+        data = _primitive(BACKWARD_DATA, geo, channels, weight_shape, groups, False, threads)
+    if x is not None:
+        weights = _primitive(BACKWARD_WEIGHTS, geo, channels, weight_shape, groups, False, threads)
+    grad_input = grad_weight = None
+    grad = np.ascontiguousarray(grad)
+    with _lock, _threads(threads):
+        dy: np.ndarray | None = None
+        if data is not None:
+            grad_input = np.empty((geo.batch, channels, geo.height, geo.width), np.float32)
+            dy = data.blocked(DIFF_DST, grad)
+            data.run({WEIGHTS: np.ascontiguousarray(weight), DIFF_SRC: grad_input}, {DIFF_DST: dy})
+        if weights is not None:
+            inner: dict[int, np.ndarray] = {}
+            if data is not None and dy is not None and data.shares_layout(DIFF_DST, weights):
+                inner[DIFF_DST] = dy
+            if kept and SRC in kept and kept[SRC][0].shares_layout(SRC, weights):
+                inner[SRC] = kept[SRC][1]
+            grad_weight = np.empty(weight_shape, np.float32)
+            weights.run({SRC: np.ascontiguousarray(x), DIFF_DST: grad, DIFF_WEIGHTS: grad_weight}, inner)
+    if weight is not None and data is None:
+        grad_input = _conv_kernels.input_gradient(weight, grad, geo, groups)
+    if x is not None and weights is None:
+        grad_weight = _conv_kernels.weight_gradient(x, grad, weight_shape, geo, groups)
     return grad_input, grad_weight

@@ -251,7 +251,11 @@ class Conv2d(_ConvolutionFunction):
         groups: int,
     ) -> np.ndarray:
         Conv2d.save(ctx, x, weight, geometry, groups)
-        return backend(x.dtype, geometry).forward(x, weight, bias, geometry, groups)
+        kernels = backend(x.dtype, geometry)
+        if kernels is not _onednn or not ctx.needs_input_grad[1]:
+            return kernels.forward(x, weight, bias, geometry, groups)
+        ctx.blocked = {}  # oneDNN's blocked copy of x, kept for the weight gradient (freed with the node)
+        return _onednn.forward(x, weight, bias, geometry, groups, keep=ctx.blocked)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, ...]:
@@ -259,7 +263,10 @@ class Conv2d(_ConvolutionFunction):
         if any(ctx.needs_input_grad[:2]):
             x, weight = ctx.saved_tensors
             kernels = backend(grad.dtype, ctx.geometry)
-            grad_x, grad_w = kernels.backward(x, weight, grad, ctx.geometry, ctx.groups, ctx.weight_shape)
+            options = {"kept": ctx.blocked} if kernels is _onednn and hasattr(ctx, "blocked") else {}
+            grad_x, grad_w = kernels.backward(
+                x, weight, grad, ctx.geometry, ctx.groups, ctx.weight_shape, **options
+            )
         return grad_x, grad_w, Conv2d.bias_gradient(ctx, grad), None, None
 
 
