@@ -64,10 +64,24 @@ def max_pool_2x2(x, out, arg):
 
 
 @numba.njit(cache=True, nogil=True)
+def zero_outside_2x2_windows(dx, out_h, out_w):
+    """dx = 0 at the positions no 2x2 window covers: an odd width's last column, an odd height's last row
+    (the 2x2 backwards write every other position)."""
+    batch, channels, height, width = dx.shape
+    zero = dx.dtype.type(0)
+    for n in range(batch):
+        for c in range(channels):
+            if width > 2 * out_w:
+                for h in range(2 * out_h):
+                    dx[n, c, h, 2 * out_w :] = zero
+            for h in range(2 * out_h, height):
+                dx[n, c, h, :] = zero
+
+
+@numba.njit(cache=True, nogil=True)
 def max_pool_2x2_backward(grad, arg, dx):
     """dx = each window's gradient at its maximum's position, zero elsewhere (every position written)."""
     batch, channels, out_h, out_w = grad.shape
-    height, width = dx.shape[2], dx.shape[3]
     zero = dx.dtype.type(0)
     for n in range(batch):
         for c in range(channels):
@@ -84,11 +98,7 @@ def max_pool_2x2_backward(grad, arg, dx):
                     column = w & 1
                     top[w] = g if tap == column else zero
                     bottom[w] = g if tap == column + 2 else zero
-                for w in range(2 * out_w, width):  # an odd width's last column is in no window
-                    top[w] = zero
-                    bottom[w] = zero
-            for h in range(2 * out_h, height):
-                dx[n, c, h, :] = zero
+    zero_outside_2x2_windows(dx, out_h, out_w)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -109,8 +119,6 @@ def avg_pool_2x2_sum(x, out):
 def avg_pool_2x2_spread(grad, dx):
     """dx = each window's (divided) gradient at its four positions, zero outside the windows."""
     batch, channels, out_h, out_w = grad.shape
-    height, width = dx.shape[2], dx.shape[3]
-    zero = dx.dtype.type(0)
     for n in range(batch):
         for c in range(channels):
             for oh in range(out_h):
@@ -121,11 +129,7 @@ def avg_pool_2x2_spread(grad, dx):
                     g = gradients[w >> 1]
                     top[w] = g
                     bottom[w] = g
-                for w in range(2 * out_w, width):
-                    top[w] = zero
-                    bottom[w] = zero
-            for h in range(2 * out_h, height):
-                dx[n, c, h, :] = zero
+    zero_outside_2x2_windows(dx, out_h, out_w)
 
 
 @numba.njit(cache=True, nogil=True)
