@@ -191,6 +191,33 @@ def test_adaptive_pools_parity_including_sizes_that_do_not_divide(size, output_s
         )
 
 
+@pytest.mark.parametrize("output_size", [(3, 3), (5, 4), (3, 7)])
+def test_adaptive_avg_pool_keeps_inf_and_nan_in_their_windows(output_size):
+    """An inf, -inf or NaN reaches only the windows that hold it, forward and backward, as in PyTorch (a
+    product with a 0/1 window matrix would make every window of its rows and columns NaN); inf and -inf
+    in one window give NaN without a warning (pytest turns Ember's RuntimeWarnings into errors)."""
+    x = random_array((2, 3, 8, 9))
+    x[0, 0, 1, 1], x[0, 1, 2, 2], x[1, 2, 0, 0], x[1, 2, 0, 1] = np.inf, np.nan, -np.inf, np.inf
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = F.adaptive_avg_pool2d(ours, output_size), TF.adaptive_avg_pool2d(theirs, output_size)
+    assert np.isfinite(expected.detach().numpy()).sum() > 0
+    np.testing.assert_array_equal(np.isnan(out.detach().numpy()), np.isnan(expected.detach().numpy()))
+    assert_close(out, expected, 1e-5, 1e-6, "adaptive_avg_pool2d with inf and NaN")
+    grad = random_array(tuple(expected.shape), seed=1)
+    grad[0, 0, 1, 1], grad[1, 1, 0, 0] = np.inf, np.nan
+    out.backward(ember.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_array_equal(np.isnan(ours.grad.numpy()), np.isnan(theirs.grad.numpy()))
+    assert_close(ours.grad, theirs.grad, 1e-5, 1e-6, "its gradient with inf and NaN")
+
+
+def test_avg_pool_of_inf_and_minus_inf_is_nan_without_a_warning():
+    x = np.zeros((1, 1, 6, 6), np.float32)
+    x[0, 0, 0, 0], x[0, 0, 0, 1] = np.inf, -np.inf
+    out = F.avg_pool2d(ember.tensor(x), 3)  # 3x3 windows: the NumPy path
+    np.testing.assert_array_equal(np.isnan(out.numpy()), [[[[True, False], [False, False]]]])
+
+
 @pytest.mark.parametrize("output_size", [(3, 2), 1, (2, 4)])
 def test_adaptive_pools_gradcheck(output_size):
     x = distinct_values((2, 2, 7, 5))
@@ -403,9 +430,8 @@ def test_compiled_2x2_pooling_gives_the_reference_numbers(
     dx = _pool_kernels.route_to_taps(grad, arg, geo, x.shape)
     assert dx.dtype == dtype
     np.testing.assert_array_equal(dx, _pool_kernels.route_to_taps_numpy(grad, arg, geo, x.shape))
-    with np.errstate(invalid="ignore"):  # NumPy's sum of inf and -inf in one window warns (NaN either way)
-        total = _pool_kernels.avg_pool_sum(x, geo)  # (the NumPy path where ceil_mode adds a window)
-        np.testing.assert_array_equal(total, _pool_kernels.avg_pool_sum_numpy(x, geo))
+    total = _pool_kernels.avg_pool_sum(x, geo)  # (the NumPy path where ceil_mode adds a window)
+    np.testing.assert_array_equal(total, _pool_kernels.avg_pool_sum_numpy(x, geo))
     spread = _pool_kernels.spread_to_taps(grad, geo, x.shape)
     assert spread.dtype == dtype
     np.testing.assert_array_equal(spread, _pool_kernels.spread_to_taps_numpy(grad, geo, x.shape))

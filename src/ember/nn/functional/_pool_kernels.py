@@ -381,8 +381,9 @@ def avg_pool_sum_numpy(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     """``avg_pool_sum`` in NumPy: the taps of the stride phases added one by one."""
     source = phases(x, geo, 0.0)
     out = tap(source, geo, 0).copy()
-    for t in range(1, geo.taps):
-        np.add(out, tap(source, geo, t), out=out)
+    with np.errstate(invalid="ignore"):  # inf + -inf in one window is NaN, silently (as in PyTorch)
+        for t in range(1, geo.taps):
+            np.add(out, tap(source, geo, t), out=out)
     return out
 
 
@@ -413,11 +414,11 @@ def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
-def window_matrix(size: int, out: int, dtype: np.dtype) -> np.ndarray:
-    """(out, size) 0/1 matrix whose row i marks adaptive window i."""
-    start, end = adaptive_windows(size, out)
+def covering_windows(start: np.ndarray, end: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``size`` positions, the range [first, last) of the windows [start, end) that cover it
+    (windows in order, starts and ends non-decreasing): the adjoint of summing over windows."""
     positions = np.arange(size)
-    return ((positions >= start[:, None]) & (positions < end[:, None])).astype(dtype)
+    return np.searchsorted(end, positions, side="right"), np.searchsorted(start, positions, side="right")
 
 
 def adaptive_max(x: np.ndarray, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

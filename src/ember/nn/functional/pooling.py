@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from ember import ops
 from ember.autograd import Context, Function, Tensor
 from ember.nn.functional import _pool_kernels as kernels
 from ember.nn.functional._pool_kernels import PoolGeometry
 from ember.nn.functional.conv import IntPair, pair
+from ember.ops import dual
 from ember.ops.elementwise import masked_by
 
 OutputSize = int | None | Sequence[int | None]
@@ -324,25 +326,48 @@ def _divides(x: Tensor, size: tuple[int, int]) -> bool:
     return x.shape[-2] % size[0] == 0 and x.shape[-1] % size[1] == 0
 
 
-class AdaptiveAvgPool2d(Function):
-    """Mean over adaptive windows as a separable linear map: Rows @ x @ Cols^T, divided by window sizes."""
+def window_sums(x: Any, start: np.ndarray, end: np.ndarray, axis: int) -> Any:
+    """Sum of ``x`` (an array or a tensor) over each window [start[i], end[i]) along ``axis``, one slice
+    sum per window: an inf or NaN stays in the windows that hold it (a product with a 0/1 window matrix
+    would spread it to all, 0 * inf being NaN)."""
+    index: list[Any] = [slice(None)] * x.ndim
+    sums = []
+    with np.errstate(invalid="ignore"):  # inf + -inf in one window is NaN, silently (as in PyTorch)
+        for first, last in zip(start.tolist(), end.tolist(), strict=True):
+            index[axis] = slice(first, last)
+            sums.append(dual.sum(x[tuple(index)], axis, keepdim=True))
+    return ops.cat(sums, axis) if isinstance(x, Tensor) else np.concatenate(sums, axis)
 
-    differentiable_backward = True  # the backward below also runs on tensors (create_graph)
+
+def _adaptive_mean(x: Any, size: tuple[int, int]) -> Any:
+    """Mean over the adaptive windows: sums along the rows, then the columns, divided by the window sizes."""
+    height, width = x.shape[-2:]
+    rows, cols = kernels.adaptive_windows(height, size[0]), kernels.adaptive_windows(width, size[1])
+    counts = np.outer(rows[1] - rows[0], cols[1] - cols[0]).astype(dual.array_of(x).dtype)
+    return window_sums(window_sums(x, *rows, -2), *cols, -1) / counts
+
+
+class AdaptiveAvgPool2d(Function):
+    """Mean over adaptive windows (``_adaptive_mean``); the gradient of each window, divided by its size,
+    goes to every position it covers: each position sums the windows over it (``covering_windows``)."""
+
+    @staticmethod
+    def composite(x: Tensor, size: tuple[int, int]) -> Tensor:
+        return _adaptive_mean(x, size)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        rows = kernels.window_matrix(x.shape[-2], size[0], x.dtype)
-        cols = kernels.window_matrix(x.shape[-1], size[1], x.dtype)
-        counts = np.outer(rows.sum(1), cols.sum(1)).astype(x.dtype)
-        ctx.matrices = (rows, cols, counts)
-        out = rows @ (x @ cols.T)
-        out /= counts
-        return out
+        ctx.sizes = (x.shape[-2:], size)
+        return _adaptive_mean(x, size)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
-        rows, cols, counts = ctx.matrices
-        return rows.T @ ((grad / counts) @ cols), None
+        (height, width), size = ctx.sizes
+        rows, cols = kernels.adaptive_windows(height, size[0]), kernels.adaptive_windows(width, size[1])
+        counts = np.outer(rows[1] - rows[0], cols[1] - cols[0]).astype(grad.dtype)
+        share = grad / counts
+        by_row = window_sums(share, *kernels.covering_windows(*rows, height), -2)
+        return window_sums(by_row, *kernels.covering_windows(*cols, width), -1), None
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: OutputSize) -> Tensor:
