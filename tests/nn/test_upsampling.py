@@ -62,3 +62,22 @@ def test_upsample_layer_and_refusals():
 def test_upsampling_layers_match_pytorchs(ours, theirs):
     x = np.random.default_rng(2).standard_normal((2, 3, 5, 6)).astype(np.float32)
     check_parity(ours, theirs, [x])
+
+
+@pytest.mark.parametrize("options", INTERPOLATIONS)
+def test_interpolate_keeps_inf_and_nan_to_the_outputs_that_read_them(options):
+    """An inf or NaN in the input (or the upstream gradient) reaches only the outputs (inputs) that read it,
+    with PyTorch's NaN where a zero weight meets an inf: a resize matrix would spread it along its row."""
+    x = np.random.default_rng(2).standard_normal((2, 3, 7, 9)).astype(np.float32)
+    x[0, 0, 3, 4], x[1, 2, 0, 0], x[1, 1, 6, 8] = np.inf, np.nan, -np.inf
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = F.interpolate(ours, **options), torch.nn.functional.interpolate(theirs, **options)
+    assert np.isfinite(expected.detach().numpy()).mean() > 0.5
+    np.testing.assert_array_equal(np.isnan(out.detach().numpy()), np.isnan(expected.detach().numpy()))
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+    grad = np.random.default_rng(3).standard_normal(tuple(expected.shape)).astype(np.float32)
+    grad[0, 0, 1, 1], grad[1, 1, -1, -1] = np.inf, np.nan
+    out.backward(ember.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_array_equal(np.isnan(ours.grad.numpy()), np.isnan(theirs.grad.numpy()))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)

@@ -22,6 +22,13 @@ from ember.ops.out import written
 SMALL = 4096  # elements: below this, pass_where takes np.where directly
 
 
+def all_finite(array: np.ndarray) -> bool:
+    """Whether no value of ``array`` is inf or NaN, in one pass and no temporary: any of them makes the sum
+    inf or NaN (a finite sum that overflows says False too, which only sends the caller its exact path)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(array.sum()))
+
+
 def pass_where(mask: Any, grad: Any) -> Any:
     """The gradient where ``mask`` holds, zero elsewhere: a gradient router's backward.
 

@@ -414,6 +414,13 @@ def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
+def window_matrix(size: int, out: int, dtype: np.dtype) -> np.ndarray:
+    """(out, size) 0/1 matrix whose row i marks adaptive window i."""
+    start, end = adaptive_windows(size, out)
+    positions = np.arange(size)
+    return ((positions >= start[:, None]) & (positions < end[:, None])).astype(dtype)
+
+
 def covering_windows(start: np.ndarray, end: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """For each of ``size`` positions, the range [first, last) of the windows [start, end) that cover it
     (windows in order, starts and ends non-decreasing): the adjoint of summing over windows."""

@@ -21,7 +21,7 @@ from ember.nn.functional import _pool_kernels as kernels
 from ember.nn.functional._pool_kernels import PoolGeometry
 from ember.nn.functional.conv import IntPair, pair
 from ember.ops import dual
-from ember.ops.elementwise import masked_by
+from ember.ops.elementwise import all_finite, masked_by
 
 OutputSize = int | None | Sequence[int | None]
 
@@ -348,8 +348,10 @@ def _adaptive_mean(x: Any, size: tuple[int, int]) -> Any:
 
 
 class AdaptiveAvgPool2d(Function):
-    """Mean over adaptive windows (``_adaptive_mean``); the gradient of each window, divided by its size,
-    goes to every position it covers: each position sums the windows over it (``covering_windows``)."""
+    """Mean over adaptive windows. Where every value is finite, a separable linear map with 0/1 window
+    matrices, ``Rows @ x @ Cols^T`` divided by the window sizes, and its transpose backward (fast GEMMs);
+    where any is inf or NaN, window sums (``_adaptive_mean``; backward: each position sums the windows that
+    cover it, ``covering_windows``), so that it stays in its own windows, as in PyTorch."""
 
     @staticmethod
     def composite(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -358,14 +360,22 @@ class AdaptiveAvgPool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         ctx.sizes = (x.shape[-2:], size)
-        return _adaptive_mean(x, size)
+        if not all_finite(x):
+            return _adaptive_mean(x, size)
+        rows = kernels.window_matrix(x.shape[-2], size[0], x.dtype)
+        cols = kernels.window_matrix(x.shape[-1], size[1], x.dtype)
+        out = rows @ (x @ cols.T)
+        out /= np.outer(rows.sum(1), cols.sum(1)).astype(x.dtype)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
         (height, width), size = ctx.sizes
         rows, cols = kernels.adaptive_windows(height, size[0]), kernels.adaptive_windows(width, size[1])
-        counts = np.outer(rows[1] - rows[0], cols[1] - cols[0]).astype(grad.dtype)
-        share = grad / counts
+        share = grad / np.outer(rows[1] - rows[0], cols[1] - cols[0]).astype(grad.dtype)
+        if all_finite(share):
+            row_matrix = kernels.window_matrix(height, size[0], grad.dtype)
+            return row_matrix.T @ (share @ kernels.window_matrix(width, size[1], grad.dtype)), None
         by_row = window_sums(share, *kernels.covering_windows(*rows, height), -2)
         return window_sums(by_row, *kernels.covering_windows(*cols, width), -1), None
 
