@@ -519,3 +519,34 @@ def test_kernel_threads_work_in_a_forked_child(monkeypatch):
 
 def _conv_in_child(x, w):
     return F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).array
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize(
+    "shape, widths", [((2, 3, 5, 6), (2, 1, 1, 3)), ((3, 5, 6), (0, 2, 3, 1)), ((2, 3, 7), (3, 2))]
+)
+def test_pad_modes_match_pytorch_and_keep_an_inf_gradient_to_its_copies(mode, shape, widths):
+    """``F.pad`` with 'reflect', 'replicate' and 'circular' (PyTorch's shapes: 2 widths for 2-D/3-D inputs, 4
+    for 3-D/4-D); the backward adds the copies back, and an inf or NaN upstream gradient reaches only the
+    positions it was copied from (one-hot matrices would make their whole rows NaN)."""
+    x = random_array(shape)
+    check_parity(
+        lambda t: F.pad(t, widths, mode=mode), lambda t: torch.nn.functional.pad(t, widths, mode=mode), [x]
+    )
+    check_gradients(lambda t: F.pad(t, widths, mode=mode), [x.astype(np.float64)])
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = F.pad(ours, widths, mode=mode), torch.nn.functional.pad(theirs, widths, mode=mode)
+    grad = random_array(tuple(expected.shape), seed=1)
+    grad.reshape(-1)[[3, 17]] = np.inf, np.nan
+    out.backward(ember.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_array_equal(np.isnan(ours.grad.numpy()), np.isnan(theirs.grad.numpy()))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_pad_modes_refuse_what_pytorch_refuses():
+    with pytest.raises(ValueError, match="takes no value"):
+        F.pad(ember.zeros(1, 1, 3, 3), (1, 1, 1, 1), mode="reflect", value=1.0)
+    with pytest.raises(ValueError, match="2-D or 3-D input by 2 widths"):
+        F.pad(ember.zeros(1, 1, 3, 3), (1, 1), mode="replicate")
+    assert F.pad(ember.ones(2, 2), (1, 0, 0, 2), value=3.0).shape == (4, 3)  # constant: any dimensions

@@ -13,7 +13,7 @@ from ember.nn.functional.activation import (
     softmax,
     tanh,
 )
-from ember.nn.functional.conv import conv2d, conv_transpose2d
+from ember.nn.functional.conv import conv2d, conv_transpose2d, pad
 from ember.nn.functional.dropout import dropout, dropout2d
 from ember.nn.functional.encoding import one_hot
 from ember.nn.functional.loss import cross_entropy, multi_margin_loss, nll_loss, svm_loss
@@ -33,5 +33,4 @@ from ember.nn.functional.pooling import (
     max_unpool2d,
 )
 from ember.nn.functional.upsampling import interpolate
-from ember.ops.join import pad
 from ember.ops.linalg import linear

@@ -25,6 +25,7 @@ from ember import ops
 from ember.autograd import Context, Function, Tensor
 from ember.nn.functional import _conv_kernels, _onednn
 from ember.nn.functional._conv_grid import ConvGeometry, geometry
+from ember.ops.elementwise import all_finite
 
 IntPair = int | Sequence[int]
 
@@ -182,6 +183,10 @@ class Pad2d(Function):
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None, None]:
         rows, cols = ctx.saved_tensors
         height, width = ctx.shape[-2:]
+        if not all_finite(grad):  # 0 * inf is NaN: the copies are added one by one instead
+            dx = np.zeros(ctx.shape, grad.dtype)
+            np.add.at(dx, (Ellipsis, rows[:, None], cols[None, :]), grad)
+            return dx, None, None
         # One-hot matrices turn the repeated copies into sums: dx = R^T @ grad @ C.
         row_matrix = (rows[:, None] == np.arange(height)).astype(grad.dtype)
         col_matrix = (cols[:, None] == np.arange(width)).astype(grad.dtype)
@@ -194,6 +199,26 @@ def pad2d(x: Tensor, pad: tuple[int, int, int, int], mode: str) -> Tensor:
     rows = _pad_positions(x.shape[-2], top, bottom, mode)
     cols = _pad_positions(x.shape[-1], left, right, mode)
     return Pad2d.apply(x, rows, cols)
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+    """``torch.nn.functional.pad``: with a constant, any dimensions (``ops.pad``); 'reflect', 'replicate' or
+    'circular' (``pad2d``), the last dimension of a 2-D or 3-D input by ``(left, right)`` or the last two of a
+    3-D or 4-D input by ``(left, right, top, bottom)``."""
+    if mode == "constant":
+        return ops.pad(input, pad, value=0.0 if value is None else value)
+    if value is not None:
+        raise ValueError(f"pad: mode {mode!r} takes no value (only mode='constant' does)")
+    dims = {2: (2, 3), 4: (3, 4)}.get(len(pad))
+    if dims is None or input.ndim not in dims:
+        raise ValueError(
+            f"pad: mode {mode!r} pads a 2-D or 3-D input by 2 widths or a 3-D or 4-D input by 4; got "
+            f"{len(pad)} widths for an input of shape {tuple(input.shape)}"
+        )
+    if any(int(w) < 0 for w in pad):
+        raise ValueError(f"pad: negative widths (cropping) are not supported, got {tuple(pad)}")
+    left, right, top, bottom = (*(int(w) for w in pad), 0, 0)[:4]
+    return pad2d(input, (left, right, top, bottom), mode)
 
 
 # ------------------------------------------------------------------------------------------------------
