@@ -185,7 +185,7 @@ class Pad2d(Function):
         height, width = ctx.shape[-2:]
         if not all_finite(grad):  # 0 * inf is NaN: the copies are added one by one instead
             dx = np.zeros(ctx.shape, grad.dtype)
-            np.add.at(dx, (Ellipsis, rows[:, None], cols[None, :]), grad)
+            np.add.at(dx, (Ellipsis, rows[:, None], cols[None, :]), grad)  # type: ignore[arg-type]
             return dx, None, None
         # One-hot matrices turn the repeated copies into sums: dx = R^T @ grad @ C.
         row_matrix = (rows[:, None] == np.arange(height)).astype(grad.dtype)
