@@ -339,11 +339,21 @@ def window_sums(x: Any, start: np.ndarray, end: np.ndarray, axis: int) -> Any:
     return ops.cat(sums, axis) if isinstance(x, Tensor) else np.concatenate(sums, axis)
 
 
+Windows = tuple[np.ndarray, np.ndarray]  # the starts and the ends of the windows along one axis
+
+
+def _adaptive_windows(
+    shape: tuple[int, ...], size: tuple[int, int], dtype: Any
+) -> tuple[Windows, Windows, np.ndarray]:
+    """The adaptive windows (starts, ends) along the rows and along the columns, and each output's window
+    size (Ho, Wo) in ``dtype``."""
+    rows, cols = kernels.adaptive_windows(shape[-2], size[0]), kernels.adaptive_windows(shape[-1], size[1])
+    return rows, cols, np.outer(rows[1] - rows[0], cols[1] - cols[0]).astype(dtype)
+
+
 def _adaptive_mean(x: Any, size: tuple[int, int]) -> Any:
     """Mean over the adaptive windows: sums along the rows, then the columns, divided by the window sizes."""
-    height, width = x.shape[-2:]
-    rows, cols = kernels.adaptive_windows(height, size[0]), kernels.adaptive_windows(width, size[1])
-    counts = np.outer(rows[1] - rows[0], cols[1] - cols[0]).astype(dual.array_of(x).dtype)
+    rows, cols, counts = _adaptive_windows(x.shape, size, dual.array_of(x).dtype)
     return window_sums(window_sums(x, *rows, -2), *cols, -1) / counts
 
 
@@ -365,14 +375,14 @@ class AdaptiveAvgPool2d(Function):
         rows = kernels.window_matrix(x.shape[-2], size[0], x.dtype)
         cols = kernels.window_matrix(x.shape[-1], size[1], x.dtype)
         out = rows @ (x @ cols.T)
-        out /= np.outer(rows.sum(1), cols.sum(1)).astype(x.dtype)
+        out /= _adaptive_windows(x.shape, size, x.dtype)[2]
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, None]:
         (height, width), size = ctx.sizes
-        rows, cols = kernels.adaptive_windows(height, size[0]), kernels.adaptive_windows(width, size[1])
-        share = grad / np.outer(rows[1] - rows[0], cols[1] - cols[0]).astype(grad.dtype)
+        rows, cols, counts = _adaptive_windows((height, width), size, grad.dtype)
+        share = grad / counts
         if all_finite(share):
             row_matrix = kernels.window_matrix(height, size[0], grad.dtype)
             return row_matrix.T @ (share @ kernels.window_matrix(width, size[1], grad.dtype)), None

@@ -54,9 +54,7 @@ def resample(x: np.ndarray, points: tuple[np.ndarray, np.ndarray, np.ndarray], a
     low, high, weight = points
     if not weight.any():  # 'nearest' (or points that fall on inputs): a gather, no arithmetic
         return np.take(x, low, axis)
-    shape = [1] * x.ndim
-    shape[axis] = len(weight)
-    weight = weight.astype(x.dtype).reshape(shape)
+    weight = _along(weight, x, axis)
     with np.errstate(invalid="ignore"):  # a zero weight times inf is NaN, silently (as in PyTorch)
         return np.take(x, low, axis) * (1 - weight) + np.take(x, high, axis) * weight
 
@@ -68,11 +66,16 @@ def unsample(
     low, high, weight = points
     if not weight.any():
         return _sum_into(grad, low, size, axis)
-    shape = [1] * grad.ndim
-    shape[axis] = len(weight)
-    weight = weight.astype(grad.dtype).reshape(shape)
+    weight = _along(weight, grad, axis)
     with np.errstate(invalid="ignore"):
         return _sum_into(grad * (1 - weight), low, size, axis) + _sum_into(grad * weight, high, size, axis)
+
+
+def _along(weight: np.ndarray, like: np.ndarray, axis: int) -> np.ndarray:
+    """``weight`` in ``like``'s dtype, shaped to broadcast along ``like``'s ``axis``."""
+    shape = [1] * like.ndim
+    shape[axis] = len(weight)
+    return weight.astype(like.dtype).reshape(shape)
 
 
 def _sum_into(values: np.ndarray, index: np.ndarray, size: int, axis: int) -> np.ndarray:
