@@ -207,8 +207,8 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     3-D or 4-D input by ``(left, right, top, bottom)``."""
     if mode == "constant":
         return ops.pad(input, pad, value=0.0 if value is None else value)
-    if value is not None:
-        raise ValueError(f"pad: mode {mode!r} takes no value (only mode='constant' does)")
+    if value:  # None or 0 pass, as in PyTorch
+        raise ValueError(f"pad: mode {mode!r} takes no value (only mode='constant' does), got {value}")
     dims = {2: (2, 3), 4: (3, 4)}.get(len(pad))
     if dims is None or input.ndim not in dims:
         raise ValueError(
