@@ -11,9 +11,11 @@ on the calling thread).
 Importing this module (``import ember`` does it first) also tells OpenBLAS to put its idle worker threads to
 sleep at once: by default each keeps spinning for 2**28 cycles (~0.1 s) after every call, holding a core
 that oneDNN's OpenMP threads or the kernels' chunk threads then wait for (LeNet-5's step at 2 threads took
-24 ms instead of 13; see ``docs/performance.md``). OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` once, when
-NumPy loads it, so this works only if ``ember`` is imported before NumPy and the user has not set it;
-otherwise set ``OPENBLAS_THREAD_TIMEOUT=4`` before starting Python.
+24 ms instead of 13; see ``docs/performance.md``). Ember sets ``OPENBLAS_THREAD_TIMEOUT=4`` unless the user
+set it. OpenBLAS reads it when NumPy loads it; where NumPy was imported first, Ember has OpenBLAS read its
+environment again and restart its workers (``openblas_read_env``, then ``blas_thread_shutdown_``, the step
+OpenBLAS itself takes before every ``fork``), through ``threadpoolctl``'s handle on the library. Without
+``threadpoolctl``, or with a BLAS other than OpenBLAS, that second way is not taken.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any
 #: OpenBLAS's idle-thread timeout, log2 of the cycles a worker spins before sleeping (4, its minimum).
 IDLE_BLAS_TIMEOUT = "4"
 
-if "numpy" not in sys.modules:  # BLAS not loaded yet: it will read the environment (see above)
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", IDLE_BLAS_TIMEOUT)
+_NUMPY_FIRST = "numpy" in sys.modules  # BLAS already loaded: it has read its environment (see above)
+_TIMEOUT_CHOSEN = "OPENBLAS_THREAD_TIMEOUT" in os.environ  # by the user: theirs is kept
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", IDLE_BLAS_TIMEOUT)
 
 _chosen: int | None = None  # set_num_threads's number, once called
 
@@ -41,6 +44,21 @@ def blas_libraries() -> tuple[Any, ...]:
     except ImportError:
         return ()
     return tuple(lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas")
+
+
+def _reread_blas_timeout() -> None:
+    """Where NumPy loaded OpenBLAS before ``import ember``: OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` again
+    and restarts its idle workers, which then sleep at once (see above). Their next call starts them."""
+    for lib in blas_libraries():
+        library = getattr(lib, "dynlib", None)
+        if lib.internal_api != "openblas" or library is None:
+            continue
+        try:
+            read_env, shutdown = library.openblas_read_env, library.blas_thread_shutdown_
+        except AttributeError:  # an OpenBLAS without them: left as it is
+            continue
+        read_env()
+        shutdown()
 
 
 def set_num_threads(threads: int) -> None:
@@ -67,3 +85,7 @@ def get_num_threads() -> int:
     if not blas:
         return 1
     return max(1, min(lib.get_num_threads() for lib in blas))
+
+
+if _NUMPY_FIRST and not _TIMEOUT_CHOSEN:
+    _reread_blas_timeout()
