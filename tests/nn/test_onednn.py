@@ -326,22 +326,30 @@ def _conv_in_child(x, w):
     return F.conv2d(ember.tensor(x), ember.tensor(w), padding=1).array
 
 
-@pytest.mark.parametrize("policy", [None, "ACTIVE"])
-def test_openmp_threads_wait_passively_unless_the_user_says(policy):
-    """Loaded first (no PyTorch in the process), the OpenMP runtime gets OMP_WAIT_POLICY=PASSIVE; a policy
-    the user set is kept, and the variable is not left behind."""
+@pytest.mark.parametrize(
+    ("user", "seen"),
+    [
+        ({}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "10000"}),
+        ({"GOMP_SPINCOUNT": "500"}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "500"}),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "ACTIVE"}),
+    ],
+)
+def test_openmp_threads_spin_briefly_then_sleep_unless_the_user_says(user, seen):
+    """Loaded first (no PyTorch in the process), the OpenMP runtime gets OMP_WAIT_POLICY=PASSIVE with
+    GOMP_SPINCOUNT=10000 (about 0.1 ms); a policy or spin count the user set is kept, and nothing is left
+    behind in the environment."""
+    names = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
     code = (
         "import os, ember\n"
         "from ember.nn.functional import _onednn\n"
-        "_onednn.library().lib.omp_display_env(0)\n"
-        "print(os.environ.get('OMP_WAIT_POLICY'))\n"
+        "_onednn.library().lib.omp_display_env(1)\n"
+        f"print([os.environ.get(name) for name in {names!r}])\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if policy:
-        env["OMP_WAIT_POLICY"] = policy
+    env = {k: v for k, v in os.environ.items() if k not in names} | user
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert f"OMP_WAIT_POLICY = '{policy or 'PASSIVE'}'" in done.stderr
-    assert done.stdout.strip() == str(policy)
+    for name, value in seen.items():
+        assert f"{name} = '{value}'" in done.stderr
+    assert done.stdout.strip() == str([user.get(name) for name in names])
 
 
 CONSTANTS = {

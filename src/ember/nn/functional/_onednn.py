@@ -118,26 +118,36 @@ def status() -> str:
     return "oneDNN not used"
 
 
+#: GNU OpenMP's spin count for oneDNN's idle threads (about 0.1 ms: "100000 spins per msec", libgomp)
+SPIN_COUNT = "10000"
+
+
 @contextlib.contextmanager
-def _passive_waiting() -> Iterator[None]:
-    """``OMP_WAIT_POLICY=PASSIVE`` while the library loads, unless the user set it. GNU OpenMP reads it once,
-    when it is loaded: by this load, unless PyTorch (whose runtime oneDNN then shares) was imported first.
-    Its idle threads then sleep at once instead of spinning for milliseconds after each call, taking the
-    cores from Ember's next NumPy operations (``docs/performance.md``, oneDNN: threads)."""
+def _short_waiting() -> Iterator[None]:
+    """While the library loads, unless the user set ``OMP_WAIT_POLICY``: ``OMP_WAIT_POLICY=PASSIVE`` and
+    ``GOMP_SPINCOUNT=10000`` (unless the user set that). GNU OpenMP reads them once, when it is loaded: by
+    this load, unless PyTorch (whose runtime oneDNN then shares) was imported first. Its idle threads then
+    spin for about 0.1 ms after each call, long enough to catch the next call of a convolution's run of
+    reorders and products, then sleep. By default they spin for about 3 ms, taking the second core from
+    Ember's next NumPy operations. Without any spin, each call has to wake a sleeping thread. See
+    ``docs/performance.md``, oneDNN: threads."""
     if "OMP_WAIT_POLICY" in os.environ:
         yield
         return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    chosen = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT", SPIN_COUNT)}
+    added = [name for name in chosen if name not in os.environ]
+    os.environ.update(chosen)
     try:
         yield
     finally:
-        os.environ.pop("OMP_WAIT_POLICY", None)
+        for name in added:
+            os.environ.pop(name, None)
 
 
 class _Library:
     def __init__(self) -> None:
         try:
-            with _passive_waiting():
+            with _short_waiting():
                 self.lib = lib = ctypes.CDLL(LIBRARY)
         except OSError as error:
             raise OSError(f"{LIBRARY} not found ({error}); install it with: apt install libdnnl2") from error
