@@ -20,8 +20,12 @@ Prints a table (ms per step and the ratio Ember / PyTorch) and writes JSON to
 
 ``--threads 1 --cpu-time`` times each step in CPU time instead (steadier on a busy machine); ``--memory``
 adds each framework's peak resident memory over five steps, measured in a fresh process of its own.
+``--apart`` runs each framework in a process of its own, as a user runs it, the blocks interleaved the same
+way. In one process, oneDNN shares PyTorch's OpenMP runtime and the settings PyTorch loaded it with, not
+the ones Ember gives it (``docs/performance.md``, "Two threads").
 
     PYTHONPATH=src python benchmarks/bench_train_step.py [--threads 2] [--only mlp,lenet5] [--memory]
+    PYTHONPATH=src python benchmarks/bench_train_step.py --apart
     PYTHONPATH=src python benchmarks/bench_train_step.py --threads 1 --cpu-time
 """
 
@@ -54,11 +58,20 @@ def parse() -> argparse.Namespace:
         action="store_true",
         help="also measure peak resident memory over five steps, each framework in its own process",
     )
+    parser.add_argument(
+        "--apart",
+        action="store_true",
+        help="run each framework in a process of its own (as a user does), the blocks still interleaved",
+    )
     parser.add_argument("--peak-rss-of", metavar="NETWORK:FRAMEWORK", help=argparse.SUPPRESS)  # the child
+    parser.add_argument("--serve", metavar="NETWORK:FRAMEWORK", help=argparse.SUPPRESS)  # --apart's child
+    parser.add_argument("--folder", help=argparse.SUPPRESS)  # where --apart's children share the weights
     parser.add_argument("--output", help="JSON file (default benchmarks/results/bench_train_step.json)")
     args = parser.parse_args()
     if args.cpu_time and args.threads != 1:
         parser.error("--cpu-time measures one thread only; use it with --threads 1")
+    if args.cpu_time and args.apart:
+        parser.error("--cpu-time measures this process's thread; it does not go with --apart")
     return args
 
 
@@ -145,6 +158,60 @@ if ARGS is not None and ARGS.peak_rss_of:
     print(json.dumps(peak_rss(ARGS.peak_rss_of, ARGS.batch_size, ARGS.threads)))
     sys.exit(0)
 
+
+def serve(spec: str, folder: Path, batch: int, threads: int, warmup: int) -> None:
+    """``--apart``'s child: one framework's run of one network, imported alone. PyTorch's process writes its
+    initial weights for Ember's. Prints the first loss, then for each line ``n`` read, the times (seconds)
+    of n steps after one more that is not counted (it wakes the threads up)."""
+    import time
+
+    import numpy as np
+
+    name, framework = spec.split(":")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *INPUTS[name])).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    weights = folder / f"{name}.npz"
+    if framework == "ember":
+        import ember
+        from ember import nn, optim
+
+        ember.set_num_threads(threads)
+        model, wrap = BUILDERS[name](nn), ember.tensor
+        saved = np.load(weights)
+        model.load_state_dict({key: saved[key] for key in saved.files})
+    else:
+        import torch
+        from torch import nn, optim  # type: ignore[no-redef]
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        model, wrap = BUILDERS[name](nn), torch.from_numpy
+        np.savez(weights, **{key: value.detach().numpy() for key, value in model.state_dict().items()})
+    run = (
+        model,
+        optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
+        nn.CrossEntropyLoss(),
+        wrap(x),
+        wrap(y),
+    )
+    print(json.dumps(train_step(*run)), flush=True)  # the same weights give the same first loss
+    for _ in range(warmup):
+        train_step(*run)
+    for line in sys.stdin:
+        times = []
+        for step in range(int(line) + 1):
+            start = time.perf_counter()
+            train_step(*run)
+            if step:
+                times.append(time.perf_counter() - start)
+        print(json.dumps(times), flush=True)
+
+
+if ARGS is not None and ARGS.serve:
+    serve(ARGS.serve, Path(ARGS.folder), ARGS.batch_size, ARGS.threads, ARGS.warmup)
+    sys.exit(0)
+
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -190,6 +257,43 @@ def measure(
                 train_step(*runs[framework])
                 if step:  # the block's first step wakes the threads up
                     times[framework].append(clock() - start)
+    return summary(name, batch, times, rounds, block, first)
+
+
+def measure_apart(
+    name: str, rounds: int, block: int, warmup: int, batch: int, threads: int
+) -> dict[str, Any]:
+    """``measure`` with each framework in a process of its own (``serve``), the blocks interleaved alike."""
+    import tempfile
+
+    times: dict[str, list[float]] = {"ember": [], "torch": []}
+    first: dict[str, float] = {}
+    peers: dict[str, subprocess.Popen[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="ember-step-") as folder:
+        try:
+            for framework in ("torch", "ember"):  # PyTorch first: it writes the initial weights
+                command = [sys.executable, __file__, "--serve", f"{name}:{framework}", "--folder", folder]
+                command += ["--threads", str(threads), "--batch-size", str(batch), "--warmup", str(warmup)]
+                peer = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                peers[framework] = peer
+                first[framework] = json.loads(peer.stdout.readline())  # type: ignore[union-attr]
+            for round_ in range(rounds):
+                for framework in ("ember", "torch") if round_ % 2 == 0 else ("torch", "ember"):
+                    time.sleep(PAUSE)
+                    peer = peers[framework]
+                    peer.stdin.write(f"{block}\n")  # type: ignore[union-attr]
+                    peer.stdin.flush()  # type: ignore[union-attr]
+                    times[framework] += json.loads(peer.stdout.readline())  # type: ignore[union-attr]
+        finally:
+            for peer in peers.values():
+                peer.stdin.close()  # type: ignore[union-attr]
+                peer.wait()
+    return summary(name, batch, times, rounds, block, first)
+
+
+def summary(
+    name: str, batch: int, times: dict[str, list[float]], rounds: int, block: int, first: dict[str, float]
+) -> dict[str, Any]:
     ember_ms = 1000 * statistics.median(times["ember"])
     torch_ms = 1000 * statistics.median(times["torch"])
     return {
@@ -263,7 +367,11 @@ def main() -> int:
     for name in names:
         rounds, block = PLAN[name]
         clock = time.thread_time if args.cpu_time else time.perf_counter
-        row = measure(name, args.rounds or rounds, args.block or block, args.warmup, args.batch_size, clock)
+        rounds, block = args.rounds or rounds, args.block or block
+        if args.apart:
+            row = measure_apart(name, rounds, block, args.warmup, args.batch_size, args.threads)
+        else:
+            row = measure(name, rounds, block, args.warmup, args.batch_size, clock)
         if args.memory:
             row["memory_mib"] = memory(name, args.batch_size, args.threads)
         rows.append(row)
@@ -292,6 +400,7 @@ def main() -> int:
         "benchmark": "train_step",
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "clock": "thread CPU time" if args.cpu_time else "wall time",
+        "processes": "one per framework" if args.apart else "one for both",
         "load_average": os.getloadavg(),
         "machine": machine(args.threads),
     }
