@@ -134,9 +134,9 @@ def _short_waiting() -> Iterator[None]:
     if "OMP_WAIT_POLICY" in os.environ:
         yield
         return
-    chosen = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT", SPIN_COUNT)}
-    added = [name for name in chosen if name not in os.environ]
-    os.environ.update(chosen)
+    wanted = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": SPIN_COUNT}
+    added = {name: value for name, value in wanted.items() if name not in os.environ}
+    os.environ.update(added)
     try:
         yield
     finally:

@@ -414,9 +414,8 @@ def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
-def window_matrix(size: int, out: int, dtype: np.dtype) -> np.ndarray:
-    """(out, size) 0/1 matrix whose row i marks adaptive window i."""
-    start, end = adaptive_windows(size, out)
+def window_matrix(start: np.ndarray, end: np.ndarray, size: int, dtype: np.dtype) -> np.ndarray:
+    """(len(start), size) 0/1 matrix whose row i marks the window [start[i], end[i])."""
     positions = np.arange(size)
     return ((positions >= start[:, None]) & (positions < end[:, None])).astype(dtype)
 

@@ -372,10 +372,11 @@ class AdaptiveAvgPool2d(Function):
         ctx.sizes = (x.shape[-2:], size)
         if not all_finite(x):
             return _adaptive_mean(x, size)
-        rows = kernels.window_matrix(x.shape[-2], size[0], x.dtype)
-        cols = kernels.window_matrix(x.shape[-1], size[1], x.dtype)
-        out = rows @ (x @ cols.T)
-        out /= _adaptive_windows(x.shape, size, x.dtype)[2]
+        (height, width), (rows, cols, counts) = x.shape[-2:], _adaptive_windows(x.shape, size, x.dtype)
+        out = kernels.window_matrix(*rows, height, x.dtype) @ (
+            x @ kernels.window_matrix(*cols, width, x.dtype).T
+        )
+        out /= counts
         return out
 
     @staticmethod
@@ -384,8 +385,8 @@ class AdaptiveAvgPool2d(Function):
         rows, cols, counts = _adaptive_windows((height, width), size, grad.dtype)
         share = grad / counts
         if all_finite(share):
-            row_matrix = kernels.window_matrix(height, size[0], grad.dtype)
-            return row_matrix.T @ (share @ kernels.window_matrix(width, size[1], grad.dtype)), None
+            row_matrix = kernels.window_matrix(*rows, height, grad.dtype)
+            return row_matrix.T @ (share @ kernels.window_matrix(*cols, width, grad.dtype)), None
         by_row = window_sums(share, *kernels.covering_windows(*rows, height), -2)
         return window_sums(by_row, *kernels.covering_windows(*cols, width), -1), None
 
