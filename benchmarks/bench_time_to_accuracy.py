@@ -35,7 +35,6 @@ START = time.perf_counter()  # a framework's process: its start-up counts from h
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -73,6 +72,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(HERE))
 from networks import lenet5, train_step  # noqa: E402
+from peers import Peer  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------------------
 # A framework's process: builds its model, then trains and evaluates one epoch per line it reads
@@ -146,30 +146,12 @@ def serve(framework: str, folder: Path, args: argparse.Namespace) -> int:
 # This process: the data, the two framework processes, the interleaving and the report
 
 
-class Peer:
-    """A framework's process: started with ``--serve``, driven one epoch per line."""
-
-    def __init__(self, framework: str, folder: Path, args: argparse.Namespace) -> None:
-        command = [sys.executable, __file__, "--serve", framework, "--folder", str(folder)]
-        for option in ("threads", "lr", "batch_size", "seed"):
-            command += ["--" + option.replace("_", "-"), str(getattr(args, option))]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.start_up = json.loads(self.read())["start_up"]  # seconds to import, build and load the data
-
-    def read(self) -> str:
-        line = self.process.stdout.readline()  # type: ignore[union-attr]
-        if not line:
-            raise RuntimeError(f"a framework's process stopped (exit status {self.process.wait()})")
-        return line
-
-    def epoch(self, lr: float) -> dict[str, Any]:
-        self.process.stdin.write(f"{lr!r}\n")  # type: ignore[union-attr]
-        self.process.stdin.flush()  # type: ignore[union-attr]
-        return json.loads(self.read())
-
-    def close(self) -> None:
-        self.process.stdin.close()  # type: ignore[union-attr]
-        self.process.wait()
+def peer(framework: str, folder: Path, args: argparse.Namespace) -> Peer:
+    """A framework's process (``--serve``), driven one epoch per line; ``ready`` holds its start-up."""
+    command = [sys.executable, __file__, "--serve", framework, "--folder", str(folder)]
+    for option in ("threads", "lr", "batch_size", "seed"):
+        command += ["--" + option.replace("_", "-"), str(getattr(args, option))]
+    return Peer(command)
 
 
 def normalized(images: np.ndarray) -> np.ndarray:
@@ -195,9 +177,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ember-tta-") as directory:
         folder = Path(directory)
         save_data(folder)
-        peers = {"torch": Peer("torch", folder, args)}  # first: it writes the initial weights
-        peers["ember"] = Peer("ember", folder, args)
-        start_up = {framework: round(peer.start_up, 2) for framework, peer in peers.items()}
+        peers = {"torch": peer("torch", folder, args)}  # first: it writes the initial weights
+        peers["ember"] = peer("ember", folder, args)
+        start_up = {framework: round(each.ready["start_up"], 2) for framework, each in peers.items()}
         print("start-up (imports, model, data): " + ", ".join(f"{k} {v:.2f} s" for k, v in start_up.items()))
         print(f"{'epoch':>5} {'framework':>9} {'loss':>8} {'accuracy':>9} {'seconds':>8} {'launch':>8}")
         try:
@@ -207,7 +189,7 @@ def main() -> int:
                     if reached[framework] is not None:
                         continue
                     time.sleep(PAUSE)
-                    result = peers[framework].epoch(lr)
+                    result = peers[framework].ask(lr)
                     clock[framework] += result["seconds"]
                     since_launch = round(start_up[framework] + clock[framework], 2)
                     last = {**result, "seconds": round(clock[framework], 2), "since_launch": since_launch}
@@ -222,8 +204,8 @@ def main() -> int:
                 if all(reached.values()):
                     break
         finally:
-            for peer in peers.values():
-                peer.close()
+            for each in peers.values():
+                each.close()
     for framework, result in reached.items():
         if result is None:
             print(f"{framework}: did not reach {args.target:.2%} in {args.max_epochs} epochs")

@@ -88,6 +88,7 @@ from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from networks import BUILDERS, INPUTS, lenet5, mlp, resnet20, train_step, vgg  # noqa: E402, F401
+from peers import Peer  # noqa: E402
 
 # rounds, steps per block: a run's ratio moved by up to 0.3 between runs with 3-8 rounds on a quiet machine
 PLAN = {"mlp": (24, 10), "lenet5": (24, 10), "resnet20": (10, 4), "vgg": (8, 3)}
@@ -267,27 +268,21 @@ def measure_apart(
     import tempfile
 
     times: dict[str, list[float]] = {"ember": [], "torch": []}
-    first: dict[str, float] = {}
-    peers: dict[str, subprocess.Popen[str]] = {}
+    peers: dict[str, Peer] = {}
     with tempfile.TemporaryDirectory(prefix="ember-step-") as folder:
         try:
             for framework in ("torch", "ember"):  # PyTorch first: it writes the initial weights
                 command = [sys.executable, __file__, "--serve", f"{name}:{framework}", "--folder", folder]
                 command += ["--threads", str(threads), "--batch-size", str(batch), "--warmup", str(warmup)]
-                peer = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-                peers[framework] = peer
-                first[framework] = json.loads(peer.stdout.readline())  # type: ignore[union-attr]
+                peers[framework] = Peer(command)  # ready: its first loss
             for round_ in range(rounds):
                 for framework in ("ember", "torch") if round_ % 2 == 0 else ("torch", "ember"):
                     time.sleep(PAUSE)
-                    peer = peers[framework]
-                    peer.stdin.write(f"{block}\n")  # type: ignore[union-attr]
-                    peer.stdin.flush()  # type: ignore[union-attr]
-                    times[framework] += json.loads(peer.stdout.readline())  # type: ignore[union-attr]
+                    times[framework] += peers[framework].ask(block)
         finally:
             for peer in peers.values():
-                peer.stdin.close()  # type: ignore[union-attr]
-                peer.wait()
+                peer.close()
+    first = {framework: peer.ready for framework, peer in peers.items()}
     return summary(name, batch, times, rounds, block, first)
 
 
