@@ -134,3 +134,18 @@ def random_array(shape: Sequence[int], seed: int = 0, low: float | None = None, 
     if low is not None:
         values = np.sign(values + 1e-12) * (low + np.abs(values))
     return np.asarray(values, dtype=dtype)
+
+
+def require_onednn() -> None:
+    """Skip where oneDNN's library is absent, except under CI where .ci/run installed it (then fail)."""
+    import os
+
+    import pytest
+
+    from ember.backends import _dnnl
+
+    if _dnnl.library() is None:
+        reason = _dnnl.status()
+        if os.environ.get("CI") and os.environ.get("EMBER_EXPECT_ONEDNN") == "1":
+            pytest.fail(f"CI installed libdnnl2 but {reason}")
+        pytest.skip(reason)

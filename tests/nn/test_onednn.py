@@ -1,6 +1,7 @@
-"""The optional oneDNN backend (``_onednn``): every convolution setting's forward and both gradients equal
-the NumPy reference (``EMBER_ONEDNN=0``) within float32 rounding; float64 stays on NumPy; the constants
-match the installed headers; the switch, the version check, the threads and fork."""
+"""The optional oneDNN backend of the convolutions (``_onednn``, on the library ``ember.backends._dnnl``):
+every convolution setting's forward and both gradients equal the NumPy reference (``EMBER_ONEDNN=0``) within
+float32 rounding; float64 stays on NumPy; the constants match the installed headers; the switch, the
+version check, the threads and fork."""
 
 import itertools
 import os
@@ -14,10 +15,11 @@ import pytest
 import torch
 
 import ember
+from ember.backends import _dnnl
 from ember.nn import functional as F
 from ember.nn.functional import _conv_kernels, _onednn, conv
 from ember.nn.functional.conv import conv_geometry
-from tests.helpers import check_parity, random_array
+from tests.helpers import check_parity, random_array, require_onednn
 
 HEADERS = Path("/usr/include/oneapi/dnnl/dnnl.h")
 
@@ -26,11 +28,7 @@ HEADERS = Path("/usr/include/oneapi/dnnl/dnnl.h")
 def onednn(monkeypatch):
     """Skip where the library is absent, except under CI where .ci/run installed it (then fail)."""
     monkeypatch.delenv("EMBER_ONEDNN", raising=False)
-    if _onednn.library() is None:
-        reason = _onednn.status()
-        if os.environ.get("CI") and os.environ.get("EMBER_EXPECT_ONEDNN") == "1":
-            pytest.fail(f"CI installed libdnnl2 but {reason}")
-        pytest.skip(reason)
+    require_onednn()
 
 
 def run(x, w, b, upstream, transposed=False, **options):
@@ -259,7 +257,7 @@ def test_float32_goes_to_onednn_and_float64_stays_on_numpy(monkeypatch):
     assert conv.backend(np.dtype(np.float32), empty) is _conv_kernels
     monkeypatch.setenv("EMBER_ONEDNN", "0")
     assert conv.backend(np.dtype(np.float32), geo) is _conv_kernels
-    assert _onednn.status() == "oneDNN turned off (EMBER_ONEDNN=0)"
+    assert _dnnl.status() == "oneDNN turned off (EMBER_ONEDNN=0)"
 
 
 def test_the_pytorch_switch_turns_it_off_and_back_on():
@@ -268,7 +266,7 @@ def test_the_pytorch_switch_turns_it_off_and_back_on():
     assert ember.backends.mkldnn.is_available() and ember.backends.mkldnn.enabled
     with ember.backends.mkldnn.flags(enabled=False):
         assert conv.backend(float32, geo) is _conv_kernels
-        assert "mkldnn.enabled is False" in _onednn.status()
+        assert "mkldnn.enabled is False" in _dnnl.status()
     assert conv.backend(float32, geo) is _onednn
     ember.backends.mkldnn.enabled = False
     try:
@@ -287,11 +285,11 @@ def test_parity_with_pytorch_through_onednn():
 
 
 def test_a_version_not_checked_is_refused(monkeypatch):
-    monkeypatch.setattr(_onednn, "CHECKED_VERSIONS", set())
+    monkeypatch.setattr(_dnnl, "CHECKED_VERSIONS", set())
     with pytest.raises(RuntimeError, match="not one whose constants Ember checked"):
-        _onednn._Library()
-    monkeypatch.setattr(_onednn, "library", lambda: None)  # as if loaded for the first time
-    assert "not one whose constants" in _onednn.status()
+        _dnnl.Library()
+    monkeypatch.setattr(_dnnl, "library", lambda: None)  # as if loaded for the first time
+    assert "not one whose constants" in _dnnl.status()
     assert (
         conv.backend(
             np.dtype(np.float32), conv_geometry("conv2d", (1, 1, 3, 3), (3, 3), (1, 1), (1, 1), (0, 0, 0, 0))
@@ -302,7 +300,7 @@ def test_a_version_not_checked_is_refused(monkeypatch):
 
 def test_the_openmp_thread_count_is_restored_after_a_call(monkeypatch):
     """oneDNN's OpenMP runtime may be PyTorch's too: a call sets Ember's count and puts the old one back."""
-    lib = _onednn.library().lib
+    lib = _dnnl.library().lib
     before = lib.omp_get_max_threads()
     monkeypatch.setenv("EMBER_NUM_THREADS", str(before + 1))
     x, w, _ = case(3, 4, (8, 8), 3, 1, False)
@@ -341,8 +339,8 @@ def test_openmp_threads_spin_briefly_then_sleep_unless_the_user_says(user, seen)
     names = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
     code = (
         "import os, ember\n"
-        "from ember.nn.functional import _onednn\n"
-        "_onednn.library().lib.omp_display_env(1)\n"
+        "from ember.backends import _dnnl\n"
+        "_dnnl.library().lib.omp_display_env(1)\n"
         f"print([os.environ.get(name) for name in {names!r}])\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in names} | user
@@ -352,9 +350,12 @@ def test_openmp_threads_spin_briefly_then_sleep_unless_the_user_says(user, seen)
     assert done.stdout.strip() == str([user.get(name) for name in names])
 
 
-CONSTANTS = {
+LIBRARY_CONSTANTS = {
     "CPU_ENGINE": "dnnl_cpu", "F32": "dnnl_f32", "STREAM_DEFAULT_FLAGS": "dnnl_stream_default_flags",
-    "RUNTIME_OMP": "DNNL_RUNTIME_OMP", "TAG_ANY": "dnnl_format_tag_any", "TAG_X": "dnnl_x",
+    "RUNTIME_OMP": "DNNL_RUNTIME_OMP",
+}  # fmt: skip
+CONSTANTS = {
+    "TAG_ANY": "dnnl_format_tag_any", "TAG_X": "dnnl_x",
     "TAG_ABCD": "dnnl_nchw", "TAG_ABCDE": "dnnl_goihw", "FORWARD_TRAINING": "dnnl_forward_training",
     "BACKWARD_DATA": "dnnl_backward_data", "BACKWARD_WEIGHTS": "dnnl_backward_weights",
     "CONVOLUTION_DIRECT": "dnnl_convolution_direct", "SRC": "DNNL_ARG_SRC", "DST": "DNNL_ARG_DST",
@@ -373,7 +374,7 @@ def test_constants_match_the_installed_headers(tmp_path):
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None or not HEADERS.exists():
         pytest.skip("needs a C compiler and oneDNN's headers (apt install gcc libdnnl-dev)")
-    names = list(CONSTANTS.values()) + list(QUERIES.values())
+    names = list(LIBRARY_CONSTANTS.values()) + list(CONSTANTS.values()) + list(QUERIES.values())
     prints = "".join(f'printf("%ld\\n", (long)({name}));' for name in names)
     sizes = 'printf("%zu\\n%zu\\n", sizeof(dnnl_memory_desc_t), sizeof(dnnl_convolution_desc_t));'
     source = tmp_path / "constants.c"
@@ -382,8 +383,9 @@ def test_constants_match_the_installed_headers(tmp_path):
     subprocess.run([compiler, str(source), "-o", str(program)], check=True)
     printed = subprocess.run([str(program)], capture_output=True, text=True, check=True).stdout
     values = [int(v) for v in printed.split()]
-    ours = [getattr(_onednn, name) for name in CONSTANTS]
+    ours = [getattr(_dnnl, name) for name in LIBRARY_CONSTANTS]
+    ours += [getattr(_onednn, name) for name in CONSTANTS]
     ours += [_onednn.QUERY[getattr(_onednn, name)] for name in QUERIES]
     assert dict(zip(names, ours, strict=True)) == dict(zip(names, values[: len(names)], strict=True))
     memory_desc, conv_desc = values[len(names) :]
-    assert memory_desc <= _onednn.MEMORY_DESC_BYTES and conv_desc <= _onednn.OP_DESC_BYTES
+    assert memory_desc <= _dnnl.MEMORY_DESC_BYTES and conv_desc <= _onednn.OP_DESC_BYTES

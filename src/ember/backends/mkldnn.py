@@ -1,7 +1,8 @@
 """``ember.backends.mkldnn``: PyTorch's switch for its oneDNN (once MKL-DNN) CPU kernels, here the optional
-oneDNN backend of Ember's float32 convolutions (``docs/performance.md``). ``enabled = False``, or
-``with flags(enabled=False):``, sends convolutions to the NumPy kernels (the reference); ``EMBER_ONEDNN=0``
-does the same for a whole process. ``is_available()`` says whether Debian's ``libdnnl2`` loaded."""
+oneDNN backend of Ember's float32 convolutions and matrix products (``docs/performance.md``).
+``enabled = False``, or ``with flags(enabled=False):``, sends them to NumPy (the convolutions to the NumPy
+kernels, the reference); ``EMBER_ONEDNN=0`` does the same for a whole process. ``is_available()`` says
+whether Debian's ``libdnnl2`` loaded."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ _probes: list[Callable[[], bool]] = []
 
 
 def register(probe: Callable[[], bool]) -> None:
-    """How the convolution kernels (``ember.nn``, above this module) tell whether the library loaded."""
+    """How the library's module (``ember.backends._dnnl``, which reads ``enabled``) says it loaded."""
     _probes.append(probe)
 
 

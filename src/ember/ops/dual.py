@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import Tensor
+from ember.backends import _dnnl
 
 
 def array_of(value: Any) -> Any:
@@ -26,6 +27,13 @@ def sum(x: Any, axes: Any, keepdim: bool = False) -> Any:
     if isinstance(x, Tensor):
         return x.sum(axes, keepdim)
     return np.sum(x, axis=axes, keepdims=keepdim)
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """``a @ b``; for arrays, float32 matrices may go to oneDNN's sgemm (``ember.backends._dnnl.matmul``)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a @ b
+    return _dnnl.matmul(a, b)
 
 
 def exp(x: Any) -> Any:

@@ -9,6 +9,7 @@ PyTorch; backward sums the gradient over the broadcast ones.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ class MatMul(Function):
         ctx.save_for_backward(a if b_needs else None, b if a_needs else None)
         ctx.shapes = (a.shape, b.shape)
         try:
-            return np.matmul(a, b)
+            return dual.matmul(a, b)
         except ValueError:
             raise ValueError(
                 f"matmul: the batch dimensions of {a.shape} and {b.shape} cannot be broadcast together"
@@ -58,10 +59,10 @@ class MatMul(Function):
             grad = grad.reshape((*grad.shape[:-1], 1, grad.shape[-1]))
         grad_a = grad_b = None
         if b is not None:
-            grad_a = grad @ dual.swapaxes(b.reshape(b_matrix_shape), -1, -2)
+            grad_a = dual.matmul(grad, dual.swapaxes(b.reshape(b_matrix_shape), -1, -2))
             grad_a = unbroadcast(grad_a, a_matrix_shape).reshape(a_shape)
         if a is not None:
-            grad_b = dual.swapaxes(a.reshape(a_matrix_shape), -1, -2) @ grad
+            grad_b = dual.matmul(dual.swapaxes(a.reshape(a_matrix_shape), -1, -2), grad)
             grad_b = unbroadcast(grad_b, b_matrix_shape).reshape(b_shape)
         return grad_a, grad_b
 
@@ -114,7 +115,8 @@ class Linear(Function):
                 f"expected the last dimension to be {weight.shape[1]} (in_features)"
             )
         ctx.save_for_backward(x, weight)
-        out = np.matmul(x, weight.T)
+        rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # the leading dimensions as one product
+        out = dual.matmul(rows, weight.T).reshape(*x.shape[:-1], weight.shape[0])
         if bias is not None:
             out += bias
         return out
@@ -125,8 +127,8 @@ class Linear(Function):
         x_needs, w_needs, b_needs = ctx.needs_input_grad
         grad_2d = grad.reshape(-1, grad.shape[-1])
         return (
-            grad @ weight if x_needs else None,
-            grad_2d.T @ x.reshape(-1, x.shape[-1]) if w_needs else None,
+            dual.matmul(grad_2d, weight).reshape(x.shape) if x_needs else None,
+            dual.matmul(grad_2d.T, x.reshape(-1, x.shape[-1])) if w_needs else None,
             dual.sum(grad_2d, 0) if b_needs else None,
         )
 

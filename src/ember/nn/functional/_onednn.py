@@ -14,188 +14,58 @@ for both products, and a forward that will be differentiated keeps its blocked c
 weight gradient, which the node holds until its backward (``docs/performance.md``, oneDNN, also for why
 the blocked buffers are fresh arrays per call rather than ``_workspace``'s).
 
-Used when Debian's ``libdnnl2`` (``apt install libdnnl2``) loads, its version is one whose constants were
-checked against its headers (``CHECKED_VERSIONS``), and ``EMBER_ONEDNN`` is not ``0``; only float32 arrays
+Used where the library is (``ember.backends._dnnl``: loading, version check, threads); only float32 arrays
 go to it (float64 stays on the NumPy path, which the gradient checks test and which the tests compare this
-backend against). Without the library Ember runs exactly as before. The library's OpenMP threads follow
-``ember.set_num_threads``; the runtime's count is set around each call and restored after it.
+backend against). Without the library Ember runs exactly as before.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
 import os
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ember.backends import mkldnn
+from ember.backends import _dnnl
+from ember.backends._dnnl import Dims, library, thread_count
 from ember.nn.functional import _conv_kernels
 from ember.nn.functional._conv_grid import ConvGeometry
-from ember.threads import get_num_threads
 
-LIBRARY = "libdnnl.so.2"
-CHECKED_VERSIONS = {(2, 6)}  # major, minor: versions whose headers the constants below were checked against
-
-# From oneDNN 2.6's dnnl_types.h and dnnl_config.h (tests/nn/test_onednn.py compiles them against the
-# installed headers where a C compiler is present).
-CPU_ENGINE, F32, STREAM_DEFAULT_FLAGS, RUNTIME_OMP = 1, 3, 1, 2
+# From oneDNN 2.6's dnnl_types.h (tests/nn/test_onednn.py compiles them against the installed headers
+# where a C compiler is present).
 TAG_ANY, TAG_X, TAG_ABCD, TAG_ABCDE = 1, 2, 5, 7  # abcd = nchw = oihw, abcde = goihw
 FORWARD_TRAINING, BACKWARD_DATA, BACKWARD_WEIGHTS, CONVOLUTION_DIRECT = 64, 160, 192, 1
 SRC, DST, WEIGHTS, BIAS = 1, 17, 33, 41  # DNNL_ARG_*; a reorder's FROM and TO are SRC and DST
 DIFF_SRC, DIFF_DST, DIFF_WEIGHTS = 129, 145, 161
 # dnnl_query_*_md; the bias is the weights' second memory (index 1)
 QUERY = {SRC: 129, DIFF_SRC: 130, WEIGHTS: 131, DIFF_WEIGHTS: 132, DST: 133, DIFF_DST: 134, BIAS: 131}
-# Opaque buffers for the library's structs (2.6: dnnl_memory_desc_t 696 bytes, convolution_desc 5976).
-MEMORY_DESC_BYTES, OP_DESC_BYTES = 1024, 8192
+OP_DESC_BYTES = 8192  # an opaque buffer for a convolution's descriptor (5976 bytes in 2.6)
 ALIGNMENT = 64  # bytes, for the arrays the library reads and writes in its own layout
 
-Dims = ctypes.c_int64 * 12  # dnnl_dims_t
-
-
-class ExecArg(ctypes.Structure):  # dnnl_exec_arg_t
-    _fields_ = (("arg", ctypes.c_int), ("memory", ctypes.c_void_p))
-
-
-class Version(ctypes.Structure):  # dnnl_version_t
-    _fields_ = (
-        ("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int), ("hash", ctypes.c_char_p),
-        ("cpu_runtime", ctypes.c_uint), ("gpu_runtime", ctypes.c_uint),
-    )  # fmt: skip
-
-
 _lock = threading.Lock()  # one call at a time: the cached memory objects are re-pointed per call
-_forked = False  # in a child made by fork: GNU OpenMP's threads do not survive it, so use one (as PyTorch)
 
 
-def _after_fork_in_child() -> None:
-    global _forked, _lock
-    _forked, _lock = True, threading.Lock()
+def _new_lock_in_child() -> None:  # a lock held by another thread at the fork would stay held
+    global _lock
+    _lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def enabled() -> bool:
-    """Whether convolutions may go to oneDNN: ``EMBER_ONEDNN`` is not ``0``, ``ember.backends.mkldnn.enabled``
-    is true and the library loaded."""
-    return os.environ.get("EMBER_ONEDNN", "1") != "0" and mkldnn.enabled and library() is not None
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def takes(dtype: np.dtype, geo: ConvGeometry) -> bool:
     """Whether this convolution goes to oneDNN: float32, a non-empty batch, the backend enabled."""
-    return dtype == np.float32 and geo.batch > 0 and enabled()
-
-
-@functools.cache
-def library() -> Any:
-    """The loaded library with its engine and stream, or None (``status()`` says why)."""
-    try:
-        return _Library()
-    except (OSError, RuntimeError):
-        return None
-
-
-mkldnn.register(lambda: library() is not None)  # ember.backends.mkldnn.is_available()
-
-
-def status() -> str:
-    """One line: the oneDNN version in use, or why it is not (for messages, tests and docs)."""
-    if os.environ.get("EMBER_ONEDNN", "1") == "0":
-        return "oneDNN turned off (EMBER_ONEDNN=0)"
-    if not mkldnn.enabled:
-        return "oneDNN turned off (ember.backends.mkldnn.enabled is False)"
-    if library() is not None:
-        return f"oneDNN {library().version} in use"
-    try:
-        _Library()  # fails again, saying why
-    except (OSError, RuntimeError) as error:
-        return f"oneDNN not used: {error}"
-    return "oneDNN not used"
-
-
-#: GNU OpenMP's spin count for oneDNN's idle threads (about 0.1 ms: "100000 spins per msec", libgomp)
-SPIN_COUNT = "10000"
-
-
-@contextlib.contextmanager
-def _short_waiting() -> Iterator[None]:
-    """While the library loads, unless the user set ``OMP_WAIT_POLICY``: ``OMP_WAIT_POLICY=PASSIVE`` and
-    ``GOMP_SPINCOUNT=10000`` (unless the user set that). GNU OpenMP reads them once, when it is loaded: by
-    this load, unless PyTorch (whose runtime oneDNN then shares) was imported first. Its idle threads then
-    spin for about 0.1 ms after each call, long enough to catch the next call of a convolution's run of
-    reorders and products, then sleep. By default they spin for about 3 ms, taking the second core from
-    Ember's next NumPy operations. Without any spin, each call has to wake a sleeping thread. See
-    ``docs/performance.md``, oneDNN: threads."""
-    if "OMP_WAIT_POLICY" in os.environ:
-        yield
-        return
-    wanted = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": SPIN_COUNT}
-    added = {name: value for name, value in wanted.items() if name not in os.environ}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
-
-
-class _Library:
-    def __init__(self) -> None:
-        try:
-            with _short_waiting():
-                self.lib = lib = ctypes.CDLL(LIBRARY)
-        except OSError as error:
-            raise OSError(f"{LIBRARY} not found ({error}); install it with: apt install libdnnl2") from error
-
-        lib.dnnl_version.restype = ctypes.POINTER(Version)
-        v = lib.dnnl_version().contents
-        self.version = f"{v.major}.{v.minor}.{v.patch}"
-        if (v.major, v.minor) not in CHECKED_VERSIONS:
-            raise RuntimeError(f"version {self.version} is not one whose constants Ember checked (2.6)")
-        if v.cpu_runtime != RUNTIME_OMP:
-            raise RuntimeError(f"{LIBRARY} {self.version} is not built with OpenMP threads")
-        lib.dnnl_primitive_desc_query_md.restype = ctypes.c_void_p
-        lib.dnnl_memory_desc_get_size.restype = ctypes.c_size_t
-        lib.omp_get_max_threads.restype = ctypes.c_int  # the OpenMP runtime the library runs on
-        self.engine, self.stream = ctypes.c_void_p(), ctypes.c_void_p()
-        self.check("dnnl_engine_create", ctypes.byref(self.engine), CPU_ENGINE, 0)
-        self.check("dnnl_stream_create", ctypes.byref(self.stream), self.engine, STREAM_DEFAULT_FLAGS)
-
-    def check(self, name: str, *args: Any) -> None:
-        status = getattr(self.lib, name)(*args)
-        if status != 0:
-            raise RuntimeError(f"oneDNN: {name} failed with status {status}")
-
-    def memory_desc(self, dims: tuple[int, ...], tag: int) -> Any:
-        desc = ctypes.create_string_buffer(MEMORY_DESC_BYTES)
-        self.check("dnnl_memory_desc_init_by_tag", desc, len(dims), Dims(*dims), F32, tag)
-        return desc
-
-    def memory(self, desc: Any) -> ctypes.c_void_p:
-        memory = ctypes.c_void_p()
-        self.check("dnnl_memory_create", ctypes.byref(memory), desc, self.engine, None)
-        return memory
-
-    def primitive(self, pd: ctypes.c_void_p) -> ctypes.c_void_p:
-        primitive = ctypes.c_void_p()
-        self.check("dnnl_primitive_create", ctypes.byref(primitive), pd)
-        return primitive
-
-    def execute(self, primitive: ctypes.c_void_p, args: list[tuple[int, ctypes.c_void_p]]) -> None:
-        pairs = (ExecArg * len(args))(*(ExecArg(arg, memory) for arg, memory in args))
-        self.check("dnnl_primitive_execute", primitive, self.stream, len(args), pairs)
+    return dtype == np.float32 and geo.batch > 0 and _dnnl.enabled()
 
 
 class _Port:
     """One array argument of a primitive: the user's layout (``user``), the primitive's (``inner``: the
     same memory where the layouts agree) and the reorder between them (None where they agree)."""
 
-    def __init__(self, lib: _Library, pd: ctypes.c_void_p, arg: int, user: tuple[tuple[int, ...], int],
+    def __init__(self, lib: _dnnl.Library, pd: ctypes.c_void_p, arg: int, user: tuple[tuple[int, ...], int],
                  is_input: bool) -> None:  # fmt: skip
         user_desc = lib.memory_desc(*user)
         # The primitive's own layout; its descriptor ``pd`` owns it and lives as long as this port.
@@ -217,10 +87,10 @@ class _Port:
 
 class _Convolution:
     """A cached convolution primitive of one kind (forward, backward data or weights), its ports and the
-    number of threads it runs on. Callers hold ``_lock`` and ``_threads(self.threads)`` around ``blocked``
-    and ``run`` (the cached memory objects are re-pointed per call)."""
+    number of threads it runs on. Callers hold ``_lock`` and ``_dnnl.threads(self.threads)`` around
+    ``blocked`` and ``run`` (the cached memory objects are re-pointed per call)."""
 
-    def __init__(self, lib: _Library, pd: ctypes.c_void_p, ports: dict[int, tuple[tuple[int, ...], int]],
+    def __init__(self, lib: _dnnl.Library, pd: ctypes.c_void_p, ports: dict[int, tuple[tuple[int, ...], int]],
                  outputs: tuple[int, ...], threads: int) -> None:  # fmt: skip
         self.lib, self.pd, self.outputs, self.threads = lib, pd, outputs, threads
         self.ports = {arg: _Port(lib, pd, arg, user, arg not in outputs) for arg, user in ports.items()}
@@ -283,7 +153,7 @@ def aligned(nbytes: int) -> np.ndarray:
     return raw[start : start + nbytes]
 
 
-def set_handle(lib: _Library, memory: ctypes.c_void_p, array: np.ndarray) -> None:
+def set_handle(lib: _dnnl.Library, memory: ctypes.c_void_p, array: np.ndarray) -> None:
     lib.check("dnnl_memory_set_data_handle", memory, ctypes.c_void_p(array.ctypes.data))
 
 
@@ -318,7 +188,7 @@ def _primitive(
     geometry_args = (Dims(sh, sw), Dims(dh - 1, dw - 1), Dims(top, left), Dims(bottom, right))
     desc = ctypes.create_string_buffer(OP_DESC_BYTES)
     forward_desc = ctypes.create_string_buffer(OP_DESC_BYTES)
-    with _threads(threads):
+    with _dnnl.threads(threads):
         lib.check("dnnl_dilated_convolution_forward_desc_init", forward_desc, FORWARD_TRAINING,
                   CONVOLUTION_DIRECT, any_["src"], any_["weights"], bias_desc if kind == FORWARD_TRAINING
                   else None, any_["dst"], *geometry_args)  # fmt: skip
@@ -348,36 +218,14 @@ def _primitive(
         return _Convolution(lib, pd, ports, (DIFF_WEIGHTS,), threads)
 
 
-def _create_pd(lib: _Library, desc: Any, hint: ctypes.c_void_p | None) -> ctypes.c_void_p | None:
+def _create_pd(lib: _dnnl.Library, desc: Any, hint: ctypes.c_void_p | None) -> ctypes.c_void_p | None:
     pd = ctypes.c_void_p()
     status = lib.lib.dnnl_primitive_desc_create(ctypes.byref(pd), desc, None, lib.engine, hint)
     return pd if status == 0 else None
 
 
-class _threads:
-    """Within: the library's OpenMP runtime runs ``count`` threads; restored after (PyTorch may share it)."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-
-    def __enter__(self) -> None:
-        lib = library().lib
-        self.previous = lib.omp_get_max_threads()
-        if self.previous != self.count:
-            lib.omp_set_num_threads(self.count)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous != self.count:
-            library().lib.omp_set_num_threads(self.previous)
-
-
 # ------------------------------------------------------------------------------------------------------
 # The three products, with ``_conv_kernels``'s signatures
-
-
-def thread_count() -> int:
-    """``ember.get_num_threads()``, or 1 in a forked child."""
-    return 1 if _forked else get_num_threads()
 
 
 # A forward's blocked copies for its backward: argument -> (the primitive that made the copy, the copy)
@@ -402,7 +250,7 @@ def forward(
     arrays = {WEIGHTS: np.ascontiguousarray(weight), DST: out}
     if bias is not None:
         arrays[BIAS] = np.ascontiguousarray(bias)
-    with _lock, _threads(conv.threads):
+    with _lock, _dnnl.threads(conv.threads):
         source = conv.blocked(SRC, np.ascontiguousarray(x))
         conv.run(arrays, {SRC: source})
     if keep is not None:
@@ -445,7 +293,7 @@ def backward(
         weights = _primitive(BACKWARD_WEIGHTS, geo, channels, weight_shape, groups, False, threads)
     grad_input = grad_weight = None
     grad = np.ascontiguousarray(grad)
-    with _lock, _threads(threads):
+    with _lock, _dnnl.threads(threads):
         dy: np.ndarray | None = None
         if data is not None:
             grad_input = np.empty((geo.batch, channels, geo.height, geo.width), np.float32)
