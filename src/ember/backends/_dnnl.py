@@ -5,7 +5,7 @@ The convolutions that run on it live with the other convolution kernels (``ember
 this module is below the operations so that ``linear`` and ``matmul`` can use the library's ``sgemm`` too.
 Its JIT-compiled AVX-512 / AVX2 kernels are faster than OpenBLAS's on a training step's skinny shapes
 (batch x features), and a network whose products and convolutions all run on oneDNN keeps one pool of
-threads busy instead of two (``docs/performance.md``, "One pool of threads").
+threads busy instead of two (``docs/performance.md``, "Two threads").
 
 Used when Debian's ``libdnnl2`` (``apt install libdnnl2``) loads, its version is one whose constants were
 checked against its headers (``CHECKED_VERSIONS``), ``EMBER_ONEDNN`` is not ``0`` and
@@ -197,8 +197,8 @@ def thread_count() -> int:
 
 def sgemm_worth_it(work: int, count: int) -> bool:
     """Whether a product of ``work`` multiply-adds (m n k) on ``count`` threads goes to oneDNN's sgemm.
-    Each call costs it a fixed 15-20 us more than OpenBLAS (at one thread, more); its kernels win on larger
-    products (``docs/performance.md``, "One pool of threads", has the measurements)."""
+    Each call costs it a fixed 15-25 us more than OpenBLAS (at one thread, more); its kernels win on larger
+    products (``docs/performance.md``, "Two threads", has the measurements)."""
     return work >= (1 << 20 if count > 1 else 1 << 24)
 
 
