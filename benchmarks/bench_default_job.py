@@ -17,17 +17,24 @@ checkpoint and the HTML report). PyTorch runs the same recipe written as a PyTor
   graph), the last and the best (by validation accuracy) weights saved; at the end the best weights
   measured on the 10,000 test images.
 
-PyTorch's data path is the fast hand-written one (the whole split as one normalized tensor, batches by
-indexing, the flip by ``torch.where``); a ``torch.utils.data.DataLoader`` over a ``TensorDataset`` would
-collate sample by sample and be slower. PyTorch writes no per-step log file and no report.
+PyTorch's side is ``default_job_torch.py``. PyTorch's data path is the fast hand-written one (the whole
+split as one normalized tensor, batches by indexing, the flip by ``torch.where``); a
+``torch.utils.data.DataLoader`` over a ``TensorDataset`` would collate sample by sample and be slower.
+PyTorch writes no per-step log file and no report.
 
-The two are interleaved epoch by epoch: a callback at the end of each of Ember's epochs (after its
-checkpoint) trains and validates PyTorch's epoch; each framework's clock excludes the other's epochs and
-the pauses around them (one second each side: the other library's threads stop spinning). Ember's clock
+Each framework runs in a process of its own that never imports the other, as a user runs it. In one
+process the two would share one OpenMP runtime, set up the way the first to load it chose
+(``docs/performance.md``, "Two threads"). This process runs Ember's job. It writes the data split and
+Ember's initial weights to a folder for PyTorch's process, and drives that process over a pipe
+(``peers.Peer``). The two are
+interleaved epoch by epoch: a callback at the end of each of Ember's epochs (after its checkpoint) has
+PyTorch's process train and validate its epoch; each framework's clock excludes the other's epochs and the
+pauses around them (one second each side: the other library's threads stop spinning). Ember's clock
 runs from ``run.start`` to its return (loading the data, building, training, validation, checkpoints,
-the test split, summary and report); PyTorch's from preparing its tensors to its test measurement. Both
-use ``--threads`` threads. Time to accuracy: each framework's clock at the end of the first epoch whose
-validation accuracy reaches the target (default: the highest that both reach), and the whole job.
+the test split, summary and report); PyTorch's from reading its split and making its tensors to its test
+measurement. Both use ``--threads`` threads. Time to accuracy: each framework's clock at the end of the
+first epoch whose validation accuracy reaches the target (default: the highest that both reach), and the
+whole job.
 
     PYTHONPATH=src python benchmarks/bench_default_job.py [--threads 1] [--target 0.91]
     PYTHONPATH=src python benchmarks/bench_default_job.py --subset 6000 --epochs 1   # a quick check
@@ -60,7 +67,6 @@ if ARGS is not None:  # BLAS reads its thread count when NumPy is first imported
     # once instead of spinning against the kernels' threads. Set here because NumPy is imported first.
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-import copy  # noqa: E402
 import json  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -68,163 +74,57 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_train_step  # noqa: E402
 from ember.train import recipes, run  # noqa: E402
 from ember.train.callbacks.base import Callback, TrainingLoop  # noqa: E402
 from ember.train.config import TrainConfig, resolve_config  # noqa: E402
+from peers import Peer  # noqa: E402
 
 PAUSE = 1.0
 
 
-def small_cnn() -> nn.Module:
-    """``ember.models.small_cnn`` in PyTorch: the same layers in the same order (the same state-dict keys)."""
-
-    class SmallCNN(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.features = nn.Sequential(
-                nn.Conv2d(1, 32, 3, padding=1, bias=False),
-                nn.BatchNorm2d(32),
-                nn.ReLU(),
-                nn.MaxPool2d(2),
-                nn.Conv2d(32, 64, 3, padding=1, bias=False),
-                nn.BatchNorm2d(64),
-                nn.ReLU(),
-                nn.MaxPool2d(2),
-                nn.AdaptiveAvgPool2d(7),
-            )
-            self.classifier = nn.Sequential(
-                nn.Flatten(),
-                nn.Dropout(0.25),
-                nn.Linear(64 * 7 * 7, 128),
-                nn.ReLU(),
-                nn.Dropout(0.25),
-                nn.Linear(128, 10),
-            )
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.classifier(self.features(x))
-
-    return SmallCNN()
-
-
-class TorchJob:
-    """The default job's recipe in plain PyTorch, one epoch at a time, on its own clock."""
-
-    def __init__(self, config: TrainConfig, data: recipes.RunData, epochs: int, folder: Path) -> None:
-        start = time.perf_counter()
-        self.folder, self.epochs, self.history = folder, epochs, []
-        mean, std = data.info.mean[0], data.info.std[0]
-        images, labels = data.train.dataset.data, data.train.dataset.targets
-
-        def tensors(indices: Any, raw: np.ndarray, targets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-            x = torch.from_numpy(raw[indices]).float().div_(255).sub_(mean).div_(std).unsqueeze(1)
-            return x.contiguous(), torch.from_numpy(np.asarray(targets[indices], dtype=np.int64))
-
-        self.train = tensors(np.asarray(data.train.indices), images, labels)
-        self.val = tensors(np.asarray(data.val.indices), images, labels)
-        self.test = tensors(np.arange(len(data.test)), data.test.data, data.test.targets)
-        torch.manual_seed(config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.model = small_cnn()
-        opt = config.optimizer
-        self.optimizer = torch.optim.SGD(
-            self.model.parameters(),
-            lr=opt.lr,
-            momentum=opt.momentum,
-            nesterov=bool(opt.nesterov),
-            weight_decay=opt.weight_decay,
-        )
-        steps = -(-len(self.train[0]) // config.batch_size)
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=epochs * steps)
-        self.loss_fn = nn.CrossEntropyLoss()
-        self.batch_size = config.batch_size
-        self.eval_batch = recipes.eval_batch_size(config, data.input_size)  # Ember's, the same
-        self.best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
-        self.seconds = time.perf_counter() - start
-
-    def copy_weights(self, state: dict[str, Any]) -> None:
-        """Start from Ember's initial weights."""
-        own = self.model.state_dict()
-        self.model.load_state_dict(
-            {key: torch.from_numpy(np.array(value.array)).to(own[key].dtype) for key, value in state.items()}
-        )
-
-    def epoch(self) -> dict[str, Any]:
-        start = time.perf_counter()
-        x_all, y_all = self.train
-        self.model.train()
-        order = torch.randperm(len(x_all), generator=self.generator)
-        total_loss, correct = 0.0, 0
-        for first in range(0, len(order), self.batch_size):
-            index = order[first : first + self.batch_size]
-            x, y = x_all[index], y_all[index]
-            flip = torch.rand(len(index), generator=self.generator) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-            scores = self.model(x)
-            loss = self.loss_fn(scores, y)
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
-            self.scheduler.step()
-            total_loss += float(loss.item()) * len(index)
-            correct += int((scores.argmax(1) == y).sum().item())
-        val_loss, val_accuracy = self.measure(*self.val)
-        state = self.model.state_dict()
-        torch.save(state, self.folder / "last.pt")
-        if val_accuracy > self.best[0]:
-            self.best = (val_accuracy, copy.deepcopy(state))
-            torch.save(state, self.folder / "best.pt")
-        self.seconds += time.perf_counter() - start
-        record = {
-            "epoch": len(self.history) + 1,
-            "train_loss": total_loss / len(order),
-            "train_accuracy": correct / len(order),
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-            "seconds": round(self.seconds, 2),
-        }
-        self.history.append(record)
-        return record
-
-    def measure(self, x_all: torch.Tensor, y_all: torch.Tensor) -> tuple[float, float]:
-        self.model.eval()
-        total, correct = 0.0, 0
-        with torch.inference_mode():
-            for first in range(0, len(x_all), self.eval_batch):
-                x, y = x_all[first : first + self.eval_batch], y_all[first : first + self.eval_batch]
-                scores = self.model(x)
-                total += float(self.loss_fn(scores, y)) * len(x)
-                correct += int((scores.argmax(1) == y).sum())
-        return total / len(x_all), correct / len(x_all)
-
-    def finish(self) -> float:
-        """The best weights on the test split: its accuracy."""
-        start = time.perf_counter()
-        self.model.load_state_dict(self.best[1])
-        accuracy = self.measure(*self.test)[1]
-        self.seconds += time.perf_counter() - start
-        return accuracy
+def save_for_torch(config: TrainConfig, data: recipes.RunData, folder: Path) -> None:
+    """The split (raw images and labels) and the recipe, for PyTorch's process to read on its own clock."""
+    images, labels = data.train.dataset.data, data.train.dataset.targets
+    splits = {
+        "train": (images, labels, np.asarray(data.train.indices)),
+        "val": (images, labels, np.asarray(data.val.indices)),
+        "test": (data.test.data, data.test.targets, np.arange(len(data.test))),
+    }
+    for split, (raw, targets, indices) in splits.items():
+        np.save(folder / f"{split}_x.npy", raw[indices])
+        np.save(folder / f"{split}_y.npy", np.asarray(targets[indices], dtype=np.int64))
+    opt = config.optimizer
+    recipe = {
+        "mean": data.info.mean[0], "std": data.info.std[0], "seed": config.seed, "lr": opt.lr,
+        "momentum": opt.momentum, "nesterov": bool(opt.nesterov), "weight_decay": opt.weight_decay,
+        "batch_size": config.batch_size, "epochs": config.total_epochs,
+        "eval_batch": recipes.eval_batch_size(config, data.input_size),  # Ember's, the same
+    }  # fmt: skip
+    (folder / "recipe.json").write_text(json.dumps(recipe))
 
 
 class Interleave(Callback):
-    """After each of Ember's epochs (and its checkpoint), PyTorch's epoch, off Ember's clock."""
+    """After each of Ember's epochs (and its checkpoint), PyTorch's epoch in its process, off Ember's
+    clock."""
 
     order = 200  # after ModelCheckpoint (100): Ember's epoch includes its checkpoint
 
-    def __init__(self, job: TorchJob, started: float) -> None:
-        self.job, self.started, self.excluded = job, started, 0.0
+    def __init__(self, torch_job: Peer, folder: Path, started: float) -> None:
+        self.torch_job, self.folder, self.started, self.excluded = torch_job, folder, started, 0.0
         self.history: list[dict[str, Any]] = []
+        self.torch_history: list[dict[str, Any]] = []
 
     def ember_seconds(self) -> float:
         return time.perf_counter() - self.started - self.excluded
 
     def on_fit_start(self, trainer: TrainingLoop) -> None:
-        self.job.copy_weights(trainer.model.state_dict())
+        left = time.perf_counter()
+        path = self.folder / "initial.npz"
+        np.savez(path, **{key: np.asarray(value.array) for key, value in trainer.model.state_dict().items()})
+        self.torch_job.ask(("weights", str(path)))
+        self.excluded += time.perf_counter() - left
 
     def on_epoch_end(self, trainer: TrainingLoop, record: dict[str, Any]) -> None:
         keys = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -234,7 +134,8 @@ class Interleave(Callback):
         left = time.perf_counter()
         time.sleep(PAUSE)
         ours = self.history[-1]
-        theirs = self.job.epoch()
+        theirs = self.torch_job.ask(("epoch",))
+        self.torch_history.append(theirs)
         print(
             f"epoch {ours['epoch']}: Ember val {ours['val_accuracy']:.4f} at {ours['seconds']:.1f} s, "
             f"PyTorch val {theirs['val_accuracy']:.4f} at {theirs['seconds']:.1f} s",
@@ -250,7 +151,6 @@ def reached(history: list[dict[str, Any]], target: float) -> dict[str, Any] | No
 
 def main() -> int:
     args = ARGS or parse()
-    torch.set_num_threads(args.threads)
     settings: dict[str, Any] = {"name": "bench-default-job"}
     for key in ("epochs", "subset", "data_root"):
         if getattr(args, key) is not None:
@@ -258,31 +158,30 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         settings["output"] = args.keep or scratch
         config = resolve_config(settings)
-        # PyTorch's tensors come from the same split; loading them is on PyTorch's clock (TorchJob).
         folder = Path(scratch) / "torch"
         folder.mkdir()
-        loading = time.perf_counter()
-        data = recipes.load_data(config)  # reading the files: Ember's run reads them too, on its clock
-        loading = time.perf_counter() - loading
-        job = TorchJob(config, data, config.total_epochs, folder)
-        job.seconds += loading
-        started = time.perf_counter()
-        interleave = Interleave(job, started)
+        save_for_torch(config, recipes.load_data(config), folder)  # Ember's run reads the files again
+        command = [sys.executable, str(Path(__file__).resolve().parent / "default_job_torch.py")]
+        torch_job = Peer([*command, "--folder", str(folder), "--threads", str(args.threads)])
+        print(f"PyTorch's process: started in {torch_job.ready['start_up']:.1f} s", flush=True)
+        interleave = Interleave(torch_job, folder, time.perf_counter())
         result = run.start(config, extra_callbacks=[interleave])
         ember_total = interleave.ember_seconds()
-        torch_test = job.finish()
-    ember_history, torch_history = interleave.history, job.history
-    if not (ember_history and torch_history):
+        torch_end = torch_job.ask(("finish",)) if interleave.torch_history else None
+        torch_job.close()
+    ember_history, torch_history = interleave.history, interleave.torch_history
+    if not (ember_history and torch_history) or torch_end is None:
         print("stopped before the first epoch's end: nothing to compare")
         return 1
     both = min(max(r["val_accuracy"] for r in ember_history), max(r["val_accuracy"] for r in torch_history))
     target = args.target if args.target is not None else both
+    torch_test, torch_seconds = torch_end["test_accuracy"], torch_end["seconds"]
     ember_at, torch_at = reached(ember_history, target), reached(torch_history, target)
     ember_test = result.test.accuracy if result.test is not None else None
     if result.finished and ember_test is not None:  # a stopped run (Ctrl-C, SIGTERM) has no test figure
         print(f"Ember:   test accuracy {ember_test:.4f}, the whole job {ember_total:.1f} s")
-        print(f"PyTorch: test accuracy {torch_test:.4f}, the whole job {job.seconds:.1f} s")
-        print(f"the whole job, Ember / PyTorch: {ember_total / job.seconds:.2f}x")
+        print(f"PyTorch: test accuracy {torch_test:.4f}, the whole job {torch_seconds:.1f} s")
+        print(f"the whole job, Ember / PyTorch: {ember_total / torch_seconds:.2f}x")
     else:
         print(f"Ember's run stopped after {len(ember_history)} epochs ({result.stop_reason})")
     for name, at in (("Ember", ember_at), ("PyTorch", torch_at)):
@@ -295,6 +194,8 @@ def main() -> int:
         )
     output = Path(args.output or Path(__file__).resolve().parent / "results" / "bench_default_job.json")
     output.parent.mkdir(parents=True, exist_ok=True)
+    import bench_train_step  # for the machine's description (it imports both frameworks; none trains now)
+
     summary = {
         "benchmark": "default_job",
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -308,8 +209,10 @@ def main() -> int:
             "reached": ember_at,
             "history": ember_history,
         },
+        "processes": "one per framework",
         "torch": {
-            "seconds": job.seconds,
+            "start_up": torch_job.ready["start_up"],
+            "seconds": torch_seconds,
             "test_accuracy": torch_test,
             "reached": torch_at,
             "history": torch_history,
