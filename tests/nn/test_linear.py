@@ -29,6 +29,14 @@ def test_functional_linear_any_batch_shape(batch, features, out):
     check_parity(F.linear, torch.nn.functional.linear, [x, w, b])
 
 
+@pytest.mark.parametrize(("shape", "features"), [((3, 0), 0), ((0, 5), 5), ((2, 0, 5), 5)])
+def test_functional_linear_of_empty_inputs(shape, features):
+    """No features or no rows: as PyTorch, forward and backward (the weight's gradient is zeros, or empty)."""
+    x = random_array(shape)
+    w, b = random_array((4, features), seed=1), random_array((4,), seed=2)
+    check_parity(F.linear, torch.nn.functional.linear, [x, w, b])
+
+
 def test_linear_shape_error_names_the_layer():
     layer = nn.Linear(784, 10)
     message = r"Linear\(in_features=784, out_features=10, bias=True\): "

@@ -102,6 +102,12 @@ def dot(a: Tensor, b: Tensor, *, out: Any = None) -> Tensor:
     return _checked("dot", a, b, (1, 1), out)
 
 
+def _rows(a: Any) -> Any:
+    """An array or tensor as a matrix of its last dimension: the leading dimensions as one (``math.prod``,
+    not -1, so that a last dimension of 0 works too)."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+
+
 class Linear(Function):
     """y = x W^T + b for x of shape (..., in), W (out, in), b (out,): one GEMM forward, two backward."""
 
@@ -115,8 +121,7 @@ class Linear(Function):
                 f"expected the last dimension to be {weight.shape[1]} (in_features)"
             )
         ctx.save_for_backward(x, weight)
-        rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # the leading dimensions as one product
-        out = dual.matmul(rows, weight.T).reshape(*x.shape[:-1], weight.shape[0])
+        out = dual.matmul(_rows(x), weight.T).reshape(*x.shape[:-1], weight.shape[0])
         if bias is not None:
             out += bias
         return out
@@ -125,10 +130,10 @@ class Linear(Function):
     def backward(ctx: Context, grad: np.ndarray) -> tuple[Any, Any, Any]:
         x, weight = ctx.saved_tensors
         x_needs, w_needs, b_needs = ctx.needs_input_grad
-        grad_2d = grad.reshape(-1, grad.shape[-1])
+        grad_2d = _rows(grad)
         return (
             dual.matmul(grad_2d, weight).reshape(x.shape) if x_needs else None,
-            dual.matmul(grad_2d.T, x.reshape(-1, x.shape[-1])) if w_needs else None,
+            dual.matmul(grad_2d.T, _rows(x)) if w_needs else None,
             dual.sum(grad_2d, 0) if b_needs else None,
         )
 
