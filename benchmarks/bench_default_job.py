@@ -22,19 +22,17 @@ split as one normalized tensor, batches by indexing, the flip by ``torch.where``
 ``torch.utils.data.DataLoader`` over a ``TensorDataset`` would collate sample by sample and be slower.
 PyTorch writes no per-step log file and no report.
 
-Each framework runs in a process of its own that never imports the other, as a user runs it. In one
-process the two would share one OpenMP runtime, set up the way the first to load it chose
-(``docs/performance.md``, "Two threads"). This process runs Ember's job. It writes the data split and
-Ember's initial weights to a folder for PyTorch's process, and drives that process over a pipe
-(``peers.Peer``). The two are
-interleaved epoch by epoch: a callback at the end of each of Ember's epochs (after its checkpoint) has
-PyTorch's process train and validate its epoch; each framework's clock excludes the other's epochs and the
-pauses around them (one second each side: the other library's threads stop spinning). Ember's clock
-runs from ``run.start`` to its return (loading the data, building, training, validation, checkpoints,
-the test split, summary and report); PyTorch's from reading its split and making its tensors to its test
-measurement. Both use ``--threads`` threads. Time to accuracy: each framework's clock at the end of the
-first epoch whose validation accuracy reaches the target (default: the highest that both reach), and the
-whole job.
+Each framework runs in a process of its own that never imports the other, as a user runs it. In one process
+the two would share one OpenMP runtime, set up the way the first to load it chose (``docs/performance.md``,
+"Two threads"). This process runs Ember's job. It writes the data split and Ember's initial weights to a
+folder for PyTorch's process, and drives that process over a pipe (``peers.Peer``). The two are interleaved
+epoch by epoch: a callback at the end of each of Ember's epochs (after its checkpoint) has PyTorch's process
+train and validate its epoch; each framework's clock excludes the other's epochs and the pauses around them
+(one second each side: the other library's threads stop spinning). Ember's clock runs from ``run.start`` to
+its return (loading the data, building, training, validation, checkpoints, the test split, summary and
+report); PyTorch's from reading its split and making its tensors to its test measurement. Both use
+``--threads`` threads. Time to accuracy: each framework's clock at the end of the first epoch whose validation
+accuracy reaches the target (default: the highest that both reach), and the whole job.
 
     PYTHONPATH=src python benchmarks/bench_default_job.py [--threads 1] [--target 0.91]
     PYTHONPATH=src python benchmarks/bench_default_job.py --subset 6000 --epochs 1   # a quick check

@@ -95,7 +95,7 @@ class TorchJob:
         self.seconds = time.perf_counter() - start
 
     def load_weights(self, path: str) -> dict[str, Any]:
-        """Start from Ember's initial weights (off the clock, as Ember's own set-up is)."""
+        """Start from Ember's initial weights (off both clocks: Ember's excludes writing them too)."""
         own = self.model.state_dict()
         with np.load(path, allow_pickle=False) as weights:
             self.model.load_state_dict(

@@ -8,13 +8,16 @@ every differentiable operation must pass.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 import ember
+from ember.backends import _dnnl
 
 torch.set_num_threads(1)
 
@@ -138,12 +141,6 @@ def random_array(shape: Sequence[int], seed: int = 0, low: float | None = None, 
 
 def require_onednn() -> None:
     """Skip where oneDNN's library is absent, except under CI where .ci/run installed it (then fail)."""
-    import os
-
-    import pytest
-
-    from ember.backends import _dnnl
-
     if _dnnl.library() is None:
         reason = _dnnl.status()
         if os.environ.get("CI") and os.environ.get("EMBER_EXPECT_ONEDNN") == "1":

@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from ember.backends import _dnnl
-from ember.backends._dnnl import Dims, library, thread_count
 from ember.nn.functional import _conv_kernels
 from ember.nn.functional._conv_grid import ConvGeometry
 
@@ -173,7 +172,7 @@ def _primitive(
 ) -> _Convolution | None:  # fmt: skip
     """The primitive of one product (``kind``: FORWARD_TRAINING, BACKWARD_DATA or BACKWARD_WEIGHTS) for one
     shape, or None where oneDNN has no implementation (the NumPy path then computes it)."""
-    lib = library()
+    lib = _dnnl.library()
     source = (geo.batch, channels, geo.height, geo.width)
     target = (geo.batch, weight_shape[0], geo.out_height, geo.out_width)
     weights = _weight_port(weight_shape, groups)
@@ -185,7 +184,8 @@ def _primitive(
     any_ = {name: lib.memory_desc(dims, TAG_ANY) for name, dims in
             (("src", source), ("dst", target), ("weights", weights[0]))}  # fmt: skip
     bias_desc = lib.memory_desc((weight_shape[0],), TAG_ANY) if bias else None
-    geometry_args = (Dims(sh, sw), Dims(dh - 1, dw - 1), Dims(top, left), Dims(bottom, right))
+    dims = _dnnl.Dims
+    geometry_args = (dims(sh, sw), dims(dh - 1, dw - 1), dims(top, left), dims(bottom, right))
     desc = ctypes.create_string_buffer(OP_DESC_BYTES)
     forward_desc = ctypes.create_string_buffer(OP_DESC_BYTES)
     with _dnnl.threads(threads):
@@ -243,7 +243,7 @@ def forward(
     """y = conv(x, weight) + bias, (N, C, H, W) -> (N, O, Ho, Wo). With ``keep`` (an empty dict), the
     blocked copy of x is kept there for ``backward``'s weight gradient."""
     has_bias = bias is not None
-    conv = _primitive(FORWARD_TRAINING, geo, x.shape[1], weight.shape, groups, has_bias, thread_count())
+    conv = _primitive(FORWARD_TRAINING, geo, x.shape[1], weight.shape, groups, has_bias, _dnnl.thread_count())
     if conv is None:
         return _conv_kernels.forward(x, weight, bias, geo, groups)
     out = np.empty((geo.batch, weight.shape[0], geo.out_height, geo.out_width), np.float32)
@@ -284,7 +284,7 @@ def backward(
     dy is reordered once for both products where they read it in the same layout, and the weight gradient
     reads the forward's blocked copy of x (``kept``, from ``forward``'s ``keep``) where its layout is the
     weight gradient's."""
-    weight_shape, threads = tuple(weight_shape), thread_count()
+    weight_shape, threads = tuple(weight_shape), _dnnl.thread_count()
     channels = weight_shape[1] * groups
     data = weights = None
     if weight is not None:
