@@ -437,6 +437,37 @@ def test_compiled_2x2_pooling_gives_the_reference_numbers(
     np.testing.assert_array_equal(spread, _pool_kernels.spread_to_taps_numpy(grad, geo, x.shape))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_2x2_max_pool_picks_as_pytorch_with_signed_zeros_nan_and_inf_gradients(dtype):
+    """The compiled 2x2 kernels' two paths (branch-free for rows without NaN, PyTorch's rule per tap for a
+    row with one): the first of equal maxima, +0.0 and -0.0 kept apart, a NaN after a finite maximum and
+    the last of two NaNs taken; inf and NaN gradients reach the maximum's position only, bit for bit."""
+    if compiled() is None:
+        pytest.skip("numba is not installed (or EMBER_NUMBA=0)")
+    rng = np.random.default_rng(11)
+    x = rng.choice(np.array([-0.0, 0.0, 1.0, -1.0], dtype), size=(2, 3, 6, 10))
+    x[0, 0, 0, :4] = [1.0, np.nan, 2.0, 5.0]  # a NaN after a finite maximum
+    x[0, 1, 2, 2:4] = [np.nan, 1.0]
+    x[0, 1, 3, 2:4] = [2.0, np.nan]  # two NaNs in one window: the last one
+    x[1, 2, 4, 6:8] = [np.inf, -np.inf]
+    ember_x, torch_x = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (out, index), (reference, reference_index) = (
+        F.max_pool2d(ember_x, 2, return_indices=True),
+        TF.max_pool2d(torch_x, 2, return_indices=True),
+    )
+    expected = reference.detach().numpy()
+    np.testing.assert_array_equal(out.array, expected)
+    np.testing.assert_array_equal(np.signbit(out.array), np.signbit(expected))  # -0.0 == 0.0 above
+    np.testing.assert_array_equal(index.array, reference_index.numpy())
+    upstream = rng.standard_normal(out.shape).astype(dtype)
+    upstream.reshape(-1)[::7] = np.inf
+    upstream.reshape(-1)[3::11] = np.nan
+    out.backward(ember.tensor(upstream))
+    reference.backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(ember_x.grad.array, torch_x.grad.numpy())
+    assert not np.signbit(ember_x.grad.array[ember_x.grad.array == 0]).any()
+
+
 @pytest.mark.parametrize("values", ["random", "ties", "special"])
 def test_2x2_pooling_takes_the_compiled_kernels_and_matches_pytorch(values, monkeypatch):
     """F.max_pool2d and F.avg_pool2d with 2x2 windows run the compiled kernels (counted here), with

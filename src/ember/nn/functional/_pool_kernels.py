@@ -302,7 +302,9 @@ def route_to_taps(
     grad4 = _for_2x2_kernels(geo, grad)
     if grad4 is not None:  # LeNet-5's 128x6x28x28: 0.8 ms for the scatter below, 0.25 for this
         dx = np.empty(input_shape, grad.dtype)  # every position is written
-        kernels.max_pool_2x2_backward(grad4, arg4, dx.reshape(grad4.shape[:2] + dx.shape[-2:]))
+        bits = np.dtype(f"i{grad.itemsize}")  # the kernel works on the floats' bits
+        dx4 = dx.reshape(grad4.shape[:2] + dx.shape[-2:])
+        kernels.max_pool_2x2_backward(grad4.view(bits), arg4, dx4.view(bits))
         return dx
     grad4 = _as_4d(grad)
     if kernels is None or not compilable(grad4):
