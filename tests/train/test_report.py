@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -129,6 +130,8 @@ def test_report_writes_readable_pngs_and_a_self_contained_page(tmp_path):
     assert checker.headings[0] == "Ember training report: tiny on mnist"
     assert "Confusion matrix" in checker.headings and "Misclassified test images" in checker.headings
     assert f"{100 * result.accuracy:.2f}%" in text and "9 - digit" in text
+    labels = re.findall(r'<div class="label">([^<]*)</div>', text)
+    assert "test loss" in labels and len(labels) == len(set(labels)), labels  # each headline number once
 
 
 def test_report_without_predictions_skips_the_misclassified_grid(tmp_path):
