@@ -134,6 +134,21 @@ def test_report_writes_readable_pngs_and_a_self_contained_page(tmp_path):
     assert "test loss" in labels and len(labels) == len(set(labels)), labels  # each headline number once
 
 
+def test_report_shows_no_test_loss_card_where_the_run_has_none(tmp_path):
+    """A detection run's summary has no test loss (its headline numbers are mAPs): no "nan" card."""
+    from ember.train.report import write_report
+
+    result, images, classes = fake_run(tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    del summary["test"]["loss"]
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    text = write_report(tmp_path, test=result, images=images, classes=classes).read_text()
+    labels = re.findall(r'<div class="label">([^<]*)</div>', text)
+    values = re.findall(r'<div class="value">([^<]*)</div>', text)
+    assert "test loss" not in labels and "epochs trained" in labels
+    assert not any("nan" in value for value in values), values
+
+
 def test_report_without_predictions_skips_the_misclassified_grid(tmp_path):
     from ember.train.report import write_report
 

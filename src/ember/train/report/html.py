@@ -75,8 +75,9 @@ def render_page(
     title = f"{summary.get('model', '?')} on {summary.get('dataset', '?')}"
     best = summary.get("best_epoch")
     cards = [card(value, label) for value, label in task.report_cards(test)]
+    if "loss" in test:  # a detection run's test has no loss: no card rather than "nan"
+        cards.append(card(f"{test['loss']:.4f}", "test loss"))
     cards += [
-        card(f"{test.get('loss', float('nan')):.4f}", "test loss"),
         card(f"{summary.get('epochs', '?')}", "epochs trained"),
         card(f"{best}" if best else "last", "epoch of the model tested"),
         card(f"{summary.get('seconds', 0) / 60:.1f} min", "wall time"),
