@@ -42,7 +42,7 @@ def max_pool_2x2(x, out, arg):
     Branch-free for rows without NaN: each step is one ordered comparison and a select of the larger
     value (the processor's max instruction), and the tap is computed in integers, not by nested selects
     (which the compiler turned into branches that the processor mispredicts on random data: 15 ns per
-    window on AVX2 against 2.4 for all-zero input). A row with a NaN is computed again by ``_max_row``."""
+    window on AVX2 against 2.2 for all-zero input). A row with a NaN is computed again by ``_max_row``."""
     batch, channels, out_h, out_w = out.shape
     one, two, three = np.uint8(1), np.uint8(2), np.uint8(3)
     for n in range(batch):

@@ -113,7 +113,7 @@ class Task:
     # What a finished run shows: the report, ember eval, ember predict
     def report_cards(self, test: dict[str, Any]) -> list[tuple[str, str]]:
         """(value, label) of the report's headline numbers, from ``summary.json``'s ``test``; the report
-        adds the test loss, the epochs and the wall time for every task."""
+        adds the test loss (where the run has one), the epochs and the wall time for every task."""
         return [
             (percent(test.get("accuracy")), "test accuracy (top-1)"),
             (percent(test.get("top5")), "test top-5 accuracy"),
