@@ -28,6 +28,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "src"
 LAYERS = [  # bottom first; a module may import its own layer and the layers before it
     ("helpers", ("ember.dtypes", "ember.random", "ember.errors", "ember.atomic", "ember.registry")),
     ("helpers", ("ember.devices", "ember.cuda", "ember.backends", "ember.accelerator", "ember.threads")),
+    ("helpers", ("ember.allocation",)),
     ("helpers", ("ember.compiled",)),
     ("engine", ("ember.autograd",)),
     ("ops", ("ember.ops",)),

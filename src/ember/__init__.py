@@ -5,7 +5,8 @@ every piece can be read and checked: each operation is a ``Function`` with its f
 side, verified against numerical gradients and against PyTorch.
 """
 
-from ember import threads  # first, before NumPy loads OpenBLAS: see ember.threads
+# First, before NumPy loads OpenBLAS (ember.threads) and before the first large array (ember.allocation).
+from ember import allocation, threads
 
 # isort: split
 from ember import accelerator, autograd, backends, cuda, dtypes, ops
