@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from ember.allocation import USER_SETTINGS
+
 pytestmark = pytest.mark.skipif(
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc only"
 )
@@ -32,10 +34,8 @@ print(faults, ember.allocation.kept)
 
 
 def faults_and_kept(**environment: str) -> tuple[int, bool]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
-    }
-    env.pop("EMBER_MALLOC_TUNING", None)
+    unset = (*USER_SETTINGS, "EMBER_MALLOC_TUNING")
+    env = {name: value for name, value in os.environ.items() if name not in unset}
     done = subprocess.run(
         [sys.executable, "-c", PROGRAM],
         env={**env, **environment},

@@ -36,12 +36,13 @@ MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 2**31 - 1
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
 
-_USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+#: The environment variables by which a user sets the thresholds: where either is set, Ember leaves them.
+USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
 def keep_freed_memory() -> bool:
     """Set glibc's thresholds (above), unless turned off or chosen by the user; whether they were set."""
-    chosen = any(name in os.environ for name in _USER_SETTINGS)
+    chosen = any(name in os.environ for name in USER_SETTINGS)
     if chosen or os.environ.get("EMBER_MALLOC_TUNING", "1") == "0":
         return False
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
