@@ -291,6 +291,7 @@ def summary(
 ) -> dict[str, Any]:
     ember_ms = 1000 * statistics.median(times["ember"])
     torch_ms = 1000 * statistics.median(times["torch"])
+    flops = step_flops(name, batch)
     return {
         "network": name,
         "input": list(INPUTS[name]),
@@ -298,10 +299,56 @@ def summary(
         "steps_counted": len(times["ember"]),
         "ember_ms": round(ember_ms, 2),
         "torch_ms": round(torch_ms, 2),
+        "step_gflop": round(flops / 1e9, 3),
+        "ember_gflops": round(flops / ember_ms / 1e6, 1),
+        "torch_gflops": round(flops / torch_ms / 1e6, 1),
         "ratio": round(ember_ms / torch_ms, 2),
         "ratio_per_round": ratios_per_round(times, rounds, block),
         "first_loss": first,
     }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Arithmetic: the step's multiply-adds, and the machine's matrix-product peak to hold them against
+def step_flops(name: str, batch: int) -> int:
+    """Floating-point operations of one training step's convolutions and matrix products (2 per
+    multiply-add), counted on Ember's model by forward hooks: each such layer's forward m-n-k, once more for
+    its weight gradient, and once more for its input gradient except the first layer's (its input takes no
+    gradient; neither framework computes it). Batch norm, ReLU, pooling and the update are left out: a few
+    operations per value, not what the peak measures."""
+    model = BUILDERS[name](enn)
+    layers: list[tuple[Any, int]] = []
+
+    def count(module: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        if isinstance(module, enn.Linear):
+            per_output = module.in_features
+        else:
+            per_output = module.in_channels // module.groups * int(np.prod(module.kernel_size))
+        layers.append((module, output.numel() * per_output))
+
+    products = [m for m in model.modules() if isinstance(m, (enn.Conv2d, enn.Linear))]
+    hooks = [m.register_forward_hook(count) for m in products]
+    with ember.no_grad():
+        model(ember.tensor(np.zeros((batch, *INPUTS[name]), np.float32)))
+    for hook in hooks:
+        hook.remove()
+    forward = sum(work for _, work in layers)
+    return 2 * (3 * forward - layers[0][1])
+
+
+def sgemm_peak(threads: int, size: int = 4096, repeats: int = 5) -> float:
+    """The machine's float32 matrix-product rate now (GFLOP/s): NumPy's (OpenBLAS's) size^3 sgemm on the
+    benchmark's threads, the best of ``repeats`` after one not counted. Measured at the start and the end of
+    a run, as the machine's speed drifts (on the 2-vCPU virtual machines: by up to 30% within an hour)."""
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    b = a.T.copy()
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
 
 
 def memory(name: str, batch: int, threads: int) -> dict[str, dict[str, float]]:
@@ -356,8 +403,11 @@ def main() -> int:
         print(f"unknown networks: {', '.join(unknown)}", file=sys.stderr)
         return 2
     rows = []
+    peaks = [sgemm_peak(args.threads)]
+    print(f"the machine's sgemm ({args.threads} threads, 4096^3, NumPy's BLAS): {peaks[0]:.0f} GFLOP/s")
     print(
         f"{'network':<10} {'Ember ms':>10} {'PyTorch ms':>11} {'ratio':>7}   per round   first loss (E / T)"
+        "   GFLOP/s (E / T)"
     )
     for name in names:
         rounds, block = PLAN[name]
@@ -374,7 +424,8 @@ def main() -> int:
         print(
             f"{name:<10} {row['ember_ms']:>10.1f} {row['torch_ms']:>11.1f} {row['ratio']:>6.2f}x"
             f"   {min(row['ratio_per_round']):.2f}-{max(row['ratio_per_round']):.2f}"
-            f"   {losses['ember']:.5f} / {losses['torch']:.5f}",
+            f"   {losses['ember']:.5f} / {losses['torch']:.5f}"
+            f"   {row['ember_gflops']:.0f} / {row['torch_gflops']:.0f}",
             flush=True,
         )
         if args.memory:
@@ -389,6 +440,17 @@ def main() -> int:
                 f"in Ember's growth, if it convolves or pools: {(growth[0] + numba) / growth[1]:.2f}x)",
                 flush=True,
             )
+    peaks.append(sgemm_peak(args.threads))
+    peak = max(peaks)  # the higher of the two: the harder bar
+    for row in rows:
+        row["ember_of_peak"] = round(row["ember_gflops"] / peak, 3)
+        row["torch_of_peak"] = round(row["torch_gflops"] / peak, 3)
+    print(
+        f"the machine's sgemm at the start and the end: {peaks[0]:.0f}, {peaks[1]:.0f} GFLOP/s; "
+        + "of the higher, "
+        + ", ".join(f"{r['network']} {r['ember_of_peak']:.0%} / {r['torch_of_peak']:.0%}" for r in rows)
+        + " (Ember / PyTorch)"
+    )
     output = Path(args.output or Path(__file__).resolve().parent / "results" / "bench_train_step.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -398,6 +460,7 @@ def main() -> int:
         "processes": "one per framework" if args.apart else "one for both",
         "load_average": os.getloadavg(),
         "machine": machine(args.threads),
+        "sgemm_peak_gflops": [round(p, 1) for p in peaks],
     }
     output.write_text(json.dumps({**result, "results": rows}, indent=2) + "\n")
     print(f"written to {output}")
