@@ -13,8 +13,8 @@ Both frameworks run in this process with the same number of threads (OpenBLAS fo
 PyTorch), interleaved in short blocks of steps (Ember's block, PyTorch's, Ember's, ... the order swapped
 every round) so that the machine's noise (another process, a slow moment) hits both alike. Steps are
 interleaved by blocks, not one by one, because each library's idle threads keep spinning for a while after
-a parallel region and would steal the cores from the other's next step; a pause before each block and the
-block's first step (not counted) let them settle. Each figure is the median over the counted steps.
+a parallel region and would steal the cores from the other's next step; a pause before each block and
+50 ms of uncounted steps at its start let them settle. Each figure is the median over the counted steps.
 Prints a table (ms per step and the ratio Ember / PyTorch) and writes JSON to
 ``benchmarks/results/bench_train_step.json``.
 
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -93,6 +94,30 @@ from peers import Peer  # noqa: E402
 # rounds, steps per block: a run's ratio moved by up to 0.3 between runs with 3-8 rounds on a quiet machine
 PLAN = {"mlp": (24, 10), "lenet5": (24, 10), "resnet20": (10, 4), "vgg": (8, 3)}
 PAUSE = 0.3  # seconds before each block: the other library's threads stop spinning
+# seconds of uncounted steps (at least one) that start each block: after the pause a step at two threads
+# takes up to 1.3x its time in continuous training for the first ~40 ms (see ``timed_block``)
+WARM_UP = 0.05
+
+
+def timed_block(step: Any, count: int, clock: Any) -> list[float]:
+    """One block: steps not counted for WARM_UP seconds (at least one), then ``count`` steps timed by
+    ``clock``. Measured on the AVX2 machine (medians over 12 blocks after a 0.3 s pause, two threads): the
+    MLP's first steps took 5.9-6.5, 4.2-4.6, 3.8-4.3 ms ... settling at 3.5-3.7 ms after about ten steps
+    (PyTorch's 6.7-6.8, 4.7-5.0, 4.4-4.8 ... 4.3-4.5); at one thread only the first step was slow. Idle
+    cores wake slowly on these virtual machines, and a framework whose thread pools sleep between calls
+    wakes them more often. Training runs its steps back to back, so the benchmark times them so."""
+    import time
+
+    start = time.perf_counter()
+    step()
+    while time.perf_counter() - start < WARM_UP:
+        step()
+    times = []
+    for _ in range(count):
+        begun = clock()
+        step()
+        times.append(clock() - begun)
+    return times
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -199,14 +224,9 @@ def serve(spec: str, folder: Path, batch: int, threads: int, warmup: int) -> Non
     print(json.dumps(train_step(*run)), flush=True)  # the same weights give the same first loss
     for _ in range(warmup):
         train_step(*run)
+    step = functools.partial(train_step, *run)
     for line in sys.stdin:
-        times = []
-        for step in range(int(line) + 1):
-            start = time.perf_counter()
-            train_step(*run)
-            if step:
-                times.append(time.perf_counter() - start)
-        print(json.dumps(times), flush=True)
+        print(json.dumps(timed_block(step, int(line), time.perf_counter)), flush=True)
 
 
 if ARGS is not None and ARGS.serve:
@@ -253,11 +273,7 @@ def measure(
     for round_ in range(rounds):
         for framework in ("ember", "torch") if round_ % 2 == 0 else ("torch", "ember"):
             time.sleep(PAUSE)
-            for step in range(block + 1):
-                start = clock()
-                train_step(*runs[framework])
-                if step:  # the block's first step wakes the threads up
-                    times[framework].append(clock() - start)
+            times[framework] += timed_block(functools.partial(train_step, *runs[framework]), block, clock)
     return summary(name, batch, times, rounds, block, first)
 
 
