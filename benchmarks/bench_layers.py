@@ -4,7 +4,10 @@ Each layer is built in both frameworks with the same weights, run on the same ba
 back-propagated with the same upstream gradient. The two frameworks' steps are interleaved (so that the
 machine's slow and fast moments fall on both alike), each timed on its own, and the medians over the
 repeats are compared as the ratio Ember / PyTorch. Both use the same number of threads: PyTorch's
-``set_num_threads`` is set to the BLAS thread count NumPy runs with (or ``--threads``).
+``set_num_threads`` is set to the BLAS thread count NumPy runs with (or ``--threads``). For the
+convolutions and linear layers it also gives each framework's GFLOP/s and their share of the machine's
+sgemm rate (NumPy's 4096^3 product, measured at the start and the end; ``arithmetic.py``): how near the
+kernels themselves come to the peak a network's step is held against.
 
     python benchmarks/bench_layers.py               # every layer, prints a table, writes JSON
     python benchmarks/bench_layers.py --only conv   # layers whose name contains "conv"
@@ -31,6 +34,7 @@ import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import ember
+from arithmetic import sgemm_peak, training_flops
 from ember import nn
 from ember.nn import functional as F
 
@@ -40,7 +44,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 @dataclass
 class Case:
-    """One layer: builds (ember_step, torch_step), each a zero-argument forward + backward."""
+    """One layer: builds (ember_step, torch_step, flops), the steps zero-argument forwards + backwards, flops
+    those of its products (``arithmetic.training_flops``; 0 for a layer without any)."""
 
     name: str
     shape: str
@@ -53,8 +58,9 @@ def module_step(
     torch_layer: torch.nn.Module,
     input_shape: tuple[int, ...],
     input_grad: bool = True,
-) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    """Steps that run the layer on a fixed input and back-propagate a fixed upstream gradient."""
+) -> tuple[Callable[[], Any], Callable[[], Any], int]:
+    """Steps that run the layer on a fixed input and back-propagate a fixed upstream gradient, and the
+    floating-point operations of its products."""
     rng = np.random.default_rng(0)
     ember_layer.load_state_dict({k: v.detach().numpy().copy() for k, v in torch_layer.state_dict().items()})
     x = rng.standard_normal(input_shape).astype(np.float32)
@@ -75,7 +81,7 @@ def module_step(
             p.grad = None
         torch_layer(x_torch).backward(g_torch)
 
-    return ember_step, torch_step
+    return ember_step, torch_step, training_flops(ember_layer, x, input_grad)
 
 
 def conv(
@@ -90,7 +96,7 @@ def conv(
 
 
 def cross_entropy(classes: int) -> Callable[[], Any]:
-    def build() -> tuple[Callable[[], Any], Callable[[], Any]]:
+    def build() -> tuple[Callable[[], Any], Callable[[], Any], int]:
         rng = np.random.default_rng(0)
         logits = rng.standard_normal((BATCH, classes)).astype(np.float32)
         target = rng.integers(0, classes, BATCH)
@@ -105,7 +111,7 @@ def cross_entropy(classes: int) -> Callable[[], Any]:
             x_torch.grad = None
             torch.nn.functional.cross_entropy(x_torch, t_torch).backward()
 
-        return ember_step, torch_step
+        return ember_step, torch_step, 0
 
     return build
 
@@ -217,7 +223,7 @@ def load() -> dict[str, Any]:
 
 
 def measure(case: Case, repeats: int, warmup: int, clock: Callable[[], float]) -> dict[str, Any]:
-    ember_step, torch_step = case.build()
+    ember_step, torch_step, flops = case.build()
     for _ in range(warmup):
         ember_step()
         torch_step()
@@ -237,6 +243,9 @@ def measure(case: Case, repeats: int, warmup: int, clock: Callable[[], float]) -
         "ember_ms": ember_ms,
         "torch_ms": torch_ms,
         "ratio": ember_ms / torch_ms,
+        "gflop": flops / 1e9,
+        "ember_gflops": flops / ember_ms / 1e6,
+        "torch_gflops": flops / torch_ms / 1e6,
         "ember_all_ms": [1e3 * t for t in times["ember"]],
         "torch_all_ms": [1e3 * t for t in times["torch"]],
     }
@@ -276,20 +285,43 @@ def main() -> None:
             f"threads: {threads}, batch {BATCH}, median of {args.repeats} interleaved steps "
             f"(forward + backward), {'thread CPU time' if args.cpu_time else 'wall time'}\n"
         )
-        header = f"{'layer':<30} {'input':<14} {'Ember ms':>9} {'PyTorch ms':>11} {'ratio':>6}"
+        peaks = [sgemm_peak()]
+        print(f"the machine's sgemm ({threads} threads, 4096^3, NumPy's BLAS): {peaks[0]:.0f} GFLOP/s\n")
+        header = (
+            f"{'layer':<30} {'input':<14} {'Ember ms':>9} {'PyTorch ms':>11} {'ratio':>6} "
+            f"{'GFLOP/s (E / T)':>16}"
+        )
         print(header)
         print("-" * len(header))
         for case in cases:
             row = measure(case, args.repeats, args.warmup, clock)
             rows.append(row)
+            rate = f"{row['ember_gflops']:.0f} / {row['torch_gflops']:.0f}" if row["gflop"] else "-"
             note = f"  ({case.note})" if case.note else ""
             print(
                 f"{row['layer']:<30} {row['input']:<14} {row['ember_ms']:>9.2f} {row['torch_ms']:>11.2f} "
-                f"{row['ratio']:>6.2f}{note}",
+                f"{row['ratio']:>6.2f} {rate:>16}{note}",
                 flush=True,
             )
+        peaks.append(sgemm_peak())
     slowest = max(rows, key=lambda r: r["ratio"])
     print(f"\nslowest relative to PyTorch: {slowest['layer']} at {slowest['ratio']:.2f}x")
+    products = [r for r in rows if r["gflop"]]
+    if products:
+        peak = max(peaks)  # the higher of the two: the harder bar
+        for row in products:
+            row["ember_of_peak"], row["torch_of_peak"] = (
+                row["ember_gflops"] / peak,
+                row["torch_gflops"] / peak,
+            )
+        shares = {
+            name: f"{min(r[key] for r in products):.0%}-{max(r[key] for r in products):.0%}"
+            for name, key in (("Ember", "ember_of_peak"), ("PyTorch", "torch_of_peak"))
+        }
+        print(
+            f"the machine's sgemm at the start and the end: {peaks[0]:.0f}, {peaks[1]:.0f} GFLOP/s; "
+            f"the products' share of the higher: Ember {shares['Ember']}, PyTorch {shares['PyTorch']}"
+        )
     after = load()
     print(f"machine load before: {before.get('loadavg')}, after: {after.get('loadavg')} (1, 5, 15 min)")
     if not args.no_save:
@@ -304,6 +336,7 @@ def main() -> None:
             "clock": "thread CPU time" if args.cpu_time else "wall time",
             "load_before": before,
             "load_after": after,
+            "sgemm_peak_gflops": peaks,
             "layers": rows,
         }
         path.write_text(json.dumps(result, indent=1))

@@ -242,6 +242,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import ember  # noqa: E402
+from arithmetic import sgemm_peak, training_flops  # noqa: E402
 from ember import nn as enn  # noqa: E402
 from ember import optim as eoptim  # noqa: E402
 
@@ -327,44 +328,9 @@ def summary(
 # ----------------------------------------------------------------------------------------------------------
 # Arithmetic: the step's multiply-adds, and the machine's matrix-product peak to hold them against
 def step_flops(name: str, batch: int) -> int:
-    """Floating-point operations of one training step's convolutions and matrix products (2 per
-    multiply-add), counted on Ember's model by forward hooks: each such layer's forward m-n-k, once more for
-    its weight gradient, and once more for its input gradient except the first layer's (its input takes no
-    gradient; neither framework computes it). Batch norm, ReLU, pooling and the update are left out: a few
-    operations per value, not what the peak measures."""
-    model = BUILDERS[name](enn)
-    layers: list[tuple[Any, int]] = []
-
-    def count(module: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        if isinstance(module, enn.Linear):
-            per_output = module.in_features
-        else:
-            per_output = module.in_channels // module.groups * int(np.prod(module.kernel_size))
-        layers.append((module, output.numel() * per_output))
-
-    products = [m for m in model.modules() if isinstance(m, (enn.Conv2d, enn.Linear))]
-    hooks = [m.register_forward_hook(count) for m in products]
-    with ember.no_grad():
-        model(ember.tensor(np.zeros((batch, *INPUTS[name]), np.float32)))
-    for hook in hooks:
-        hook.remove()
-    forward = sum(work for _, work in layers)
-    return 2 * (3 * forward - layers[0][1])
-
-
-def sgemm_peak(threads: int, size: int = 4096, repeats: int = 5) -> float:
-    """The machine's float32 matrix-product rate now (GFLOP/s): NumPy's (OpenBLAS's) size^3 sgemm on the
-    benchmark's threads, the best of ``repeats`` after one not counted. Measured at the start and the end of
-    a run, as the machine's speed drifts (on the 2-vCPU virtual machines: by up to 30% within an hour)."""
-    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
-    b = a.T.copy()
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+    """Floating-point operations of one training step of network ``name`` (``arithmetic.training_flops``:
+    its convolutions and matrix products, the first layer's input gradient left out)."""
+    return training_flops(BUILDERS[name](enn), np.zeros((batch, *INPUTS[name]), np.float32))
 
 
 def memory(name: str, batch: int, threads: int) -> dict[str, dict[str, float]]:
@@ -419,7 +385,7 @@ def main() -> int:
         print(f"unknown networks: {', '.join(unknown)}", file=sys.stderr)
         return 2
     rows = []
-    peaks = [sgemm_peak(args.threads)]
+    peaks = [sgemm_peak()]
     print(f"the machine's sgemm ({args.threads} threads, 4096^3, NumPy's BLAS): {peaks[0]:.0f} GFLOP/s")
     print(
         f"{'network':<10} {'Ember ms':>10} {'PyTorch ms':>11} {'ratio':>7}   per round   first loss (E / T)"
@@ -456,7 +422,7 @@ def main() -> int:
                 f"in Ember's growth, if it convolves or pools: {(growth[0] + numba) / growth[1]:.2f}x)",
                 flush=True,
             )
-    peaks.append(sgemm_peak(args.threads))
+    peaks.append(sgemm_peak())
     peak = max(peaks)  # the higher of the two: the harder bar
     for row in rows:
         row["ember_of_peak"] = round(row["ember_gflops"] / peak, 3)

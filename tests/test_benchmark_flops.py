@@ -1,6 +1,7 @@
-"""The training-step benchmark's arithmetic (``benchmarks/bench_train_step.py``, ``step_flops``): the
-operations it holds a step's time against, checked by hand for the small networks and against the published
-count for ResNet-20 (He et al. 2016: about 41 M multiply-adds per 32x32 image, forward)."""
+"""The benchmarks' arithmetic (``benchmarks/arithmetic.py``, ``training_flops``, which
+``bench_train_step.py``'s ``step_flops`` and ``bench_layers.py`` use): the operations they hold a step's time
+against, checked by hand for the small networks and a single layer, and against the published count for
+ResNet-20 (He et al. 2016: about 41 M multiply-adds per 32x32 image, forward)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,19 @@ def test_resnet20_forward_is_about_41_million_multiply_adds_per_image() -> None:
     stem = 16 * 32 * 32 * 3 * 9
     forward = (per_image // 2 + stem) / 3  # 2 flops a multiply-add, 3 products, no stem input gradient
     assert 40.0e6 < forward < 41.5e6
+
+
+def test_a_single_layer_counts_its_input_gradient_when_it_takes_one() -> None:
+    """``bench_layers.py`` holds one convolution's forward + backward against the peak: its input takes a
+    gradient there, so all three products count."""
+    import numpy as np
+
+    import ember.nn as nn
+    from arithmetic import training_flops
+
+    x = np.zeros((2, 16, 8, 8), np.float32)
+    forward = 2 * 16 * 8 * 8 * (16 * 3 * 3)
+    conv = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+    assert training_flops(conv, x, input_grad=True) == 2 * 3 * forward
+    assert training_flops(conv, x) == 2 * 2 * forward
+    assert training_flops(nn.BatchNorm2d(16), x, input_grad=True) == 0  # no products: nothing to hold
