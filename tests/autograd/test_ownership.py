@@ -112,3 +112,42 @@ def test_a_gradient_kept_by_one_leaf_is_not_another_leafs():
     (w * ember.tensor([10.0, 10.0])).sum().backward()
     assert w.grad is first  # accumulated in place, as in PyTorch
     np.testing.assert_array_equal(first.array, [11.0, 12.0])
+
+
+def _backward_peak(loss) -> int:
+    """The most memory ``loss.backward()`` held at once (tracemalloc sees NumPy's arrays)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        loss.backward()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("form", ["x @ W + b", "linear, input grad", "bias (C, 1, 1)"])
+def test_a_leafs_gradient_made_by_backward_is_kept_not_copied(form):
+    """The gradient a backward computes for a leaf (a matrix product's weight, a broadcast bias, a linear
+    layer's input) owns its memory, so the leaf keeps it: one array of the leaf's size, not a second copy."""
+    rng = np.random.default_rng(0)
+    big = 1 << 21  # values in the leaf: 8 MiB of float32, far above everything else the backward makes
+    if form == "x @ W + b":
+        x = ember.tensor(rng.standard_normal((2, 1024), dtype=np.float32))
+        leaf = ember.tensor(rng.standard_normal((1024, big // 1024), dtype=np.float32), requires_grad=True)
+        b = ember.zeros(big // 1024, requires_grad=True)
+        loss = (x @ leaf + b).sum()
+        expected = np.ones(leaf.shape) * x.array.sum(0)[:, None]  # d sum(x W + b) / dW = x^T 1
+    elif form == "linear, input grad":
+        leaf = ember.tensor(rng.standard_normal((big // 8, 8), dtype=np.float32), requires_grad=True)
+        weight = ember.tensor(rng.standard_normal((2, 8), dtype=np.float32))
+        loss = ember.nn.functional.linear(leaf, weight).sum()
+        expected = np.ones(leaf.shape) * weight.array.sum(0)  # d sum(x W^T) / dx = 1 W
+    else:
+        x = ember.tensor(np.ones((2, big // 4, 2, 2), np.float32))
+        leaf = ember.zeros(big // 4, 1, 1, requires_grad=True)
+        loss = (x + leaf).sum()
+        expected = np.full(leaf.shape, 2 * 2 * 2)  # each bias value is added to 2 x 2 x 2 values
+    peak = _backward_peak(loss)
+    assert peak < 1.5 * leaf.array.nbytes, f"backward held {peak / leaf.array.nbytes:.2f}x the leaf's size"
+    np.testing.assert_allclose(leaf.grad.array, expected, rtol=1e-5, atol=1e-5)

@@ -17,7 +17,7 @@ import numpy as np
 from ember.autograd import Context, Function, Tensor
 from ember.ops import dual
 from ember.ops.arithmetic import operands
-from ember.ops.broadcast import unbroadcast
+from ember.ops.broadcast import reshaped, unbroadcast
 from ember.ops.elementwise import where
 from ember.ops.indexing import getitem, index_put
 from ember.ops.out import written
@@ -60,10 +60,10 @@ class MatMul(Function):
         grad_a = grad_b = None
         if b is not None:
             grad_a = dual.matmul(grad, dual.swapaxes(b.reshape(b_matrix_shape), -1, -2))
-            grad_a = unbroadcast(grad_a, a_matrix_shape).reshape(a_shape)
+            grad_a = reshaped(unbroadcast(grad_a, a_matrix_shape), a_shape)
         if a is not None:
             grad_b = dual.matmul(dual.swapaxes(a.reshape(a_matrix_shape), -1, -2), grad)
-            grad_b = unbroadcast(grad_b, b_matrix_shape).reshape(b_shape)
+            grad_b = reshaped(unbroadcast(grad_b, b_matrix_shape), b_shape)
         return grad_a, grad_b
 
 
@@ -132,7 +132,7 @@ class Linear(Function):
         x_needs, w_needs, b_needs = ctx.needs_input_grad
         grad_2d = _rows(grad)
         return (
-            dual.matmul(grad_2d, weight).reshape(x.shape) if x_needs else None,
+            reshaped(dual.matmul(grad_2d, weight), x.shape) if x_needs else None,
             dual.matmul(grad_2d.T, _rows(x)) if w_needs else None,
             dual.sum(grad_2d, 0) if b_needs else None,
         )

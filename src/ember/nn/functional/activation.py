@@ -20,7 +20,7 @@ import numpy as np
 from ember import ops
 from ember.autograd import Context, Function, Tensor
 from ember.ops import dual
-from ember.ops.broadcast import unbroadcast
+from ember.ops.broadcast import reshaped, unbroadcast
 from ember.ops.elementwise import masked_by
 from ember.ops.linalg import Linear as LinearFunction
 
@@ -70,7 +70,7 @@ class PReLU(Function):
         grad_x = np.where(positive, grad, grad * slope) if x_needs else None
         grad_w = None
         if w_needs:
-            grad_w = unbroadcast(grad * np.minimum(x, 0), slope.shape).reshape(ctx.weight_shape)
+            grad_w = reshaped(unbroadcast(grad * np.minimum(x, 0), slope.shape), ctx.weight_shape)
         return grad_x, grad_w
 
 
