@@ -505,3 +505,32 @@ def test_2x2_pooling_takes_the_compiled_kernels_and_matches_pytorch(values, monk
     assert set(calls) == {"max_pool_2x2", "max_pool_2x2_backward"} | (
         set() if values == "special" else {"avg_pool_2x2_sum", "avg_pool_2x2_spread"}
     )
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_numpy_pooling_on_blocks_of_samples_equals_one_call_on_the_batch(monkeypatch, threads):
+    """Windows other than 2x2 at stride 2 run NumPy's path on blocks of samples shared among the threads:
+    the values and taps are those of one call on the whole batch, bit for bit (an odd batch, NaN, an all
+    -inf sample, an unbatched input)."""
+    monkeypatch.setenv("EMBER_NUM_THREADS", threads)
+    blocks = []
+    real_run_chunks = _pool_kernels.run_chunks
+
+    def counting(chunks, body, *args):
+        blocks.append(len(chunks))
+        return real_run_chunks(chunks, body, *args)
+
+    monkeypatch.setattr(_pool_kernels, "run_chunks", counting)
+    geo = _pool_kernels.geometry(9, 8, (3, 3), (2, 2), (1, 1), (1, 1), False)
+    x = random_array((7, 3, 9, 8), seed=3)
+    x[2, 1, 0, 0] = np.nan
+    x[5, 0] = -np.inf
+    for batch in (x, x[1]):
+        whole_values, whole_taps = _pool_kernels.max_pool_numpy(batch, geo)
+        values, taps = _pool_kernels.max_pool(batch, geo)
+        np.testing.assert_array_equal(values, whole_values)
+        np.testing.assert_array_equal(taps, whole_taps)
+        np.testing.assert_array_equal(
+            _pool_kernels.avg_pool_sum(batch, geo), _pool_kernels.avg_pool_sum_numpy(batch, geo)
+        )
+    assert blocks == ([] if threads == "1" else [2 * int(threads)] * 2)  # the batch of 7 only, both passes

@@ -237,13 +237,37 @@ def _for_2x2_kernels(geo: PoolGeometry, array: np.ndarray) -> np.ndarray | None:
     return array4 if compilable(array4) else None
 
 
+def _by_samples(kernel: Any, x: np.ndarray, geo: PoolGeometry) -> Any:
+    """``kernel(x, geo)`` (a NumPy path: an array, or a tuple of them, per sample) run on blocks of samples
+    shared among the threads (``run_chunks``; each thread's workspace is its own), the blocks' results
+    joined. NumPy's per-tap passes run on one thread each; two blocks per thread also keep a block's phases
+    in cache. The numbers are the same, as each sample's windows are its own. 3x3 windows at stride 2 on
+    128x64x32x32, two threads: 57-81 -> 27-36 ms (``docs/performance.md``, "Pooling")."""
+    x4 = _as_4d(x)
+    count, threads = x4.shape[0], thread_count()
+    if threads <= 1 or count < 2:
+        return kernel(x, geo)
+    pieces = min(count, 2 * threads)
+    blocks = [(count * k // pieces, count * (k + 1) // pieces) for k in range(pieces)]
+    results = run_chunks(blocks, lambda block: kernel(x4[block[0] : block[1]], geo))
+
+    def joined(parts: list[np.ndarray]) -> np.ndarray:
+        whole = np.concatenate(parts)
+        return whole.reshape(*x.shape[:-2], *whole.shape[-2:])
+
+    if isinstance(results[0], tuple):
+        return tuple(joined([r[i] for r in results]) for i in range(len(results[0])))
+    return joined(results)
+
+
 def max_pool(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray]:
     """(maximum over each window, its tap index); ties go to the first tap in row-major order, a NaN wins
     (the last one), as PyTorch. 2x2 windows at stride 2 take the compiled kernel where it runs (LeNet-5's
-    128x6x28x28: 0.5 -> 0.2 ms), every other window (and the reference) ``max_pool_numpy``."""
+    128x6x28x28: 0.5 -> 0.2 ms), every other window (and the reference) ``max_pool_numpy``, on blocks of
+    samples shared among the threads."""
     x4 = _for_2x2_kernels(geo, x)
     if x4 is None:
-        return max_pool_numpy(x, geo)
+        return _by_samples(max_pool_numpy, x, geo)
     kernels = compiled()
     out = np.empty((*x.shape[:-2], geo.out_height, geo.out_width), x.dtype)
     arg = np.empty(out.shape, tap_dtype(geo.taps))
@@ -368,10 +392,11 @@ def average_divisor(geo: PoolGeometry, count_include_pad: bool) -> np.ndarray:
 
 def avg_pool_sum(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     """Sum of each window (taps added in row-major order, as PyTorch accumulates); 2x2 windows at stride 2
-    take the compiled kernel where it runs, every other window (and the reference) ``avg_pool_sum_numpy``."""
+    take the compiled kernel where it runs, every other window (and the reference) ``avg_pool_sum_numpy``,
+    on blocks of samples shared among the threads."""
     x4 = _for_2x2_kernels(geo, x)
     if x4 is None:
-        return avg_pool_sum_numpy(x, geo)
+        return _by_samples(avg_pool_sum_numpy, x, geo)
     kernels = compiled()
     out = np.empty((*x.shape[:-2], geo.out_height, geo.out_width), x.dtype)
     kernels.avg_pool_2x2_sum(x4, out.reshape(x4.shape[:2] + out.shape[-2:]))
