@@ -521,6 +521,7 @@ def test_numpy_pooling_on_blocks_of_samples_equals_one_call_on_the_batch(monkeyp
         return real_run_chunks(chunks, body, *args)
 
     monkeypatch.setattr(_pool_kernels, "run_chunks", counting)
+    monkeypatch.setattr(_pool_kernels, "BLOCKS_FROM", 1)  # this small batch is shared too
     geo = _pool_kernels.geometry(9, 8, (3, 3), (2, 2), (1, 1), (1, 1), False)
     x = random_array((7, 3, 9, 8), seed=3)
     x[2, 1, 0, 0] = np.nan
@@ -534,3 +535,15 @@ def test_numpy_pooling_on_blocks_of_samples_equals_one_call_on_the_batch(monkeyp
             _pool_kernels.avg_pool_sum(batch, geo), _pool_kernels.avg_pool_sum_numpy(batch, geo)
         )
     assert blocks == ([] if threads == "1" else [2 * int(threads)] * 2)  # the batch of 7 only, both passes
+
+
+def test_numpy_pooling_keeps_a_small_batch_in_one_call(monkeypatch):
+    """Below ``BLOCKS_FROM`` outputs (ResNet-20's global average over 128x64x8x8: 8,192) each tap's pass is
+    too short to share among threads: one call."""
+    monkeypatch.setenv("EMBER_NUM_THREADS", "2")
+    monkeypatch.setattr(_pool_kernels, "run_chunks", lambda *args: pytest.fail("shared a small batch"))
+    geo = _pool_kernels.geometry(8, 8, (8, 8), (8, 8), (1, 1), (0, 0), False)
+    x = random_array((128, 64, 8, 8), seed=4)
+    np.testing.assert_array_equal(
+        _pool_kernels.avg_pool_sum(x, geo), _pool_kernels.avg_pool_sum_numpy(x, geo)
+    )

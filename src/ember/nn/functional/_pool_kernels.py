@@ -237,15 +237,22 @@ def _for_2x2_kernels(geo: PoolGeometry, array: np.ndarray) -> np.ndarray | None:
     return array4 if compilable(array4) else None
 
 
+#: Outputs (N C Ho Wo) from which ``_by_samples`` shares NumPy's pooling among the threads. Two threads,
+#: AVX2: 3x3 windows at stride 2 over 128x64x8x8 (131,072 outputs) 9.1 -> 6.0 ms in blocks; ResNet-20's
+#: global average over 128x64x8x8 (8,192 outputs, 64 taps) 1.7 -> 4.2 ms, each tap's pass too short.
+BLOCKS_FROM = 1 << 16
+
+
 def _by_samples(kernel: Any, x: np.ndarray, geo: PoolGeometry) -> Any:
     """``kernel(x, geo)`` (a NumPy path: an array, or a tuple of them, per sample) run on blocks of samples
     shared among the threads (``run_chunks``; each thread's workspace is its own), the blocks' results
     joined. NumPy's per-tap passes run on one thread each; two blocks per thread also keep a block's phases
     in cache. The numbers are the same, as each sample's windows are its own. 3x3 windows at stride 2 on
-    128x64x32x32, two threads: 57-81 -> 27-36 ms (``docs/performance.md``, "Pooling")."""
+    128x64x32x32, two threads: 57-81 -> 27-36 ms (``docs/performance.md``, "Pooling"). Below
+    ``BLOCKS_FROM`` outputs the per-tap passes are too short to share: the whole batch in one call."""
     x4 = _as_4d(x)
     count, threads = x4.shape[0], thread_count()
-    if threads <= 1 or count < 2:
+    if threads <= 1 or count < 2 or x4.shape[0] * x4.shape[1] * geo.out_height * geo.out_width < BLOCKS_FROM:
         return kernel(x, geo)
     pieces = min(count, 2 * threads)
     blocks = [(count * k // pieces, count * (k + 1) // pieces) for k in range(pieces)]
