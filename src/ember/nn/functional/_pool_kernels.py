@@ -18,7 +18,8 @@ With numba (``ember.compiled``), 2x2 windows at stride 2 without padding, the co
 compiled loops over pairs of input rows (``_numba_kernels``) do both passes of max and average pooling,
 with the same numbers as the NumPy functions here (``max_pool_numpy``, ``route_to_taps_numpy``,
 ``avg_pool_sum_numpy``, ``spread_to_taps_numpy``), which stay the reference; the compiled scatter routes
-every other max pooling's gradient.
+every other max pooling's gradient. Every other window's forward runs the NumPy functions on blocks of
+samples shared among the threads (``_by_samples``).
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ def _for_2x2_kernels(geo: PoolGeometry, array: np.ndarray) -> np.ndarray | None:
 
 
 #: Outputs (N C Ho Wo) from which ``_by_samples`` shares NumPy's pooling among the threads. Two threads,
-#: AVX2: 3x3 windows at stride 2 over 128x64x8x8 (131,072 outputs) 9.1 -> 6.0 ms in blocks; ResNet-20's
+#: AVX2: 3x3 windows at stride 2 over 128x64x8x8 (131,072 outputs) 9.1 -> 5.8-6.2 ms in blocks; ResNet-20's
 #: global average over 128x64x8x8 (8,192 outputs, 64 taps) 1.7 -> 4.2 ms, each tap's pass too short.
 BLOCKS_FROM = 1 << 16
 
