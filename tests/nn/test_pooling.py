@@ -357,7 +357,7 @@ def test_compiled_and_numpy_backward_give_identical_numbers(kernel, options, val
     grad = random_array(arg.shape, seed=3)
     grad[0, 0, 0, 0] = np.inf
     dx = np.zeros(x.shape, np.float32)
-    kernels.max_pool_backward(grad, arg, geo.kernel[1], *_pool_kernels._pool_arguments(geo), dx)
+    kernels.max_pool_backward(grad, arg, *_pool_kernels._scatter_arguments(geo), dx)
     np.testing.assert_array_equal(dx, _pool_kernels.route_to_taps_numpy(grad, arg, geo, x.shape))
 
 

@@ -170,18 +170,26 @@ def avg_pool_2x2_spread(grad, dx):
 
 
 @numba.njit(cache=True, nogil=True)
-def max_pool_backward(grad, arg, kw, sh, sw, dh, dw, top, left, dx):
+def max_pool_backward(grad, arg, tap_rows, tap_cols, sh, sw, top, left, dx):
+    """dx[h, w] += each window's gradient at its maximum, tap t at row ``tap_rows[t]`` and column
+    ``tap_cols[t]`` of the window (looked up: a division per window by the kernel's width took a quarter
+    of the time). The windows are visited in reverse order, so that each input position adds its gradients
+    by increasing tap index, as the NumPy path does; the loop counters run forward (a loop over a
+    decreasing ``range`` compiled slower)."""
     batch, channels, out_h, out_w = grad.shape
     height, width = dx.shape[2], dx.shape[3]
-    for plane in range(batch * channels):
-        n, c = plane // channels, plane % channels
-        for oh in range(out_h - 1, -1, -1):
-            for ow in range(out_w - 1, -1, -1):
-                tap = arg[n, c, oh, ow]
-                h = oh * sh - top + (tap // kw) * dh
-                w = ow * sw - left + (tap % kw) * dw
-                if 0 <= h < height and 0 <= w < width:  # a window all in the padding routes nowhere
-                    dx[n, c, h, w] += grad[n, c, oh, ow]
+    for n in range(batch):
+        for c in range(channels):
+            gradients, taps, plane = grad[n, c], arg[n, c], dx[n, c]
+            for k in range(out_h):
+                oh = out_h - 1 - k
+                for q in range(out_w):
+                    ow = out_w - 1 - q
+                    tap = taps[oh, ow]
+                    h = oh * sh - top + tap_rows[tap]
+                    w = ow * sw - left + tap_cols[tap]
+                    if 0 <= h < height and 0 <= w < width:  # a window all in the padding routes nowhere
+                        plane[h, w] += gradients[oh, ow]
 
 
 @numba.njit(cache=True, nogil=True)
