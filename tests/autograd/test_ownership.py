@@ -126,10 +126,13 @@ def _backward_peak(loss) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("form", ["x @ W + b", "linear, input grad", "bias (C, 1, 1)"])
+@pytest.mark.parametrize(
+    "form", ["x @ W + b", "linear, input grad", "bias (C, 1, 1)", "cross-entropy logits"]
+)
 def test_a_leafs_gradient_made_by_backward_is_kept_not_copied(form):
     """The gradient a backward computes for a leaf (a matrix product's weight, a broadcast bias, a linear
-    layer's input) owns its memory, so the leaf keeps it: one array of the leaf's size, not a second copy."""
+    layer's input, cross-entropy's logits) owns its memory, so the leaf keeps it: one array of the leaf's
+    size, not a second copy."""
     rng = np.random.default_rng(0)
     big = 1 << 21  # values in the leaf: 8 MiB of float32, far above everything else the backward makes
     if form == "x @ W + b":
@@ -143,6 +146,12 @@ def test_a_leafs_gradient_made_by_backward_is_kept_not_copied(form):
         weight = ember.tensor(rng.standard_normal((2, 8), dtype=np.float32))
         loss = ember.nn.functional.linear(leaf, weight).sum()
         expected = np.ones(leaf.shape) * weight.array.sum(0)  # d sum(x W^T) / dx = 1 W
+    elif form == "cross-entropy logits":  # optimized directly, as in the course's softmax experiments
+        leaf = ember.zeros(big // 1024, 1024, requires_grad=True)
+        target = ember.tensor(np.arange(big // 1024) % 1024)
+        loss = ember.nn.functional.cross_entropy(leaf, target, reduction="sum")
+        expected = np.full(leaf.shape, 1 / 1024)  # softmax of zeros, minus the one-hot target
+        expected[np.arange(leaf.shape[0]), target.array] -= 1
     else:
         x = ember.tensor(np.ones((2, big // 4, 2, 2), np.float32))
         leaf = ember.zeros(big // 4, 1, 1, requires_grad=True)

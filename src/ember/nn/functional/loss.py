@@ -24,6 +24,7 @@ from ember.autograd import Context, Function, Tensor
 from ember.nn.functional.reduction import check_reduction, reduce, upstream
 from ember.nn.shape_check import InputShapeError, input_shape_error
 from ember.ops import dual
+from ember.ops.broadcast import reshaped
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
@@ -37,7 +38,7 @@ def _rows(x: np.ndarray) -> np.ndarray:
 
 def _unrows(rows: Any, shape: tuple[int, ...]) -> Any:
     if len(shape) <= 2:
-        return rows.reshape(shape)
+        return reshaped(rows, shape)  # (N, C) rows are returned as they are: a leaf keeps them, no copy
     return dual.moveaxis(rows.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
 
 
