@@ -32,7 +32,7 @@ def training_flops(model: Any, x: np.ndarray, input_grad: bool = False) -> int:
     hooks = [m.register_forward_hook(count) for m in products]
     try:
         with ember.no_grad():
-            model(ember.tensor(np.zeros(x.shape, np.float32)))
+            model(ember.tensor(x))
     finally:
         for hook in hooks:
             hook.remove()

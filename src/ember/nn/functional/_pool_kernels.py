@@ -256,21 +256,23 @@ def _by_samples(kernel: Any, x: np.ndarray, geo: PoolGeometry) -> Any:
     in cache. The numbers are the same, as each sample's windows are its own. 3x3 windows at stride 2 on
     128x64x32x32, two threads: 57-81 -> 27-36 ms (``docs/performance.md``, "Pooling"). Below
     ``BLOCKS_FROM`` outputs the per-tap passes are too short to share: the whole batch in one call."""
-    x4 = _as_4d(x)
-    count, threads = x4.shape[0], thread_count()
-    if threads <= 1 or count < 2 or x4.shape[0] * x4.shape[1] * geo.out_height * geo.out_width < BLOCKS_FROM:
+    count, threads = (x.shape[0] if x.ndim == 4 else 1), thread_count()
+    outputs = math.prod(x.shape[:-2]) * geo.out_height * geo.out_width
+    if threads <= 1 or count < 2 or outputs < BLOCKS_FROM:
         return kernel(x, geo)
-    pieces = min(count, 2 * threads)
-    blocks = [(count * k // pieces, count * (k + 1) // pieces) for k in range(pieces)]
-    results = run_chunks(blocks, lambda block: kernel(x4[block[0] : block[1]], geo))
-
-    def joined(parts: list[np.ndarray]) -> np.ndarray:
-        whole = np.concatenate(parts)
-        return whole.reshape(*x.shape[:-2], *whole.shape[-2:])
-
+    results = run_chunks(
+        _sample_blocks(count, 2 * threads), lambda block: kernel(x[block[0] : block[1]], geo)
+    )
     if isinstance(results[0], tuple):
-        return tuple(joined([r[i] for r in results]) for i in range(len(results[0])))
-    return joined(results)
+        return tuple(np.concatenate([r[i] for r in results]) for i in range(len(results[0])))
+    return np.concatenate(results)
+
+
+def _sample_blocks(count: int, pieces: int) -> list[tuple[int, int]]:
+    """``count`` samples as ``pieces`` (at most ``count``) consecutive (first, last) blocks of near-equal
+    size."""
+    pieces = min(count, pieces)
+    return [(count * k // pieces, count * (k + 1) // pieces) for k in range(pieces)]
 
 
 def max_pool(x: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, np.ndarray]:
@@ -349,9 +351,8 @@ def route_to_taps(
     dx = np.zeros(input_shape, grad.dtype)  # also without overlap: 4.4 -> 0.8 ms against NumPy's
     dx4 = dx.reshape(grad4.shape[:2] + dx.shape[-2:])
     arguments = _scatter_arguments(geo)
-    count = grad4.shape[0]
-    pieces = min(count, 4 * thread_count())  # a few blocks of samples per thread, not one call per sample
-    samples = [(count * k // pieces, count * (k + 1) // pieces) for k in range(pieces)]
+    # a few blocks of samples per thread, not one call per sample
+    samples = _sample_blocks(grad4.shape[0], 4 * thread_count())
 
     def body(samples: tuple[int, int]) -> None:
         first, last = samples
